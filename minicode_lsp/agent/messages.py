@@ -1,0 +1,77 @@
+"""Neutral message types shared by providers, the loop and the store.
+
+Providers translate these to and from their wire formats (OpenAI chat completions,
+Anthropic Messages). Everything here is plain data and JSON-serialisable via ``to_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant", "tool"]
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    # Set when the provider sent arguments that are not valid JSON: the loop reports it to the model.
+    arguments_error: str | None = None
+
+
+@dataclass
+class ToolResult:
+    tool_call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+
+
+@dataclass
+class Message:
+    """One conversation message.
+
+    user: ``text``; assistant: ``text`` and/or ``tool_calls``; tool: ``tool_results``
+    (one message carries all results of one assistant message).
+    """
+
+    role: Role
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        return cls(
+            role=d["role"],
+            text=d.get("text", ""),
+            tool_calls=[ToolCall(**tc) for tc in d.get("tool_calls", [])],
+            tool_results=[ToolResult(**tr) for tr in d.get("tool_results", [])],
+        )
+
+
+@dataclass
+class ToolSpec:
+    """A tool offered to the model: name, description, JSON schema of its parameters."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]

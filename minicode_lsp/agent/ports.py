@@ -1,0 +1,89 @@
+"""Ports: what the agent needs from the world, implemented by the service and the LSP bridge.
+
+The agent imports nothing else of the package; the service hands it objects that satisfy
+these protocols. Paths given to ports are absolute, already resolved and confined by
+``agent.tools.paths`` (the workspace roots, never ``.git`` or the store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+ApprovalDecision = Literal["once", "session", "deny"]
+GroupKind = Literal["edit", "shell"]
+
+
+class UserDeclined(Exception):
+    """The user declined an edit or a command (ask mode)."""
+
+
+class FileSystem(Protocol):
+    """Buffer-aware file access.
+
+    ``read`` returns the open editor buffer's text (encoded back to bytes in the file's
+    encoding) when the file is open, else the disk bytes; ``None`` when the file does not
+    exist. ``write`` sends a versioned ``workspace/applyEdit`` for open documents and writes
+    atomically on disk otherwise; with ``confirm`` the edit needs the user's confirmation and
+    ``UserDeclined`` is raised when they refuse. The implementation records the pre-image of
+    every path it touches in the checkpoint group that is open at the time.
+    """
+
+    async def read(self, path: Path) -> bytes | None: ...
+
+    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None: ...
+
+    async def delete(self, path: Path, *, confirm: bool, label: str) -> None: ...
+
+
+class Approver(Protocol):
+    """Asks the user to allow a shell command (ask mode)."""
+
+    async def approve_command(self, command: str, cwd: Path) -> ApprovalDecision: ...
+
+
+class EventSink(Protocol):
+    """Receives agent events (``minicode/event`` types); the service numbers and stores them."""
+
+    async def emit(self, type: str, data: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class ChangedFile:
+    path: Path
+    action: Literal["create", "modify", "delete"]
+
+
+@dataclass
+class GroupResult:
+    group_id: str
+    files: list[ChangedFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class Checkpoints(Protocol):
+    """Opens and closes one edit group around each tool call that may change files.
+
+    ``begin(kind="edit")`` is cheap (pre-images are recorded by the FileSystem as it writes);
+    ``begin(kind="shell")`` snapshots the workspace, and ``end`` compares after the command.
+    ``end`` returns ``None`` when nothing changed.
+    """
+
+    async def begin(self, *, tool_call_id: str, tool: str, kind: GroupKind, label: str) -> None: ...
+
+    async def end(self) -> GroupResult | None: ...
+
+
+@dataclass
+class Ports:
+    fs: FileSystem
+    approver: Approver
+    events: EventSink
+    checkpoints: Checkpoints
+    # Workspace roots (resolved); the first is the default cwd. Paths outside are refused.
+    roots: list[Path]
+    # Absolute paths the file tools must never touch besides ``.git`` (e.g. the store).
+    forbidden: list[Path] = field(default_factory=list)
+    # Environment for run_command: already stripped of provider API keys by the service.
+    command_env: dict[str, str] | None = None

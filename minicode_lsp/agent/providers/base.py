@@ -1,0 +1,78 @@
+"""The provider interface the loop talks to, and the errors providers raise."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from ..messages import Message, ToolSpec, Usage
+
+ProviderKind = Literal["openai", "anthropic"]
+TextCallback = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class ProviderSpec:
+    """One configured provider, as the agent sees it (the service builds it from config).
+
+    ``api_key`` is the key's value read from the environment variable named in config;
+    it must never be logged, stored or put in an event.
+    """
+
+    name: str
+    kind: ProviderKind
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_s: float = 60.0
+    max_tokens: int = 4096
+    context_window: int = 32768
+    max_retries: int = 2
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ModelReply:
+    message: Message  # role "assistant": text and/or tool_calls
+    usage: Usage
+    finish_reason: str = ""  # provider's own word: "stop", "tool_calls", "end_turn", "max_tokens", ...
+
+
+class ProviderError(Exception):
+    """A request failed. ``retryable``: the same request may succeed later (or on a fallback)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+        hint: str = "",
+        context_too_long: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        self.hint = hint
+        self.context_too_long = context_too_long
+
+
+class Provider(Protocol):
+    spec: ProviderSpec
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        on_text: TextCallback | None = None,
+    ) -> ModelReply:
+        """Send one streaming request; call ``on_text`` for each text delta; return the reply.
+
+        Raises ``ProviderError`` (after its own retries) on failure.
+        """
+        ...

@@ -1,0 +1,310 @@
+"""The wire contract: command ids, notification methods, event types and payloads.
+
+Mirrored by ``editors/vscode/src/protocol.ts`` and ``editors/neovim/lua/minicode/protocol.lua``;
+``tests/contract`` checks that the three agree. Documented in ``docs/protocol.md``.
+
+Everything on the wire is camelCase; the models accept either spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+# --------------------------------------------------------------------------- commands
+CMD_TASK_RUN = "minicode.task.run"
+CMD_TASK_CANCEL = "minicode.task.cancel"
+CMD_SESSION_LIST = "minicode.session.list"
+CMD_SESSION_SHOW = "minicode.session.show"
+CMD_SESSION_REPLAY = "minicode.session.replay"
+CMD_SESSION_SUMMARIZE = "minicode.session.summarize"
+CMD_SESSION_EXPORT = "minicode.session.export"
+CMD_SESSION_DELETE = "minicode.session.delete"
+CMD_CHECKPOINT_LIST = "minicode.checkpoint.list"
+CMD_REWIND_PREVIEW = "minicode.rewind.preview"
+CMD_REWIND_APPLY = "minicode.rewind.apply"
+CMD_REWIND_UNDO = "minicode.rewind.undo"
+CMD_READINESS = "minicode.readiness"
+CMD_MEMORY_SHOW = "minicode.memory.show"
+CMD_MEMORY_ADD = "minicode.memory.add"
+CMD_MEMORY_REMOVE = "minicode.memory.remove"
+
+COMMANDS: tuple[str, ...] = (
+    CMD_TASK_RUN,
+    CMD_TASK_CANCEL,
+    CMD_SESSION_LIST,
+    CMD_SESSION_SHOW,
+    CMD_SESSION_REPLAY,
+    CMD_SESSION_SUMMARIZE,
+    CMD_SESSION_EXPORT,
+    CMD_SESSION_DELETE,
+    CMD_CHECKPOINT_LIST,
+    CMD_REWIND_PREVIEW,
+    CMD_REWIND_APPLY,
+    CMD_REWIND_UNDO,
+    CMD_READINESS,
+    CMD_MEMORY_SHOW,
+    CMD_MEMORY_ADD,
+    CMD_MEMORY_REMOVE,
+)
+
+# ---------------------------------------------------------------- notifications (server -> client)
+NOTIFY_EVENT = "minicode/event"
+NOTIFY_READINESS = "minicode/readiness"
+NOTIFY_SESSIONS = "minicode/sessions"
+
+NOTIFICATIONS: tuple[str, ...] = (NOTIFY_EVENT, NOTIFY_READINESS, NOTIFY_SESSIONS)
+
+# ----------------------------------------------------------------------------- event types
+EV_TURN_STARTED = "turn.started"
+EV_TEXT_DELTA = "text.delta"
+EV_TOOL_STARTED = "tool.started"
+EV_TOOL_FINISHED = "tool.finished"
+EV_FILES_CHANGED = "files.changed"
+EV_APPROVAL_REQUESTED = "approval.requested"
+EV_PROVIDER_FALLBACK = "provider.fallback"
+EV_TURN_FINISHED = "turn.finished"
+EV_ERROR = "error"
+EV_CONTEXT_USAGE = "context.usage"
+EV_CONTEXT_COMPACTED = "context.compacted"
+EV_MEMORY_INJECTED = "memory.injected"
+
+EVENT_TYPES: tuple[str, ...] = (
+    EV_TURN_STARTED,
+    EV_TEXT_DELTA,
+    EV_TOOL_STARTED,
+    EV_TOOL_FINISHED,
+    EV_FILES_CHANGED,
+    EV_APPROVAL_REQUESTED,
+    EV_PROVIDER_FALLBACK,
+    EV_TURN_FINISHED,
+    EV_ERROR,
+    EV_CONTEXT_USAGE,
+    EV_CONTEXT_COMPACTED,
+    EV_MEMORY_INJECTED,
+)
+
+# --------------------------------------------------------------------------- enumerations
+StopReason = Literal[
+    "done",
+    "max_steps",
+    "cancelled",
+    "await_user",
+    "blocked",
+    "provider_error",
+    "verification_failed",
+    "context_exhausted",
+    "interrupted",
+]
+STOP_REASONS: tuple[str, ...] = (
+    "done",
+    "max_steps",
+    "cancelled",
+    "await_user",
+    "blocked",
+    "provider_error",
+    "verification_failed",
+    "context_exhausted",
+    "interrupted",
+)
+Profile = Literal["single", "single-deep"]
+PermissionMode = Literal["ask", "auto", "plan"]
+ReadinessState = Literal["ready", "degraded", "blocked"]
+CheckStatus = Literal["ok", "warn", "fail"]
+GroupKind = Literal["edit", "shell", "rewind"]
+FileAction = Literal["create", "modify", "delete"]
+RewindAction = Literal["restore", "delete", "recreate"]
+RewindStatus = Literal["clean", "merged", "conflict", "skipped"]
+SessionChange = Literal["created", "updated", "deleted"]
+MemoryScope = Literal["project", "user"]
+ExportFormat = Literal["markdown", "jsonl"]
+
+# JSON-RPC error codes used by the server (LSP reserves -32899..-32800 for itself).
+ERR_INVALID_PARAMS = -32602
+ERR_UNKNOWN_SESSION = -32001
+ERR_AMBIGUOUS_ID = -32002
+ERR_STALE_PREVIEW = -32003
+ERR_BUSY = -32004
+ERR_NOT_FOUND = -32005
+ERR_OUTSIDE_WORKSPACE = -32006
+
+
+class Model(BaseModel):
+    """Base of every wire model: camelCase aliases, either spelling accepted."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class StrictArgs(Model):
+    """Command arguments: unknown fields are ignored, wrong types are errors naming the field."""
+
+
+# ------------------------------------------------------------------------------ arguments
+class Range(Model):
+    start: dict[str, int]
+    end: dict[str, int]
+
+
+class TaskContext(Model):
+    uri: str | None = None
+    range: Range | None = None
+    diagnostics: list[dict[str, Any]] = Field(default_factory=list)
+    selection_text: str | None = None
+
+
+class TaskRunArgs(StrictArgs):
+    prompt: str = Field(min_length=1)
+    session_id: str | None = None
+    context: TaskContext | None = None
+    profile: Profile | None = None
+    permission_mode: PermissionMode | None = None
+
+
+class SessionIdArgs(StrictArgs):
+    session_id: str = Field(min_length=1)
+
+
+class OptionalSessionArgs(StrictArgs):
+    session_id: str | None = None
+
+
+class SessionListArgs(StrictArgs):
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str | None = None
+    query: str | None = None
+
+
+class SessionReplayArgs(SessionIdArgs):
+    from_seq: int = Field(default=0, ge=0)
+
+
+class SessionShowArgs(SessionIdArgs):
+    open_document: bool = False
+
+
+class SessionExportArgs(SessionIdArgs):
+    format: ExportFormat = "markdown"
+
+
+class CheckpointListArgs(StrictArgs):
+    session_id: str | None = None
+    uri: str | None = None
+    limit: int = Field(default=200, ge=1, le=10000)
+
+
+class RewindTarget(Model):
+    latest: bool | None = None
+    steps: int | None = Field(default=None, ge=1)
+    group_id: str | None = None
+    turn_id: str | None = None
+    session: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RewindTarget:
+        given = [
+            name
+            for name in ("latest", "steps", "group_id", "turn_id", "session")
+            if getattr(self, name) not in (None, False)
+        ]
+        if len(given) != 1:
+            raise ValueError("target needs exactly one of latest, steps, groupId, turnId, session")
+        return self
+
+
+class RewindPreviewArgs(StrictArgs):
+    session_id: str | None = None
+    target: RewindTarget = Field(default_factory=lambda: RewindTarget(latest=True))
+    uris: list[str] | None = None
+
+
+class RewindApplyArgs(RewindPreviewArgs):
+    preview_id: str | None = None
+    force: bool = False
+
+
+class ReadinessArgs(StrictArgs):
+    probe: bool = False
+
+
+class MemoryShowArgs(StrictArgs):
+    scope: MemoryScope | None = None
+
+
+class MemoryAddArgs(StrictArgs):
+    text: str = Field(min_length=1)
+    scope: MemoryScope = "project"
+    tags: list[str] = Field(default_factory=list)
+
+
+class MemoryRemoveArgs(StrictArgs):
+    id: str = Field(min_length=1)
+
+
+COMMAND_ARGS: dict[str, type[StrictArgs]] = {
+    CMD_TASK_RUN: TaskRunArgs,
+    CMD_TASK_CANCEL: SessionIdArgs,
+    CMD_SESSION_LIST: SessionListArgs,
+    CMD_SESSION_SHOW: SessionShowArgs,
+    CMD_SESSION_REPLAY: SessionReplayArgs,
+    CMD_SESSION_SUMMARIZE: SessionIdArgs,
+    CMD_SESSION_EXPORT: SessionExportArgs,
+    CMD_SESSION_DELETE: SessionIdArgs,
+    CMD_CHECKPOINT_LIST: CheckpointListArgs,
+    CMD_REWIND_PREVIEW: RewindPreviewArgs,
+    CMD_REWIND_APPLY: RewindApplyArgs,
+    CMD_REWIND_UNDO: OptionalSessionArgs,
+    CMD_READINESS: ReadinessArgs,
+    CMD_MEMORY_SHOW: MemoryShowArgs,
+    CMD_MEMORY_ADD: MemoryAddArgs,
+    CMD_MEMORY_REMOVE: MemoryRemoveArgs,
+}
+
+
+# -------------------------------------------------------------------------------- results
+class TaskRunResult(Model):
+    session_id: str
+    turn_id: str
+
+
+class ReadinessCheck(Model):
+    name: str
+    status: CheckStatus
+    detail: str = ""
+    fix: str = ""
+
+
+class ProviderStatus(Model):
+    name: str
+    kind: str
+    model: str
+    base_url: str
+    status: CheckStatus
+    detail: str = ""
+
+
+class ReadinessReport(Model):
+    state: ReadinessState
+    checks: list[ReadinessCheck] = Field(default_factory=list)
+    providers: list[ProviderStatus] = Field(default_factory=list)
+    fallback: list[str] = Field(default_factory=list)
+
+
+class Event(Model):
+    """A ``minicode/event`` notification."""
+
+    session_id: str
+    turn_id: str
+    seq: int
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: float = 0.0
+
+
+class SessionsChanged(Model):
+    session_id: str
+    change: SessionChange
