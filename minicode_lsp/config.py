@@ -1,0 +1,224 @@
+"""One typed settings tree, with a default for every field.
+
+Sources, later ones winning: defaults, the user's config file (TOML in the platform config
+dir), the workspace's ``.minicode.toml``, ``initializationOptions``, then
+``workspace/didChangeConfiguration`` (section ``minicode``). Parsing is lenient and loud:
+unknown keys are ignored with a warning, an invalid value keeps its default and is reported
+(the problems show in readiness), and nothing here is ever fatal.
+
+API keys never live in config: ``apiKeyEnv`` names an environment variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+log = logging.getLogger(__name__)
+
+WORKSPACE_FILE = ".minicode.toml"
+DEFAULT_LOCAL_URL = "http://127.0.0.1:11434/v1"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ProviderConfig(Section):
+    name: str = "local"
+    kind: Literal["openai", "anthropic"] = "openai"
+    base_url: str = DEFAULT_LOCAL_URL
+    model: str = "qwen2.5-coder"
+    api_key_env: str = ""
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(default=4096, ge=1)
+    context_window: int = Field(default=32768, ge=1024)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class AgentConfig(Section):
+    profile: Literal["single", "single-deep"] = "single"
+    permission_mode: Literal["ask", "auto", "plan"] = "ask"
+    test_command: str = ""
+    max_steps: int = Field(default=0, ge=0)  # 0: the profile's budget
+    command_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class RewindConfig(Section):
+    confirm: bool = True
+
+
+class StoreConfig(Section):
+    path: str = ""  # empty: the platform state dir, one folder per workspace root
+    max_sessions: int = Field(default=500, ge=1)
+    max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    max_blob_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+
+class SnapshotConfig(Section):
+    max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_files: int = Field(default=100_000, ge=10)
+    time_budget_s: float = Field(default=5.0, gt=0)
+
+
+class MemoryConfig(Section):
+    budget_tokens: int = Field(default=1500, ge=0)
+    reflection: bool = False
+    compaction_threshold: float = Field(default=0.8, gt=0.1, le=1.0)
+
+
+class Settings(Section):
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    rewind: RewindConfig = Field(default_factory=RewindConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+
+    def effective_providers(self) -> list[ProviderConfig]:
+        """The configured chain, or the local Ollama default when none is configured."""
+        return list(self.providers) or [ProviderConfig()]
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class ConfigProblem(BaseModel):
+    source: str
+    key: str
+    message: str
+
+
+def _known_keys(model: type[BaseModel]) -> dict[str, str]:
+    """Map every accepted spelling (camelCase alias and snake_case name) to the field name."""
+    keys: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        keys[name] = name
+        if field.alias:
+            keys[field.alias] = name
+    return keys
+
+
+def _clean(
+    model: type[BaseModel], data: Any, source: str, prefix: str, problems: list[ConfigProblem]
+) -> dict[str, Any]:
+    """Keep the valid, known keys of ``data`` for ``model``; report the rest."""
+    if not isinstance(data, dict):
+        if data not in (None, [], {}):
+            problems.append(ConfigProblem(source=source, key=prefix or "(root)", message="expected a table"))
+        return {}
+    known = _known_keys(model)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        name = known.get(key)
+        if name is None:
+            log.warning("config %s: unknown key %r ignored", source, path)
+            problems.append(ConfigProblem(source=source, key=path, message="unknown key, ignored"))
+            continue
+        annotation = model.model_fields[name].annotation
+        sub = _section_type(annotation)
+        if sub is not None and name != "providers":
+            out[name] = _clean(sub, value, source, f"{path}.", problems)
+            continue
+        if name == "providers":
+            out[name] = _clean_providers(value, source, path, problems)
+            continue
+        try:
+            model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            log.warning("config %s: invalid %s=%r (%s); keeping the default", source, path, value, msg)
+            problems.append(ConfigProblem(source=source, key=path, message=f"invalid value {value!r}: {msg}"))
+            continue
+        out[name] = value
+    return out
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Section):
+        return annotation
+    return None
+
+
+def _clean_providers(value: Any, source: str, path: str, problems: list[ConfigProblem]) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        problems.append(ConfigProblem(source=source, key=path, message="expected a list of providers"))
+        return []
+    out = []
+    for i, item in enumerate(value):
+        cleaned = _clean(ProviderConfig, item, source, f"{path}[{i}].", problems)
+        if cleaned:
+            out.append(cleaned)
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value  # lists (providers) replace, they do not merge
+    return merged
+
+
+class ConfigLoader:
+    """Holds the layered sources and builds the effective Settings from them."""
+
+    ORDER = ("user", "workspace", "initializationOptions", "didChangeConfiguration")
+
+    def __init__(self) -> None:
+        self.layers: dict[str, dict[str, Any]] = {}
+        self.problems: dict[str, list[ConfigProblem]] = {}
+
+    def set_layer(self, source: str, data: Any) -> None:
+        problems: list[ConfigProblem] = []
+        self.layers[source] = _clean(Settings, data, source, "", problems)
+        self.problems[source] = problems
+
+    def load_file(self, source: str, path: Path) -> None:
+        if not path.is_file():
+            self.layers.pop(source, None)
+            self.problems.pop(source, None)
+            return
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            log.warning("config %s: cannot read %s: %s", source, path, exc)
+            self.layers[source] = {}
+            self.problems[source] = [ConfigProblem(source=source, key=str(path), message=f"unreadable: {exc}")]
+            return
+        self.set_layer(source, data)
+
+    def settings(self) -> Settings:
+        merged: dict[str, Any] = {}
+        for source in self.ORDER:
+            merged = _merge(merged, self.layers.get(source, {}))
+        return Settings.model_validate(merged)
+
+    def all_problems(self) -> list[ConfigProblem]:
+        return [p for source in self.ORDER for p in self.problems.get(source, [])]
+
+
+def user_config_path() -> Path:
+    override = os.environ.get("MINICODE_CONFIG")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("minicode-lsp")) / "config.toml"
+
+
+def load_for_workspace(root: Path | None, loader: ConfigLoader | None = None) -> ConfigLoader:
+    loader = loader or ConfigLoader()
+    loader.load_file("user", user_config_path())
+    if root is not None:
+        loader.load_file("workspace", root / WORKSPACE_FILE)
+    return loader
