@@ -12,7 +12,7 @@ ProviderKind = Literal["openai", "anthropic"]
 TextCallback = Callable[[str], Awaitable[None]]
 
 
-@dataclass
+@dataclass(repr=False)
 class ProviderSpec:
     """One configured provider, as the agent sees it (the service builds it from config).
 
@@ -30,6 +30,20 @@ class ProviderSpec:
     context_window: int = 32768
     max_retries: int = 2
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # The name of the environment variable the key came from (for hints; never the value).
+    api_key_env: str = ""
+
+    def __repr__(self) -> str:
+        # Never show the key (nor extra header values, which may carry credentials).
+        key = "<set>" if self.api_key else None
+        return (
+            f"ProviderSpec(name={self.name!r}, kind={self.kind!r}, base_url={self.base_url!r}, "
+            f"model={self.model!r}, api_key={key}, api_key_env={self.api_key_env!r}, "
+            f"timeout_s={self.timeout_s!r}, max_tokens={self.max_tokens!r}, "
+            f"max_retries={self.max_retries!r}, extra_headers={sorted(self.extra_headers)!r})"
+        )
+
+    __str__ = __repr__
 
 
 @dataclass

@@ -1,0 +1,213 @@
+"""OpenAI-compatible chat completions (OpenAI, Ollama, vLLM, LM Studio, OpenRouter) over httpx.
+
+``POST {base_url}/chat/completions`` with ``stream: true``; tool calls are assembled from
+streamed deltas by their ``index``; usage comes from the final chunk
+(``stream_options.include_usage``). A server that answers with ``application/json`` instead
+of an event stream is read as a plain completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..messages import Message, ToolCall, ToolSpec, Usage
+from ._transport import Transport, base_headers, is_event_stream, iter_sse, parse_arguments, parse_json
+from .base import ModelReply, ProviderError, ProviderSpec, TextCallback
+from .retry import TextGate, error_from_status, malformed, with_retries
+
+
+def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, Any]]:
+    """Neutral messages as chat-completions messages (one ``role: tool`` message per result)."""
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    for m in messages:
+        if m.role == "user":
+            out.append({"role": "user", "content": m.text})
+        elif m.role == "assistant":
+            msg: dict[str, Any] = {"role": "assistant", "content": m.text or (None if m.tool_calls else "")}
+            if m.tool_calls:
+                msg["tool_calls"] = [
+                    {"id": tc.id, "type": "function",
+                     "function": {"name": tc.name, "arguments": json.dumps(tc.arguments)}}
+                    for tc in m.tool_calls
+                ]
+            out.append(msg)
+        else:
+            for r in m.tool_results:
+                content = f"Error: {r.content}" if r.is_error and not r.content.startswith("Error") else r.content
+                out.append({"role": "tool", "tool_call_id": r.tool_call_id, "content": content})
+            if m.text:
+                out.append({"role": "user", "content": m.text})
+    return out
+
+
+def to_openai_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}} for t in tools]
+
+
+def _usage(d: dict[str, Any] | None) -> Usage:
+    if not d:
+        return Usage()
+    return Usage(input_tokens=int(d.get("prompt_tokens") or 0), output_tokens=int(d.get("completion_tokens") or 0))
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Assembly:
+    """The reply being built from stream chunks."""
+
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = ""
+    done: bool = False
+
+    def add_tool_deltas(self, deltas: list[dict[str, Any]]) -> None:
+        for pos, d in enumerate(deltas):
+            idx = d.get("index")
+            idx = pos if not isinstance(idx, int) else idx
+            call = self.calls.setdefault(idx, _PartialCall())
+            if d.get("id"):
+                call.id = d["id"]
+            fn = d.get("function") or {}
+            if fn.get("name"):
+                call.name = call.name or fn["name"]
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                call.args.append(args)
+            elif isinstance(args, dict):  # some servers (Ollama) send an object
+                call.args.append(json.dumps(args))
+
+    def reply(self) -> ModelReply:
+        calls = []
+        for idx in sorted(self.calls):
+            c = self.calls[idx]
+            arguments, error = parse_arguments("".join(c.args))
+            calls.append(ToolCall(id=c.id or f"call_{uuid.uuid4().hex[:12]}", name=c.name,
+                                  arguments=arguments, arguments_error=error))
+        message = Message(role="assistant", text="".join(self.text), tool_calls=calls)
+        return ModelReply(message=message, usage=self.usage, finish_reason=self.finish_reason)
+
+
+class OpenAICompatProvider:
+    """A ``Provider`` for the chat-completions wire format."""
+
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        client: httpx.AsyncClient | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.spec = spec
+        self._transport = Transport(spec, client)
+        self._sleep = sleep
+
+    @property
+    def url(self) -> str:
+        return self.spec.base_url.rstrip("/") + "/chat/completions"
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.spec.model,
+            "messages": to_openai_messages(system, messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            body["tools"] = to_openai_tools(tools)
+        return body
+
+    def headers(self) -> dict[str, str]:
+        headers = base_headers(self.spec)
+        if self.spec.api_key:
+            headers["authorization"] = f"Bearer {self.spec.api_key}"
+        return headers
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        on_text: TextCallback | None = None,
+    ) -> ModelReply:
+        body = self.request_body(system, messages, tools)
+        gate = TextGate(on_text)
+        return await with_retries(lambda: self._once(body, gate.attempt()), self.spec, self._sleep)
+
+    async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
+        async with self._transport.post(self.url, body, self.headers()) as response:
+            if not is_event_stream(response):
+                raw = await response.aread()
+                reply = self._from_json(parse_json(self.spec, raw))
+                if on_text and reply.message.text:
+                    await on_text(reply.message.text)
+                return reply
+            acc = _Assembly()
+            async with aclosing(iter_sse(self.spec, response)) as events:
+                async for _event, data in events:
+                    if data.strip() == "[DONE]":
+                        acc.done = True
+                        break
+                    if data.strip():
+                        await self._chunk(parse_json(self.spec, data), acc, on_text)
+        if not acc.done and not acc.finish_reason:
+            raise malformed(self.spec, "the stream ended before the reply was complete")
+        return acc.reply()
+
+    async def _chunk(self, chunk: dict[str, Any], acc: _Assembly, on_text: TextCallback | None) -> None:
+        if "error" in chunk:
+            raise self._stream_error(chunk["error"])
+        if chunk.get("usage"):
+            acc.usage = _usage(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or choice.get("message") or {}
+            text = delta.get("content")
+            if isinstance(text, str) and text:
+                acc.text.append(text)
+                if on_text:
+                    await on_text(text)
+            if delta.get("tool_calls"):
+                acc.add_tool_deltas(delta["tool_calls"])
+            if choice.get("finish_reason"):
+                acc.finish_reason = str(choice["finish_reason"])
+
+    def _stream_error(self, error: Any) -> ProviderError:
+        err = error if isinstance(error, dict) else {"message": str(error)}
+        code = err.get("code")
+        status = code if isinstance(code, int) else 500
+        return error_from_status(self.spec, status, json.dumps(err))
+
+    def _from_json(self, d: dict[str, Any]) -> ModelReply:
+        if "error" in d:
+            raise self._stream_error(d["error"])
+        acc = _Assembly(usage=_usage(d.get("usage")))
+        choices = d.get("choices") or []
+        if not choices:
+            raise malformed(self.spec, "the reply has no choices")
+        msg = choices[0].get("message") or {}
+        if isinstance(msg.get("content"), str):
+            acc.text.append(msg["content"])
+        acc.add_tool_deltas(msg.get("tool_calls") or [])
+        acc.finish_reason = str(choices[0].get("finish_reason") or "")
+        return acc.reply()

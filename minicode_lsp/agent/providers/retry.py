@@ -1,0 +1,242 @@
+"""When to retry a model request, how long to wait, and how to keep streamed text honest.
+
+The retry decision is data: ``STATUS_RULES`` maps an HTTP status to a ``RetryRule``
+(retryable or not, and a hint the user can act on); ``EXCEPTION_RULES`` does the same for
+transport exceptions. ``with_retries`` runs one request with exponential backoff and jitter,
+honouring ``Retry-After`` up to ``MAX_DELAY_S``; a longer ``Retry-After`` gives up at once so
+a fallback provider can answer instead.
+
+``TextGate`` keeps ``on_text`` consistent across attempts (retries and fallbacks): text
+already shown is not shown again when the next attempt repeats it; when the next attempt
+says something different, a visible marker is emitted first. The reply's final text is the
+authoritative one; streamed deltas are a live preview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+
+from .base import ProviderError, ProviderSpec, TextCallback
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_DELAY_S = 20.0
+BASE_DELAY_S = 0.5
+RETRY_MARKER = "\n\n[retrying: the partial answer above was interrupted]\n\n"
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    retryable: bool
+    hint: str
+    context_too_long: bool = False
+
+
+KEY_HINT = "check the API key{env}"
+
+STATUS_RULES: dict[int, RetryRule] = {
+    400: RetryRule(False, "the provider rejected the request; check the model name and settings"),
+    401: RetryRule(False, KEY_HINT),
+    403: RetryRule(False, KEY_HINT + " and that it may use this model"),
+    404: RetryRule(False, "check baseUrl and model: the endpoint or model was not found"),
+    408: RetryRule(True, "the provider timed out"),
+    409: RetryRule(True, "conflict at the provider, retrying"),
+    413: RetryRule(False, "the request is too large", context_too_long=True),
+    422: RetryRule(False, "the provider rejected the request; check the model name and settings"),
+    429: RetryRule(True, "rate limited"),
+    500: RetryRule(True, "provider error"),
+    502: RetryRule(True, "bad gateway"),
+    503: RetryRule(True, "provider unavailable"),
+    504: RetryRule(True, "gateway timeout"),
+    529: RetryRule(True, "provider overloaded"),
+}
+DEFAULT_4XX = RetryRule(False, "the provider rejected the request")
+DEFAULT_5XX = RetryRule(True, "provider error")
+
+# Checked in order: the first class the exception is an instance of wins.
+EXCEPTION_RULES: list[tuple[type[BaseException], RetryRule]] = [
+    (httpx.ConnectTimeout, RetryRule(True, "could not connect in time; is the endpoint up?")),
+    (httpx.TimeoutException, RetryRule(True, "the provider did not answer in time (timeoutS)")),
+    (httpx.ConnectError, RetryRule(True, "could not connect; check baseUrl and that the server runs")),
+    (httpx.RemoteProtocolError, RetryRule(True, "the connection was closed mid-reply")),
+    (httpx.ReadError, RetryRule(True, "the connection failed while reading the reply")),
+    (httpx.WriteError, RetryRule(True, "the connection failed while sending the request")),
+    (httpx.TransportError, RetryRule(True, "network error")),
+    (httpx.InvalidURL, RetryRule(False, "baseUrl is not a valid URL")),
+    (httpx.UnsupportedProtocol, RetryRule(False, "baseUrl must start with http:// or https://")),
+]
+
+CONTEXT_PATTERNS = re.compile(
+    r"context.length|context_length_exceeded|maximum context|context window|prompt is too long"
+    r"|too many tokens|reduce the length|input is too long|exceeds the model",
+    re.IGNORECASE,
+)
+_KEYLIKE = re.compile(r"\b(sk|key|ak)-[A-Za-z0-9_\-*.]{6,}")
+
+
+def redact(text: str, spec: ProviderSpec) -> str:
+    """Remove the key (and anything that looks like a key) from text meant for users or logs."""
+    if spec.api_key:
+        text = text.replace(spec.api_key, "***")
+    for value in spec.extra_headers.values():
+        if len(value) >= 8:
+            text = text.replace(value, "***")
+    return _KEYLIKE.sub(lambda m: m.group(1) + "-***", text)
+
+
+def _hint(rule: RetryRule, spec: ProviderSpec) -> str:
+    env = f" in env var {spec.api_key_env}" if spec.api_key_env else ""
+    return rule.hint.replace("{env}", env)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def error_from_status(
+    spec: ProviderSpec, status: int, body: str, headers: httpx.Headers | dict[str, str] | None = None
+) -> ProviderError:
+    """The ProviderError for an HTTP error response, decided by ``STATUS_RULES``."""
+    rule = STATUS_RULES.get(status) or (DEFAULT_5XX if status >= 500 else DEFAULT_4XX)
+    detail = redact(" ".join(body.split())[:300], spec)
+    if status in (400, 413, 422) and CONTEXT_PATTERNS.search(body):
+        rule = RetryRule(False, "the conversation is too long for the model's context", True)
+    retry_after = parse_retry_after((headers or {}).get("retry-after"))
+    hint = _hint(rule, spec)
+    message = f"{spec.name}: HTTP {status}: {hint}" + (f" ({detail})" if detail else "")
+    return ProviderError(
+        message,
+        status=status,
+        retryable=rule.retryable,
+        retry_after_s=retry_after,
+        hint=hint,
+        context_too_long=rule.context_too_long,
+    )
+
+
+def error_from_exception(spec: ProviderSpec, exc: BaseException) -> ProviderError:
+    """The ProviderError for a transport exception, decided by ``EXCEPTION_RULES``."""
+    rule = next((r for cls, r in EXCEPTION_RULES if isinstance(exc, cls)), RetryRule(False, "unexpected error"))
+    hint = _hint(rule, spec)
+    detail = redact(str(exc) or type(exc).__name__, spec)[:300]
+    return ProviderError(f"{spec.name}: {hint} ({type(exc).__name__}: {detail})", retryable=rule.retryable, hint=hint)
+
+
+def malformed(spec: ProviderSpec, what: str) -> ProviderError:
+    """A broken stream or body: worth another try."""
+    hint = "the provider sent a malformed reply"
+    return ProviderError(f"{spec.name}: {hint}: {redact(what, spec)[:300]}", retryable=True, hint=hint)
+
+
+def backoff_delay(attempt: int, *, base: float = BASE_DELAY_S, cap: float = MAX_DELAY_S,
+                  rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter in [d/2, d], d = base * 2**attempt, capped."""
+    d = min(cap, base * (2**attempt))
+    return d / 2 + rand() * d / 2
+
+
+async def with_retries(
+    fn: Callable[[], Awaitable[T]],
+    spec: ProviderSpec,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    *,
+    max_delay_s: float = MAX_DELAY_S,
+) -> T:
+    """Run ``fn`` up to ``spec.max_retries + 1`` times while it raises a retryable ProviderError.
+
+    Transport exceptions from httpx are converted with ``error_from_exception``. A
+    ``Retry-After`` above ``max_delay_s`` ends the retries at once (the fallback chain moves on).
+    """
+    attempt = 0
+    while True:
+        try:
+            return await fn()
+        except ProviderError as e:
+            err = e
+        except httpx.HTTPError as e:
+            err = error_from_exception(spec, e)
+        if not err.retryable or attempt >= spec.max_retries:
+            raise err
+        if err.retry_after_s is not None:
+            if err.retry_after_s > max_delay_s:
+                log.info("%s: Retry-After %.1fs is above the %.0fs cap; giving up", spec.name,
+                         err.retry_after_s, max_delay_s)
+                raise err
+            delay = err.retry_after_s
+        else:
+            delay = backoff_delay(attempt, cap=max_delay_s)
+        attempt += 1
+        log.info("%s: %s; retry %d/%d in %.2fs", spec.name, err.hint or "error", attempt,
+                 spec.max_retries, delay)
+        await sleep(delay)
+
+
+class TextGate:
+    """Forwards streamed text to ``on_text`` once, across several attempts of one request.
+
+    Call ``attempt()`` at the start of every attempt and stream into the callback it returns.
+    Text the user has already seen is suppressed while the new attempt repeats it; when the
+    new attempt diverges, ``RETRY_MARKER`` is emitted and the new attempt streams from its start.
+    """
+
+    def __init__(self, on_text: TextCallback | None) -> None:
+        self._on_text = on_text
+        self._shown = ""  # text shown since the last marker
+        self._current = 0  # id of the live attempt
+
+    def attempt(self) -> TextCallback | None:
+        if self._on_text is None:
+            return None
+        self._current += 1
+        my_id = self._current
+        buf: list[str] = []
+        live = False  # True once this attempt is past what was already shown
+
+        async def on_text(delta: str) -> None:
+            nonlocal live
+            if my_id != self._current or not delta or self._on_text is None:
+                return
+            if live:
+                self._shown += delta
+                await self._on_text(delta)
+                return
+            buf.append(delta)
+            text = "".join(buf)
+            if self._shown.startswith(text):
+                return  # still repeating what is on screen
+            live = True
+            if text.startswith(self._shown):
+                new, self._shown = text[len(self._shown):], text
+                await self._on_text(new)
+                return
+            self._shown = text
+            await self._on_text(RETRY_MARKER + text)
+
+        return on_text
