@@ -1,0 +1,434 @@
+"""Edit groups: the file changes of one tool call, each file's pre- and post-image as blobs.
+
+Crash safety: ``GroupWriter.before_write`` stores the pre-image blob (fsynced) and commits the
+group row (status ``open``) and the file row *before* the caller changes the file. Post-images
+are filled in at ``commit`` (status ``closed``). A group left ``open`` by a crash keeps its
+pre-images; for its files with no post-image (``post_known`` false) the rewind planner takes
+whatever is on disk as the agent's post-image, so the interrupted turn can still be rewound.
+
+Rewind bookkeeping: applying a rewind records a group of kind ``rewind`` (the *safety group*:
+pre = each file as it was just before the rewind, post = what the rewind wrote) and marks the
+undone groups ``rewound_by`` = the safety group's id. Targets skip ``rewind`` groups and groups
+already rewound, so "latest" after a rewind means the next older agent change. Undo of a
+rewind plans a rewind of the safety group itself (three-way again, so the user's edits since
+are kept), then ``unmark_rewound(safety_id)`` makes the undone groups live again and marks the
+safety group as used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from minicode_lsp.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+GroupKind = Literal["edit", "shell", "rewind"]
+FileAction = Literal["create", "modify", "delete"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS edit_groups (
+  ordinal INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  session_id TEXT,
+  turn_id TEXT,
+  tool_call_id TEXT,
+  kind TEXT NOT NULL,
+  label TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',
+  rewound_by TEXT
+);
+CREATE INDEX IF NOT EXISTS edit_groups_session ON edit_groups(session_id, ordinal);
+CREATE INDEX IF NOT EXISTS edit_groups_turn ON edit_groups(turn_id);
+CREATE TABLE IF NOT EXISTS group_files (
+  group_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  action TEXT NOT NULL,
+  pre_sha TEXT,
+  post_sha TEXT,
+  post_known INTEGER NOT NULL DEFAULT 0,
+  skipped_reason TEXT,
+  PRIMARY KEY (group_id, path)
+);
+CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
+"""
+
+
+@dataclass(frozen=True)
+class GroupFile:
+    path: str
+    action: FileAction
+    pre_sha: str | None  # None: the file was absent (or skipped)
+    post_sha: str | None  # None: absent, or unknown when not post_known
+    skipped_reason: str | None = None
+    post_known: bool = True
+
+    @property
+    def uri(self) -> str:
+        return Path(self.path).as_uri()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    session_id: str | None
+    turn_id: str | None
+    tool_call_id: str | None
+    kind: GroupKind
+    label: str
+    created_at: str
+    ordinal: int
+    status: Literal["open", "closed"]
+    rewound_by: str | None = None
+    files: tuple[GroupFile, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        files: list[dict[str, Any]] = []
+        for f in self.files:
+            entry: dict[str, Any] = {"uri": f.uri, "path": f.path, "action": f.action}
+            if f.skipped_reason:
+                entry["skipped"] = f.skipped_reason
+            files.append(entry)
+        return {
+            "id": self.id,
+            "sessionId": self.session_id,
+            "turnId": self.turn_id,
+            "toolCallId": self.tool_call_id,
+            "kind": self.kind,
+            "label": self.label,
+            "createdAt": self.created_at,
+            "status": self.status,
+            "rewound": self.rewound_by is not None,
+            "files": files,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def norm_path(path: str | os.PathLike[str]) -> str:
+    p = Path(path)
+    if not p.is_absolute():
+        raise ValueError(f"checkpoint paths must be absolute: {path}")
+    return p.as_posix()
+
+
+def _action(pre: str | None, post: str | None) -> FileAction:
+    if pre is None:
+        return "create"
+    if post is None:
+        return "delete"
+    return "modify"
+
+
+@dataclass
+class _Entry:
+    pre_sha: str | None
+    post_sha: str | None = None
+    post_known: bool = False
+    skipped: str | None = None
+    row_written: bool = False
+
+
+class GroupWriter:
+    """Collects one tool call's file changes. Not thread-safe; one writer per tool call."""
+
+    def __init__(self, store: CheckpointStore, session_id: str | None, turn_id: str | None,
+                 tool_call_id: str | None, kind: GroupKind, label: str) -> None:
+        self.store = store
+        self.id = uuid.uuid4().hex
+        self.session_id, self.turn_id, self.tool_call_id = session_id, turn_id, tool_call_id
+        self.kind, self.label = kind, label
+        self.created_at = _now()
+        self._row_written = False
+        self._files: dict[str, _Entry] = {}
+        self._done = False
+
+    def _put(self, data: bytes | None) -> tuple[str | None, str | None]:
+        if data is None:
+            return None, None
+        return self.store.blobs.try_put(data)
+
+    def _ensure_row(self, conn: sqlite3.Connection) -> None:
+        if not self._row_written:
+            conn.execute(
+                "INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label, created_at,"
+                " status) VALUES (?,?,?,?,?,?,?,'open')",
+                (self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
+                 self.created_at),
+            )
+            self._row_written = True
+
+    def before_write(self, path: str | os.PathLike[str], current: bytes | None) -> None:
+        """Record ``current`` as the pre-image the first time ``path`` is touched; durable on return."""
+        key = norm_path(path)
+        if key in self._files or self._done:
+            return
+        sha, skipped = self._put(current)
+        entry = _Entry(pre_sha=sha, skipped=skipped)
+        with self.store._tx() as conn:
+            self._ensure_row(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha, post_known,"
+                " skipped_reason) VALUES (?,?,?,?,NULL,0,?)",
+                (self.id, key, "create" if current is None else "modify", sha, skipped),
+            )
+        entry.row_written = True
+        self._files[key] = entry
+
+    def after_write(self, path: str | os.PathLike[str], new: bytes | None) -> None:
+        """Record ``new`` (None: deleted) as the post-image; stored in the database at commit."""
+        key = norm_path(path)
+        entry = self._files.get(key)
+        if entry is None:
+            raise ValueError(f"after_write without before_write for {key}")
+        sha, skipped = self._put(new)
+        entry.post_sha, entry.post_known = sha, True
+        entry.skipped = entry.skipped or skipped
+
+    def add_change(self, path: str | os.PathLike[str], pre: bytes | None, post: bytes | None) -> None:
+        """A change found after the fact (shell groups): both images at once."""
+        pre_sha, s1 = self._put(pre)
+        post_sha, s2 = self._put(post)
+        self.add_change_sha(path, pre_sha, post_sha, skipped_reason=s1 or s2)
+
+    def add_change_sha(self, path: str | os.PathLike[str], pre_sha: str | None, post_sha: str | None,
+                       *, skipped_reason: str | None = None) -> None:
+        """Like ``add_change`` with blobs already in the store (e.g. from a ``Snapshotter``)."""
+        key = norm_path(path)
+        old = self._files.get(key)
+        if old is not None:
+            old.post_sha, old.post_known = post_sha, True
+            old.skipped = old.skipped or skipped_reason
+            return
+        self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason)
+
+    @property
+    def paths(self) -> list[str]:
+        return list(self._files)
+
+    def commit(self, current: Callable[[str], bytes | None] | None = None) -> Group | None:
+        """Close the group; ``None`` (and nothing stored) when no file changed.
+
+        A path with a pre-image but no ``after_write`` is read back through ``current`` when
+        given, else dropped (the write did not happen).
+        """
+        if self._done:
+            raise RuntimeError("group already committed")
+        self._done = True
+        keep: dict[str, _Entry] = {}
+        for key, e in self._files.items():
+            if not e.post_known and current is not None:
+                e.post_sha, skipped = self._put(current(key))
+                e.post_known, e.skipped = True, e.skipped or skipped
+            if not e.post_known:
+                continue
+            if e.skipped is None and e.pre_sha == e.post_sha:
+                continue
+            keep[key] = e
+        with self.store._tx() as conn:
+            if not keep:
+                if self._row_written:
+                    conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
+                    conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
+                return None
+            self._ensure_row(conn)
+            dropped = [k for k, e in self._files.items() if k not in keep and e.row_written]
+            conn.executemany("DELETE FROM group_files WHERE group_id=? AND path=?",
+                             [(self.id, k) for k in dropped])
+            conn.executemany(
+                "INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha, post_known,"
+                " skipped_reason) VALUES (?,?,?,?,?,1,?)",
+                [(self.id, k, _action(e.pre_sha, e.post_sha), e.pre_sha, e.post_sha, e.skipped)
+                 for k, e in keep.items()],
+            )
+            conn.execute("UPDATE edit_groups SET status='closed' WHERE id=?", (self.id,))
+        return self.store.get_group(self.id)
+
+    def abort(self) -> None:
+        """Forget the group (e.g. the user declined every write)."""
+        self._done = True
+        if self._row_written:
+            with self.store._tx() as conn:
+                conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
+                conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
+
+
+class CheckpointStore:
+    def __init__(self, db: Any, blobs: BlobStore) -> None:
+        """``db``: a ``sqlite3.Connection`` or an object with ``.conn`` (``store.db.Database``)."""
+        self.db = db
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
+        self.blobs = blobs
+        if hasattr(db, "ensure_schema"):
+            db.ensure_schema(SCHEMA)
+        else:
+            self.conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        tx = getattr(self.db, "transaction", None)
+        if tx is not None:
+            with tx():
+                yield self.conn
+            return
+        conn = self.conn
+        if conn.in_transaction:  # nested in a caller's transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def begin_group(self, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
+                    kind: GroupKind, label: str = "") -> GroupWriter:
+        return GroupWriter(self, session_id, turn_id, tool_call_id, kind, label)
+
+    # ------------------------------------------------------------------ reading
+    _COLS = "id, session_id, turn_id, tool_call_id, kind, label, created_at, ordinal, status, rewound_by"
+
+    def _load(self, rows: Sequence[sqlite3.Row | tuple[Any, ...]]) -> list[Group]:
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        files: dict[str, list[GroupFile]] = {i: [] for i in ids}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            q = ("SELECT group_id, path, action, pre_sha, post_sha, skipped_reason, post_known FROM group_files"
+                 f" WHERE group_id IN ({','.join('?' * len(part))}) ORDER BY path")
+            for g, path, action, pre, post, skipped, known in self.conn.execute(q, part):
+                files[g].append(GroupFile(path, action, pre, post, skipped, bool(known)))
+        return [Group(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], tuple(files[r[0]]))
+                for r in rows]
+
+    def get_group(self, group_id: str) -> Group | None:
+        rows = self.conn.execute(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,)).fetchall()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def list_groups(self, session_id: str | None = None, path: str | os.PathLike[str] | None = None,
+                    limit: int = 200, *, kinds: Sequence[str] | None = None) -> list[Group]:
+        """Groups newest first, optionally of one session and/or touching one path."""
+        where, args = [], []  # type: ignore[var-annotated]
+        if session_id is not None:
+            where.append("session_id=?")
+            args.append(session_id)
+        if path is not None:
+            where.append("id IN (SELECT group_id FROM group_files WHERE path=?)")
+            args.append(norm_path(path))
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self.conn.execute(
+            f"SELECT {self._COLS} FROM edit_groups{clause} ORDER BY ordinal DESC LIMIT ?", (*args, limit)
+        ).fetchall()
+        return self._load(rows)
+
+    def _live(self, session_id: str | None, after_ordinal: int = 0) -> list[Group]:
+        where = "kind != 'rewind' AND rewound_by IS NULL AND ordinal >= ?"
+        args: list[Any] = [after_ordinal]
+        if session_id is not None:
+            where += " AND session_id=?"
+            args.append(session_id)
+        rows = self.conn.execute(
+            f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal", args).fetchall()
+        return self._load(rows)
+
+    def groups_for_target(self, session_id: str | None, target: Any) -> list[Group]:
+        """The live (not rewound, not ``rewind``) groups a target covers, oldest first.
+
+        ``target``: a dict (camelCase or snake_case keys) or an object with attributes
+        ``latest``, ``steps``, ``group_id``, ``turn_id``, ``session`` (exactly one set).
+        """
+        def get(name: str, camel: str) -> Any:
+            if isinstance(target, dict):
+                return target.get(name, target.get(camel))
+            return getattr(target, name, None)
+
+        group_id, turn_id = get("group_id", "groupId"), get("turn_id", "turnId")
+        if group_id:
+            g = self.get_group(group_id)
+            if g is None:
+                raise KeyError(f"unknown group {group_id}")
+            return self._live(g.session_id, g.ordinal)
+        if turn_id:
+            row = self.conn.execute(
+                "SELECT MIN(ordinal), session_id FROM edit_groups WHERE turn_id=?", (turn_id,)).fetchone()
+            if row is None or row[0] is None:
+                return []
+            return self._live(row[1], row[0])
+        live = self._live(session_id)
+        if get("session", "session"):
+            return live
+        steps = get("steps", "steps")
+        if steps:
+            return live[-int(steps):]
+        if get("latest", "latest"):
+            return live[-1:]
+        raise ValueError("target needs one of latest, steps, groupId, turnId, session")
+
+    # ------------------------------------------------------------------ rewind marks
+    def mark_rewound(self, group_ids: Sequence[str], safety_group_id: str) -> None:
+        with self._tx() as conn:
+            conn.executemany("UPDATE edit_groups SET rewound_by=? WHERE id=?",
+                             [(safety_group_id, g) for g in group_ids])
+
+    def unmark_rewound(self, safety_group_id: str) -> list[str]:
+        """Undo of a rewind: the groups it undid become live again; the safety group is used up."""
+        with self._tx() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM edit_groups WHERE rewound_by=?",
+                                              (safety_group_id,))]
+            conn.execute("UPDATE edit_groups SET rewound_by=NULL WHERE rewound_by=?", (safety_group_id,))
+            conn.execute("UPDATE edit_groups SET rewound_by=? WHERE id=?", (safety_group_id, safety_group_id))
+        return ids
+
+    def latest_safety_group(self, session_id: str | None = None) -> Group | None:
+        where, args = "kind='rewind' AND rewound_by IS NULL", []
+        if session_id is not None:
+            where += " AND session_id=?"
+            args.append(session_id)
+        rows = self.conn.execute(
+            f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal DESC LIMIT 1", args
+        ).fetchall()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    # ------------------------------------------------------------------ maintenance
+    def open_groups(self) -> list[Group]:
+        """Groups left open by an interrupted tool call (crash, kill)."""
+        rows = self.conn.execute(
+            f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal").fetchall()
+        return self._load(rows)
+
+    def referenced_blobs(self) -> set[str]:
+        out: set[str] = set()
+        for pre, post in self.conn.execute("SELECT pre_sha, post_sha FROM group_files"):
+            if pre:
+                out.add(pre)
+            if post:
+                out.add(post)
+        return out
+
+    def delete_session(self, session_id: str) -> int:
+        """Drop a session's groups (retention); run ``blobs.gc(referenced_blobs())`` after."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM group_files WHERE group_id IN"
+                         " (SELECT id FROM edit_groups WHERE session_id=?)", (session_id,))
+            cur = conn.execute("DELETE FROM edit_groups WHERE session_id=?", (session_id,))
+        return cur.rowcount
