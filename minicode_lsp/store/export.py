@@ -1,0 +1,291 @@
+"""How the store's records look outside it: wire rows, summaries, markdown and jsonl exports.
+
+The row dataclasses' ``to_wire()`` give the camelCase dicts of DESIGN section 2. Session
+and turn times are ISO-8601 UTC strings; an event's ``at`` is epoch seconds (float).
+Nothing here re-reads secrets: events are redacted when written, and exports pass every
+value through the store's redactor once more (secrets learned after the write).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minicode_lsp.store.sessions import SessionStore
+
+TITLE_MAX = 80
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds -> ISO-8601 UTC with milliseconds and a ``Z``."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def title_from_prompt(prompt: str) -> str:
+    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
+
+
+@dataclass
+class SessionRow:
+    id: str
+    title: str
+    workspace: str
+    created_at: float
+    updated_at: float
+    turns: int
+    last_stop_reason: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "createdAt": iso(self.created_at),
+                "updatedAt": iso(self.updated_at), "turns": self.turns,
+                "lastStopReason": self.last_stop_reason, "workspace": self.workspace}  # fmt: skip
+
+
+@dataclass
+class ToolCallRow:
+    turn_id: str
+    tool_call_id: str
+    name: str
+    arguments: dict[str, Any]
+    is_error: bool
+    summary: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.tool_call_id, "name": self.name, "arguments": self.arguments,
+                "isError": self.is_error, "summary": self.summary}  # fmt: skip
+
+
+@dataclass
+class TurnRow:
+    id: str
+    session_id: str
+    seq: int
+    prompt: str
+    profile: str
+    permission_mode: str
+    status: str  # running | finished | interrupted
+    stop_reason: str | None
+    usage: dict[str, Any]
+    provider: str
+    pid: int | None
+    started_at: float
+    finished_at: float | None
+    error: str | None
+    tool_calls: list[ToolCallRow] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "seq": self.seq, "prompt": self.prompt, "profile": self.profile,
+                "permissionMode": self.permission_mode, "status": self.status, "stopReason": self.stop_reason,
+                "toolCalls": [tc.to_wire() for tc in self.tool_calls], "groups": [], "usage": self.usage,
+                "provider": self.provider, "startedAt": iso(self.started_at),
+                "finishedAt": iso(self.finished_at), "error": self.error}  # fmt: skip
+
+
+@dataclass
+class EventRow:
+    session_id: str
+    seq: int
+    turn_id: str | None
+    type: str
+    data: dict[str, Any]
+    at: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
+
+
+
+
+def encode_cursor(updated_at: float, id_: str) -> str:
+    raw = json.dumps([updated_at, id_], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, id_ = json.loads(raw)
+        return float(updated_at), str(id_)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid cursor: {cursor!r}") from exc
+
+
+# ------------------------------------------------------------------ helpers
+def _tokens(usage: dict[str, Any]) -> tuple[int, int]:
+    def num(*keys: str) -> int:
+        for k in keys:
+            v = usage.get(k)
+            if isinstance(v, int | float):
+                return int(v)
+        return 0
+
+    return num("inputTokens", "input_tokens"), num("outputTokens", "output_tokens")
+
+
+def _fence(text: str, lang: str = "") -> str:
+    longest = max((len(r) for line in text.splitlines() for r in _backtick_runs(line)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+
+
+def _backtick_runs(line: str) -> list[str]:
+    runs, cur = [], ""
+    for ch in line:
+        if ch == "`":
+            cur += ch
+        elif cur:
+            runs.append(cur)
+            cur = ""
+    return [*runs, cur] if cur else runs
+
+
+def _inline(text: str, limit: int = 200) -> str:
+    one = " ".join(str(text).split())
+    one = one if len(one) <= limit else one[: limit - 1] + "…"
+    return "`` " + one + " ``" if "`" in one else "`" + one + "`"
+
+
+def _tool_name(data: dict[str, Any]) -> str:
+    return str(data.get("name") or data.get("tool") or "tool")
+
+
+def _tool_args(data: dict[str, Any]) -> dict[str, Any]:
+    args = data.get("arguments", data.get("args", {}))
+    return args if isinstance(args, dict) else {}
+
+
+def _changed_files(data: dict[str, Any]) -> list[str]:
+    out: list[str] = [str(u) for u in data.get("uris", []) or []]
+    for f in data.get("files", []) or []:
+        if isinstance(f, dict) and f.get("uri"):
+            out.append(f"{f['uri']} ({f['action']})" if f.get("action") else str(f["uri"]))
+        elif isinstance(f, str):
+            out.append(f)
+    return out
+
+
+def _result_text(data: dict[str, Any]) -> str:
+    for key in ("summary", "result", "output", "content", "error"):
+        if data.get(key):
+            return str(data[key])
+    return ""
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# ------------------------------------------------------------------ summary
+def summary_markdown(store: SessionStore, session_id: str) -> str:
+    """Deterministic: the same session always gives the same text (no clocks, no model)."""
+    session = store.get_session(session_id)
+    turns = store.list_turns(session_id)
+    events = store.replay(session_id)
+    files: list[str] = []
+    commands: list[str] = []
+    for ev in events:
+        if ev.type == "files.changed":
+            files += _changed_files(ev.data)
+        elif ev.type == "tool.started" and _tool_name(ev.data) == "run_command":
+            commands.append(str(_tool_args(ev.data).get("command", "")))
+    if not any(ev.type == "tool.started" for ev in events):  # older records: tool_calls table
+        commands += [str(tc.arguments.get("command", "")) for t in turns for tc in t.tool_calls
+                     if tc.name == "run_command"]  # fmt: skip
+    total_in = total_out = 0
+    lines = [f"# Session summary: {session.title or session.id}", ""]
+    lines += [f"- Session: `{session.id}`", f"- Created: {iso(session.created_at)}",
+              f"- Updated: {iso(session.updated_at)}", f"- Turns: {len(turns)}", ""]  # fmt: skip
+    lines += ["## Prompts", ""]
+    for t in turns:
+        tin, tout = _tokens(t.usage)
+        total_in, total_out = total_in + tin, total_out + tout
+        stop = t.stop_reason or t.status
+        first = t.prompt.strip().splitlines()[0] if t.prompt.strip() else "(empty)"
+        lines.append(f"{t.seq}. {first} — stop reason: `{stop}`, tokens: {tin} in / {tout} out")
+    lines += ["", "## Files changed", ""]
+    lines += [f"- {f}" for f in _dedupe(files)] or ["- (none)"]
+    lines += ["", "## Commands run", ""]
+    lines += [f"- {_inline(c)}" for c in _dedupe([c for c in commands if c])] or ["- (none)"]
+    reasons = _dedupe([t.stop_reason or t.status for t in turns])
+    lines += ["", "## Stop reasons", "", "- " + (", ".join(f"`{r}`" for r in reasons) or "(none)")]
+    lines += ["", "## Tokens", "", f"- Input: {total_in}", f"- Output: {total_out}",
+              f"- Total: {total_in + total_out}", ""]  # fmt: skip
+    return store.redactor.text("\n".join(lines))
+
+
+# ------------------------------------------------------------------ exports
+def export_markdown(store: SessionStore, session_id: str) -> str:
+    """A readable transcript: prompts, the assistant's text, tool calls and results,
+    files changed, stop reasons and usage, turn by turn."""
+    session = store.get_session(session_id)
+    turns = store.list_turns(session_id)
+    by_turn: dict[str | None, list[EventRow]] = {}
+    for ev in store.replay(session_id):
+        by_turn.setdefault(ev.turn_id, []).append(ev)
+    out = [f"# {session.title or 'Session'}", "",
+           f"Session `{session.id}` · created {iso(session.created_at)} · updated {iso(session.updated_at)}"
+           + (f" · workspace `{session.workspace}`" if session.workspace else ""), ""]  # fmt: skip
+    for t in turns:
+        out += [f"## Turn {t.seq} — {iso(t.started_at)}", "", "**Prompt**", ""]
+        out += ["> " + ln if ln else ">" for ln in (t.prompt or "(empty)").splitlines()] + [""]
+        out += _render_events(by_turn.get(t.id, []))
+        tin, tout = _tokens(t.usage)
+        stop = t.stop_reason or t.status
+        meta = f"**Stop reason:** `{stop}` · tokens {tin} in / {tout} out"
+        out += [meta + (f" · provider `{t.provider}`" if t.provider else ""), ""]
+        if t.error:
+            out += [f"**Error:** {t.error}", ""]
+    return store.redactor.text("\n".join(out).rstrip() + "\n")
+
+
+def _render_events(events: list[EventRow]) -> list[str]:
+    out: list[str] = []
+    text: list[str] = []
+
+    def flush() -> None:
+        if "".join(text).strip():
+            out.extend(["**Assistant**", "", "".join(text).strip(), ""])
+        text.clear()
+
+    for ev in events:
+        d = ev.data
+        if ev.type == "text.delta":
+            text.append(str(d.get("text", d.get("delta", ""))))
+            continue
+        flush()
+        if ev.type == "tool.started":
+            args = json.dumps(_tool_args(d), ensure_ascii=False, sort_keys=True)
+            out += [f"**Tool** `{_tool_name(d)}`", "", _fence(args, "json"), ""]
+        elif ev.type == "tool.finished":
+            status = "error" if d.get("isError") or d.get("is_error") else "ok"
+            result = _result_text(d)
+            out += [f"Result ({status}):", "", _fence(result[:2000]), ""] if result else [f"Result: {status}", ""]
+        elif ev.type == "files.changed":
+            out += ["**Files changed**", ""] + [f"- {f}" for f in _changed_files(d)] + [""]
+        elif ev.type == "provider.fallback":
+            out += [f"_Provider fallback: {json.dumps(d, ensure_ascii=False, sort_keys=True)}_", ""]
+        elif ev.type == "error":
+            out += [f"**Error:** {d.get('message', json.dumps(d, ensure_ascii=False))}", ""]
+        elif ev.type == "context.compacted":
+            out += ["_Context compacted._", ""]
+    flush()
+    return out
+
+
+def export_jsonl(store: SessionStore, session_id: str) -> str:
+    """One JSON object per recorded event (``{sessionId, seq, turnId, type, data, at}``), in
+    seq order, one per line, and nothing else."""
+    store.get_session(session_id)  # UnknownId for a missing session
+    lines = []
+    for ev in store.replay(session_id):
+        obj = {"sessionId": ev.session_id, **ev.to_wire()}
+        lines.append(json.dumps(store.redactor(obj), ensure_ascii=False, separators=(",", ":")))
+    return "".join(line + "\n" for line in lines)
