@@ -9,7 +9,8 @@ Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/message
 ``POST /_control/enqueue`` (a list or one reply), ``GET /_control/requests``,
 ``POST /_control/reset`` (empty script and records).
 
-Script entries: ``{"text", "tool_calls", "usage", "chunk_delay_s"}`` or a fault:
+Script entries: ``{"text", "tool_calls", "usage", "chunk_delay_s", "delay_s", "stream"}``
+(``"stream": false`` answers with plain JSON even to a streaming request) or a fault:
 ``{"fault": "delay", "seconds": S}`` (then answers with the entry's own text, or "done"),
 ``{"fault": "429", "retry_after": 1}`` (any status code works: "500", "503", "401", ...),
 ``{"fault": "malformed_sse"}``, ``{"fault": "drop"}`` (connection closed mid-reply),
@@ -68,6 +69,13 @@ class _Server(ThreadingHTTPServer):
         self.open_sockets.add(sock)
         return sock, addr
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+            log.debug("model server: connection from %s ended: %r", client_address, exc)
+        else:
+            log.exception("model server: error handling a request from %s", client_address)
+
     def shutdown_request(self, request: Any) -> None:
         self.open_sockets.discard(request)
         super().shutdown_request(request)
@@ -96,7 +104,8 @@ class ScriptedModelServer:
         if self._server is None:
             self.stopping.clear()
             self._server = _Server(("127.0.0.1", self._port), self)
-            self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-model-server",
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                            name="scripted-model-server",
                                             daemon=True)
             self._thread.start()
         return self.base_url
@@ -285,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- answers ---------------------------------------------------------------------------
     def _answer(self, kind: str, body: dict[str, Any], entry: Reply) -> None:
         fault = str(entry.get("fault", ""))
-        stream = bool(body.get("stream"))
+        stream = bool(body.get("stream")) and entry.get("stream", True) is not False
         model = str(body.get("model") or "scripted-model")
         delay = float(entry.get("seconds", 0) if fault == "delay" else entry.get("delay_s", 0))
         if delay and self.server.owner.stopping.wait(delay):
