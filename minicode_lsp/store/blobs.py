@@ -87,11 +87,16 @@ class BlobStore:
         except BlobTooLarge as exc:
             return None, exc.reason
 
-    def put_known(self, sha: str, data: bytes) -> None:
-        """Store ``data`` whose sha256 the caller already computed (no size check)."""
+    def put_known(self, sha: str, data: bytes, *, fsync: bool | None = None) -> bool:
+        """Store ``data`` whose sha256 the caller already computed (no size check).
+
+        ``fsync=False`` skips the per-blob fsyncs (bulk writers call ``sync()`` once after).
+        Returns whether a new blob was written.
+        """
+        do_sync = self._fsync if fsync is None else fsync
         path = self._path(sha)
         if path.exists():
-            return
+            return False
         folder = path.parent
         created = not folder.exists()
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -99,7 +104,7 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(zlib.compress(data, 1))
-                if self._fsync:
+                if do_sync:
                     fh.flush()
                     os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
@@ -110,10 +115,16 @@ class BlobStore:
             except OSError:
                 pass
             raise
-        if self._fsync:
+        if do_sync:
             _fsync_dir(folder)
             if created:
                 _fsync_dir(self.dir)
+        return True
+
+    def sync(self) -> None:
+        """Flush blobs written with ``fsync=False`` to stable storage."""
+        if self._fsync:
+            os.sync()
 
     def get(self, sha: str) -> bytes:
         """The blob's bytes; ``KeyError`` when missing, ``BlobCorrupted`` when damaged."""

@@ -1,0 +1,345 @@
+"""Workspace snapshots around shell commands: what did the command create, change or delete?
+
+A ``Snapshot`` maps each workspace file (posix path relative to the root) to its size, mtime,
+inode and sha256. ``Snapshotter.take()`` re-stats the tree and hashes only files whose stat
+changed since the previous snapshot (a stat cache), storing each hashed file as a blob so the
+pre-image of anything a command later changes is already in the store. Files modified in the
+last moments before a take are "racy" (a coarse clock could hide a second change) and are
+re-hashed next time, as git does.
+
+With ``watch=True`` a watchdog observer records the paths that changed; ``take()`` then
+re-stats only those (after a round trip through the same inotify stream, so every event from
+before the call has arrived), falling back to a full walk when the observer is unavailable or
+a ``.gitignore`` changed. Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
+plus ``.git`` and the store folder always. Caps: file size (bigger files are tracked by stat
+and reported as skipped), file count and a time budget; ``Snapshot.skipped`` says what was left
+out and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pathspec
+
+from minicode_lsp.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+RACY_NS = 50_000_000  # files modified within 50 ms of a take are re-hashed next time
+
+
+@dataclass(frozen=True)
+class Entry:
+    size: int
+    mtime_ns: int
+    inode: int
+    sha: str | None  # None: not hashed (skipped)
+
+    def same_stat(self, other: Entry) -> bool:
+        return (self.size, self.mtime_ns, self.inode) == (other.size, other.mtime_ns, other.inode)
+
+
+@dataclass
+class Snapshot:
+    root: Path
+    files: dict[str, Entry]
+    skipped: dict[str, str] = field(default_factory=dict)  # relpath ("" = whole tree) -> reason
+    complete: bool = True
+    duration_s: float = 0.0
+    hashed: int = 0
+    full_walk: bool = True  # False when only the watcher's dirty paths were re-checked
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str  # absolute posix path
+    action: Literal["create", "modify", "delete"]
+    pre_sha: str | None
+    post_sha: str | None
+    skipped_reason: str | None = None
+
+
+class _Ignore:
+    def __init__(self, root: Path, extra: list[str]) -> None:
+        self.root = root
+        self.extra = set(extra)
+        self._specs: dict[str, pathspec.PathSpec | None] = {}
+
+    def clear(self) -> None:
+        self._specs.clear()
+
+    def spec(self, dirrel: str) -> pathspec.PathSpec | None:
+        if dirrel not in self._specs:
+            path = self.root / dirrel / ".gitignore"
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                self._specs[dirrel] = pathspec.GitIgnoreSpec.from_lines(lines)
+            except OSError:
+                self._specs[dirrel] = None
+        return self._specs[dirrel]
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        parts = rel.split("/")
+        if ".git" in parts or rel in self.extra or any(rel.startswith(e + "/") for e in self.extra):
+            return True
+        for i in range(len(parts)):
+            base = "/".join(parts[:i])
+            spec = self.spec(base)
+            if spec is None:
+                continue
+            sub = "/".join(parts[i:]) + ("/" if is_dir else "")
+            if spec.match_file(sub):
+                return True
+            # a parent directory ignored at this level hides everything below it
+            for j in range(i + 1, len(parts)):
+                if spec.match_file("/".join(parts[i:j]) + "/"):
+                    return True
+        return False
+
+
+class _Dirty:
+    """watchdog handler: collects changed paths; recognises the sync probe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paths: set[str] = set()
+        self.dirs: set[str] = set()
+        self.overflow = False
+        self.probe: str | None = None
+        self.probe_seen = threading.Event()
+
+    def dispatch(self, event: Any) -> None:
+        kind = event.event_type
+        src = os.fsdecode(event.src_path)
+        if kind in ("opened", "closed_no_write"):
+            if kind == "opened" and src == self.probe:
+                self.probe_seen.set()
+            return
+        with self.lock:
+            targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
+            for p in targets:
+                if event.is_directory and kind in ("created", "moved", "deleted"):
+                    self.dirs.add(p)
+                elif not event.is_directory:
+                    self.paths.add(p)
+
+    def drain(self) -> tuple[set[str], set[str], bool]:
+        with self.lock:
+            out = (self.paths, self.dirs, self.overflow)
+            self.paths, self.dirs, self.overflow = set(), set(), False
+            return out
+
+
+class Snapshotter:
+    def __init__(self, root: str | os.PathLike[str], blobs: BlobStore, *,
+                 store_dir: str | os.PathLike[str] | None = None, max_file_size: int | None = None,
+                 max_files: int = 200_000, time_budget_s: float = 30.0, watch: bool = False) -> None:
+        self.root = Path(root).resolve()
+        self.blobs = blobs
+        self.max_file_size = blobs.max_size if max_file_size is None else max_file_size
+        self.max_files = max_files
+        self.time_budget_s = time_budget_s
+        extra: list[str] = []
+        if store_dir is not None:
+            try:
+                extra.append(Path(store_dir).resolve().relative_to(self.root).as_posix())
+            except ValueError:
+                pass
+        self._ignore = _Ignore(self.root, extra)
+        self._last: Snapshot | None = None
+        self._racy: set[str] = set()
+        self._observer: Any = None
+        self._dirty: _Dirty | None = None
+        if watch:
+            self._start_watch()
+
+    # ------------------------------------------------------------------ watching
+    def _start_watch(self) -> None:
+        try:
+            from watchdog.observers import Observer
+
+            dirty = _Dirty()
+            observer = Observer()
+            observer.schedule(dirty, str(self.root), recursive=True)  # type: ignore[arg-type]
+            observer.daemon = True
+            observer.start()
+        except Exception as exc:  # inotify watch limit, unsupported fs: fall back to full walks
+            log.warning("snapshot watcher unavailable (%s); using full re-stat", exc)
+            return
+        self._observer, self._dirty = observer, dirty
+
+    @property
+    def watching(self) -> bool:
+        return self._observer is not None and self._observer.is_alive()
+
+    def close(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    def _sync_events(self, probe: str) -> bool:
+        """Open ``probe`` and wait for its event: all earlier events have been dispatched then."""
+        assert self._dirty is not None
+        self._dirty.probe_seen.clear()
+        self._dirty.probe = probe
+        try:
+            with open(probe, "rb"):
+                pass
+        except OSError:
+            return False
+        return self._dirty.probe_seen.wait(0.5)
+
+    # ------------------------------------------------------------------ taking
+    def baseline(self) -> Snapshot:
+        """The latest snapshot, taken (a full hash of the tree) on first use."""
+        return self._last if self._last is not None else self.take()
+
+    def take(self) -> Snapshot:
+        start_wall, t0 = time.time_ns(), time.monotonic()
+        prev = self._last
+        snap: Snapshot | None = None
+        if prev is not None and self.watching:
+            snap = self._take_dirty(prev, t0)
+        if snap is None:
+            if self._dirty is not None:
+                self._dirty.drain()
+            self._ignore.clear()
+            snap = Snapshot(self.root, {})
+            cache = prev.files if prev is not None else {}
+            for rel, st in self._walk(""):
+                if len(snap.files) >= self.max_files:
+                    snap.skipped[""] = f"more than {self.max_files} files: the rest was not checked"
+                    snap.complete = False
+                    break
+                self._visit(snap, rel, st, cache.get(rel), t0)
+        self._racy = {r for r, e in snap.files.items() if e.mtime_ns >= start_wall - RACY_NS}
+        snap.duration_s = time.monotonic() - t0
+        if snap.hashed:
+            self.blobs.sync()
+        self._last = snap
+        return snap
+
+    def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
+        assert self._dirty is not None
+        probe = next((str(self.root / r) for r in prev.files if "/" not in r), None) or next(
+            (str(self.root / r) for r in prev.files), None)
+        if probe is None or not self._sync_events(probe) or not prev.complete:
+            return None
+        paths, dirs, overflow = self._dirty.drain()
+        if overflow or any(os.path.basename(p) == ".gitignore" for p in paths | dirs):
+            return None
+        snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False)
+        todo: set[str] = set(self._racy)
+        for p in paths | dirs:
+            rel = self._rel(p)
+            if rel is None or rel == "":
+                continue
+            todo.add(rel)
+            if p in dirs:  # a directory appeared, moved or vanished: re-check everything below it
+                prefix = rel + "/"
+                todo.update(r for r in prev.files if r.startswith(prefix))
+                for sub, _st in self._walk(rel):
+                    todo.add(sub)
+        for rel in sorted(todo):
+            snap.skipped.pop(rel, None)
+            try:
+                st = os.lstat(self.root / rel)
+            except OSError:
+                snap.files.pop(rel, None)
+                continue
+            if not stat.S_ISREG(st.st_mode) or self._ignore.ignored(rel, False):
+                snap.files.pop(rel, None)
+                continue
+            self._visit(snap, rel, st, prev.files.get(rel), t0)
+        return snap
+
+    def _rel(self, path: str) -> str | None:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def _walk(self, top: str) -> Iterator[tuple[str, os.stat_result]]:
+        stack = [top]
+        while stack:
+            d = stack.pop()
+            try:
+                it = os.scandir(self.root / d if d else self.root)
+            except OSError:
+                continue
+            with it:
+                for e in it:
+                    rel = f"{d}/{e.name}" if d else e.name
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            if not self._ignore.ignored(rel, True):
+                                stack.append(rel)
+                        elif e.is_file(follow_symlinks=False) and not self._ignore.ignored(rel, False):
+                            yield rel, e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+
+    def _visit(self, snap: Snapshot, rel: str, st: os.stat_result, cached: Entry | None, t0: float) -> None:
+        entry = Entry(st.st_size, st.st_mtime_ns, st.st_ino, None)
+        if cached is not None and cached.same_stat(entry) and rel not in self._racy and (
+                cached.sha is not None or st.st_size > self.max_file_size):
+            snap.files[rel] = cached
+            if cached.sha is None:
+                snap.skipped[rel] = f"too large ({st.st_size} bytes > {self.max_file_size})"
+            return
+        if st.st_size > self.max_file_size:
+            snap.files[rel] = entry
+            snap.skipped[rel] = f"too large ({st.st_size} bytes > {self.max_file_size})"
+            return
+        if time.monotonic() - t0 > self.time_budget_s:
+            snap.files[rel] = entry
+            snap.skipped[rel] = f"time budget of {self.time_budget_s:g} s exceeded"
+            return
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError as exc:
+            snap.files[rel] = entry
+            snap.skipped[rel] = f"unreadable: {exc.strerror}"
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        self.blobs.put_known(sha, data, fsync=False)
+        snap.hashed += 1
+        snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha)
+
+    # ------------------------------------------------------------------ comparing
+    def diff(self, before: Snapshot, after: Snapshot) -> list[Change]:
+        """Files created, modified or deleted between two snapshots, sorted by path."""
+        out: list[Change] = []
+        for rel in sorted(before.files.keys() | after.files.keys()):
+            a, b = before.files.get(rel), after.files.get(rel)
+            path = (self.root / rel).as_posix()
+            reason = after.skipped.get(rel) or before.skipped.get(rel)
+            if a is None and b is not None:
+                out.append(Change(path, "create", None, b.sha, reason if b.sha is None else None))
+            elif b is None and a is not None:
+                if not after.complete:
+                    continue  # not seen because of the file cap: unknown, not deleted
+                out.append(Change(path, "delete", a.sha, None, reason if a.sha is None else None))
+            elif a is not None and b is not None:
+                if a.sha is not None and b.sha is not None:
+                    if a.sha != b.sha:
+                        out.append(Change(path, "modify", a.sha, b.sha))
+                elif not a.same_stat(b):
+                    out.append(Change(path, "modify", a.sha, b.sha, reason or "not hashed"))
+        return out
+
+    def record(self, writer: Any, changes: list[Change]) -> None:
+        """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group)."""
+        for c in changes:
+            writer.add_change_sha(c.path, c.pre_sha, c.post_sha, skipped_reason=c.skipped_reason)

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from minicode_lsp.store.blobs import BlobStore
+from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.snapshots import Snapshotter
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs", fsync=False)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "a.py").write_bytes(b"a\n")
+    (root / "src" / "b.py").write_bytes(b"b\n")
+    (root / "README").write_bytes(b"readme\n")
+    return root
+
+
+@pytest.fixture(params=[False, True], ids=["restat", "watch"])
+def snapper(request: pytest.FixtureRequest, ws: Path, blobs: BlobStore) -> Iterator[Snapshotter]:
+    s = Snapshotter(ws, blobs, watch=request.param)
+    yield s
+    s.close()
+
+
+def bump(path: Path) -> None:
+    """Make sure the mtime moves even on coarse clocks."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_create_modify_delete_detected(snapper: Snapshotter, ws: Path, blobs: BlobStore) -> None:
+    before = snapper.baseline()
+    assert set(before.files) == {"src/a.py", "src/b.py", "README"}
+    assert blobs.get(before.files["src/a.py"].sha or "") == b"a\n"  # pre-images stored
+    (ws / "src" / "a.py").write_bytes(b"changed\n")
+    (ws / "src" / "b.py").unlink()
+    (ws / "new").mkdir()
+    (ws / "new" / "c.txt").write_bytes(b"c\n")
+    after = snapper.take()
+    changes = {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in snapper.diff(before, after)}
+    assert changes == {("src/a.py", "modify"), ("src/b.py", "delete"), ("new/c.txt", "create")}
+    mod = next(c for c in snapper.diff(before, after) if c.action == "modify")
+    assert blobs.get(mod.pre_sha or "") == b"a\n" and blobs.get(mod.post_sha or "") == b"changed\n"
+
+
+def test_same_size_same_mtime_rewrite_detected(snapper: Snapshotter, ws: Path) -> None:
+    """Racy files (modified just before a take) are re-hashed even if their stat looks equal."""
+    f = ws / "src" / "a.py"
+    before = snapper.baseline()
+    st = f.stat()
+    f.write_bytes(b"x\n")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = snapper.take()
+    assert [c.action for c in snapper.diff(before, after)] == ["modify"]
+
+
+def test_only_changed_files_rehashed(snapper: Snapshotter, ws: Path) -> None:
+    snapper.baseline()
+    time.sleep(0.06)  # leave the racy window
+    snapper.take()
+    f = ws / "src" / "a.py"
+    f.write_bytes(b"changed\n")
+    bump(f)
+    snap = snapper.take()
+    assert snap.hashed == 1
+    assert snap.full_walk is not snapper.watching
+
+
+def test_gitignore_root_and_nested(ws: Path, blobs: BlobStore) -> None:
+    (ws / ".gitignore").write_text("*.log\nbuild/\n")
+    (ws / "src" / ".gitignore").write_text("gen_*.py\n!gen_keep.py\n")
+    (ws / "x.log").write_text("log")
+    (ws / "build").mkdir()
+    (ws / "build" / "out.o").write_text("o")
+    (ws / "src" / "gen_a.py").write_text("g")
+    (ws / "src" / "gen_keep.py").write_text("k")
+    (ws / ".git").mkdir()
+    (ws / ".git" / "HEAD").write_text("ref")
+    (ws / ".store").mkdir()
+    (ws / ".store" / "db").write_text("db")
+    snap = Snapshotter(ws, blobs, store_dir=ws / ".store").take()
+    assert set(snap.files) == {".gitignore", "src/.gitignore", "src/a.py", "src/b.py", "src/gen_keep.py",
+                               "README"}
+
+
+def test_caps_recorded(ws: Path, blobs: BlobStore) -> None:
+    (ws / "big.bin").write_bytes(b"x" * 100)
+    s = Snapshotter(ws, blobs, max_file_size=50)
+    before = s.take()
+    assert "too large" in before.skipped["big.bin"]
+    assert before.files["big.bin"].sha is None
+    (ws / "big.bin").write_bytes(b"y" * 120)
+    (change,) = s.diff(before, s.take())
+    assert change.action == "modify" and change.skipped_reason and "too large" in change.skipped_reason
+
+    capped = Snapshotter(ws, blobs, max_files=2).take()
+    assert not capped.complete and "more than 2 files" in capped.skipped[""]
+    assert len(capped.files) == 2
+
+    slow = Snapshotter(ws, blobs, time_budget_s=-1).take()
+    assert any("time budget" in r for r in slow.skipped.values())
+
+
+def test_incomplete_snapshot_reports_no_false_deletes(ws: Path, blobs: BlobStore) -> None:
+    s = Snapshotter(ws, blobs)
+    before = s.take()
+    s.max_files = 1
+    after = s.take()
+    assert [c for c in s.diff(before, after) if c.action == "delete"] == []
+
+
+def test_shell_group_from_snapshots(tmp_path: Path, ws: Path, blobs: BlobStore) -> None:
+    conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
+    cps = CheckpointStore(conn, blobs)
+    s = Snapshotter(ws, blobs)
+    before = s.take()
+    (ws / "src" / "a.py").write_bytes(b"by a command\n")
+    (ws / "out.txt").write_bytes(b"out\n")
+    w = cps.begin_group("s1", "t1", "call", "shell", "make")
+    s.record(w, s.diff(before, s.take()))
+    g = w.commit()
+    assert g is not None and {(Path(f.path).name, f.action) for f in g.files} == {
+        ("a.py", "modify"), ("out.txt", "create")}
+    conn.close()
+
+
+def test_watch_sees_new_directory_tree(ws: Path, blobs: BlobStore) -> None:
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        assert s.watching
+        before = s.baseline()
+        deep = ws / "d1" / "d2" / "d3"
+        deep.mkdir(parents=True)
+        (deep / "f.txt").write_bytes(b"deep\n")
+        os.rename(ws / "src", ws / "lib")
+        after = s.take()
+        assert not after.full_walk
+        got = {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in s.diff(before, after)}
+        assert got == {("d1/d2/d3/f.txt", "create"), ("src/a.py", "delete"), ("src/b.py", "delete"),
+                       ("lib/a.py", "create"), ("lib/b.py", "create")}
+    finally:
+        s.close()
