@@ -1,0 +1,84 @@
+"""A FileSystem port on disk only: used by the CLI and by tests.
+
+Writes are atomic (temporary file in the same directory, fsync, rename) and keep the
+file's mode. ``on_before_write(path)`` runs before every write or delete so a
+checkpointer can save the pre-image. ``confirm`` is ignored: there is no user to ask
+(the CLI runs in ``auto`` or ``plan`` mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+BeforeWrite = Callable[[Path], Awaitable[None] | None]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, keeping an existing file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".minicode-tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class LocalFileSystem:
+    def __init__(self, on_before_write: BeforeWrite | None = None) -> None:
+        self.on_before_write = on_before_write
+
+    async def _before(self, path: Path) -> None:
+        if self.on_before_write is None:
+            return
+        result = self.on_before_write(path)
+        if inspect.isawaitable(result):
+            await result
+
+    async def read(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
+        await self._before(path)
+        await asyncio.to_thread(atomic_write, path, data)
+        log.debug("wrote %s (%d bytes): %s", path, len(data), label)
+
+    async def delete(self, path: Path, *, confirm: bool, label: str) -> None:
+        await self._before(path)
+        path.unlink()
+        log.debug("deleted %s: %s", path, label)

@@ -1,0 +1,129 @@
+"""edit_file: exact search and replace in one file, keeping its line endings and encoding."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from ..messages import ToolSpec
+from .base import ToolContext, ToolError, ToolOutput, bool_arg, decode, is_binary, str_arg
+from .read_file import number_lines
+
+KIND = "edit"
+MAX_WINDOWS = 20000
+SNIPPET_LINES = 12
+
+SPEC = ToolSpec(
+    name="edit_file",
+    description=(
+        "Replace old_text with new_text in a file. old_text must match the file exactly "
+        "(whitespace included, without the line-number prefixes read_file shows) and be "
+        "unique unless replace_all is true. Include enough surrounding lines to make it unique."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "File path relative to the workspace root."},
+            "old_text": {"type": "string", "description": "Exact text to replace."},
+            "new_text": {"type": "string", "description": "Replacement text."},
+            "replace_all": {"type": "boolean", "description": "Replace every occurrence (default false)."},
+        },
+        "required": ["path", "old_text", "new_text"],
+    },
+)
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def closest_lines(text: str, old: str) -> tuple[int, list[str], float] | None:
+    """The window of lines most similar to ``old``: (first line number, lines, ratio)."""
+    lines = text.splitlines()
+    old_lines = old.splitlines() or [old]
+    n = len(old_lines)
+    target = "\n".join(s.strip() for s in old_lines)
+    stripped = [s.strip() for s in lines]
+    best: tuple[int, float] = (0, 0.0)
+    for i in range(min(max(1, len(lines) - n + 1), MAX_WINDOWS)):
+        cand = "\n".join(stripped[i : i + n])
+        sm = SequenceMatcher(None, target, cand, autojunk=False)
+        if sm.real_quick_ratio() <= best[1] or sm.quick_ratio() <= best[1]:
+            continue
+        ratio = sm.ratio()
+        if ratio > best[1]:
+            best = (i, ratio)
+    if best[1] < 0.5 or not lines:
+        return None
+    i = best[0]
+    return i + 1, lines[i : i + n], best[1]
+
+
+def _miss_message(shown: str, text: str, old: str) -> str:
+    msg = f"old_text was not found in {shown}; nothing was changed."
+    near = closest_lines(text, old)
+    if near is None:
+        return msg + " Read the file again and copy the exact text to replace."
+    first, lines, ratio = near
+    kind = "differs only in whitespace" if ratio == 1.0 else f"is {ratio:.0%} similar"
+    body, _ = number_lines(lines, first)
+    return (
+        f"{msg} The closest text (lines {first}-{first + len(lines) - 1}) {kind}:\n{body}\n"
+        "Retry with old_text copied exactly from the file (without the line-number prefixes)."
+    )
+
+
+async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
+    path = ctx.resolve(str_arg(args, "path"))
+    old_text = str_arg(args, "old_text")
+    new_text = str_arg(args, "new_text")
+    replace_all = bool_arg(args, "replace_all")
+    shown = ctx.show(path)
+    if path.is_dir():
+        raise ToolError(f"{shown} is a directory")
+    data = await ctx.ports.fs.read(path)
+    if data is None:
+        raise ToolError(f"{shown} does not exist; use write_file to create it")
+    if is_binary(data):
+        raise ToolError(f"{shown} is a binary file; edit_file edits text files only")
+    if not old_text:
+        raise ToolError("old_text is empty; give the exact text to replace (or use write_file)")
+    tf = decode(data)
+    old, new = tf.to_file_newlines(old_text), tf.to_file_newlines(new_text)
+    count = tf.text.count(old)
+    if count == 0 and old_text in tf.text:  # a file with mixed line endings
+        old, new, count = old_text, new_text, tf.text.count(old_text)
+    if count == 0:
+        raise ToolError(_miss_message(shown, tf.text, old_text.replace("\r\n", "\n")))
+    if count > 1 and not replace_all:
+        starts: list[str]
+        at, starts = 0, []
+        while (at := tf.text.find(old, at)) != -1 and len(starts) < 10:
+            starts.append(str(_line_of(tf.text, at)))
+            at += len(old)
+        raise ToolError(
+            f"old_text matches {count} places in {shown} (lines {', '.join(starts)}); nothing was "
+            "changed. Include more surrounding lines to make it unique, or set replace_all to true."
+        )
+    if old == new:
+        raise ToolError("old_text and new_text are identical; nothing to change")
+    first_at = tf.text.find(old)
+    updated = tf.text.replace(old, new) if replace_all else tf.text.replace(old, new, 1)
+    try:
+        encoded = tf.encode(updated)
+    except UnicodeEncodeError as e:
+        raise ToolError(
+            f"{shown} is {tf.encoding}-encoded and new_text has characters it cannot hold: {e}"
+        ) from None
+    await ctx.ports.fs.write(path, encoded, confirm=ctx.confirm, label=f"edit_file {shown}")
+    first_line = _line_of(updated, first_at)
+    new_lines = updated.splitlines()
+    span = max(new.count("\n") + 1, 1)
+    lo = max(first_line - 2, 1)
+    hi = min(first_line + span + 1, len(new_lines), lo + SNIPPET_LINES - 1)
+    snippet, _ = number_lines(new_lines[lo - 1 : hi], lo)
+    n = count if replace_all else 1
+    return ToolOutput(
+        f"edited {shown}: replaced {n} occurrence(s). Lines {lo}-{hi} now read:\n{snippet}",
+        meta={"path": str(path), "action": "modify"},
+    )

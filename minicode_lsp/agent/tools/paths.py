@@ -1,0 +1,57 @@
+"""Resolve a path the model gave and confine it to the workspace roots.
+
+Relative paths are taken from the first root; absolute paths are accepted when inside a
+root. Symlinks are resolved before the check, so a link pointing outside is refused.
+Anything inside a ``.git`` directory or a forbidden path (the store) is refused too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class PathRefused(Exception):
+    """The path is outside the workspace, in ``.git`` or in a forbidden location."""
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    return path == parent or path.is_relative_to(parent)
+
+
+def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = None) -> Path:
+    if not roots:
+        raise PathRefused("no workspace root is open")
+    text = raw.strip()
+    if not text:
+        raise PathRefused("empty path")
+    if "\x00" in text:
+        raise PathRefused("path contains a NUL byte")
+    real_roots = [Path(os.path.realpath(r)) for r in roots]
+    candidate = Path(text)
+    if not candidate.is_absolute():
+        candidate = real_roots[0] / candidate
+    resolved = Path(os.path.realpath(candidate))
+    root = next((r for r in real_roots if _inside(resolved, r)), None)
+    if root is None:
+        where = " or ".join(str(r) for r in real_roots)
+        raise PathRefused(
+            f"'{raw}' resolves to {resolved}, outside the workspace ({where}); "
+            "only paths inside the workspace are allowed"
+        )
+    if ".git" in resolved.relative_to(root).parts:
+        raise PathRefused(f"'{raw}' is inside a .git directory, which the agent may not touch")
+    for bad in forbidden or []:
+        if _inside(resolved, Path(os.path.realpath(bad))):
+            raise PathRefused(f"'{raw}' is inside the agent's own store, which is off limits")
+    return resolved
+
+
+def display_path(path: Path, roots: list[Path]) -> str:
+    """The path relative to its root (posix style), for messages and summaries."""
+    for r in roots:
+        real = Path(os.path.realpath(r))
+        if _inside(path, real):
+            rel = path.relative_to(real).as_posix()
+            return rel if len(roots) == 1 else f"{real.name}/{rel}"
+    return str(path)
