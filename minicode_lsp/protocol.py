@@ -163,6 +163,8 @@ class TaskRunArgs(StrictArgs):
     context: TaskContext | None = None
     profile: Profile | None = None
     permission_mode: PermissionMode | None = None
+    # Open the final answer as a markdown document (window/showDocument) when the turn ends.
+    show_result: bool = False
 
 
 class SessionIdArgs(StrictArgs):
@@ -220,6 +222,8 @@ class RewindPreviewArgs(StrictArgs):
     session_id: str | None = None
     target: RewindTarget = Field(default_factory=lambda: RewindTarget(latest=True))
     uris: list[str] | None = None
+    # Also open the plan's unified diff as a document (window/showDocument), for editors with no plugin.
+    show_document: bool = False
 
 
 class RewindApplyArgs(RewindPreviewArgs):

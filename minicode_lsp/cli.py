@@ -1,0 +1,115 @@
+"""Entry point: `minicode-lsp serve|run|demo|sessions|checkpoints|rewind|readiness|memory`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from . import log as logsetup
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minicode-lsp", description="A language server with a coding agent inside.")
+    parser.add_argument("--version", action="version", version=f"minicode-lsp {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--log-file", help="write logs to this file instead of stderr")
+    sub = parser.add_subparsers(dest="cmd")
+
+    serve = sub.add_parser("serve", help="run the language server (the default)")
+    serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    serve.add_argument("--tcp", action="store_true", help="listen on TCP instead (loopback only)")
+    serve.add_argument("--host", default="127.0.0.1", help="TCP host: 127.0.0.1, localhost or ::1")
+    serve.add_argument("--port", type=int, default=2087)
+
+    ws = argparse.ArgumentParser(add_help=False)
+    ws.add_argument("--workspace", default=".", help="workspace root (default: the current folder)")
+    ws.add_argument("--json", action="store_true", help="machine-readable output")
+
+    run = sub.add_parser("run", parents=[ws], help="run one agent task in the terminal")
+    run.add_argument("prompt")
+    run.add_argument("--profile", choices=["single", "single-deep"])
+    run.add_argument("--permission-mode", choices=["auto", "plan", "ask"])
+    run.add_argument("--session", help="resume this session (any unique id prefix)")
+
+    demo = sub.add_parser("demo", help="run a real task against a scripted model on 127.0.0.1")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary project folder")
+
+    sessions = sub.add_parser("sessions", help="list, show, replay, export or delete sessions")
+    ssub = sessions.add_subparsers(dest="action", required=True)
+    sl = ssub.add_parser("list", parents=[ws])
+    sl.add_argument("--limit", type=int, default=20)
+    sl.add_argument("--query")
+    for name in ("show", "replay", "delete", "summarize"):
+        sp = ssub.add_parser(name, parents=[ws])
+        sp.add_argument("session")
+    se = ssub.add_parser("export", parents=[ws])
+    se.add_argument("session")
+    se.add_argument("--format", choices=["markdown", "jsonl"], default="markdown")
+
+    cp = sub.add_parser("checkpoints", parents=[ws], help="list edit groups")
+    cp.add_argument("session", nargs="?")
+
+    rw = sub.add_parser("rewind", parents=[ws], help="preview or apply a rewind, or undo the last one")
+    target = rw.add_mutually_exclusive_group()
+    target.add_argument("--latest", action="store_true", help="the latest edit group (the default)")
+    target.add_argument("--steps", type=int, help="the last N edit groups")
+    target.add_argument("--to", dest="group", help="this group and everything after it")
+    target.add_argument("--turn", help="this turn and everything after it")
+    target.add_argument("--all", dest="whole", action="store_true", help="the whole session")
+    rw.add_argument("--session", help="session id or unique prefix (default: the newest)")
+    rw.add_argument("--preview", action="store_true", help="show the plan, change nothing")
+    rw.add_argument("--force", action="store_true", help="write conflict markers where edits overlap")
+    rw.add_argument("--undo", action="store_true", help="undo the last rewind")
+
+    rd = sub.add_parser("readiness", parents=[ws], help="can the agent work here, and if not why")
+    rd.add_argument("--no-probe", action="store_true")
+
+    mem = sub.add_parser("memory", help="project and user memory entries")
+    msub = mem.add_subparsers(dest="action", required=True)
+    ml = msub.add_parser("list", parents=[ws])
+    ml.add_argument("--scope", choices=["project", "user"])
+    ma = msub.add_parser("add", parents=[ws])
+    ma.add_argument("text")
+    ma.add_argument("--scope", choices=["project", "user"], default="project")
+    ma.add_argument("--tag", action="append", default=[])
+    mr = msub.add_parser("remove", parents=[ws])
+    mr.add_argument("id")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .server import create_server
+
+    server = create_server()
+    logsetup.attach_editor(server, args.verbose)
+    if getattr(args, "tcp", False):
+        if args.host not in LOOPBACK:
+            print(f"minicode-lsp: refusing to listen on {args.host}: only loopback (127.0.0.1, ::1) is allowed",
+                  file=sys.stderr)
+            return 2
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logsetup.setup(args.verbose, args.log_file)
+    cmd = args.cmd or "serve"
+    if cmd == "serve":
+        if args.cmd is None:
+            args.tcp = False
+        return serve(args)
+    from . import cli_commands
+
+    try:
+        return cli_commands.dispatch(cmd, args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,280 @@
+"""The CLI's subcommands: the same service as the server, with the terminal as the frontend."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import protocol as p
+from .service import HeadlessFrontend, Service, ServiceError
+
+RESET, DIM, RED, GREEN, CYAN, BOLD = "\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[36m", "\033[1m"
+
+
+def _color(text: str, code: str) -> str:
+    return f"{code}{text}{RESET}" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else text
+
+
+def color_diff(diff: str) -> str:
+    out = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            out.append(_color(line, BOLD))
+        elif line.startswith("+"):
+            out.append(_color(line, GREEN))
+        elif line.startswith("-"):
+            out.append(_color(line, RED))
+        elif line.startswith("@@"):
+            out.append(_color(line, CYAN))
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+class EventPrinter:
+    """Streams the turn's events to stderr as a readable timeline."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.finished: dict[str, Any] = {}
+        self._in_text = False
+
+    def __call__(self, method: str, payload: dict[str, Any]) -> None:
+        if method != p.NOTIFY_EVENT:
+            return
+        kind, data = payload["type"], payload.get("data", {})
+        if kind == p.EV_TEXT_DELTA:
+            self.stream.write(data.get("text", ""))
+            self._in_text = True
+            return
+        if self._in_text:
+            self.stream.write("\n")
+            self._in_text = False
+        line = self.describe(kind, data)
+        if line:
+            self.stream.write(f"[{payload['seq']:>3}] {line}\n")
+        self.stream.flush()
+        if kind == p.EV_TURN_FINISHED:
+            self.finished = data
+
+    @staticmethod
+    def describe(kind: str, data: dict[str, Any]) -> str:
+        if kind == p.EV_TURN_STARTED:
+            return f"turn started ({data.get('permissionMode')}, {data.get('profile')}): {data.get('prompt', '')[:100]}"
+        if kind == p.EV_TOOL_STARTED:
+            args = json.dumps(data.get("arguments", {}), ensure_ascii=False)
+            return f"tool {data.get('name')} {args[:160]}"
+        if kind == p.EV_TOOL_FINISHED:
+            mark = "failed" if data.get("isError") else "ok"
+            return f"  -> {mark}: {str(data.get('summary', ''))[:160]}"
+        if kind == p.EV_FILES_CHANGED:
+            files = ", ".join(f"{f.get('action')} {Path(f.get('uri', '')).name}" for f in data.get("files", []))
+            return f"  checkpoint {str(data.get('groupId'))[:8]}: {files}"
+        if kind == p.EV_TURN_FINISHED:
+            usage = data.get("usage", {})
+            return (f"turn finished: {data.get('stopReason')} "
+                    f"(tokens in {usage.get('inputTokens', 0)}, out {usage.get('outputTokens', 0)})")
+        if kind in (p.EV_PROVIDER_FALLBACK, p.EV_ERROR, p.EV_APPROVAL_REQUESTED, p.EV_CONTEXT_COMPACTED):
+            return f"{kind}: {json.dumps(data, ensure_ascii=False)[:200]}"
+        return ""
+
+
+def open_service(workspace: str, frontend: HeadlessFrontend | None = None) -> Service:
+    root = Path(workspace).resolve()
+    if not root.is_dir():
+        raise ServiceError(f"workspace {root} is not a folder")
+    return Service(root, frontend or HeadlessFrontend())
+
+
+def emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else human)
+
+
+async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = None) -> int:
+    printer = printer or EventPrinter()
+    svc = open_service(args.workspace, HeadlessFrontend(on_publish=printer))
+    try:
+        if args.permission_mode is None and not sys.stdin.isatty():
+            mode = svc.settings.agent.permission_mode
+            if mode == "ask":
+                print("minicode-lsp: no terminal to ask for approvals; running in plan mode "
+                      "(pass --permission-mode auto to let the agent edit)", file=sys.stderr)
+                args.permission_mode = "plan"
+        run_args = p.TaskRunArgs(prompt=args.prompt, session_id=args.session, profile=args.profile,
+                                 permission_mode=args.permission_mode)
+        ids = svc.run_task(run_args)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(svc.cancel(ids["sessionId"])))
+        await svc.wait_idle()
+        data = printer.finished
+        result = {**ids, "stopReason": data.get("stopReason"), "text": data.get("text", ""),
+                  "usage": data.get("usage", {}), "filesChanged": data.get("filesChanged", []),
+                  "error": data.get("error")}
+        if args.json:
+            print(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            print(result["text"])
+        if result["stopReason"] != "done":
+            reason = f"{result['stopReason']}" + (f": {result['error']}" if result.get("error") else "")
+            print(f"minicode-lsp: turn stopped: {reason}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await svc.shutdown()
+        svc.close()
+
+
+def sessions_cmd(args: argparse.Namespace) -> int:
+    svc = open_service(args.workspace)
+    try:
+        if args.action == "list":
+            data = svc.list_sessions(p.SessionListArgs(limit=args.limit, query=args.query))
+            lines = [f"{s['id']}  {s['updatedAt'][:19]}  {str(s.get('lastStopReason') or '-'):<20} "
+                     f"{s['turns']:>3} turn(s)  {s['title']}" for s in data["sessions"]]
+            emit(args, data, "\n".join(lines) or "no sessions yet")
+        elif args.action == "show":
+            data = svc.show_session(args.session)
+            emit(args, data, exporting_markdown(svc, data["id"]))
+        elif args.action == "replay":
+            data = svc.replay(p.SessionReplayArgs(session_id=args.session))
+            printer = EventPrinter(sys.stdout)
+            if args.json:
+                emit(args, data, "")
+            else:
+                sid = svc.resolve_session(args.session)
+                for e in data["events"]:
+                    printer(p.NOTIFY_EVENT, {**e, "sessionId": sid})
+        elif args.action == "summarize":
+            data = svc.summarize(args.session)
+            emit(args, data, data["markdown"])
+        elif args.action == "export":
+            data = svc.export(p.SessionExportArgs(session_id=args.session, format=args.format))
+            print(data["content"])
+        elif args.action == "delete":
+            sid = svc.resolve_session(args.session)
+            svc.delete_session(sid)
+            emit(args, {"deleted": sid}, f"deleted {sid}")
+        return 0
+    finally:
+        svc.close()
+
+
+def exporting_markdown(svc: Service, sid: str) -> str:
+    return svc.export(p.SessionExportArgs(session_id=sid, format="markdown"))["content"]
+
+
+def checkpoints_cmd(args: argparse.Namespace) -> int:
+    svc = open_service(args.workspace)
+    try:
+        data = svc.list_checkpoints(p.CheckpointListArgs(session_id=args.session))
+        lines = []
+        for g in data["groups"]:
+            files = ", ".join(f"{f['action']} {os.path.relpath(f['path'], svc.root)}" for f in g["files"])
+            lines.append(f"{g['id'][:12]}  {g['createdAt'][:19] if isinstance(g['createdAt'], str) else g['createdAt']}"
+                         f"  {g['kind']:<6} {g['label'][:40]:<40} {files}")
+        emit(args, data, "\n".join(lines) or "no checkpoints")
+        return 0
+    finally:
+        svc.close()
+
+
+def _target(args: argparse.Namespace) -> p.RewindTarget:
+    if args.steps:
+        return p.RewindTarget(steps=args.steps)
+    if args.group:
+        return p.RewindTarget(group_id=args.group)
+    if args.turn:
+        return p.RewindTarget(turn_id=args.turn)
+    if args.whole:
+        return p.RewindTarget(session=True)
+    return p.RewindTarget(latest=True)
+
+
+def _print_plan(files: list[dict[str, Any]]) -> None:
+    for f in files:
+        print(_color(f"{f['status']:<9} {f['action']:<8} {f['path']}", BOLD) + (f"  ({f['reason']})" if f.get("reason") else ""))
+        if f.get("diff"):
+            print(color_diff(f["diff"]))
+
+
+async def rewind_cmd(args: argparse.Namespace) -> int:
+    svc = open_service(args.workspace, HeadlessFrontend(interactive=False))
+    svc.settings.rewind.confirm = False  # the terminal user asked for it explicitly
+    try:
+        if args.undo:
+            data = await svc.rewind_undo(args.session)
+        elif args.preview:
+            data = svc.rewind_preview(p.RewindPreviewArgs(session_id=args.session, target=_target(args)))
+        else:
+            data = await svc.rewind_apply(p.RewindApplyArgs(session_id=args.session, target=_target(args), force=args.force))
+        if args.json:
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            _print_plan(data.get("files", []))
+            if args.preview:
+                print(f"preview {data['previewId']}: {len(data['files'])} file(s), {data['conflicts']} conflict(s)")
+            else:
+                print("applied" if data.get("applied") else f"not applied: {data.get('reason', '')}")
+        return 0
+    finally:
+        svc.close()
+
+
+async def readiness_cmd(args: argparse.Namespace) -> int:
+    svc = open_service(args.workspace)
+    try:
+        report = await svc.refresh_readiness(probe=not args.no_probe)
+        lines = [f"state: {report.state}"]
+        for c in report.checks:
+            lines.append(f"  {c.status:<4} {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix else ""))
+        emit(args, report.wire(), "\n".join(lines))
+        return 0 if report.state != "blocked" else 1
+    finally:
+        svc.close()
+
+
+def memory_cmd(args: argparse.Namespace) -> int:
+    svc = open_service(args.workspace)
+    try:
+        if args.action == "list":
+            data = svc.memory_show(p.MemoryShowArgs(scope=args.scope))
+            emit(args, data, "\n".join(f"{e['id']}  [{e['scope']}] {e['text']}" for e in data["entries"]) or "no memory entries")
+        elif args.action == "add":
+            data = svc.memory_add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag))
+            emit(args, data, f"added {data['entry']['id']}")
+        else:
+            data = svc.memory_remove(p.MemoryRemoveArgs(id=args.id))
+            emit(args, data, "removed")
+        return 0
+    finally:
+        svc.close()
+
+
+def dispatch(cmd: str, args: argparse.Namespace) -> int:
+    try:
+        if cmd == "run":
+            return asyncio.run(run_task(args))
+        if cmd == "demo":
+            from .demo import run_demo
+
+            return asyncio.run(run_demo(keep=args.keep))
+        if cmd == "sessions":
+            return sessions_cmd(args)
+        if cmd == "checkpoints":
+            return checkpoints_cmd(args)
+        if cmd == "rewind":
+            return asyncio.run(rewind_cmd(args))
+        if cmd == "readiness":
+            return asyncio.run(readiness_cmd(args))
+        if cmd == "memory":
+            return memory_cmd(args)
+    except ServiceError as exc:
+        print(f"minicode-lsp: error: {exc.message}", file=sys.stderr)
+        return 2
+    raise SystemExit(f"unknown command {cmd}")

@@ -1,0 +1,81 @@
+"""workspace/executeCommand: every command of the wire contract, parsed then handed to the service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pygls.lsp.server import LanguageServer
+
+from .. import protocol as p
+from ..lsp_support import parse_args, rpc_error, service_of
+from ..service import Service, ServiceError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Service, Any], Any]
+
+
+async def _session_show(svc: Service, a: p.SessionShowArgs) -> Any:
+    shown = svc.show_session(a.session_id)
+    if a.open_document:
+        path = svc.transcript_path(a.session_id)
+        shown["documentUri"] = path.as_uri()
+        await svc.show_document(path)
+    return shown
+
+
+async def _rewind_preview(svc: Service, a: p.RewindPreviewArgs) -> Any:
+    return await svc.rewind_preview_shown(a) if a.show_document else svc.rewind_preview(a)
+
+
+HANDLERS: dict[str, Handler] = {
+    p.CMD_TASK_RUN: lambda svc, a: svc.run_task(a),
+    p.CMD_TASK_CANCEL: lambda svc, a: svc.cancel(a.session_id),
+    p.CMD_SESSION_LIST: lambda svc, a: svc.list_sessions(a),
+    p.CMD_SESSION_SHOW: _session_show,
+    p.CMD_SESSION_REPLAY: lambda svc, a: svc.replay(a),
+    p.CMD_SESSION_SUMMARIZE: lambda svc, a: svc.summarize(a.session_id),
+    p.CMD_SESSION_EXPORT: lambda svc, a: svc.export(a),
+    p.CMD_SESSION_DELETE: lambda svc, a: svc.delete_session(a.session_id),
+    p.CMD_CHECKPOINT_LIST: lambda svc, a: svc.list_checkpoints(a),
+    p.CMD_REWIND_PREVIEW: _rewind_preview,
+    p.CMD_REWIND_APPLY: lambda svc, a: svc.rewind_apply(a),
+    p.CMD_REWIND_UNDO: lambda svc, a: svc.rewind_undo(a.session_id),
+    p.CMD_READINESS: lambda svc, a: _readiness(svc, a),
+    p.CMD_MEMORY_SHOW: lambda svc, a: svc.memory_show(a),
+    p.CMD_MEMORY_ADD: lambda svc, a: svc.memory_add(a),
+    p.CMD_MEMORY_REMOVE: lambda svc, a: svc.memory_remove(a),
+}
+
+
+async def _readiness(svc: Service, a: p.ReadinessArgs) -> Any:
+    if a.probe or svc.readiness is None:
+        report = await svc.refresh_readiness(probe=a.probe)
+    else:
+        report = svc.readiness
+    return report.wire()
+
+
+def _make(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+    model = p.COMMAND_ARGS[name]
+
+    async def command(ls: LanguageServer, *args: Any) -> Any:
+        parsed = parse_args(name, model, args)
+        svc = service_of(ls)
+        try:
+            result = handler(svc, parsed)
+            if isinstance(result, Awaitable):
+                result = await result
+        except ServiceError as exc:
+            raise rpc_error(exc) from None
+        return result
+
+    command.__name__ = name.replace(".", "_")
+    return command
+
+
+def register(server: LanguageServer) -> None:
+    for name in p.COMMANDS:
+        server.command(name)(_make(name, HANDLERS[name]))

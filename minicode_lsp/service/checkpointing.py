@@ -1,0 +1,67 @@
+"""The agent's Checkpoints port over the store: one edit group per file-changing tool call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..agent.ports import ChangedFile, GroupKind, GroupResult
+
+log = logging.getLogger(__name__)
+
+
+class TurnCheckpoints:
+    """Opens a group at ``begin`` and commits it at ``end``.
+
+    Edit groups get their pre/post images from the FileSystem's ``before_write``/``after_write``
+    calls; shell groups compare a workspace snapshot taken before the command with one after.
+    """
+
+    def __init__(self, checkpoints: Any, snapshotter: Any, *, session_id: str, turn_id: str) -> None:
+        self.checkpoints = checkpoints
+        self.snapshotter = snapshotter
+        self.session_id = session_id
+        self.turn_id = turn_id
+        self._writer: Any = None
+        self._kind: GroupKind = "edit"
+        self._before: Any = None
+
+    async def begin(self, *, tool_call_id: str, tool: str, kind: GroupKind, label: str) -> None:
+        if self._writer is not None:  # a previous group was never closed: keep what it has
+            await self.end()
+        self._kind = kind
+        self._writer = self.checkpoints.begin_group(
+            session_id=self.session_id, turn_id=self.turn_id, tool_call_id=tool_call_id, kind=kind, label=label
+        )
+        if kind == "shell" and self.snapshotter is not None:
+            self._before = await asyncio.to_thread(self.snapshotter.take)
+
+    def before_write(self, path: Path, current: bytes | None) -> None:
+        if self._writer is not None:
+            self._writer.before_write(path, current)
+
+    def after_write(self, path: Path, new: bytes | None) -> None:
+        if self._writer is not None:
+            self._writer.after_write(path, new)
+
+    async def end(self) -> GroupResult | None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return None
+        skipped: list[str] = []
+        if self._kind == "shell" and self.snapshotter is not None and self._before is not None:
+            after = await asyncio.to_thread(self.snapshotter.take)
+            for change in self.snapshotter.diff(self._before, after):
+                writer.add_change(change.path, change.pre_sha, change.post_sha)
+            skipped = [str(s) for s in getattr(after, "skipped", [])]
+            self._before = None
+        group = writer.commit()
+        if group is None:
+            return None
+        return GroupResult(
+            group_id=group.id,
+            files=[ChangedFile(path=Path(f.path), action=f.action) for f in group.files],
+            skipped=skipped,
+        )

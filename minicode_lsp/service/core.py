@@ -1,0 +1,299 @@
+"""The service: every use-case the editor and the CLI call, with no pygls in sight."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..agent.loop import TurnOutcome
+from ..config import ConfigLoader, Settings, load_for_workspace
+from ..protocol import (
+    NOTIFY_READINESS,
+    NOTIFY_SESSIONS,
+    CheckpointListArgs,
+    MemoryAddArgs,
+    MemoryRemoveArgs,
+    MemoryShowArgs,
+    ReadinessReport,
+    RewindApplyArgs,
+    RewindPreviewArgs,
+    SessionExportArgs,
+    SessionListArgs,
+    SessionReplayArgs,
+    TaskRunArgs,
+)
+from ..store import export as exporting
+from ..store.blobs import BlobStore
+from ..store.checkpoints import CheckpointStore
+from ..store.db import Database
+from ..store.ids import AmbiguousId as StoreAmbiguous
+from ..store.ids import UnknownId
+from ..store.locations import store_dir_for, user_memory_db_path
+from ..store.memory import MemoryStore
+from ..store.redact import Redactor
+from ..store.sessions import SessionStore
+from ..store.snapshots import Snapshotter
+from .errors import AmbiguousId, Busy, InvalidParams, NotFound, OutsideWorkspace, UnknownSession
+from .frontend import Frontend
+from .readiness import build_report
+from .rewind import RewindService
+from .tasks import TaskRunner
+from .turns import RunningTurn, execute_turn, secret_values
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, root: Path, frontend: Frontend, *, loader: ConfigLoader | None = None,
+                 user_dir: Path | None = None) -> None:
+        self.root = root.resolve()
+        self.frontend = frontend
+        self.loader = load_for_workspace(self.root, loader)
+        self.user_dir = user_dir
+        self.tasks = TaskRunner()
+        self.running: dict[str, RunningTurn] = {}
+        self.allowed_commands: dict[str, set[str]] = {}
+        self.readiness: ReadinessReport | None = None
+        self._open_store()
+        self.rewinds = RewindService(self)
+
+    # ------------------------------------------------------------------ setup
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def _open_store(self) -> None:
+        self._settings = self.loader.settings()
+        self.store_dir = store_dir_for(self.root, self._settings.store.path)
+        self.db = Database(self.store_dir / "sessions.db")
+        self.redactor = Redactor(secret_values(self._settings))
+        self.sessions = SessionStore(self.db, redactor=self.redactor)
+        self.blobs = BlobStore(self.store_dir / "blobs", max_bytes=self._settings.store.max_blob_bytes)
+        self.checkpoints = CheckpointStore(self.db, self.blobs)
+        self.memory = MemoryStore(self.db)
+        self.user_memory_path = user_memory_db_path()
+        snap = self._settings.snapshot
+        self.snapshotter = Snapshotter(
+            self.root, self.blobs, max_file_size=snap.max_file_bytes, max_files=snap.max_files,
+            time_budget_s=snap.time_budget_s, extra_ignored=[self.store_dir],
+        )
+        interrupted = self.sessions.mark_interrupted()
+        if interrupted:
+            log.warning("marked %d interrupted turn(s) from an earlier run", len(interrupted))
+
+    def reload_settings(self) -> None:
+        self.loader = load_for_workspace(self.root, self.loader)
+        self._settings = self.loader.settings()
+        for secret in secret_values(self._settings):
+            self.redactor.add_secret(secret)
+
+    def close(self) -> None:
+        self.snapshotter.close()
+        self.db.close()
+
+    # ------------------------------------------------------------------ helpers
+    def path_of_uri(self, uri: str) -> Path:
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("file", ""):
+            raise InvalidParams(f"not a file URI: {uri}")
+        path = Path(unquote(parsed.path)).resolve()
+        if not path.is_relative_to(self.root):
+            raise OutsideWorkspace(f"{path} is outside the workspace {self.root}")
+        return path
+
+    def resolve_session(self, prefix: str) -> str:
+        try:
+            return self.sessions.resolve_session(prefix)
+        except StoreAmbiguous as exc:
+            raise AmbiguousId(str(exc)) from None
+        except UnknownId as exc:
+            raise UnknownSession(str(exc)) from None
+
+    def resolve_session_or_latest(self, prefix: str | None) -> str | None:
+        if prefix:
+            return self.resolve_session(prefix)
+        rows, _ = self.sessions.list_sessions(limit=1)
+        return rows[0].id if rows else None
+
+    def notify_sessions(self, session_id: str, change: str) -> None:
+        self.frontend.publish(NOTIFY_SESSIONS, {"sessionId": session_id, "change": change})
+
+    # ------------------------------------------------------------------ tasks
+    def run_task(self, args: TaskRunArgs) -> dict[str, Any]:
+        if args.session_id:
+            session_id = self.resolve_session(args.session_id)
+            if session_id in self.running:
+                raise Busy(f"session {session_id} already has a running turn; cancel it first")
+            change = "updated"
+        else:
+            title = " ".join(args.prompt.split())[:80]
+            session_id = self.sessions.create_session(title, str(self.root)).id
+            change = "created"
+        settings = self.settings
+        mode = args.permission_mode or settings.agent.permission_mode
+        turn = self.sessions.start_turn(session_id, args.prompt, args.profile or settings.agent.profile, mode)
+        running = RunningTurn(
+            session_id=session_id, turn_id=turn.id, show_result=args.show_result, title=args.prompt[:80]
+        )
+        self.running[session_id] = running
+        running.task = self.tasks.run(execute_turn(self, running, args, settings), name=f"turn-{turn.id}")
+        self.notify_sessions(session_id, change)
+        return {"sessionId": session_id, "turnId": turn.id}
+
+    def turn_finished(self, running: RunningTurn, outcome: TurnOutcome) -> None:
+        if self.running.get(running.session_id) is running:
+            del self.running[running.session_id]
+
+    async def cancel(self, session_id: str) -> dict[str, Any]:
+        sid = self.resolve_session(session_id)
+        running = self.running.get(sid)
+        if running is None:
+            return {"cancelled": False}
+        running.cancel.set()
+        if running.task is not None:
+            done, _ = await asyncio.wait({running.task}, timeout=1.0)
+            if not done:
+                running.task.cancel()
+        return {"cancelled": True}
+
+    def cancel_turn_by_id(self, turn_id: str) -> None:
+        for running in self.running.values():
+            if running.turn_id == turn_id:
+                running.cancel.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    async def shutdown(self) -> None:
+        for running in list(self.running.values()):
+            running.cancel.set()
+        await self.tasks.cancel_all(timeout=1.5)
+
+    # ------------------------------------------------------------------ sessions
+    def list_sessions(self, args: SessionListArgs) -> dict[str, Any]:
+        rows, cursor = self.sessions.list_sessions(limit=args.limit, cursor=args.cursor, query=args.query)
+        out: dict[str, Any] = {"sessions": [r.to_wire() for r in rows]}
+        if cursor:
+            out["nextCursor"] = cursor
+        return out
+
+    def show_session(self, session_id: str) -> dict[str, Any]:
+        sid = self.resolve_session(session_id)
+        shown = self.sessions.show_session(sid)
+        groups = self.checkpoints.list_groups(session_id=sid, limit=10_000)
+        by_turn: dict[str, list[dict[str, Any]]] = {}
+        for g in groups:
+            by_turn.setdefault(g.turn_id or "", []).append(g.to_wire())
+        for turn in shown["turns"]:
+            turn["groups"] = by_turn.get(turn["id"], [])
+        shown["running"] = sid in self.running
+        return shown
+
+    def transcript_path(self, session_id: str) -> Path:
+        sid = self.resolve_session(session_id)
+        path = self.private_file("transcripts", f"{sid}.md")
+        path.write_text(exporting.export_markdown(self.sessions, sid), encoding="utf-8")
+        return path
+
+    def replay(self, args: SessionReplayArgs) -> dict[str, Any]:
+        sid = self.resolve_session(args.session_id)
+        return {"events": [e.to_wire() for e in self.sessions.replay(sid, args.from_seq)]}
+
+    def summarize(self, session_id: str) -> dict[str, Any]:
+        sid = self.resolve_session(session_id)
+        return {"markdown": self.sessions.summarize(sid)}
+
+    def export(self, args: SessionExportArgs) -> dict[str, Any]:
+        sid = self.resolve_session(args.session_id)
+        if args.format == "jsonl":
+            return {"content": exporting.export_jsonl(self.sessions, sid), "format": "jsonl"}
+        return {"content": exporting.export_markdown(self.sessions, sid), "format": "markdown"}
+
+    def delete_session(self, session_id: str) -> dict[str, Any]:
+        sid = self.resolve_session(session_id)
+        if sid in self.running:
+            raise Busy(f"session {sid} has a running turn; cancel it first")
+        self.checkpoints.delete_session(sid)
+        self.sessions.delete_session(sid)
+        self.blobs.gc(self.checkpoints.referenced_blobs())
+        self.notify_sessions(sid, "deleted")
+        return {}
+
+    # ------------------------------------------------------------------ checkpoints and rewind
+    def list_checkpoints(self, args: CheckpointListArgs) -> dict[str, Any]:
+        sid = self.resolve_session(args.session_id) if args.session_id else None
+        path = self.path_of_uri(args.uri) if args.uri else None
+        groups = self.checkpoints.list_groups(session_id=sid, path=path, limit=args.limit)
+        return {"groups": [g.to_wire() for g in groups]}
+
+    def rewind_preview(self, args: RewindPreviewArgs) -> dict[str, Any]:
+        return self.rewinds.preview(args)
+
+    async def rewind_preview_shown(self, args: RewindPreviewArgs) -> dict[str, Any]:
+        """The preview, with its diff also opened as a document (editors with no plugin)."""
+        result = self.rewinds.preview(args)
+        path = self.private_file("previews", f"{result['previewId']}.diff")
+        path.write_text("\n".join(f["diff"] for f in result["files"]) or "nothing to rewind\n", encoding="utf-8")
+        result["documentUri"] = path.as_uri()
+        await self.frontend.show_document(path)
+        return result
+
+    def private_file(self, folder: str, name: str) -> Path:
+        target = self.store_dir / folder
+        target.mkdir(mode=0o700, exist_ok=True)
+        path = target / name
+        path.touch(mode=0o600, exist_ok=True)
+        return path
+
+    async def show_document(self, path: Path) -> bool:
+        return await self.frontend.show_document(path)
+
+    async def rewind_apply(self, args: RewindApplyArgs) -> dict[str, Any]:
+        return await self.rewinds.apply(args)
+
+    async def rewind_undo(self, session_id: str | None) -> dict[str, Any]:
+        return await self.rewinds.undo(session_id)
+
+    # ------------------------------------------------------------------ readiness
+    async def refresh_readiness(self, *, probe: bool = True) -> ReadinessReport:
+        report = await build_report(
+            self.settings, self.loader.all_problems(), self.root, self.store_dir, probe=probe
+        )
+        changed = self.readiness is None or report.wire() != self.readiness.wire()
+        self.readiness = report
+        if changed:
+            self.frontend.publish(NOTIFY_READINESS, report.wire())
+        return report
+
+    # ------------------------------------------------------------------ memory
+    def _memory_for(self, scope: str) -> MemoryStore:
+        if scope == "user":
+            return MemoryStore(Database(self.user_memory_path))
+        return self.memory
+
+    def memory_show(self, args: MemoryShowArgs) -> dict[str, Any]:
+        scopes = [args.scope] if args.scope else ["project", "user"]
+        entries = []
+        for scope in scopes:
+            entries += [e.to_wire() for e in self._memory_for(scope).list(scope=scope)]
+        return {"entries": entries}
+
+    def memory_add(self, args: MemoryAddArgs) -> dict[str, Any]:
+        entry = self._memory_for(args.scope).add(args.text, args.scope, args.tags)
+        return {"entry": entry.to_wire()}
+
+    def memory_remove(self, args: MemoryRemoveArgs) -> dict[str, Any]:
+        for scope in ("project", "user"):
+            try:
+                self._memory_for(scope).remove(args.id)
+                return {"removed": True}
+            except (UnknownId, KeyError):
+                continue
+            except StoreAmbiguous as exc:
+                raise AmbiguousId(str(exc)) from None
+        raise NotFound(f"no memory entry {args.id}")

@@ -1,0 +1,108 @@
+"""The editor as the service sees it: open buffers, edits, notifications, questions, progress.
+
+The LSP bridge implements it over pygls; ``HeadlessFrontend`` implements it for the CLI
+(no open buffers, edits straight to disk, questions on the terminal when there is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .diskio import atomic_write, remove_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileEdit:
+    """Replace a file's content (``new`` None deletes it; ``old`` None means it is absent now)."""
+
+    path: Path
+    old: bytes | None
+    new: bytes | None
+
+
+class Frontend(Protocol):
+    supports_confirmation: bool
+
+    def open_text(self, path: Path) -> str | None:
+        """The open buffer's text, or None when the file is not open in the editor."""
+        ...
+
+    async def apply_edits(
+        self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
+    ) -> bool:
+        """Apply edits through the editor (open buffers) and disk; False when the user declined."""
+        ...
+
+    def publish(self, method: str, payload: dict[str, Any]) -> None: ...
+
+    async def choose(self, message: str, actions: list[str]) -> str | None: ...
+
+    async def show_document(self, path: Path) -> bool: ...
+
+    async def progress_begin(self, key: str, title: str, message: str) -> Any: ...
+
+    def progress_report(self, key: str, message: str) -> None: ...
+
+    def progress_end(self, key: str, message: str) -> None: ...
+
+
+class HeadlessFrontend:
+    """For ``minicode-lsp run`` and the other CLI commands: the disk is the only truth."""
+
+    supports_confirmation = False
+
+    def __init__(self, *, interactive: bool | None = None, on_publish: Any = None) -> None:
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.on_publish = on_publish
+
+    def open_text(self, path: Path) -> str | None:
+        return None
+
+    async def apply_edits(
+        self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
+    ) -> bool:
+        if confirm:
+            names = ", ".join(str(e.path) for e in edits)
+            answer = await self.choose(f"{label}: apply changes to {names}?", ["Apply", "Decline"])
+            if answer != "Apply":
+                return False
+        for edit in edits:
+            if edit.new is None:
+                remove_file(edit.path)
+            else:
+                atomic_write(edit.path, edit.new)
+        return True
+
+    def publish(self, method: str, payload: dict[str, Any]) -> None:
+        if self.on_publish is not None:
+            self.on_publish(method, payload)
+
+    async def choose(self, message: str, actions: list[str]) -> str | None:
+        if not self.interactive:
+            log.warning("no terminal to ask %r; answering no", message)
+            return None
+        sys.stderr.write(f"{message} [{'/'.join(actions)}] ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()
+        for action in actions:
+            if answer and action.lower().startswith(answer):
+                return action
+        return None
+
+    async def show_document(self, path: Path) -> bool:
+        return False
+
+    async def progress_begin(self, key: str, title: str, message: str) -> Any:
+        return None
+
+    def progress_report(self, key: str, message: str) -> None:
+        pass
+
+    def progress_end(self, key: str, message: str) -> None:
+        pass

@@ -1,0 +1,142 @@
+"""Readiness: can the agent work here, and if not, exactly what to change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
+from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+
+
+def _url_ok(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _models_url(p: ProviderConfig) -> str:
+    base = p.base_url.rstrip("/")
+    if p.kind == "anthropic":
+        return (base if base.endswith("/v1") else base + "/v1") + "/models"
+    return base + "/models"
+
+
+async def probe_provider(p: ProviderConfig, client: httpx.AsyncClient) -> tuple[str, str]:
+    """A short reachability probe: (status, detail). Lists models when the endpoint does."""
+    headers = {}
+    key = os.environ.get(p.api_key_env) if p.api_key_env else None
+    if key:
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"} if p.kind == "anthropic" else {
+            "Authorization": f"Bearer {key}"
+        }
+    try:
+        resp = await client.get(_models_url(p), headers=headers, timeout=PROBE_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return "fail", f"nothing answers at {p.base_url} ({type(exc).__name__})"
+    if resp.status_code in (401, 403):
+        return "fail", f"{p.base_url} refused the API key (HTTP {resp.status_code})"
+    if resp.status_code >= 400:
+        return "warn", f"{p.base_url} answered HTTP {resp.status_code} to a model list request"
+    try:
+        ids = [str(m.get("id") or m.get("name")) for m in resp.json().get("data", resp.json().get("models", []))]
+    except (ValueError, AttributeError):
+        return "ok", f"{p.base_url} answers"
+    if ids and p.model not in ids and not any(i.startswith(p.model + ":") for i in ids):
+        return "warn", f"model {p.model!r} is not listed at {p.base_url} (has: {', '.join(ids[:5])})"
+    return "ok", f"{p.base_url} answers, model {p.model} available"
+
+
+def _fix_for(p: ProviderConfig, is_default: bool) -> str:
+    if is_default:
+        return (
+            f"Start Ollama (`ollama serve`, then `ollama pull {p.model}`) so {DEFAULT_LOCAL_URL} answers, "
+            "or configure [[providers]] in .minicode.toml (see docs/configuration.md)"
+        )
+    return f"Check that {p.base_url} is running and reachable, or fix [[providers]] {p.name!r} in your config"
+
+
+async def build_report(
+    settings: Settings, problems: list[ConfigProblem], root: Path, store_dir: Path, *, probe: bool
+) -> ReadinessReport:
+    checks: list[ReadinessCheck] = []
+    statuses: list[ProviderStatus] = []
+    is_default = not settings.providers
+    providers = settings.effective_providers()
+    probes: list[tuple[str, str]] = []
+    if probe:
+        async with httpx.AsyncClient() as client:
+            probes = list(await asyncio.gather(*(probe_provider(p, client) for p in providers)))
+    for i, p in enumerate(providers):
+        status, detail = "ok", "not probed yet"
+        fix = ""
+        if p.api_key_env and not os.environ.get(p.api_key_env):
+            status, detail = "fail", f"environment variable {p.api_key_env} is not set"
+            fix = f"export {p.api_key_env}=<your key> before starting the editor"
+        elif p.kind == "anthropic" and not p.api_key_env:
+            status, detail = "fail", "an Anthropic provider needs apiKeyEnv"
+            fix = 'set apiKeyEnv = "ANTHROPIC_API_KEY" in the provider entry'
+        elif not _url_ok(p.base_url):
+            status, detail = "fail", f"baseUrl {p.base_url!r} is not an http(s) URL"
+            fix = "set baseUrl to e.g. http://127.0.0.1:11434/v1"
+        elif probes:
+            status, detail = probes[i]
+            if status != "ok":
+                fix = _fix_for(p, is_default)
+        statuses.append(
+            ProviderStatus(name=p.name, kind=p.kind, model=p.model, base_url=p.base_url, status=status, detail=detail)  # type: ignore[arg-type]
+        )
+        checks.append(ReadinessCheck(name=f"provider:{p.name}", status=status, detail=detail, fix=fix))  # type: ignore[arg-type]
+    if len(providers) > 1:
+        checks.append(ReadinessCheck(name="fallback", status="ok", detail=f"{len(providers) - 1} fallback provider(s)"))
+    else:
+        checks.append(
+            ReadinessCheck(
+                name="fallback",
+                status="warn",
+                detail="no fallback provider: a 429 or outage stops the turn",
+                fix="add a second [[providers]] entry",
+            )
+        )
+    checks.append(_writable("workspace", root, "the agent cannot edit files here"))
+    checks.append(_writable("store", store_dir, "sessions and checkpoints cannot be saved"))
+    for problem in problems:
+        checks.append(
+            ReadinessCheck(
+                name=f"config:{problem.key}",
+                status="warn",
+                detail=f"{problem.source}: {problem.message}",
+                fix=f"fix or remove {problem.key}",
+            )
+        )
+    provider_ok = any(s.status != "fail" for s in statuses)
+    hard_fail = any(c.status == "fail" and c.name in ("workspace", "store") for c in checks)
+    if not provider_ok or hard_fail:
+        state = "blocked"
+    elif any(c.status != "ok" for c in checks):
+        state = "degraded"
+    else:
+        state = "ready"
+    return ReadinessReport(state=state, checks=checks, providers=statuses, fallback=[p.name for p in providers[1:]])  # type: ignore[arg-type]
+
+
+def _writable(name: str, folder: Path, consequence: str) -> ReadinessCheck:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minicode-probe-"):
+            pass
+        return ReadinessCheck(name=name, status="ok", detail=f"{folder} is writable")
+    except OSError as exc:
+        return ReadinessCheck(
+            name=name, status="fail", detail=f"{folder} is not writable ({exc.strerror}): {consequence}",
+            fix=f"check the permissions of {folder}",
+        )

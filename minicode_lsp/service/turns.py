@@ -1,0 +1,269 @@
+"""Running one agent turn: ports, provider chain, events, progress, and the turn's record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..agent.loop import TurnOutcome, TurnSettings, run_turn
+from ..agent.messages import Message, Usage
+from ..agent.ports import ApprovalDecision, Ports
+from ..agent.providers import make_provider
+from ..agent.providers.base import ProviderSpec
+from ..agent.providers.fallback import FallbackChain
+from ..config import ProviderConfig, Settings
+from ..protocol import (
+    EV_APPROVAL_REQUESTED,
+    EV_ERROR,
+    EV_PROVIDER_FALLBACK,
+    EV_TOOL_STARTED,
+    EV_TURN_FINISHED,
+    EV_TURN_STARTED,
+    NOTIFY_EVENT,
+    TaskRunArgs,
+)
+from .checkpointing import TurnCheckpoints
+from .workspace_fs import WorkspaceFileSystem
+
+if TYPE_CHECKING:
+    from .core import Service
+
+log = logging.getLogger(__name__)
+
+INSTRUCTION_FILES = ("AGENTS.md", "MINICODE.md")
+
+
+@dataclass
+class RunningTurn:
+    session_id: str
+    turn_id: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    show_result: bool = False
+    title: str = ""
+    task: asyncio.Task[Any] | None = None
+
+
+def provider_specs(settings: Settings) -> list[ProviderSpec]:
+    return [spec_of(p) for p in settings.effective_providers()]
+
+
+def spec_of(p: ProviderConfig) -> ProviderSpec:
+    key = os.environ.get(p.api_key_env) if p.api_key_env else None
+    return ProviderSpec(
+        name=p.name,
+        kind=p.kind,
+        base_url=p.base_url,
+        model=p.model,
+        api_key=key or None,
+        timeout_s=p.timeout_s,
+        max_tokens=p.max_tokens,
+        context_window=p.context_window,
+        max_retries=p.max_retries,
+    )
+
+
+def secret_values(settings: Settings) -> list[str]:
+    values = []
+    for p in settings.effective_providers():
+        if p.api_key_env and os.environ.get(p.api_key_env):
+            values.append(os.environ[p.api_key_env])
+    return values
+
+
+def command_env(settings: Settings) -> dict[str, str]:
+    """The environment for run_command: no provider API keys, by name or by value."""
+    names = {p.api_key_env for p in settings.effective_providers() if p.api_key_env}
+    secrets = set(secret_values(settings))
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in names and v not in secrets and not k.endswith("_API_KEY") and k != "MINICODE_TEST_SECRET"
+    }
+
+
+def read_instructions(root: Path, user_dir: Path | None) -> tuple[str, list[str]]:
+    """AGENTS.md / MINICODE.md from the user's config dir and the workspace root, read fresh."""
+    parts: list[str] = []
+    sources: list[str] = []
+    for folder in [d for d in (user_dir, root) if d is not None]:
+        for name in INSTRUCTION_FILES:
+            path = folder / name
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            parts.append(f"## {name} ({'user' if folder == user_dir else 'workspace'})\n{text.strip()}")
+            sources.append(str(path))
+    return "\n\n".join(parts), sources
+
+
+def context_note(args: TaskRunArgs) -> str:
+    ctx = args.context
+    if ctx is None:
+        return ""
+    lines = []
+    if ctx.uri:
+        lines.append(f"The user is looking at {ctx.uri}.")
+    if ctx.range:
+        s, e = ctx.range.start, ctx.range.end
+        lines.append(f"Selected range: line {s.get('line', 0) + 1} to line {e.get('line', 0) + 1}.")
+    if ctx.selection_text:
+        lines.append(f"Selected text:\n```\n{ctx.selection_text}\n```")
+    for d in ctx.diagnostics:
+        rng = d.get("range", {}).get("start", {})
+        lines.append(f"Diagnostic at line {rng.get('line', 0) + 1}: {d.get('message', '')}")
+    return "\n".join(lines)
+
+
+class TurnEvents:
+    """EventSink: numbers, redacts and stores each event, then notifies the editor."""
+
+    def __init__(self, svc: Service, session_id: str, turn_id: str) -> None:
+        self.svc = svc
+        self.session_id = session_id
+        self.turn_id = turn_id
+
+    async def emit(self, type: str, data: dict[str, Any]) -> None:
+        row = self.svc.sessions.append_event(self.session_id, self.turn_id, type, data)
+        self.svc.frontend.publish(
+            NOTIFY_EVENT,
+            {
+                "sessionId": self.session_id,
+                "turnId": self.turn_id,
+                "seq": row.seq,
+                "type": type,
+                "data": row.data,
+                "at": row.at,
+            },
+        )
+        if type == EV_TOOL_STARTED:
+            self.svc.frontend.progress_report(self.turn_id, f"{data.get('name', 'tool')}")
+
+
+class EditorApprover:
+    def __init__(self, svc: Service, session_id: str, events: TurnEvents) -> None:
+        self.svc = svc
+        self.session_id = session_id
+        self.events = events
+
+    async def approve_command(self, command: str, cwd: Path) -> ApprovalDecision:
+        allowed = self.svc.allowed_commands.setdefault(self.session_id, set())
+        if command in allowed:
+            return "session"
+        await self.events.emit(EV_APPROVAL_REQUESTED, {"kind": "command", "command": command, "cwd": str(cwd)})
+        answer = await self.svc.frontend.choose(
+            f"MiniCode wants to run: {command}", ["Allow once", "Allow for this session", "Deny"]
+        )
+        if answer == "Allow once":
+            return "once"
+        if answer == "Allow for this session":
+            allowed.add(command)
+            return "session"
+        return "deny"
+
+
+async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> None:
+    session_id, turn_id = running.session_id, running.turn_id
+    events = TurnEvents(svc, session_id, turn_id)
+    checkpoints = TurnCheckpoints(svc.checkpoints, svc.snapshotter, session_id=session_id, turn_id=turn_id)
+    fs = WorkspaceFileSystem(
+        svc.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
+    )
+    ports = Ports(
+        fs=fs,
+        approver=EditorApprover(svc, session_id, events),
+        events=events,
+        checkpoints=checkpoints,
+        roots=[svc.root],
+        forbidden=[svc.store_dir],
+        command_env=command_env(settings),
+    )
+    turn_settings = TurnSettings(
+        profile=args.profile or settings.agent.profile,
+        permission_mode=args.permission_mode or settings.agent.permission_mode,
+        test_command=settings.agent.test_command,
+        max_steps=settings.agent.max_steps or None,
+        context_window=settings.effective_providers()[0].context_window,
+    )
+    instructions, sources = read_instructions(svc.root, svc.user_dir)
+    await svc.frontend.progress_begin(turn_id, "MiniCode", args.prompt[:80])
+    await events.emit(
+        EV_TURN_STARTED,
+        {
+            "prompt": args.prompt,
+            "profile": turn_settings.profile,
+            "permissionMode": turn_settings.permission_mode,
+            "instructionSources": sources,
+        },
+    )
+    outcome: TurnOutcome | None = None
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def on_fallback(from_name: str, to_name: str, reason: str) -> None:
+                await events.emit(EV_PROVIDER_FALLBACK, {"from": from_name, "to": to_name, "reason": reason})
+
+            chain = FallbackChain(
+                [make_provider(spec, client) for spec in provider_specs(settings)], on_fallback=on_fallback
+            )
+            history = [Message.from_dict(m) for m in svc.sessions.load_history(session_id)]
+            outcome = await run_turn(
+                prompt=args.prompt,
+                history=history,
+                provider=chain,
+                ports=ports,
+                settings=turn_settings,
+                cancel=running.cancel,
+                instructions=instructions,
+                context_note=context_note(args),
+            )
+    except asyncio.CancelledError:
+        outcome = TurnOutcome(
+            stop_reason="cancelled", text="", usage=Usage(), messages=[], provider=None, error=None, steps=0,
+            files_changed=[],
+        )
+    except Exception as exc:  # a bug, not a provider failure: record it, never lose the turn
+        log.exception("turn %s failed", turn_id)
+        await events.emit(EV_ERROR, {"message": str(exc)})
+        outcome = TurnOutcome(
+            stop_reason="blocked", text="", usage=Usage(), messages=[], provider=None, error=str(exc), steps=0,
+            files_changed=[],
+        )
+    finally:
+        await checkpoints.end()
+    await finish_turn(svc, running, outcome)
+
+
+async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) -> None:
+    session_id, turn_id = running.session_id, running.turn_id
+    events = TurnEvents(svc, session_id, turn_id)
+    usage = outcome.usage.to_dict()
+    if outcome.messages:
+        svc.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
+    await events.emit(
+        EV_TURN_FINISHED,
+        {
+            "stopReason": outcome.stop_reason,
+            "usage": usage,
+            "text": outcome.text,
+            "provider": outcome.provider,
+            "error": outcome.error,
+            "steps": outcome.steps,
+            "filesChanged": outcome.files_changed,
+        },
+    )
+    svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider, error=outcome.error)
+    svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
+    if running.show_result and outcome.text:
+        path = svc.private_file("answers", f"{turn_id}.md")
+        path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
+        await svc.show_document(path)
+    svc.notify_sessions(session_id, "updated")
+    svc.turn_finished(running, outcome)
+    log.info("turn %s finished: %s", turn_id, outcome.stop_reason)
