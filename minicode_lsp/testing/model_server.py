@@ -14,7 +14,8 @@ Script entries: ``{"text", "tool_calls", "usage", "chunk_delay_s", "delay_s", "s
 ``{"fault": "delay", "seconds": S}`` (then answers with the entry's own text, or "done"),
 ``{"fault": "429", "retry_after": 1}`` (any status code works: "500", "503", "401", ...),
 ``{"fault": "malformed_sse"}``, ``{"fault": "drop"}`` (connection closed mid-reply),
-``{"fault": "context_too_long"}``, ``{"fault": "invalid_tool_json", "name": "read_file"}``.
+``{"fault": "context_too_long"}``, ``{"fault": "invalid_tool_json", "name": "read_file"}``,
+``{"fault": "stream_error", "status": 529}`` (an error event inside a 200 stream).
 
 CLI: ``python -m minicode_lsp.testing.model_server --script FILE.json [--port 0]
 [--port-file PATH] [--model NAME]`` prints ``READY <base_url>`` and serves until killed.
@@ -316,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         chunks = wire.openai_stream(reply, model, include_usage) if kind == "openai" else \
             wire.anthropic_stream(reply, model)
-        self._answer_stream(chunks, fault, float(entry.get("chunk_delay_s", 0)))
+        self._answer_stream(kind, chunks, entry)
 
     def _error(self, kind: str, entry: Reply, fault: str) -> None:
         headers = {}
@@ -346,11 +347,17 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             self._drop()
 
-    def _answer_stream(self, chunks: list[bytes], fault: str, chunk_delay_s: float) -> None:
+    def _answer_stream(self, kind: str, chunks: list[bytes], entry: Reply) -> None:
+        fault, chunk_delay_s = str(entry.get("fault", "")), float(entry.get("chunk_delay_s", 0))
         self._start_stream()
         if fault == "malformed_sse":
             self._chunk(chunks[0])
             self._chunk(b'data: {"choices": [{"delta": {"content": "bro\n\ndata: }}not json{{\n\n')
+            self._end_stream()
+            return
+        if fault == "stream_error":  # a 200 stream that carries an error event after its first chunk
+            self._chunk(chunks[0])
+            self._chunk(wire.stream_error(kind, int(entry.get("status", 529))))
             self._end_stream()
             return
         if fault == "drop":

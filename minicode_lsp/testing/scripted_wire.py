@@ -165,3 +165,10 @@ def anthropic_error(status: int, message: str) -> dict[str, Any]:
     kind = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
             404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def stream_error(kind: str, status: int) -> bytes:
+    """An error event inside a 200 stream (OpenRouter-style for OpenAI, ``event: error`` for Anthropic)."""
+    if kind == "openai":
+        return sse({"error": {"message": f"scripted upstream error {status}", "code": status}})
+    return sse(anthropic_error(status, f"scripted upstream error {status}"), "error")
