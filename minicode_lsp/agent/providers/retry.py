@@ -73,9 +73,9 @@ EXCEPTION_RULES: list[tuple[type[BaseException], RetryRule]] = [
     (httpx.RemoteProtocolError, RetryRule(True, "the connection was closed mid-reply")),
     (httpx.ReadError, RetryRule(True, "the connection failed while reading the reply")),
     (httpx.WriteError, RetryRule(True, "the connection failed while sending the request")),
-    (httpx.TransportError, RetryRule(True, "network error")),
-    (httpx.InvalidURL, RetryRule(False, "baseUrl is not a valid URL")),
     (httpx.UnsupportedProtocol, RetryRule(False, "baseUrl must start with http:// or https://")),
+    (httpx.InvalidURL, RetryRule(False, "baseUrl is not a valid URL")),
+    (httpx.TransportError, RetryRule(True, "network error")),
 ]
 
 CONTEXT_PATTERNS = re.compile(
@@ -180,7 +180,7 @@ async def with_retries(
             return await fn()
         except ProviderError as e:
             err = e
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as e:
             err = error_from_exception(spec, e)
         if not err.retryable or attempt >= spec.max_retries:
             raise err
