@@ -102,8 +102,6 @@ class EventRow:
         return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
 
 
-
-
 def encode_cursor(updated_at: float, id_: str) -> str:
     raw = json.dumps([updated_at, id_], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -267,7 +265,11 @@ def _render_events(events: list[EventRow]) -> list[str]:
         elif ev.type == "tool.finished":
             status = "error" if d.get("isError") or d.get("is_error") else "ok"
             result = _result_text(d)
-            out += [f"Result ({status}):", "", _fence(result[:2000]), ""] if result else [f"Result: {status}", ""]
+            out += (
+                [f"Result ({status}):", "", _fence(result[:2000]), ""]
+                if result
+                else [f"Result: {status}", ""]
+            )
         elif ev.type == "files.changed":
             out += ["**Files changed**", ""] + [f"- {f}" for f in _changed_files(d)] + [""]
         elif ev.type == "provider.fallback":

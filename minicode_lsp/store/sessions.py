@@ -84,7 +84,7 @@ class SessionStore:
     # ----------------------------------------------------------------- sessions
     def create_session(self, title: str = "", workspace: str = "") -> SessionRow:
         now = time.time()
-        row = SessionRow(new_id(now), self.redactor.text(title)[:TITLE_MAX * 4], workspace, now, now, 0, None)
+        row = SessionRow(new_id(), self.redactor.text(title)[: TITLE_MAX * 4], workspace, now, now, 0, None)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO sessions (id, title, workspace, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -198,7 +198,7 @@ class SessionStore:
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
             ).fetchone()[0]
             turn = TurnRow(
-                new_id(now), session_id, seq, prompt, profile, permission_mode, "running", None, {}, "",
+                new_id(), session_id, seq, prompt, profile, permission_mode, "running", None, {}, "",
                 pid, now, None, None,
             )  # fmt: skip
             conn.execute(
@@ -248,7 +248,10 @@ class SessionStore:
         return _turn(row)
 
     def list_turns(self, session_id: str) -> list[TurnRow]:
-        turns = [_turn(r) for r in self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY seq", (session_id,))]
+        turns = [
+            _turn(r)
+            for r in self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY seq", (session_id,))
+        ]
         by_id = {t.id: t for t in turns}
         for r in self.db.query(
             "SELECT c.* FROM tool_calls c JOIN turns t ON t.id = c.turn_id WHERE t.session_id = ? ORDER BY c.rowid",
@@ -264,7 +267,9 @@ class SessionStore:
         """Turns left ``running`` by a process that is gone (or whose pid was reused) become
         ``interrupted``, with a ``turn.finished`` event (``stopReason: interrupted``)
         closing their timeline. Turns of other hosts are left alone."""
-        rows = self.db.query("SELECT id, session_id, pid, pid_marker, host FROM turns WHERE status = 'running'")
+        rows = self.db.query(
+            "SELECT id, session_id, pid, pid_marker, host FROM turns WHERE status = 'running'"
+        )
         marked: list[str] = []
         for row in rows:
             if row["host"] and row["host"] != self.host:
@@ -303,7 +308,13 @@ class SessionStore:
             raise
 
     def _insert_event(
-        self, conn: sqlite3.Connection, session_id: str, turn_id: str | None, type: str, data: dict[str, Any], at: float
+        self,
+        conn: sqlite3.Connection,
+        session_id: str,
+        turn_id: str | None,
+        type: str,
+        data: dict[str, Any],
+        at: float,
     ) -> EventRow:
         seq = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?", (session_id,)
@@ -382,7 +393,10 @@ class SessionStore:
     # ------------------------------------------------------------------ helpers
     def _reindex(self, conn: sqlite3.Connection, session_id: str) -> None:
         title = conn.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
-        prompts = [r[0] for r in conn.execute("SELECT prompt FROM turns WHERE session_id = ? ORDER BY seq", (session_id,))]
+        prompts = [
+            r[0]
+            for r in conn.execute("SELECT prompt FROM turns WHERE session_id = ? ORDER BY seq", (session_id,))
+        ]
         text = "\n".join([title, *prompts]).casefold()
         conn.execute(
             "INSERT INTO session_search (session_id, text) VALUES (?, ?)"

@@ -1,0 +1,176 @@
+"""Database: WAL, pragmas, migrations, private files; locations; ids."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from minicode_lsp.store import db as dbmod
+from minicode_lsp.store.db import Database, ensure_private_dir
+from minicode_lsp.store.ids import AmbiguousId, UnknownId, id_time, new_id, resolve_prefix
+from minicode_lsp.store.locations import store_dir_for, workspace_key
+
+
+def mode(p: Path) -> int:
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_files_are_0600_and_folders_0700_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        path = tmp_path / "state" / "minicode" / "ws-abc" / "sessions.sqlite3"
+        db = Database(path)
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES ('X', 0, 0)")
+        db.close()
+        db = Database(path)  # reopening keeps the modes
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600
+    for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if side.exists():
+            assert mode(side) == 0o600
+    for d in (tmp_path / "state", tmp_path / "state" / "minicode", path.parent):
+        assert mode(d) == 0o700
+    db.close()
+
+
+def test_existing_parent_folders_are_left_alone(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    ensure_private_dir(tmp_path / "store")
+    assert mode(tmp_path) == 0o755
+    assert mode(tmp_path / "store") == 0o700
+
+
+def test_pragmas(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    conn = db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    assert db.schema_version == len(dbmod.MIGRATIONS)
+    db.close()
+    full = Database(tmp_path / "s.db", synchronous="FULL")
+    assert full.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    full.close()
+
+
+def test_migrations_apply_in_order_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.db"
+    Database(path).close()
+    extra = "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (1);"
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [*dbmod.MIGRATIONS, extra])
+    db = Database(path)
+    assert db.schema_version == len(dbmod.MIGRATIONS)
+    db.close()
+    db = Database(path)  # not applied twice
+    assert db.query_one("SELECT COUNT(*) AS n FROM extra")["n"] == 1  # type: ignore[index]
+    db.close()
+
+
+def test_a_failing_migration_leaves_the_schema_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    Database(path).close()
+    monkeypatch.setattr(
+        dbmod, "MIGRATIONS", [*dbmod.MIGRATIONS, "CREATE TABLE good (x); CREATE TABLE bad (;"]
+    )
+    with pytest.raises(sqlite3.OperationalError):
+        Database(path)
+    monkeypatch.undo()
+    db = Database(path)
+    assert db.schema_version == len(dbmod.MIGRATIONS)
+    assert db.query_one("SELECT name FROM sqlite_master WHERE name = 'good'") is None
+    db.close()
+
+
+def test_newer_schema_is_opened_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "s.db"
+    db = Database(path)
+    db.conn.execute(f"PRAGMA user_version = {len(dbmod.MIGRATIONS) + 5}")
+    db.close()
+    Database(path).close()
+    assert "newer" in caplog.text
+
+
+def test_ensure_schema_is_idempotent(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    ddl = """
+        CREATE TABLE IF NOT EXISTS groups (id TEXT PRIMARY KEY, label TEXT DEFAULT 'a;b');
+        CREATE INDEX IF NOT EXISTS groups_label ON groups (label);
+    """
+    db.ensure_schema(ddl)
+    db.ensure_schema(ddl)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO groups (id) VALUES ('g')")
+    assert db.query_one("SELECT label FROM groups")["label"] == "a;b"  # type: ignore[index]
+    db.close()
+
+
+def test_transaction_rolls_back_and_nests(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        conn.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES ('A', 0, 0)")
+        raise RuntimeError("boom")
+    assert db.query("SELECT * FROM sessions") == []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES ('B', 0, 0)")
+        with db.transaction() as inner:
+            inner.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES ('C', 0, 0)")
+    assert [r["id"] for r in db.query("SELECT id FROM sessions ORDER BY id")] == ["B", "C"]
+    assert not db.conn.in_transaction
+    db.close()
+
+
+# ------------------------------------------------------------------ locations
+def test_store_dir_is_outside_the_workspace_and_per_root(tmp_path: Path) -> None:
+    ws1, ws2 = tmp_path / "proj", tmp_path / "other" / "proj"
+    ws1.mkdir()
+    ws2.mkdir(parents=True)
+    d1, d2 = store_dir_for(ws1), store_dir_for(ws2)
+    assert d1 != d2
+    assert d1 == store_dir_for(ws1)
+    assert ws1.resolve() not in d1.resolve().parents
+    assert d1.name.startswith("proj-") and len(d1.name) == len("proj-") + 12
+    assert d1.parent.name == "workspaces"
+
+
+def test_configured_store_path(tmp_path: Path) -> None:
+    ws = tmp_path / "My Project!"
+    ws.mkdir()
+    configured = store_dir_for(ws, str(tmp_path / "stores"))
+    assert configured == tmp_path / "stores" / workspace_key(ws)
+    assert workspace_key(ws).startswith("my-project-")
+    assert store_dir_for(ws, "rel") == ws.resolve() / "rel" / workspace_key(ws)
+
+
+# ------------------------------------------------------------------------ ids
+def test_ids_are_26_crockford_chars_sorted_by_time() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert abs(id_time(ids[0]) - time.time()) < 5
+    assert new_id(now=1000.0) < new_id(now=2000.0)
+
+
+def test_resolve_prefix() -> None:
+    ids = ["01ABCDEF", "01ABXYZ0", "02ZZZZZZ"]
+    assert resolve_prefix("02", ids) == "02ZZZZZZ"
+    assert resolve_prefix("01abc", ids) == "01ABCDEF"  # any case
+    with pytest.raises(AmbiguousId) as amb:
+        resolve_prefix("01AB", ids)
+    assert amb.value.matches == ["01ABCDEF", "01ABXYZ0"]
+    assert "01ABCDEF" in str(amb.value) and "01ABXYZ0" in str(amb.value)
+    with pytest.raises(UnknownId):
+        resolve_prefix("03", ids)
+    with pytest.raises(UnknownId):
+        resolve_prefix("", ids)
+    assert resolve_prefix("01AB", ["01AB", "01ABC"]) == "01AB"  # an exact match wins
