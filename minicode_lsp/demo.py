@@ -1,0 +1,88 @@
+"""`minicode-lsp demo`: a real agent task, through the real HTTP path, against a scripted model.
+
+The model is scripted (minicode_lsp.testing.model_server on 127.0.0.1): it reads a file,
+fixes a bug, adds a test, runs the tests and answers. Everything else is the real thing:
+the provider client, the loop, the tools, checkpoints, the session store and rewind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import protocol as p
+from .cli_commands import EventPrinter, color_diff
+from .service import HeadlessFrontend, Service
+from .testing.model_server import ScriptedModelServer
+
+SAMPLE = Path(__file__).parent / "testing" / "sample_project"
+PROMPT = "The add() function in calc.py is wrong. Fix it, add a test for it, and run the tests."
+
+
+def script(python: str) -> list[dict[str, Any]]:
+    return [
+        {"text": "Let me look at calc.py first.",
+         "tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
+        {"text": "add() subtracts. Fixing it.",
+         "tool_calls": [{"name": "edit_file", "arguments": {
+             "path": "calc.py", "old_text": "    return a - b", "new_text": "    return a + b"}}]},
+        {"text": "Adding a test for add().",
+         "tool_calls": [{"name": "edit_file", "arguments": {
+             "path": "test_calc.py",
+             "old_text": "    def test_mean(self):",
+             "new_text": "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_mean(self):"}}]},
+        {"text": "Running the tests.",
+         "tool_calls": [{"name": "run_command", "arguments": {"command": f"{python} -m unittest -q"}}]},
+        {"text": "Fixed: add() now returns a + b (it subtracted), added test_add, and the tests pass."},
+    ]
+
+
+def _config(root: Path, base_url: str, store: Path) -> None:
+    (root / ".minicode.toml").write_text(
+        "# written by `minicode-lsp demo`: the model is scripted\n"
+        f'[[providers]]\nname = "scripted-demo"\nkind = "openai"\nbaseUrl = "{base_url}"\nmodel = "scripted"\n\n'
+        f'[agent]\npermissionMode = "auto"\n\n[store]\npath = "{store}"\n',
+        encoding="utf-8",
+    )
+
+
+async def run_demo(*, keep: bool = False) -> int:
+    out = sys.stdout
+    tmp = Path(tempfile.mkdtemp(prefix="minicode-demo-"))
+    root = tmp / "project"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    with ScriptedModelServer(script(sys.executable)) as model:
+        _config(root, model.openai_base_url, tmp / "store")
+        out.write("MiniCode demo. The model is SCRIPTED (a fake OpenAI-compatible server on "
+                  f"{model.base_url}); the agent, tools, checkpoints, sessions and rewind are real.\n")
+        out.write(f"project: {root}\nprompt:  {PROMPT}\n\n")
+        printer = EventPrinter(out)
+        svc = Service(root, HeadlessFrontend(interactive=False, on_publish=printer), watch=False)
+        try:
+            ids = svc.run_task(p.TaskRunArgs(prompt=PROMPT))
+            await svc.wait_idle()
+            finished = printer.finished
+            out.write(f"\nanswer: {finished.get('text', '')}\n")
+            out.write(f"model requests made over HTTP: {len(model.model_requests)}\n\n")
+            groups = svc.list_checkpoints(p.CheckpointListArgs(session_id=ids["sessionId"]))["groups"]
+            out.write(f"checkpoints recorded: {len(groups)} edit group(s)\n")
+            preview = svc.rewind_preview(p.RewindPreviewArgs(session_id=ids["sessionId"],
+                                                             target=p.RewindTarget(session=True)))
+            out.write("rewind preview of the whole session (nothing applied):\n")
+            for f in preview["files"]:
+                out.write(f"  {f['status']:<8} {f['action']:<8} {Path(f['path']).name}\n")
+                out.write(color_diff(f["diff"]) + "\n")
+            out.write(f"\nsession {ids['sessionId']} is in {svc.store_dir}\n")
+            out.write(f"try: minicode-lsp sessions list --workspace {root}\n"
+                      f"     minicode-lsp rewind --all --preview --workspace {root}\n")
+            ok = finished.get("stopReason") == "done"
+        finally:
+            await svc.shutdown()
+            svc.close()
+    if not keep:
+        out.write("(pass --keep to keep the project and try those commands)\n")
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
