@@ -249,6 +249,13 @@ class Database:
             row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
             return row
 
+    def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`query` with plain tuples (no ``sqlite3.Row``): for large reads."""
+        with self._lock:
+            cur = self.conn.cursor()
+            cur.row_factory = None
+            return cur.execute(sql, params).fetchall()
+
     def close(self) -> None:
         with self._lock:
             with contextlib.suppress(sqlite3.Error):

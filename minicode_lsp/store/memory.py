@@ -161,8 +161,7 @@ class MemoryStore:
 
     def _active_entries(self) -> builtins.list[MemoryEntry]:
         """Active entries, cached until this or another connection commits a change."""
-        with self.db._lock:
-            version = (self.db.conn.execute("PRAGMA data_version").fetchone()[0], self.db.conn.total_changes)
+        version = (self.db.query_tuples("PRAGMA data_version")[0][0], self.db.conn.total_changes)
         if self._active is None or self._active[0] != version:
             self._active = (version, self.list(include_proposed=False))
         return self._active[1]

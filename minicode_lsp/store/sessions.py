@@ -332,8 +332,7 @@ class SessionStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self.db._lock:
-            rows = self.db.conn.execute(sql, params).fetchall()
+        rows = self.db.query_tuples(sql, params)
         loads = json.loads
         return [EventRow(session_id, seq, tid, typ, loads(data), at) for seq, tid, typ, data, at in rows]
 
