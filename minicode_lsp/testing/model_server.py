@@ -322,11 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, kind: str, entry: Reply, fault: str) -> None:
         headers = {}
         if fault == "context_too_long":
-            status = 400
-            message = ("This model's maximum context length is 8192 tokens. However, your messages resulted "
-                       "in 9000 tokens. Please reduce the length of the messages.") if kind == "openai" else \
-                "prompt is too long: 210000 tokens > 200000 maximum"
-            code: str | None = "context_length_exceeded"
+            status, code, message = 400, "context_length_exceeded", wire.CONTEXT_TOO_LONG[kind]
         else:
             status, code = int(fault), None
             message = str(entry.get("message") or f"scripted HTTP {status}")

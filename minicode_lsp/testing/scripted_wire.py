@@ -67,6 +67,13 @@ def thirds(raw: str) -> list[str]:
     return [raw[i:i + n] for i in range(0, len(raw), n)] or [""]
 
 
+CONTEXT_TOO_LONG = {
+    "openai": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 "
+              "tokens. Please reduce the length of the messages.",
+    "anthropic": "prompt is too long: 210000 tokens > 200000 maximum",
+}
+
+
 def sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     body = data if isinstance(data, str) else json.dumps(data)

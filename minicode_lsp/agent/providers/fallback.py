@@ -50,14 +50,10 @@ class FallbackChain:
         if not providers:
             raise ValueError("a fallback chain needs at least one provider")
         self.providers = list(providers)
+        self.spec: ProviderSpec = self.providers[0].spec  # the chain stands for its primary
         self.on_fallback = on_fallback
         self.last_provider_name: str | None = None
         self.failures: list[Failure] = []  # of the last ``complete`` call
-
-    @property
-    def spec(self) -> ProviderSpec:
-        """The primary's spec (the chain stands for it in the ``Provider`` protocol)."""
-        return self.providers[0].spec
 
     async def complete(
         self,

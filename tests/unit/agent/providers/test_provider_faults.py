@@ -162,3 +162,26 @@ async def test_error_event_mid_stream(server: ScriptedModelServer, make_provider
     with pytest.raises(ProviderError) as info:
         await ask(make_provider(kind, max_retries=0))
     assert info.value.status == 529 and info.value.retryable
+
+
+async def test_cancel_during_a_slow_stream_is_prompt(server: ScriptedModelServer, make_provider: MakeProvider,
+                                                     kind: str) -> None:
+    import asyncio
+    import time
+
+    server.enqueue({"text": " ".join(["word"] * 50), "chunk_delay_s": 0.2})
+    seen: list[str] = []
+    task = asyncio.create_task(ask(make_provider(kind), seen))
+    while not seen:
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 0.5
+
+
+async def test_bad_base_url_is_a_provider_error(make_provider: MakeProvider, kind: str) -> None:
+    with pytest.raises(ProviderError) as info:
+        await ask(make_provider(kind, base_url="ftp://example.invalid"))
+    assert not info.value.retryable and "baseUrl" in info.value.hint
