@@ -1,0 +1,134 @@
+---@mod minicode.config Options of the Neovim plugin
+---
+--- One table with a default for every field. `require("minicode").setup(opts)` deep-merges
+--- `opts` (and `vim.g.minicode`, when set) over these defaults. Unknown keys are reported
+--- once and ignored; invalid values keep their default. Nothing here is fatal.
+
+local M = {}
+
+---@class minicode.PanelKeys
+---@field toggle string|string[] expand or collapse the item under the cursor
+---@field resume string continue the session with the next `:MiniCode run`
+---@field replay string show the session's recorded events in the transcript
+---@field preview string preview a rewind of the item under the cursor as a diff
+---@field rewind string rewind the item under the cursor (asks through the diff view)
+---@field diff string open the diff of the file under the cursor
+---@field open string open the file under the cursor
+---@field refresh string reload the list
+---@field close string close the panel
+
+---@class minicode.DiffKeys
+---@field accept string apply the proposed edit
+---@field reject string decline it
+---@field next_file string show the next file of the edit
+---@field prev_file string show the previous file of the edit
+
+---@class minicode.Config
+---@field cmd string[] the server command
+---@field cmd_env? table<string,string> extra environment for the server
+---@field root_markers string[] files that mark a workspace root
+---@field filetypes? string[] attach only to these filetypes (nil: every file buffer)
+---@field autostart boolean start the server when a file buffer opens (after setup())
+---@field settings table the server's settings tree (sent as initializationOptions and as settings.minicode)
+---@field panel {position: "left"|"right", width: integer, keys: minicode.PanelKeys}
+---@field transcript {auto_open: boolean, height: integer}
+---@field diff {layout: "split"|"unified", keys: minicode.DiffKeys}
+---@field notify {readiness: boolean}
+
+---@type minicode.Config
+M.defaults = {
+  cmd = { "minicode-lsp", "serve" },
+  cmd_env = nil,
+  root_markers = { ".minicode.toml", "AGENTS.md", ".git" },
+  filetypes = nil,
+  autostart = true,
+  settings = {},
+  panel = {
+    position = "left",
+    width = 48,
+    keys = {
+      toggle = { "<CR>", "o" },
+      resume = "r",
+      replay = "p",
+      preview = "v",
+      rewind = "X",
+      diff = "d",
+      open = "gf",
+      refresh = "R",
+      close = "q",
+    },
+  },
+  transcript = { auto_open = true, height = 12 },
+  diff = {
+    layout = "split",
+    keys = { accept = "ga", reject = "gr", next_file = "]f", prev_file = "[f" },
+  },
+  notify = { readiness = true },
+}
+
+---@type minicode.Config
+M.options = vim.deepcopy(M.defaults)
+
+--- Keys whose value is an open table (not checked key by key).
+local open_tables = { settings = true, cmd_env = true }
+
+---@param defaults table
+---@param given table
+---@param prefix string
+---@param problems string[]
+---@return table
+local function merge(defaults, given, prefix, problems)
+  local out = vim.deepcopy(defaults)
+  for key, value in pairs(given) do
+    local path = prefix .. tostring(key)
+    local default = defaults[key]
+    if default == nil and not (prefix == "" and (key == "filetypes" or key == "cmd_env")) then
+      problems[#problems + 1] = ("unknown option %s, ignored"):format(path)
+    elseif open_tables[key] or default == nil then
+      out[key] = value
+    elseif type(default) == "table" and not vim.islist(default) and type(value) == "table" then
+      out[key] = merge(default, value, path .. ".", problems)
+    elseif type(value) ~= type(default) and not (type(default) == "table" and type(value) == "string") then
+      problems[#problems + 1] = ("invalid %s (%s expected, got %s): keeping the default"):format(path, type(default), type(value))
+    else
+      out[key] = value
+    end
+  end
+  return out
+end
+
+--- Merge user options over the defaults.
+---@param opts? table
+---@return minicode.Config config
+---@return string[] problems
+function M.resolve(opts)
+  local problems = {}
+  local g = vim.g.minicode
+  local merged = M.defaults
+  if type(g) == "table" then
+    merged = merge(merged, g, "", problems)
+  end
+  merged = merge(merged, opts or {}, "", problems)
+  if type(merged.cmd) == "string" then
+    merged.cmd = { merged.cmd }
+  end
+  if merged.diff.layout ~= "split" and merged.diff.layout ~= "unified" then
+    problems[#problems + 1] = ("invalid diff.layout %q: using \"split\""):format(tostring(merged.diff.layout))
+    merged.diff.layout = "split"
+  end
+  return merged, problems
+end
+
+--- Set the options (used by setup()).
+---@param opts? table
+---@return string[] problems
+function M.set(opts)
+  local problems
+  M.options, problems = M.resolve(opts)
+  for _, p in ipairs(problems) do
+    vim.notify("minicode: " .. p, vim.log.levels.WARN)
+  end
+  return problems
+end
+
+return M

@@ -1,0 +1,403 @@
+---@mod minicode.panel The sessions panel
+---
+--- A side split listing sessions (`minicode.session.list`). A session expands into its turns
+--- (`minicode.session.show`) and each turn into its edit groups with their files
+--- (`minicode.checkpoint.list`). `minicode/sessions` notifications refresh it.
+
+local protocol = require("minicode.protocol")
+local lsp = require("minicode.lsp")
+
+local M = {}
+
+local C = protocol.commands
+local NAME = "minicode://sessions"
+
+---@class minicode.PanelItem
+---@field kind "session"|"turn"|"group"|"file"
+---@field session table
+---@field turn? table
+---@field group? table
+---@field file? table
+
+---@class minicode.PanelState
+---@field bufnr? integer
+---@field sessions table[]
+---@field expanded table<string, boolean>
+---@field details table<string, {turns: table[], groups: table[]}>
+---@field items table<integer, minicode.PanelItem> line number -> item
+local S = { bufnr = nil, sessions = {}, expanded = {}, details = {}, items = {} }
+
+local function short_id(id)
+  return type(id) == "string" and id:sub(1, 8) or "?"
+end
+
+local function str(v)
+  if v == nil or v == vim.NIL then
+    return ""
+  end
+  return tostring(v)
+end
+
+---@param text string
+---@return string
+local function one_line(text)
+  text = str(text):gsub("%s+", " ")
+  if #text > 60 then
+    text = text:sub(1, 57) .. "..."
+  end
+  return text
+end
+
+local action_marks = { create = "+", modify = "~", delete = "-" }
+
+--- Render the panel from the state.
+local function render()
+  local b = S.bufnr
+  if not b or not vim.api.nvim_buf_is_valid(b) then
+    return
+  end
+  local keys = require("minicode.config").options.panel.keys
+  local function k(v)
+    return type(v) == "table" and v[1] or v
+  end
+  local lines = {
+    "MiniCode sessions",
+    ("%s expand  %s resume  %s replay  %s preview  %s rewind  %s diff  %s refresh"):format(
+      k(keys.toggle), keys.resume, keys.replay, keys.preview, keys.rewind, keys.diff, keys.refresh),
+    "",
+  }
+  local items = {}
+  local function add(line, item)
+    lines[#lines + 1] = line
+    items[#lines] = item
+  end
+  if #S.sessions == 0 then
+    lines[#lines + 1] = "  (no sessions yet: :MiniCode run {prompt})"
+  end
+  for _, s in ipairs(S.sessions) do
+    local open = S.expanded[s.id]
+    local turns = tonumber(s.turns) or (type(s.turns) == "table" and #s.turns) or 0
+    add(("%s %s  %s  · %d turn%s · %s"):format(open and "▾" or "▸", short_id(s.id), one_line(s.title),
+      turns, turns == 1 and "" or "s", str(s.lastStopReason)), { kind = "session", session = s })
+    local d = open and S.details[s.id]
+    if open and not d then
+      lines[#lines + 1] = "    loading…"
+    elseif d then
+      local by_turn = {}
+      for _, g in ipairs(d.groups) do
+        local key = str(g.turnId)
+        by_turn[key] = by_turn[key] or {}
+        table.insert(by_turn[key], g)
+      end
+      for i, t in ipairs(d.turns) do
+        add(("    turn %d  %s  [%s]"):format(i, one_line(t.prompt), str(t.stopReason)), { kind = "turn", session = s, turn = t })
+        for _, g in ipairs(by_turn[str(t.id)] or {}) do
+          add(("      %s %s  %s%s  [%s]"):format(g.rewound and "↶" or "●", str(g.kind), one_line(g.label),
+            g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
+          for _, f in ipairs(g.files or {}) do
+            local path = f.path or vim.uri_to_fname(f.uri)
+            add(("          %s %s"):format(action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
+              { kind = "file", session = s, turn = t, group = g, file = f })
+          end
+        end
+        by_turn[str(t.id)] = nil
+      end
+      -- groups of no listed turn (e.g. rewinds and their safety groups)
+      for _, groups in pairs(by_turn) do
+        for _, g in ipairs(groups) do
+          add(("    %s %s  %s  [%s]"):format(g.rewound and "↶" or "●", str(g.kind), one_line(g.label), short_id(g.id)),
+            { kind = "group", session = s, group = g })
+          for _, f in ipairs(g.files or {}) do
+            local path = f.path or vim.uri_to_fname(f.uri)
+            add(("          %s %s"):format(action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
+              { kind = "file", session = s, group = g, file = f })
+          end
+        end
+      end
+    end
+  end
+  S.items = items
+  vim.bo[b].modifiable = true
+  vim.api.nvim_buf_set_lines(b, 0, -1, false, lines)
+  vim.bo[b].modifiable = false
+  vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodePanel", modeline = false })
+end
+
+--- Load a session's turns and edit groups.
+---@param session_id string
+---@param done? fun()
+local function load_details(session_id, done)
+  local pending, turns, groups = 2, {}, {}
+  local function finish()
+    pending = pending - 1
+    if pending == 0 then
+      S.details[session_id] = { turns = turns, groups = groups }
+      render()
+      if done then
+        done()
+      end
+    end
+  end
+  lsp.execute(C.session_show, { sessionId = session_id }, function(err, result)
+    if err then
+      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+    elseif type(result) == "table" then
+      turns = result.turns or {}
+    end
+    finish()
+  end)
+  lsp.execute(C.checkpoint_list, { sessionId = session_id }, function(err, result)
+    if err then
+      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+    elseif type(result) == "table" then
+      groups = result.groups or (vim.islist(result) and result) or {}
+      -- newest first on the wire; show oldest first under each turn
+      local reversed = {}
+      for i = #groups, 1, -1 do
+        reversed[#reversed + 1] = groups[i]
+      end
+      groups = reversed
+    end
+    finish()
+  end)
+end
+
+--- Reload the session list (and the details of expanded sessions).
+---@param done? fun()
+function M.refresh(done)
+  lsp.execute(C.session_list, { limit = 100 }, function(err, result)
+    if err then
+      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+      if done then
+        done()
+      end
+      return
+    end
+    S.sessions = type(result) == "table" and (result.sessions or {}) or {}
+    local pending = 1
+    local function finish()
+      pending = pending - 1
+      if pending == 0 then
+        render()
+        if done then
+          done()
+        end
+      end
+    end
+    for _, s in ipairs(S.sessions) do
+      if S.expanded[s.id] then
+        pending = pending + 1
+        load_details(s.id, finish)
+      end
+    end
+    finish()
+  end)
+end
+
+---@return minicode.PanelItem?
+function M.item_at_cursor()
+  if not S.bufnr or vim.api.nvim_get_current_buf() ~= S.bufnr then
+    return nil
+  end
+  return S.items[vim.api.nvim_win_get_cursor(0)[1]]
+end
+
+--- Expand or collapse the session under the cursor (or the one with this id).
+---@param session_id? string
+---@param done? fun()
+function M.toggle(session_id, done)
+  if not session_id then
+    local item = M.item_at_cursor()
+    if not item then
+      return
+    end
+    if item.kind == "file" then
+      return M.open_file()
+    end
+    session_id = item.session.id
+  end
+  if S.expanded[session_id] then
+    S.expanded[session_id] = nil
+    render()
+    if done then
+      done()
+    end
+  else
+    S.expanded[session_id] = true
+    render()
+    load_details(session_id, done)
+  end
+end
+
+--- The rewind target of the item under the cursor.
+---@param item minicode.PanelItem
+---@return minicode.RewindTarget target
+---@return string[]? uris
+local function target_of(item)
+  if item.kind == "file" then
+    return { groupId = item.group.id }, { item.file.uri }
+  elseif item.kind == "group" then
+    return { groupId = item.group.id }, nil
+  elseif item.kind == "turn" then
+    return { turnId = item.turn.id }, nil
+  end
+  return { session = true }, nil
+end
+
+local function with_item(fn)
+  return function()
+    local item = M.item_at_cursor()
+    if item then
+      fn(item)
+    end
+  end
+end
+
+local commands = function()
+  return require("minicode.commands")
+end
+
+M.resume = with_item(function(item)
+  commands().resume(item.session.id)
+end)
+
+M.replay = with_item(function(item)
+  commands().replay(item.session.id)
+end)
+
+M.preview = with_item(function(item)
+  local target, uris = target_of(item)
+  commands().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
+end)
+
+M.rewind = with_item(function(item)
+  local target, uris = target_of(item)
+  commands().rewind({ sessionId = item.session.id, target = target, uris = uris })
+end)
+
+M.diff = with_item(function(item)
+  if item.kind ~= "file" and item.kind ~= "group" then
+    return
+  end
+  local target, uris = target_of(item)
+  commands().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
+end)
+
+function M.open_file()
+  local item = M.item_at_cursor()
+  if not item or item.kind ~= "file" then
+    return
+  end
+  local path = item.file.path or vim.uri_to_fname(item.file.uri)
+  vim.cmd("wincmd p")
+  vim.cmd.edit(vim.fn.fnameescape(path))
+end
+
+local function setup_buffer(b)
+  vim.bo[b].buftype = "nofile"
+  vim.bo[b].bufhidden = "hide"
+  vim.bo[b].swapfile = false
+  vim.bo[b].filetype = "minicode-sessions"
+  vim.bo[b].modifiable = false
+  local keys = require("minicode.config").options.panel.keys
+  local function map(lhs, fn, desc)
+    for _, l in ipairs(type(lhs) == "table" and lhs or { lhs }) do
+      vim.keymap.set("n", l, fn, { buffer = b, nowait = true, silent = true, desc = "MiniCode: " .. desc })
+    end
+  end
+  map(keys.toggle, function()
+    M.toggle()
+  end, "expand/collapse")
+  map(keys.resume, M.resume, "resume session")
+  map(keys.replay, M.replay, "replay session")
+  map(keys.preview, M.preview, "preview rewind")
+  map(keys.rewind, M.rewind, "rewind")
+  map(keys.diff, M.diff, "diff of file")
+  map(keys.open, M.open_file, "open file")
+  map(keys.refresh, function()
+    M.refresh()
+  end, "refresh")
+  map(keys.close, M.close, "close")
+end
+
+---@return integer?
+function M.window()
+  if not S.bufnr or not vim.api.nvim_buf_is_valid(S.bufnr) then
+    return nil
+  end
+  return vim.fn.win_findbuf(S.bufnr)[1]
+end
+
+--- Open the panel (and load the list).
+---@param done? fun()
+function M.open(done)
+  if not S.bufnr or not vim.api.nvim_buf_is_valid(S.bufnr) then
+    S.bufnr = vim.api.nvim_create_buf(false, true)
+    pcall(vim.api.nvim_buf_set_name, S.bufnr, NAME)
+    setup_buffer(S.bufnr)
+  end
+  local win = M.window()
+  if not win then
+    local opts = require("minicode.config").options.panel
+    vim.cmd(("%s %dvsplit"):format(opts.position == "right" and "botright" or "topleft", opts.width))
+    win = vim.api.nvim_get_current_win()
+    vim.api.nvim_win_set_buf(win, S.bufnr)
+    vim.wo[win].number = false
+    vim.wo[win].relativenumber = false
+    vim.wo[win].wrap = false
+    vim.wo[win].winfixwidth = true
+    vim.wo[win].cursorline = true
+  end
+  vim.api.nvim_set_current_win(win)
+  render()
+  M.refresh(done)
+end
+
+function M.close()
+  local win = M.window()
+  if win then
+    pcall(vim.api.nvim_win_close, win, true)
+  end
+end
+
+--- Open or close the panel.
+function M.toggle_panel()
+  if M.window() then
+    M.close()
+  else
+    M.open()
+  end
+end
+
+--- The panel's lines and items (for tests).
+---@return string[] lines
+---@return table<integer, minicode.PanelItem> items
+function M.contents()
+  if not S.bufnr or not vim.api.nvim_buf_is_valid(S.bufnr) then
+    return {}, {}
+  end
+  return vim.api.nvim_buf_get_lines(S.bufnr, 0, -1, false), S.items
+end
+
+local refresh_timer = nil
+
+--- Handle `minicode/sessions`: refresh the panel when it is open (debounced).
+---@param params minicode.SessionsChanged
+function M.on_sessions_changed(params)
+  if type(params) == "table" and params.sessionId and params.change ~= "deleted" then
+    S.details[params.sessionId] = S.expanded[params.sessionId] and S.details[params.sessionId] or nil
+  end
+  vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeSessions", data = params, modeline = false })
+  if not M.window() then
+    return
+  end
+  if refresh_timer then
+    refresh_timer:stop()
+  end
+  refresh_timer = vim.defer_fn(function()
+    refresh_timer = nil
+    M.refresh()
+  end, 100)
+end
+
+return M

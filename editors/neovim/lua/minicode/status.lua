@@ -1,0 +1,122 @@
+---@mod minicode.status Readiness and progress, for statuslines and notifications
+---
+--- `minicode/readiness` reports are kept here; each change of state is notified once.
+--- Turn progress comes through Neovim's own LSP progress (`$/progress`, `vim.lsp.status()`,
+--- the `LspProgress` autocmd): nothing to configure.
+---
+--- Statusline: `require("minicode.status").statusline()`, e.g. with lualine:
+--- `sections = { lualine_x = { function() return require("minicode.status").statusline() end } }`
+
+local state = require("minicode.state")
+
+local M = {}
+
+local icons = { ready = "●", degraded = "◐", blocked = "✗" }
+local levels = { ready = vim.log.levels.INFO, degraded = vim.log.levels.WARN, blocked = vim.log.levels.ERROR }
+
+---@type string?
+local last_state = nil
+
+--- Summary of the checks that are not ok, one line each.
+---@param report minicode.ReadinessReport
+---@return string[]
+function M.problem_lines(report)
+  local lines = {}
+  for _, check in ipairs(report.checks or {}) do
+    if check.status ~= "ok" then
+      local line = ("%s %s: %s"):format(check.status, check.name, check.detail or "")
+      if check.fix and check.fix ~= "" then
+        line = line .. " (fix: " .. check.fix .. ")"
+      end
+      lines[#lines + 1] = line
+    end
+  end
+  return lines
+end
+
+--- Handle a `minicode/readiness` notification (or a `minicode.readiness` result).
+---@param report minicode.ReadinessReport
+function M.on_readiness(report)
+  if type(report) ~= "table" or not report.state then
+    return
+  end
+  state.readiness = report
+  if report.state ~= last_state then
+    local first = last_state == nil
+    last_state = report.state
+    local opts = require("minicode.config").options
+    if opts.notify.readiness and not (first and report.state == "ready") then
+      local msg = { ("minicode: %s"):format(report.state) }
+      vim.list_extend(msg, M.problem_lines(report))
+      vim.notify(table.concat(msg, "\n"), levels[report.state] or vim.log.levels.INFO)
+    end
+  end
+  vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeReadiness", data = report, modeline = false })
+  vim.cmd("redrawstatus")
+end
+
+--- The latest readiness report, or nil before the first one.
+---@return minicode.ReadinessReport?
+function M.readiness()
+  return state.readiness
+end
+
+---@type table<string|integer, string> progress token -> latest message
+local progress = {}
+
+--- Follow this client's `$/progress` through the LspProgress autocmd.
+function M.track_progress()
+  vim.api.nvim_create_autocmd("LspProgress", {
+    group = vim.api.nvim_create_augroup("minicode.status", { clear = true }),
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if not client or client.name ~= require("minicode.lsp").name then
+        return
+      end
+      local params = args.data.params or {}
+      local value = params.value or {}
+      if value.kind == "end" then
+        progress[params.token] = nil
+      else
+        progress[params.token] = value.message or value.title or progress[params.token] or ""
+      end
+      vim.cmd("redrawstatus")
+    end,
+  })
+end
+
+--- The running turns' progress messages (from `$/progress`), joined; nil when idle.
+---@return string?
+function M.progress()
+  local parts = {}
+  for _, msg in pairs(progress) do
+    parts[#parts + 1] = msg
+  end
+  if #parts == 0 then
+    return nil
+  end
+  table.sort(parts)
+  return table.concat(parts, ", ")
+end
+
+--- A short statusline component: "MiniCode ● ready", plus the running turn's progress.
+---@return string
+function M.statusline()
+  local report = state.readiness
+  if not report then
+    if require("minicode.lsp").get_client() then
+      return "MiniCode …"
+    end
+    return ""
+  end
+  local s = ("MiniCode %s %s"):format(icons[report.state] or "?", report.state)
+  local msg = M.progress()
+  if msg then
+    s = s .. " ⟳ " .. msg
+  elseif next(state.running) ~= nil then
+    s = s .. " ⟳"
+  end
+  return s
+end
+
+return M
