@@ -119,8 +119,8 @@ MIGRATIONS: list[str] = [
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) as 0700 folders, whatever the umask.
 
-    Folders that already existed are left alone, except ``path`` itself, which is always
-    made 0700 (it is ours).
+    Folders that already existed are left alone, except ``path`` itself, which is made
+    0700 when the current user owns it (the store folder is ours; ``/tmp`` is not).
     """
     path = Path(path)
     missing: list[Path] = []
@@ -134,7 +134,11 @@ def ensure_private_dir(path: Path) -> Path:
         with contextlib.suppress(FileExistsError):
             d.mkdir(mode=DIR_MODE)
         os.chmod(d, DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    if path not in missing and path.stat().st_uid == os.geteuid():
+        try:
+            os.chmod(path, DIR_MODE)
+        except OSError as exc:  # e.g. a read-only mount: not fatal
+            log.warning("could not make %s private: %s", path, exc)
     return path
 
 
@@ -163,11 +167,15 @@ class Database:
             str(self.path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._set_wal(busy_timeout_ms / 1000)
-        self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._set_wal(busy_timeout_ms / 1000)
+            self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)
             with contextlib.suppress(FileNotFoundError, PermissionError):
@@ -239,6 +247,14 @@ class Database:
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
+
+    def size_bytes(self) -> int:
+        """Bytes used by live pages (free pages are reused, so this is what retention caps)."""
+        with self._lock:
+            pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+            free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+            size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

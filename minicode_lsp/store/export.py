@@ -101,6 +101,10 @@ class EventRow:
     def to_wire(self) -> dict[str, Any]:
         return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
 
+    def to_notification(self) -> dict[str, Any]:
+        """The ``minicode/event`` payload: ``{sessionId, turnId, seq, type, data, at}``."""
+        return {"sessionId": self.session_id, **self.to_wire()}
+
 
 def encode_cursor(updated_at: float, id_: str) -> str:
     raw = json.dumps([updated_at, id_], separators=(",", ":")).encode()
@@ -288,6 +292,7 @@ def export_jsonl(store: SessionStore, session_id: str) -> str:
     store.get_session(session_id)  # UnknownId for a missing session
     lines = []
     for ev in store.replay(session_id):
-        obj = {"sessionId": ev.session_id, **ev.to_wire()}
-        lines.append(json.dumps(store.redactor(obj), ensure_ascii=False, separators=(",", ":")))
+        lines.append(
+            json.dumps(store.redactor(ev.to_notification()), ensure_ascii=False, separators=(",", ":"))
+        )
     return "".join(line + "\n" for line in lines)

@@ -174,3 +174,18 @@ def test_resolve_prefix() -> None:
     with pytest.raises(UnknownId):
         resolve_prefix("", ids)
     assert resolve_prefix("01AB", ["01AB", "01ABC"]) == "01AB"  # an exact match wins
+
+
+def test_size_bytes_counts_live_pages(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    empty = db.size_bytes()
+    with db.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, 0, 0)",
+            [(f"S{i}", "x" * 500) for i in range(200)],
+        )
+    assert db.size_bytes() > empty + 100_000
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM sessions")
+    assert db.size_bytes() < empty + 20_000
+    db.close()

@@ -87,6 +87,7 @@ def test_events_are_numbered_and_replayed_in_order(store: SessionStore) -> None:
     wire = events[-1].to_wire()
     assert set(wire) == {"seq", "turnId", "type", "data", "at"}
     assert wire["data"]["stopReason"] == "done" and isinstance(wire["at"], float)
+    assert events[0].to_notification()["sessionId"] == s.id
     with pytest.raises(UnknownId):
         store.append_event("NOPE", None, "error", {})
 
