@@ -34,7 +34,7 @@ change = st.tuples(st.integers(0, len(NAMES) - 1), st.sampled_from(["sub", "sub"
 user_op = st.tuples(st.just("user"), st.lists(
     st.tuples(st.integers(0, len(NAMES) - 1), st.sampled_from(["sub"] * 6 + ["delete"]),
               st.integers(0, NLINES - 1)), min_size=1, max_size=2))
-op = st.one_of(
+op: st.SearchStrategy[tuple[str, list[tuple[int, str, int]]]] = st.one_of(
     st.tuples(st.just("agent"), st.lists(change, min_size=1, max_size=3)),
     st.tuples(st.just("shell"), st.lists(change, min_size=1, max_size=3)),
     user_op,
