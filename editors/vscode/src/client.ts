@@ -1,0 +1,215 @@
+// Starting, stopping and talking to the minicode-lsp server (vscode-languageclient).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  RevealOutputChannelOn,
+  type ServerOptions,
+  State,
+  TransportKind,
+} from 'vscode-languageclient/node';
+import { errorMessage, log, logChannel, showError } from './logger';
+import { explicitValue, serverLaunch, settingsTree } from './model/settings';
+import { Notifications } from './protocol';
+import type { CommandId, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
+
+export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
+
+/** Find an executable: a path as given, or a bare name on PATH. */
+export function findExecutable(command: string, envPath: string | undefined): string | undefined {
+  const isFile = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/') || command.includes(path.sep)) return isFile(command) ? command : undefined;
+  for (const dir of (envPath ?? '').split(path.delimiter)) {
+    if (dir && isFile(path.join(dir, command))) return path.join(dir, command);
+  }
+  return undefined;
+}
+
+/** The `minicode` settings the user set explicitly, as the server's settings tree. */
+export function serverSettings(settingKeys: readonly string[]): Record<string, unknown> {
+  const cfg = vscode.workspace.getConfiguration();
+  return settingsTree(settingKeys.map((key): [string, unknown] => [key, explicitValue(cfg.inspect(key))]));
+}
+
+export class ServerManager implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private traceChannel: vscode.LogOutputChannel | undefined;
+  private _state: ServerState = 'stopped';
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private readonly eventEmitter = new vscode.EventEmitter<MinicodeEvent>();
+  private readonly readinessEmitter = new vscode.EventEmitter<ReadinessReport>();
+  private readonly sessionsEmitter = new vscode.EventEmitter<SessionsChanged>();
+  private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
+  readonly onEvent = this.eventEmitter.event;
+  readonly onReadiness = this.readinessEmitter.event;
+  readonly onSessions = this.sessionsEmitter.event;
+  readonly onState = this.stateEmitter.event;
+
+  /** @param settingKeys every setting the extension contributes (from package.json) */
+  constructor(private readonly settingKeys: readonly string[]) {
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('minicode.server')) {
+          log.info('minicode.server.* changed: restarting the server');
+          void this.restart();
+        }
+      }),
+    );
+  }
+
+  get state(): ServerState {
+    return this._state;
+  }
+
+  get running(): boolean {
+    return this._state === 'running' && this.client !== undefined;
+  }
+
+  private setState(state: ServerState): void {
+    if (this._state !== state) {
+      this._state = state;
+      this.stateEmitter.fire(state);
+    }
+  }
+
+  /** Start, stop and restart run one at a time, in the order asked. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  start(): Promise<void> {
+    return this.serialize(() => this.doStart());
+  }
+
+  stop(): Promise<void> {
+    return this.serialize(() => this.doStop());
+  }
+
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      await this.doStop();
+      await this.doStart();
+    });
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.client) return;
+    const cfg = vscode.workspace.getConfiguration('minicode');
+    const launch = serverLaunch(cfg.get('server.command'), cfg.get('server.args'));
+    const extraEnv = (cfg.get<Record<string, string>>('server.env') ?? {}) as Record<string, string>;
+    const env = { ...process.env, ...extraEnv };
+    const resolved = findExecutable(launch.command, env.PATH);
+    if (!resolved) {
+      this.setState('failed');
+      const choice = await showError(
+        `MiniCode: the server command "${launch.command}" was not found. Install minicode-lsp (pip install minicode-lsp) or set "minicode.server.command".`,
+        'Open Settings',
+      );
+      if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'minicode.server.command');
+      return;
+    }
+    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    log.info(`starting the server: ${[resolved, ...launch.args].join(' ')}${cwd ? ` (cwd ${cwd})` : ''}`);
+    const serverOptions: ServerOptions = {
+      command: resolved,
+      args: launch.args,
+      transport: TransportKind.stdio,
+      options: { env, cwd },
+    };
+    this.traceChannel ??= vscode.window.createOutputChannel('MiniCode Trace', { log: true });
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: logChannel(),
+      traceOutputChannel: this.traceChannel,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: serverSettings(this.settingKeys),
+      synchronize: { configurationSection: 'minicode' },
+      middleware: {
+        workspace: {
+          // Send only what the user set (not VS Code's defaults), so .minicode.toml still counts.
+          didChangeConfiguration: async () => {
+            await this.client?.sendNotification(DidChangeConfigurationNotification.type, { settings: { minicode: serverSettings(this.settingKeys) } });
+          },
+        },
+      },
+      initializationFailedHandler: (error) => {
+        void showError(`MiniCode: the server failed to initialize: ${errorMessage(error)}`);
+        return false;
+      },
+    };
+    // the client id 'minicode' makes vscode-languageclient read minicode.trace.server
+    const client = new LanguageClient('minicode', 'MiniCode', serverOptions, clientOptions);
+    client.onNotification(Notifications.event, (p: MinicodeEvent) => this.eventEmitter.fire(p));
+    client.onNotification(Notifications.readiness, (p: ReadinessReport) => this.readinessEmitter.fire(p));
+    client.onNotification(Notifications.sessions, (p: SessionsChanged) => this.sessionsEmitter.fire(p));
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) this.setState('running');
+      else if (e.newState === State.Starting) this.setState('starting');
+      else if (this.client === client) this.setState('stopped');
+    });
+    this.client = client;
+    this.setState('starting');
+    try {
+      await client.start();
+      this.setState('running');
+      log.info('server started');
+    } catch (err) {
+      this.client = undefined;
+      this.setState('failed');
+      void showError(`MiniCode: the server did not start: ${errorMessage(err)}`);
+      try {
+        await client.dispose();
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private async doStop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    try {
+      if (client.isRunning()) await client.stop(5000);
+    } catch (err) {
+      log.warn(`stopping the server: ${errorMessage(err)}`);
+    } finally {
+      await client.dispose().catch(() => undefined);
+      this.setState('stopped');
+    }
+  }
+
+  /** Run one server command with its single argument object. */
+  async execute<T>(command: CommandId, args: object = {}): Promise<T> {
+    const client = this.client;
+    if (!client || !this.running) throw new Error('the MiniCode server is not running (see MiniCode: Show Logs)');
+    log.debug(`-> ${command} ${JSON.stringify(args)}`);
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as T;
+  }
+
+  /** Convert a VS Code diagnostic to its LSP shape (for task context). */
+  diagnosticToLsp(d: vscode.Diagnostic): unknown {
+    return this.client?.code2ProtocolConverter.asDiagnostic(d) ?? { message: d.message };
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.disposables.forEach((d) => d.dispose());
+    this.traceChannel?.dispose();
+  }
+}

@@ -1,0 +1,262 @@
+// The extension's commands (palette, editor and side-panel context menus). Each one turns
+// the user's choice into ONE argument object for a server command and renders the result.
+import * as vscode from 'vscode';
+import type { ServerManager } from './client';
+import { errorMessage, log, showError, showLogs } from './logger';
+import { relativeTime, stopReasonLabel, truncate } from './model/format';
+import { reportMarkdown } from './model/readiness';
+import { groupsOf, sessionsOf, sortSessions, type TreeNode } from './model/sessions';
+import { Commands } from './protocol';
+import type {
+  EditGroup,
+  ExportFormat,
+  ReadinessReport,
+  RewindTarget,
+  SessionDetail,
+  SessionReplayResult,
+  SessionSummary,
+  TaskContext,
+  TaskRunArgs,
+  TaskRunResult,
+} from './protocol';
+import type { RewindPreviewer, RewindRequest } from './rewindPreview';
+import type { SessionsView } from './sessionsView';
+import type { ReadinessStatus } from './status';
+import type { TranscriptView } from './transcript';
+import { VirtualDocuments } from './virtualDocs';
+
+export interface Parts {
+  server: ServerManager;
+  sessions: SessionsView;
+  transcript: TranscriptView;
+  rewind: RewindPreviewer;
+  status: ReadinessStatus;
+  infoDocs: VirtualDocuments;
+}
+
+/** Task context from the active editor: its file, the selection, its text and diagnostics. */
+function editorContext(server: ServerManager): TaskContext | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !['file', 'untitled'].includes(editor.document.uri.scheme)) return undefined;
+  const sel = editor.selection;
+  const ctx: TaskContext = {
+    uri: editor.document.uri.toString(),
+    range: {
+      start: { line: sel.start.line, character: sel.start.character },
+      end: { line: sel.end.line, character: sel.end.character },
+    },
+  };
+  if (!sel.isEmpty) ctx.selectionText = editor.document.getText(sel);
+  const line = editor.document.lineAt(sel.active.line).range;
+  const scope = sel.isEmpty ? line : sel;
+  const diags = vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.range.intersection(scope) !== undefined);
+  if (diags.length) ctx.diagnostics = diags.map((d) => server.diagnosticToLsp(d));
+  return ctx;
+}
+
+async function pickSession(server: ServerManager, placeHolder: string): Promise<SessionSummary | undefined> {
+  const sessions = sortSessions(sessionsOf(await server.execute<unknown>(Commands.sessionList, { limit: 100 })));
+  if (sessions.length === 0) {
+    void vscode.window.showInformationMessage('MiniCode: no sessions yet.');
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    sessions.map((s) => ({
+      label: truncate(s.title || s.id, 80),
+      description: [relativeTime(s.updatedAt ?? s.createdAt), stopReasonLabel(s.lastStopReason)].filter(Boolean).join(' · '),
+      detail: `${s.turns ?? '?'} turn(s) · ${s.id}`,
+      session: s,
+    })),
+    { placeHolder, matchOnDetail: true },
+  );
+  return picked?.session;
+}
+
+/** The rewind target of a side-panel node (turn or group). */
+function nodeTarget(node: TreeNode | undefined): RewindRequest | undefined {
+  if (!node) return undefined;
+  if (node.kind === 'group' && node.groupId) return { sessionId: node.sessionId, target: { groupId: node.groupId } };
+  if (node.kind === 'turn' && node.turnId) return { sessionId: node.sessionId, target: { turnId: node.turnId } };
+  if (node.kind === 'session') return { sessionId: node.sessionId, target: { session: true } };
+  return undefined;
+}
+
+/** Ask what to rewind: the latest group, a recent edit group, the last turn, or a whole session. */
+async function pickTarget(server: ServerManager, verb: string): Promise<RewindRequest | undefined> {
+  const groups = groupsOf(await server.execute<unknown>(Commands.checkpointList, { limit: 30 }));
+  type Item = vscode.QuickPickItem & { req?: RewindRequest };
+  const latest = groups[0];
+  const items: Item[] = [
+    { label: '$(history) Latest edit group', description: latest ? truncate(latest.label || latest.id, 60) : '', req: { target: { latest: true } } },
+  ];
+  if (latest?.turnId) {
+    items.push({ label: '$(debug-step-back) Latest turn', description: 'every edit of the last turn', req: { sessionId: latest.sessionId, target: { turnId: latest.turnId } } });
+  }
+  const sessionIds = [...new Set(groups.map((g: EditGroup) => g.sessionId).filter((s): s is string => !!s))];
+  if (sessionIds[0]) items.push({ label: '$(discard) Whole session', description: 'every edit of the latest session', req: { sessionId: sessionIds[0], target: { session: true } } });
+  if (groups.length) items.push({ label: 'Edit groups (this one and all after it)', kind: vscode.QuickPickItemKind.Separator });
+  for (const g of groups) {
+    const target: RewindTarget = { groupId: g.id };
+    items.push({
+      label: `$(git-commit) ${truncate(g.label || g.id, 70)}`,
+      description: [g.kind, `${g.files?.length ?? 0} file(s)`, relativeTime(g.createdAt)].filter(Boolean).join(' · '),
+      req: { sessionId: g.sessionId, target },
+    });
+  }
+  const picked = await vscode.window.showQuickPick(items, { placeHolder: `${verb}: what to rewind` });
+  return picked?.req;
+}
+
+export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
+  const { server, sessions, transcript, rewind, status, infoDocs } = p;
+
+  const guarded =
+    <A extends unknown[]>(name: string, fn: (...args: A) => Promise<unknown>) =>
+    async (...args: A) => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        void showError(`MiniCode: ${name} failed: ${errorMessage(err)}`);
+      }
+    };
+
+  const runTask = async (args?: Partial<TaskRunArgs>) => {
+    const prompt =
+      args?.prompt ??
+      (await vscode.window.showInputBox({
+        title: args?.sessionId ? 'MiniCode: continue the session' : 'MiniCode: Run Task',
+        prompt: 'What should MiniCode do? The current file and selection go along as context.',
+        placeHolder: 'e.g. add type hints to this function',
+        ignoreFocusOut: true,
+      }));
+    if (!prompt?.trim()) return;
+    const request: TaskRunArgs = { prompt: prompt.trim() };
+    if (args?.sessionId) request.sessionId = args.sessionId;
+    const context = args?.context ?? editorContext(server);
+    if (context) request.context = context;
+    if (args?.profile) request.profile = args.profile;
+    if (args?.permissionMode) request.permissionMode = args.permissionMode;
+    const result = await server.execute<TaskRunResult>(Commands.taskRun, request);
+    log.info(`task started: session ${result.sessionId} turn ${result.turnId}`);
+    transcript.startTurn(result.sessionId, result.turnId, request.prompt);
+    await transcript.show();
+    sessions.refresh();
+  };
+
+  const sessionOf = async (node: TreeNode | undefined, placeHolder: string): Promise<string | undefined> =>
+    node?.sessionId || (await pickSession(server, placeHolder))?.id;
+
+  const reg = (id: string, fn: (...args: never[]) => Promise<unknown>) =>
+    ctx.subscriptions.push(vscode.commands.registerCommand(id, guarded(id.replace('minicode.', ''), fn as (...a: unknown[]) => Promise<unknown>)));
+
+  reg('minicode.runTask', (args?: Partial<TaskRunArgs>) => runTask(args && typeof args === 'object' && !('kind' in args) ? args : undefined));
+
+  reg('minicode.cancelTask', async (node?: TreeNode) => {
+    const running = transcript.runningSessions();
+    let sessionId = node?.sessionId ?? (running.length === 1 ? running[0] : undefined);
+    if (!sessionId && running.length > 1) sessionId = await vscode.window.showQuickPick(running, { placeHolder: 'Cancel the task of which session?' });
+    if (!sessionId) {
+      void vscode.window.showInformationMessage('MiniCode: no task is running.');
+      return;
+    }
+    const r = await server.execute<{ cancelled: boolean }>(Commands.taskCancel, { sessionId });
+    void vscode.window.showInformationMessage(r?.cancelled ? 'MiniCode: task cancelled.' : 'MiniCode: the task had already finished.');
+  });
+
+  reg('minicode.showSessions', async () => sessions.focus());
+  reg('minicode.refreshSessions', async () => sessions.refresh());
+
+  reg('minicode.resumeSession', async (node?: TreeNode) => {
+    const sessionId = await sessionOf(node, 'Resume which session?');
+    if (sessionId) await runTask({ sessionId });
+  });
+
+  reg('minicode.previewRewind', async (node?: TreeNode) => {
+    const req = nodeTarget(node) ?? (await pickTarget(server, 'Preview Rewind'));
+    if (req) await rewind.previewAndMaybeApply(req);
+  });
+  reg('minicode.previewRewindTo', async (node?: TreeNode) => {
+    const req = nodeTarget(node);
+    if (req) await rewind.previewAndMaybeApply(req);
+  });
+
+  const rewindNow = async (req: RewindRequest | undefined) => {
+    if (req) await rewind.apply(req);
+  };
+  reg('minicode.rewind', async (node?: TreeNode) => rewindNow(nodeTarget(node) ?? (await pickTarget(server, 'Rewind'))));
+  reg('minicode.rewindTo', async (node?: TreeNode) => rewindNow(nodeTarget(node)));
+
+  reg('minicode.undoRewind', async () => {
+    const r = await server.execute<{ applied?: boolean; files?: unknown[] }>(Commands.rewindUndo, {});
+    void vscode.window.showInformationMessage(r?.applied === false ? 'MiniCode: undo rewind was not applied.' : 'MiniCode: rewind undone.');
+  });
+
+  reg('minicode.showReadiness', async () => {
+    let report: ReadinessReport | undefined = status.latest;
+    if (server.running) {
+      try {
+        report = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Window, title: 'MiniCode: checking readiness' },
+          () => server.execute<ReadinessReport>(Commands.readiness, { probe: true }),
+        );
+        status.setReport(report);
+      } catch (err) {
+        log.warn(`readiness: ${errorMessage(err)}`);
+      }
+    } else {
+      const choice = await vscode.window.showWarningMessage(`MiniCode: the server is ${server.state}.`, 'Restart Server', 'Show Logs');
+      if (choice === 'Restart Server') await server.restart();
+      if (choice === 'Show Logs') showLogs();
+      return;
+    }
+    const uri = infoDocs.set(infoDocs.uri('/MiniCode Readiness.md'), reportMarkdown(report));
+    await infoDocs.show(uri);
+  });
+
+  reg('minicode.exportSession', async (node?: TreeNode) => {
+    const sessionId = await sessionOf(node, 'Export which session?');
+    if (!sessionId) return;
+    const fmt = await vscode.window.showQuickPick(
+      [
+        { label: 'Markdown', format: 'markdown' as ExportFormat },
+        { label: 'JSON Lines', format: 'jsonl' as ExportFormat },
+      ],
+      { placeHolder: 'Export format' },
+    );
+    if (!fmt) return;
+    const r = await server.execute<{ content: string }>(Commands.sessionExport, { sessionId, format: fmt.format });
+    const doc = await vscode.workspace.openTextDocument({ content: r.content ?? '', language: fmt.format === 'markdown' ? 'markdown' : 'jsonl' });
+    await vscode.window.showTextDocument(doc, { preview: false });
+  });
+
+  reg('minicode.replaySession', async (node?: TreeNode) => {
+    const sessionId = await sessionOf(node, 'Replay which session?');
+    if (!sessionId) return;
+    const [replay, detail] = await Promise.all([
+      server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId }),
+      server.execute<SessionDetail>(Commands.sessionShow, { sessionId }).catch(() => undefined),
+    ]);
+    await transcript.showReplay(sessionId, replay?.events ?? [], detail?.title);
+  });
+
+  reg('minicode.deleteSession', async (node?: TreeNode) => {
+    const sessionId = await sessionOf(node, 'Delete which session?');
+    if (!sessionId) return;
+    const ok = await vscode.window.showWarningMessage(
+      `Delete session "${node?.label ?? sessionId}"? Its checkpoints go too; files are not changed.`,
+      { modal: true },
+      'Delete',
+    );
+    if (ok !== 'Delete') return;
+    await server.execute(Commands.sessionDelete, { sessionId });
+    sessions.refresh();
+  });
+
+  reg('minicode.openAgentDiff', async (node?: TreeNode) => {
+    if (node?.kind === 'file' && node.groupId && node.uri) await rewind.openAgentDiff(node.sessionId, node.groupId, node.uri);
+  });
+
+  reg('minicode.showTranscript', async () => transcript.show(false));
+  reg('minicode.restartServer', async () => server.restart());
+  reg('minicode.showLogs', async () => showLogs());
+}

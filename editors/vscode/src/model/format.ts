@@ -1,0 +1,66 @@
+// Small formatting helpers shared by the views (pure).
+
+/** Milliseconds since the epoch from a wire timestamp: epoch seconds, epoch ms or ISO text. */
+export function toEpochMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value < 1e12 ? value * 1000 : value;
+  if (typeof value === 'string' && value) {
+    const asNum = Number(value);
+    if (Number.isFinite(asNum)) return toEpochMs(asNum);
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}
+
+export function relativeTime(value: unknown, now: number = Date.now()): string {
+  const ms = toEpochMs(value);
+  if (ms === undefined) return '';
+  const s = Math.round((now - ms) / 1000);
+  if (s < 0) return 'just now';
+  if (s < 45) return 'just now';
+  if (s < 90) return '1 min ago';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return h === 1 ? '1 hour ago' : `${h} hours ago`;
+  const d = Math.round(h / 24);
+  if (d < 30) return d === 1 ? 'yesterday' : `${d} days ago`;
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+const STOP_LABELS: Record<string, string> = {
+  done: 'done',
+  max_steps: 'step budget used up',
+  cancelled: 'cancelled',
+  await_user: 'waiting for you',
+  blocked: 'blocked',
+  provider_error: 'provider error',
+  verification_failed: 'verification failed',
+  context_exhausted: 'context exhausted',
+  interrupted: 'interrupted',
+};
+
+export function stopReasonLabel(reason: unknown): string {
+  if (typeof reason !== 'string' || !reason) return '';
+  return STOP_LABELS[reason] ?? reason.replace(/_/g, ' ');
+}
+
+/** A path relative to the first workspace root that contains it, else the uri's path. */
+export function displayPath(uri: string, roots: string[] = []): string {
+  for (const root of roots) {
+    const r = root.endsWith('/') ? root : root + '/';
+    if (uri.startsWith(r)) return decodeURIComponent(uri.slice(r.length));
+  }
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/]*(\/.*)$/i.exec(uri);
+  return decodeURIComponent(m ? m[1] : uri);
+}
+
+export function basename(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i >= 0 ? path.slice(i + 1) : path;
+}
+
+export function truncate(text: string, max: number): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? one.slice(0, max - 1) + '…' : one;
+}

@@ -1,0 +1,52 @@
+// Readiness rendering (pure: no vscode import).
+
+import type { ReadinessCheck, ReadinessReport } from '../protocol';
+
+const ICON: Record<string, string> = { ready: '$(check)', degraded: '$(warning)', blocked: '$(error)' };
+const MARK: Record<string, string> = { ok: '✅', warn: '⚠️', fail: '❌' };
+
+/** Status bar text, e.g. `$(check) MiniCode: ready`. */
+export function statusText(report: ReadinessReport | undefined, serverState: 'starting' | 'running' | 'stopped' | 'failed' = 'running'): string {
+  if (serverState === 'starting') return '$(sync~spin) MiniCode: starting';
+  if (serverState === 'failed') return '$(error) MiniCode: server failed';
+  if (serverState === 'stopped') return '$(circle-slash) MiniCode: stopped';
+  if (!report) return '$(sync~spin) MiniCode: checking';
+  return `${ICON[report.state] ?? '$(question)'} MiniCode: ${report.state}`;
+}
+
+/** The checks that are not ok, worst first. */
+export function problems(report: ReadinessReport | undefined): ReadinessCheck[] {
+  const rank: Record<string, number> = { fail: 0, warn: 1 };
+  return (report?.checks ?? []).filter((c) => c.status !== 'ok').sort((a, b) => (rank[a.status] ?? 2) - (rank[b.status] ?? 2));
+}
+
+/** Tooltip markdown: the state and the failing checks with their fixes. */
+export function tooltipMarkdown(report: ReadinessReport | undefined): string {
+  if (!report) return 'MiniCode: waiting for the server\'s readiness report';
+  const lines = [`**MiniCode: ${report.state}**`, ''];
+  const bad = problems(report);
+  if (bad.length === 0) lines.push('All checks passed.');
+  for (const c of bad) {
+    lines.push(`${MARK[c.status] ?? ''} **${c.name}**: ${c.detail ?? ''}`);
+    if (c.fix) lines.push(`  *Fix:* ${c.fix}`);
+    lines.push('');
+  }
+  lines.push('', '_Click for the full report._');
+  return lines.join('\n');
+}
+
+/** The full report as a markdown document. */
+export function reportMarkdown(report: ReadinessReport | undefined): string {
+  if (!report) return '# MiniCode readiness\n\nThe server has not sent a readiness report yet.\n';
+  const out = [`# MiniCode readiness: ${report.state}`, '', '| | check | detail | fix |', '|---|---|---|---|'];
+  const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  for (const c of report.checks ?? []) out.push(`| ${MARK[c.status] ?? c.status} | ${cell(c.name)} | ${cell(c.detail)} | ${cell(c.fix)} |`);
+  if (report.providers?.length) {
+    out.push('', '## Providers', '', '| | name | kind | model | base URL | detail |', '|---|---|---|---|---|---|');
+    for (const p of report.providers) {
+      out.push(`| ${MARK[p.status] ?? p.status} | ${cell(p.name)} | ${cell(p.kind)} | ${cell(p.model)} | ${cell(p.baseUrl)} | ${cell(p.detail)} |`);
+    }
+  }
+  if (report.fallback?.length) out.push('', `Fallback chain: ${report.fallback.join(' → ')}`);
+  return out.join('\n') + '\n';
+}

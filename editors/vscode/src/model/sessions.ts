@@ -1,0 +1,169 @@
+// Tree building for the Sessions side panel from session data (pure: no vscode import).
+// session -> turns -> edit groups -> files.
+
+import type { EditGroup, GroupFile, SessionDetail, SessionSummary, TurnInfo } from '../protocol';
+import { basename, displayPath, relativeTime, stopReasonLabel, toEpochMs, truncate } from './format';
+
+export type NodeKind = 'session' | 'turn' | 'group' | 'file' | 'info';
+
+export interface TreeNode {
+  kind: NodeKind;
+  /** Stable id, unique in the tree. */
+  id: string;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  sessionId: string;
+  turnId?: string;
+  groupId?: string;
+  uri?: string;
+  action?: string;
+  /** Whether the node can expand (sessions always; turns and groups when they hold something). */
+  expandable: boolean;
+  children?: TreeNode[];
+}
+
+/** Sessions newest first (by updatedAt, then createdAt). */
+export function sortSessions(sessions: SessionSummary[]): SessionSummary[] {
+  const key = (s: SessionSummary) => toEpochMs(s.updatedAt) ?? toEpochMs(s.createdAt) ?? 0;
+  return [...sessions].sort((a, b) => key(b) - key(a));
+}
+
+export function sessionNode(s: SessionSummary, now: number = Date.now()): TreeNode {
+  const when = relativeTime(s.updatedAt ?? s.createdAt, now);
+  const stop = stopReasonLabel(s.lastStopReason);
+  const parts = [when, stop].filter(Boolean);
+  const turns = typeof s.turns === 'number' ? s.turns : undefined;
+  return {
+    kind: 'session',
+    id: `session:${s.id}`,
+    label: truncate(s.title || s.id, 80),
+    description: parts.join(' · '),
+    tooltip: [
+      s.title || s.id,
+      `id: ${s.id}`,
+      turns !== undefined ? `turns: ${turns}` : '',
+      stop ? `last stop: ${stop}` : '',
+      when ? `updated ${when}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    sessionId: s.id,
+    expandable: true,
+  };
+}
+
+/** Normalise what `minicode.checkpoint.list` returns: a list or `{groups: [...]}`. */
+export function groupsOf(result: unknown): EditGroup[] {
+  if (Array.isArray(result)) return result as EditGroup[];
+  if (result && typeof result === 'object') {
+    const r = result as Record<string, unknown>;
+    for (const key of ['groups', 'checkpoints', 'items']) {
+      if (Array.isArray(r[key])) return r[key] as EditGroup[];
+    }
+  }
+  return [];
+}
+
+/** Normalise what `minicode.session.list` returns: `{sessions: [...]}` or a bare list. */
+export function sessionsOf(result: unknown): SessionSummary[] {
+  if (Array.isArray(result)) return result as SessionSummary[];
+  if (result && typeof result === 'object' && Array.isArray((result as { sessions?: unknown }).sessions)) {
+    return (result as { sessions: SessionSummary[] }).sessions;
+  }
+  return [];
+}
+
+function groupLabel(g: EditGroup, roots: string[]): string {
+  if (g.label) return truncate(g.label, 80);
+  const files = g.files ?? [];
+  if (files.length === 1) return `${g.kind}: ${basename(displayPath(files[0].uri, roots))}`;
+  return `${g.kind}: ${files.length} files`;
+}
+
+function fileNode(sessionId: string, g: EditGroup, f: GroupFile, roots: string[]): TreeNode {
+  const path = displayPath(f.uri, roots);
+  return {
+    kind: 'file',
+    id: `file:${g.id}:${f.uri}`,
+    label: basename(path),
+    description: [path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '', f.action].filter(Boolean).join(' · '),
+    tooltip: `${path}\n${f.action}`,
+    sessionId,
+    turnId: g.turnId,
+    groupId: g.id,
+    uri: f.uri,
+    action: f.action,
+    expandable: false,
+  };
+}
+
+export function groupNode(sessionId: string, g: EditGroup, roots: string[], now: number = Date.now()): TreeNode {
+  const files = (g.files ?? []).map((f) => fileNode(sessionId, g, f, roots));
+  return {
+    kind: 'group',
+    id: `group:${g.id}`,
+    label: groupLabel(g, roots),
+    description: [g.kind, `${files.length} file${files.length === 1 ? '' : 's'}`, relativeTime(g.createdAt, now)]
+      .filter(Boolean)
+      .join(' · '),
+    tooltip: [g.label, `group ${g.id} (${g.kind})`, ...files.map((f) => `${f.action}: ${displayPath(f.uri ?? '', roots)}`)]
+      .filter(Boolean)
+      .join('\n'),
+    sessionId,
+    turnId: g.turnId,
+    groupId: g.id,
+    expandable: files.length > 0,
+    children: files,
+  };
+}
+
+/**
+ * The turns of a session with their edit groups. Groups come from `minicode.checkpoint.list`
+ * (newest first on the wire) and are matched to turns by `turnId`; turns and groups are shown
+ * in the order they happened. Groups embedded in `session.show` are used when the list has none.
+ */
+export function turnNodes(detail: SessionDetail, groups: EditGroup[], roots: string[] = [], now: number = Date.now()): TreeNode[] {
+  const byTurn = new Map<string, EditGroup[]>();
+  const seen = new Set<string>();
+  const add = (g: EditGroup) => {
+    if (!g || typeof g !== 'object' || !g.id || seen.has(g.id)) return;
+    seen.add(g.id);
+    const list = byTurn.get(g.turnId) ?? [];
+    list.push(g);
+    byTurn.set(g.turnId, list);
+  };
+  groups.forEach(add);
+  for (const t of detail.turns ?? []) {
+    for (const g of t.groups ?? []) if (typeof g === 'object') add({ ...g, turnId: g.turnId ?? t.id });
+  }
+  const chrono = (a: EditGroup, b: EditGroup) => (toEpochMs(a.createdAt) ?? 0) - (toEpochMs(b.createdAt) ?? 0);
+  return (detail.turns ?? []).map((t: TurnInfo, i: number) => {
+    const gs = (byTurn.get(t.id) ?? []).sort(chrono).map((g) => groupNode(detail.id, g, roots, now));
+    const tools = t.toolCalls?.length ?? 0;
+    const stop = stopReasonLabel(t.stopReason);
+    return {
+      kind: 'turn' as const,
+      id: `turn:${t.id}`,
+      label: `${i + 1}. ${truncate(t.prompt || '(no prompt)', 70)}`,
+      description: [stop, tools ? `${tools} tool call${tools === 1 ? '' : 's'}` : '', gs.length ? `${gs.length} edit group${gs.length === 1 ? '' : 's'}` : '']
+        .filter(Boolean)
+        .join(' · '),
+      tooltip: [t.prompt, stop ? `stop: ${stop}` : '', t.provider ? `provider: ${t.provider}` : '', usageText(t.usage)]
+        .filter(Boolean)
+        .join('\n'),
+      sessionId: detail.id,
+      turnId: t.id,
+      expandable: gs.length > 0,
+      children: gs,
+    };
+  });
+}
+
+export function usageText(usage: Record<string, number> | undefined): string {
+  if (!usage || typeof usage !== 'object') return '';
+  const parts = Object.entries(usage)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k} ${v}`);
+  return parts.length ? `usage: ${parts.join(', ')}` : '';
+}

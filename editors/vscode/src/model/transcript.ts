@@ -1,0 +1,210 @@
+// Event rendering for the transcript (pure: no vscode import). Folds `minicode/event`
+// notifications (or a replayed timeline) into turns and renders them as markdown.
+
+import { EventTypes } from '../protocol';
+import type { MinicodeEvent, ReplayEvent } from '../protocol';
+import { displayPath, stopReasonLabel, truncate } from './format';
+import { usageText } from './sessions';
+
+export type Part =
+  | { kind: 'text'; text: string }
+  | { kind: 'tool'; callId?: string; name: string; args: string; status: 'running' | 'ok' | 'failed'; summary?: string }
+  | { kind: 'files'; uris: string[]; groupId?: string }
+  | { kind: 'note'; text: string }
+  | { kind: 'error'; text: string };
+
+export interface TurnTranscript {
+  turnId: string;
+  prompt?: string;
+  parts: Part[];
+  stopReason?: string;
+  usage?: Record<string, number>;
+  finished: boolean;
+  /** Highest `seq` folded in (events are deduplicated per turn). */
+  lastSeq: number;
+}
+
+export interface SessionTranscript {
+  sessionId: string;
+  title?: string;
+  turns: TurnTranscript[];
+}
+
+export function newTranscript(sessionId: string, title?: string): SessionTranscript {
+  return { sessionId, title, turns: [] };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function pick(data: Record<string, unknown>, ...keys: string[]): unknown {
+  for (const k of keys) if (data[k] !== undefined && data[k] !== null) return data[k];
+  return undefined;
+}
+
+function argsText(args: unknown): string {
+  if (args === undefined || args === null) return '';
+  if (typeof args === 'string') return truncate(args, 120);
+  if (typeof args === 'object') {
+    const obj = args as Record<string, unknown>;
+    // the arguments that say what a tool did, in the order a reader wants them
+    for (const key of ['path', 'command', 'pattern']) {
+      if (typeof obj[key] === 'string') return truncate(obj[key] as string, 120);
+    }
+    return truncate(JSON.stringify(obj), 120);
+  }
+  return truncate(String(args), 120);
+}
+
+function turnFor(t: SessionTranscript, turnId: string): TurnTranscript {
+  let turn = t.turns.find((x) => x.turnId === turnId);
+  if (!turn) {
+    turn = { turnId, parts: [], finished: false, lastSeq: -1 };
+    t.turns.push(turn);
+  }
+  return turn;
+}
+
+/** Record a turn this client started, before its first event arrives. */
+export function startTurn(t: SessionTranscript, turnId: string, prompt: string): TurnTranscript {
+  const turn = turnFor(t, turnId);
+  turn.prompt ??= prompt;
+  return turn;
+}
+
+/** Fold one event into the transcript. Events of a turn at or below its last seen `seq` are ignored. */
+export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent): SessionTranscript {
+  const turn = turnFor(t, ev.turnId);
+  if (typeof ev.seq === 'number') {
+    if (ev.seq <= turn.lastSeq) return t;
+    turn.lastSeq = ev.seq;
+  }
+  const data = (ev.data ?? {}) as Record<string, unknown>;
+  switch (ev.type) {
+    case EventTypes.turnStarted: {
+      turn.prompt = str(pick(data, 'prompt', 'text')) ?? turn.prompt;
+      break;
+    }
+    case EventTypes.textDelta: {
+      const text = str(pick(data, 'text', 'delta', 'content')) ?? '';
+      const last = turn.parts[turn.parts.length - 1];
+      if (last && last.kind === 'text') last.text += text;
+      else if (text) turn.parts.push({ kind: 'text', text });
+      break;
+    }
+    case EventTypes.toolStarted: {
+      turn.parts.push({
+        kind: 'tool',
+        callId: str(pick(data, 'callId', 'id', 'toolCallId')),
+        name: str(pick(data, 'name', 'tool')) ?? 'tool',
+        args: argsText(pick(data, 'arguments', 'args', 'input')),
+        status: 'running',
+      });
+      break;
+    }
+    case EventTypes.toolFinished: {
+      const callId = str(pick(data, 'callId', 'id', 'toolCallId'));
+      const name = str(pick(data, 'name', 'tool'));
+      const tools = turn.parts.filter((p): p is Extract<Part, { kind: 'tool' }> => p.kind === 'tool');
+      let part =
+        (callId && tools.find((p) => p.callId === callId)) ||
+        [...tools].reverse().find((p) => p.status === 'running' && (!name || p.name === name));
+      if (!part) {
+        part = { kind: 'tool', callId, name: name ?? 'tool', args: argsText(pick(data, 'arguments', 'args')), status: 'running' };
+        turn.parts.push(part);
+      }
+      const failed = data.ok === false || data.isError === true || data.error !== undefined && data.error !== null && data.error !== false
+        || data.status === 'error' || data.status === 'failed';
+      part.status = failed ? 'failed' : 'ok';
+      const summary = str(pick(data, 'summary', 'error', 'message', 'output', 'result'));
+      if (summary) part.summary = truncate(summary, 160);
+      break;
+    }
+    case EventTypes.filesChanged: {
+      const uris = Array.isArray(data.uris) ? data.uris.filter((u): u is string => typeof u === 'string') : [];
+      turn.parts.push({ kind: 'files', uris, groupId: str(data.groupId) });
+      break;
+    }
+    case EventTypes.approvalRequested: {
+      turn.parts.push({ kind: 'note', text: `approval requested: ${argsText(pick(data, 'command', 'tool', 'name', 'detail')) || 'an action'}` });
+      break;
+    }
+    case EventTypes.providerFallback: {
+      const from = str(pick(data, 'from', 'failed')) ?? '?';
+      const to = str(pick(data, 'to', 'next')) ?? '?';
+      const why = str(pick(data, 'reason', 'error'));
+      turn.parts.push({ kind: 'note', text: `provider fallback: ${from} → ${to}${why ? ` (${truncate(why, 100)})` : ''}` });
+      break;
+    }
+    case EventTypes.contextCompacted: {
+      turn.parts.push({ kind: 'note', text: 'context compacted' });
+      break;
+    }
+    case EventTypes.error: {
+      turn.parts.push({ kind: 'error', text: str(pick(data, 'message', 'error', 'detail')) ?? 'error' });
+      break;
+    }
+    case EventTypes.turnFinished: {
+      turn.finished = true;
+      turn.stopReason = str(pick(data, 'stopReason', 'stop_reason')) ?? turn.stopReason;
+      if (data.usage && typeof data.usage === 'object') turn.usage = data.usage as Record<string, number>;
+      for (const p of turn.parts) if (p.kind === 'tool' && p.status === 'running') p.status = 'failed';
+      break;
+    }
+    default:
+      break; // context.usage, memory.injected and future types: not shown
+  }
+  return t;
+}
+
+const TOOL_ICON = { running: '⏳', ok: '✅', failed: '❌' } as const;
+
+export function renderTurn(turn: TurnTranscript, index: number, roots: string[] = []): string {
+  const out: string[] = [];
+  out.push(`## Turn ${index + 1}${turn.prompt ? `: ${truncate(turn.prompt, 100)}` : ''}`);
+  out.push('');
+  if (turn.prompt) {
+    out.push(...turn.prompt.split('\n').map((l) => `> ${l}`));
+    out.push('');
+  }
+  for (const p of turn.parts) {
+    switch (p.kind) {
+      case 'text':
+        out.push(p.text.trim(), '');
+        break;
+      case 'tool':
+        out.push(`- ${TOOL_ICON[p.status]} \`${p.name}\`${p.args ? ` ${p.args}` : ''} — ${p.status}${p.summary && p.status === 'failed' ? `: ${p.summary}` : ''}`, '');
+        break;
+      case 'files':
+        out.push(`- 📝 files changed: ${p.uris.map((u) => `\`${displayPath(u, roots)}\``).join(', ') || '(none)'}${p.groupId ? ` (group ${p.groupId})` : ''}`, '');
+        break;
+      case 'note':
+        out.push(`- ℹ️ ${p.text}`, '');
+        break;
+      case 'error':
+        out.push(`- ⚠️ error: ${p.text}`, '');
+        break;
+    }
+  }
+  if (turn.finished) {
+    const usage = usageText(turn.usage);
+    out.push(`**Stop reason: ${turn.stopReason ?? 'unknown'}**${turn.stopReason ? ` (${stopReasonLabel(turn.stopReason)})` : ''}${usage ? ` — ${usage}` : ''}`, '');
+  } else {
+    out.push('_running…_', '');
+  }
+  return out.join('\n');
+}
+
+export function renderTranscript(t: SessionTranscript | undefined, roots: string[] = []): string {
+  if (!t) return '# MiniCode transcript\n\nNo task has run in this window yet. Run **MiniCode: Run Task…** to start one.\n';
+  const head = `# MiniCode: ${t.title ? truncate(t.title, 80) : 'session'}\n\n_session ${t.sessionId}_\n`;
+  return [head, ...t.turns.map((turn, i) => renderTurn(turn, i, roots))].join('\n');
+}
+
+/** A transcript rebuilt from `minicode.session.replay`. */
+export function transcriptFromReplay(sessionId: string, events: ReplayEvent[], title?: string): SessionTranscript {
+  const t = newTranscript(sessionId, title);
+  for (const ev of [...events].sort((a, b) => a.seq - b.seq)) applyEvent(t, ev);
+  return t;
+}

@@ -1,0 +1,192 @@
+// Rewind preview: per-file diffs between the current and the restored text (served by the
+// read-only `minicode-rewind:` document provider), then apply through the server, whose
+// annotated workspace/applyEdit opens VS Code's Refactor Preview.
+import * as vscode from 'vscode';
+import type { ServerManager } from './client';
+import { errorMessage, showError } from './logger';
+import { basename, displayPath } from './model/format';
+import { fileSummary, restoredFiles, targetLabel, type RestoredFile } from './model/rewind';
+import { Commands, ErrorCodes } from './protocol';
+import type { RewindApplyResult, RewindFile, RewindPreviewResult, RewindTarget } from './protocol';
+import { VirtualDocuments } from './virtualDocs';
+
+export interface RewindRequest {
+  sessionId?: string;
+  target: RewindTarget;
+  uris?: string[];
+}
+
+function roots(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+}
+
+function sameUri(a: string, b: string): boolean {
+  return vscode.Uri.parse(a).toString() === vscode.Uri.parse(b).toString();
+}
+
+/** The text a rewind applies to: the open buffer, else the disk copy, else undefined. */
+async function currentTexts(uris: Iterable<string>): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  for (const uri of uris) {
+    const open = vscode.workspace.textDocuments.find((d) => sameUri(d.uri.toString(), uri));
+    if (open) {
+      out.set(uri, open.getText());
+      continue;
+    }
+    try {
+      out.set(uri, new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.parse(uri))));
+    } catch {
+      out.set(uri, undefined);
+    }
+  }
+  return out;
+}
+
+function urisIn(preview: RewindPreviewResult): Set<string> {
+  const uris = new Set<string>((preview.files ?? []).map((f) => f.uri));
+  const edit = (preview.edit ?? {}) as { documentChanges?: Record<string, unknown>[]; changes?: Record<string, unknown> };
+  for (const c of edit.documentChanges ?? []) {
+    for (const u of [c.uri, c.oldUri, c.newUri, (c.textDocument as { uri?: string } | undefined)?.uri]) if (typeof u === 'string') uris.add(u);
+  }
+  for (const u of Object.keys(edit.changes ?? {})) uris.add(u);
+  return uris;
+}
+
+export class RewindPreviewer implements vscode.Disposable {
+  readonly docs = new VirtualDocuments('minicode-rewind');
+
+  constructor(private readonly server: ServerManager) {}
+
+  /** Ask the server for a preview and compute each file's restored text. */
+  async preview(req: RewindRequest): Promise<{ preview: RewindPreviewResult; restored: Map<string, RestoredFile> }> {
+    const preview = await this.server.execute<RewindPreviewResult>(Commands.rewindPreview, req);
+    const texts = await currentTexts(urisIn(preview));
+    const restored = restoredFiles(preview, (uri) => texts.get(uri));
+    return { preview, restored };
+  }
+
+  /** Open `vscode.diff` for one file: left and right are given as 'current' or 'restored'. */
+  async openDiff(previewId: string, file: RestoredFile, order: 'current-restored' | 'restored-current', title: string): Promise<void> {
+    const uri = vscode.Uri.parse(file.uri);
+    const rel = displayPath(file.uri, roots());
+    const restoredUri = this.docs.uri(`/${previewId}/${rel}`, 'restored');
+    this.docs.set(restoredUri, file.restored ?? '');
+    let currentUri = uri;
+    if (!file.existsBefore) {
+      currentUri = this.docs.uri(`/${previewId}/${rel}`, 'absent');
+      this.docs.set(currentUri, '');
+    }
+    const [left, right] = order === 'current-restored' ? [currentUri, restoredUri] : [restoredUri, currentUri];
+    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: true, preserveFocus: true });
+  }
+
+  /** "Preview Rewind…": list the files, open their diffs, then apply (or not). */
+  async previewAndMaybeApply(req: RewindRequest): Promise<void> {
+    let result: Awaited<ReturnType<RewindPreviewer['preview']>>;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'MiniCode: previewing rewind' },
+        () => this.preview(req),
+      );
+    } catch (err) {
+      void showError(`MiniCode: rewind preview failed: ${errorMessage(err)}`);
+      return;
+    }
+    const { preview, restored } = result;
+    const files = preview.files ?? [];
+    if (files.length === 0) {
+      void vscode.window.showInformationMessage('MiniCode: nothing to rewind.');
+      return;
+    }
+    const conflicts = files.filter((f) => f.status === 'conflict').length;
+    type Item = vscode.QuickPickItem & { act: 'apply' | 'force' | 'diff' | 'cancel'; file?: RewindFile };
+    const items: Item[] = [
+      {
+        act: 'apply',
+        label: '$(check) Apply rewind…',
+        detail: conflicts ? `${conflicts} file(s) in conflict are left out` : 'VS Code shows the edit in its Refactor Preview to confirm',
+        alwaysShow: true,
+      },
+    ];
+    if (conflicts) items.push({ act: 'force', label: '$(warning) Apply with conflict markers (force)', alwaysShow: true });
+    items.push({ act: 'cancel', label: '$(close) Cancel', alwaysShow: true });
+    items.push({ act: 'diff', label: 'Files', kind: vscode.QuickPickItemKind.Separator });
+    for (const f of files) {
+      const rel = displayPath(f.uri, roots());
+      items.push({ act: 'diff', file: f, label: `$(diff) ${basename(rel)}`, description: `${fileSummary(f)} — ${rel}`, detail: 'open the diff: current ↔ after rewind' });
+    }
+    const qp = vscode.window.createQuickPick<Item>();
+    qp.title = `MiniCode: rewind ${targetLabel(req.target)} — ${files.length} file${files.length === 1 ? '' : 's'}`;
+    qp.placeholder = 'Pick a file to see its diff, or apply the rewind';
+    qp.items = items;
+    qp.ignoreFocusOut = true;
+    qp.matchOnDescription = true;
+    const choice = await new Promise<Item | undefined>((resolve) => {
+      qp.onDidAccept(() => {
+        const item = qp.selectedItems[0];
+        if (!item) return;
+        if (item.act === 'diff' && item.file) {
+          const f = item.file;
+          const entry = restored.get(f.uri) ?? [...restored.values()].find((r) => sameUri(r.uri, f.uri));
+          if (entry) {
+            const rel = displayPath(f.uri, roots());
+            void this.openDiff(preview.previewId, entry, 'current-restored', `${basename(rel)}: current ↔ after rewind (${f.status})`);
+          }
+          return; // keep the list open
+        }
+        resolve(item);
+        qp.hide();
+      });
+      qp.onDidHide(() => resolve(undefined));
+      qp.show();
+    });
+    qp.dispose();
+    if (!choice || choice.act === 'cancel') return;
+    await this.apply({ previewId: preview.previewId, force: choice.act === 'force' });
+  }
+
+  /** Apply a preview (or a target directly); the server's applyEdit opens the Refactor Preview. */
+  async apply(args: { previewId?: string; force?: boolean } & Partial<RewindRequest>): Promise<void> {
+    try {
+      const result = await this.server.execute<RewindApplyResult>(Commands.rewindApply, args);
+      if (result?.applied) {
+        const n = result.files?.length;
+        const choice = await vscode.window.showInformationMessage(
+          `MiniCode: rewind applied${n !== undefined ? ` (${n} file${n === 1 ? '' : 's'})` : ''}.`,
+          'Undo Rewind',
+        );
+        if (choice === 'Undo Rewind') await vscode.commands.executeCommand('minicode.undoRewind');
+      } else {
+        void vscode.window.showInformationMessage('MiniCode: rewind not applied.');
+      }
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === ErrorCodes.stalePreview) {
+        void vscode.window.showWarningMessage('MiniCode: the files changed since the preview; preview the rewind again.');
+      } else {
+        void showError(`MiniCode: rewind failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  /** The agent's change to one file of an edit group: the file before the group ↔ now. */
+  async openAgentDiff(sessionId: string, groupId: string, uri: string): Promise<void> {
+    try {
+      const { preview, restored } = await this.preview({ sessionId, target: { groupId }, uris: [uri] });
+      const entry = restored.get(uri) ?? [...restored.values()].find((r) => sameUri(r.uri, uri));
+      if (!entry) {
+        void vscode.window.showInformationMessage('MiniCode: the agent\'s change to this file is already undone.');
+        return;
+      }
+      const rel = displayPath(uri, roots());
+      const before: RestoredFile = entry;
+      await this.openDiff(preview.previewId, before, 'restored-current', `${basename(rel)}: before the agent's change ↔ now`);
+    } catch (err) {
+      void showError(`MiniCode: cannot show the agent's change: ${errorMessage(err)}`);
+    }
+  }
+
+  dispose(): void {
+    this.docs.dispose();
+  }
+}
