@@ -295,6 +295,13 @@ class CheckpointStore:
             raise
         conn.execute("COMMIT")
 
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read: through ``Database.query_tuples`` (which holds its lock) when available."""
+        query = getattr(self.db, "query_tuples", None)
+        if query is not None:
+            return list(query(sql, tuple(args)))
+        return self.conn.execute(sql, tuple(args)).fetchall()
+
     def begin_group(self, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
                     kind: GroupKind, label: str = "") -> GroupWriter:
         return GroupWriter(self, session_id, turn_id, tool_call_id, kind, label)
@@ -311,13 +318,13 @@ class CheckpointStore:
             part = ids[chunk:chunk + 500]
             q = ("SELECT group_id, path, action, pre_sha, post_sha, skipped_reason, post_known FROM group_files"
                  f" WHERE group_id IN ({','.join('?' * len(part))}) ORDER BY path")
-            for g, path, action, pre, post, skipped, known in self.conn.execute(q, part):
+            for g, path, action, pre, post, skipped, known in self._q(q, part):
                 files[g].append(GroupFile(path, action, pre, post, skipped, bool(known)))
         return [Group(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], tuple(files[r[0]]))
                 for r in rows]
 
     def get_group(self, group_id: str) -> Group | None:
-        rows = self.conn.execute(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,)).fetchall()
+        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,))
         found = self._load(rows)
         return found[0] if found else None
 
@@ -335,9 +342,8 @@ class CheckpointStore:
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             args.extend(kinds)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self.conn.execute(
-            f"SELECT {self._COLS} FROM edit_groups{clause} ORDER BY ordinal DESC LIMIT ?", (*args, limit)
-        ).fetchall()
+        rows = self._q(f"SELECT {self._COLS} FROM edit_groups{clause} ORDER BY ordinal DESC LIMIT ?",
+                       (*args, limit))
         return self._load(rows)
 
     def _live(self, session_id: str | None, after_ordinal: int = 0) -> list[Group]:
@@ -346,8 +352,7 @@ class CheckpointStore:
         if session_id is not None:
             where += " AND session_id=?"
             args.append(session_id)
-        rows = self.conn.execute(
-            f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal", args).fetchall()
+        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal", args)
         return self._load(rows)
 
     def groups_for_target(self, session_id: str | None, target: Any) -> list[Group]:
@@ -368,8 +373,8 @@ class CheckpointStore:
                 raise KeyError(f"unknown group {group_id}")
             return self._live(g.session_id, g.ordinal)
         if turn_id:
-            row = self.conn.execute(
-                "SELECT MIN(ordinal), session_id FROM edit_groups WHERE turn_id=?", (turn_id,)).fetchone()
+            found = self._q("SELECT MIN(ordinal), session_id FROM edit_groups WHERE turn_id=?", (turn_id,))
+            row = found[0] if found else None
             if row is None or row[0] is None:
                 return []
             return self._live(row[1], row[0])
@@ -403,22 +408,19 @@ class CheckpointStore:
         if session_id is not None:
             where += " AND session_id=?"
             args.append(session_id)
-        rows = self.conn.execute(
-            f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal DESC LIMIT 1", args
-        ).fetchall()
+        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal DESC LIMIT 1", args)
         found = self._load(rows)
         return found[0] if found else None
 
     # ------------------------------------------------------------------ maintenance
     def open_groups(self) -> list[Group]:
         """Groups left open by an interrupted tool call (crash, kill)."""
-        rows = self.conn.execute(
-            f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal").fetchall()
+        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal")
         return self._load(rows)
 
     def referenced_blobs(self) -> set[str]:
         out: set[str] = set()
-        for pre, post in self.conn.execute("SELECT pre_sha, post_sha FROM group_files"):
+        for pre, post in self._q("SELECT pre_sha, post_sha FROM group_files"):
             if pre:
                 out.add(pre)
             if post:

@@ -215,3 +215,19 @@ def test_retention(cps: CheckpointStore, blobs: BlobStore, tmp_path: Path) -> No
     edit(cps, tmp_path / "b", b"drop", session="drop")
     assert cps.delete_session("drop") == 1
     assert blobs.gc(cps.referenced_blobs()) == 1
+
+
+def test_with_store_database(tmp_path: Path, blobs: BlobStore) -> None:
+    from minicode_lsp.store.db import Database
+
+    db = Database(tmp_path / "state" / "store.db")
+    try:
+        cps = CheckpointStore(db, blobs)
+        f = tmp_path / "a"
+        ids = [edit(cps, f, f"v{i}".encode(), turn=f"t{i}") for i in range(3)]
+        assert [g.id for g in cps.groups_for_target("s1", {"turnId": "t1"})] == ids[1:]
+        assert [g.id for g in cps.list_groups(path=f)] == ids[::-1]
+        assert cps.referenced_blobs()
+        CheckpointStore(db, blobs)  # schema creation is idempotent
+    finally:
+        db.close()
