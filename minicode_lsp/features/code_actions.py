@@ -36,7 +36,7 @@ def _selected_text(ls: Any, uri: str, r: t.Range) -> str:
     doc = ls.workspace.text_documents.get(uri)
     if doc is None:
         return ""
-    lines = doc.lines[r.start.line : r.end.line + 1]
+    lines = list(doc.lines[r.start.line : r.end.line + 1])
     if not lines:
         return ""
     if len(lines) == 1:

@@ -53,9 +53,8 @@ class TurnCheckpoints:
         skipped: list[str] = []
         if self._kind == "shell" and self.snapshotter is not None and self._before is not None:
             after = await asyncio.to_thread(self.snapshotter.take)
-            for change in self.snapshotter.diff(self._before, after):
-                writer.add_change(change.path, change.pre_sha, change.post_sha)
-            skipped = [str(s) for s in getattr(after, "skipped", [])]
+            self.snapshotter.record(writer, self.snapshotter.diff(self._before, after))
+            skipped = [f"{path or '(workspace)'}: {reason}" for path, reason in after.skipped.items()]
             self._before = None
         group = writer.commit()
         if group is None:

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 class Service:
     def __init__(self, root: Path, frontend: Frontend, *, loader: ConfigLoader | None = None,
-                 user_dir: Path | None = None) -> None:
+                 user_dir: Path | None = None, watch: bool = True) -> None:
         self.root = root.resolve()
         self.frontend = frontend
         self.loader = load_for_workspace(self.root, loader)
@@ -57,7 +57,7 @@ class Service:
         self.running: dict[str, RunningTurn] = {}
         self.allowed_commands: dict[str, set[str]] = {}
         self.readiness: ReadinessReport | None = None
-        self._open_store()
+        self._open_store(watch)
         self.rewinds = RewindService(self)
 
     # ------------------------------------------------------------------ setup
@@ -65,20 +65,20 @@ class Service:
     def settings(self) -> Settings:
         return self._settings
 
-    def _open_store(self) -> None:
+    def _open_store(self, watch: bool) -> None:
         self._settings = self.loader.settings()
         self.store_dir = store_dir_for(self.root, self._settings.store.path)
         self.db = Database(self.store_dir / "sessions.db")
         self.redactor = Redactor(secret_values(self._settings))
         self.sessions = SessionStore(self.db, redactor=self.redactor)
-        self.blobs = BlobStore(self.store_dir / "blobs", max_bytes=self._settings.store.max_blob_bytes)
+        self.blobs = BlobStore(self.store_dir / "blobs", max_size=self._settings.store.max_blob_bytes)
         self.checkpoints = CheckpointStore(self.db, self.blobs)
         self.memory = MemoryStore(self.db)
         self.user_memory_path = user_memory_db_path()
         snap = self._settings.snapshot
         self.snapshotter = Snapshotter(
-            self.root, self.blobs, max_file_size=snap.max_file_bytes, max_files=snap.max_files,
-            time_budget_s=snap.time_budget_s, extra_ignored=[self.store_dir],
+            self.root, self.blobs, store_dir=self.store_dir, max_file_size=snap.max_file_bytes,
+            max_files=snap.max_files, time_budget_s=snap.time_budget_s, watch=watch,
         )
         interrupted = self.sessions.mark_interrupted()
         if interrupted:

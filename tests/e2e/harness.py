@@ -20,7 +20,7 @@ from typing import Any
 from lsprotocol import types as t
 from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
-from pytest_lsp.client import register_lsp_features
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from minicode_lsp import protocol as p
 
@@ -77,6 +77,7 @@ class Editor:
     questions: list[t.ShowMessageRequestParams] = field(default_factory=list)
     answers: list[str | None] = field(default_factory=list)  # consumed first; default None
     shown_documents: list[str] = field(default_factory=list)
+    init_result: Any = None
 
     # ---------------------------------------------------------------- documents
     def open(self, rel: str, language: str = "python") -> str:
@@ -177,7 +178,9 @@ async def editor(
     init_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Editor]:
     client = LanguageClient(converter_factory=_fixed_converter)
-    register_lsp_features(client)
+    register_lsp_features(
+        client, {m: f for m, f in DEFAULT_CLIENT_FEATURES.items() if m != t.WINDOW_SHOW_DOCUMENT}
+    )
     ed = Editor(client=client, root=root, profile=profile)
 
     @client.feature(t.WORKSPACE_APPLY_EDIT)
@@ -214,7 +217,7 @@ async def editor(
     caps.window.work_done_progress = True
     if caps.window.show_document is None:
         caps.window.show_document = t.ShowDocumentClientCapabilities(support=True)
-    await client.initialize_session(
+    ed.init_result = await client.initialize_session(
         t.InitializeParams(
             capabilities=caps,
             root_uri=root.as_uri(),
@@ -231,12 +234,12 @@ async def editor(
             await client.stop()
 
 
-def _plain(params: Any) -> dict[str, Any]:
-    """Custom notifications arrive as attrs-like objects; turn them back into dicts."""
+def _plain(params: Any) -> Any:
+    """Custom notifications arrive as namedtuple-like objects; turn them back into plain data."""
+    if hasattr(params, "_asdict"):
+        return {k: _plain(v) for k, v in params._asdict().items()}
     if isinstance(params, dict):
-        return params
-    conv = default_converter()
-    data = conv.unstructure(params)
-    if isinstance(data, dict):
-        return data
-    return dict(vars(params))
+        return {k: _plain(v) for k, v in params.items()}
+    if isinstance(params, list | tuple):
+        return [_plain(v) for v in params]
+    return params

@@ -18,12 +18,10 @@ from .harness import editor
 
 async def test_capabilities_advertise_exactly_the_contract(workspace: Path, profile: str) -> None:
     async with editor(workspace, profile=profile) as ed:
-        caps = ed.client.capabilities
-        assert caps is not None
+        caps = ed.init_result.capabilities
         assert set(caps.execute_command_provider.commands) == set(p.COMMANDS)
         assert caps.code_action_provider is not None
-        info = ed.client.protocol.server_info if hasattr(ed.client.protocol, "server_info") else None
-        del info
+        assert ed.init_result.server_info.name == "minicode-lsp"
 
 
 async def test_readiness_sent_after_initialized_and_on_request(workspace: Path, profile: str) -> None:
