@@ -341,9 +341,12 @@ end
 vim.api.nvim_create_autocmd("TabClosed", {
   group = augroup,
   callback = function()
-    if view and not view.resolved and not vim.api.nvim_tabpage_is_valid(view.tab) then
-      resolve(false)
-    end
+    -- the closed tabpage is still valid while TabClosed runs
+    vim.schedule(function()
+      if view and not view.resolved and not vim.api.nvim_tabpage_is_valid(view.tab) then
+        resolve(false)
+      end
+    end)
   end,
 })
 

@@ -1,0 +1,136 @@
+-- Test helpers: checks, waits, a watchdog, and a workspace wired to the scripted model server.
+local H = { passes = 0, failures = 0, notes = {} }
+
+function H.out(...)
+  local parts = {}
+  for _, v in ipairs({ ... }) do
+    parts[#parts + 1] = type(v) == "string" and v or vim.inspect(v, { newline = " ", indent = "" })
+  end
+  io.stdout:write(table.concat(parts, " ") .. "\n")
+  io.stdout:flush()
+end
+
+---@param cond any
+---@param msg string
+---@param detail? any shown when the check fails
+function H.check(cond, msg, detail)
+  if cond then
+    H.passes = H.passes + 1
+    H.out("PASS", msg)
+  else
+    H.failures = H.failures + 1
+    H.out("FAIL", msg, detail ~= nil and detail or "")
+  end
+  return cond
+end
+
+--- Wait until pred() is true (processing events meanwhile).
+---@param ms integer
+---@param pred fun(): any
+---@return boolean
+function H.wait(ms, pred)
+  return vim.wait(ms, function()
+    local ok, v = pcall(pred)
+    return ok and v and true or false
+  end, 10) == true
+end
+
+function H.finish()
+  H.out(("%s: %d checks passed, %d failed"):format(H.failures == 0 and "SUMMARY ok" or "SUMMARY failed", H.passes, H.failures))
+  vim.cmd(H.failures == 0 and "qall!" or "cquit! 1")
+end
+
+--- Exit non-zero if the test is still running after ms.
+function H.watchdog(ms)
+  vim.defer_fn(function()
+    H.out("FAIL watchdog: test still running after " .. ms .. " ms")
+    for _, n in ipairs(H.notes) do
+      H.out("  notify:", n)
+    end
+    vim.cmd("cquit! 2")
+  end, ms)
+end
+
+-- record notifications (and echo them, for the log)
+vim.notify = function(msg, level)
+  H.notes[#H.notes + 1] = tostring(msg)
+  H.out(("  notify[%s] %s"):format(tostring(level or ""), tostring(msg):gsub("\n", " | ")))
+end
+
+--- Write a workspace: files (name -> lines) and a .minicode.toml for the scripted provider.
+---@param files table<string, string[]>
+---@param agent? table<string, string> [agent] keys
+---@return string dir
+function H.workspace(files, agent)
+  local dir = assert(vim.env.MINICODE_WS, "MINICODE_WS not set")
+  for name, lines in pairs(files) do
+    vim.fn.mkdir(vim.fs.dirname(dir .. "/" .. name), "p")
+    vim.fn.writefile(lines, dir .. "/" .. name)
+  end
+  local toml = {}
+  local url = vim.env.MINICODE_MODEL_URL
+  if url and url ~= "" then
+    vim.list_extend(toml, {
+      "[[providers]]",
+      'name = "scripted"',
+      'kind = "openai"',
+      ('baseUrl = "%s/v1"'):format(url),
+      'model = "scripted"',
+      "timeoutS = 20",
+      "",
+    })
+  end
+  toml[#toml + 1] = "[agent]"
+  for k, v in pairs(agent or {}) do
+    toml[#toml + 1] = ("%s = %q"):format(k, v)
+  end
+  vim.fn.writefile(toml, dir .. "/.minicode.toml")
+  vim.cmd.cd(vim.fn.fnameescape(dir))
+  return dir
+end
+
+--- require("minicode").setup with the server under test.
+---@param opts? table
+function H.setup(opts)
+  local server = assert(vim.env.MINICODE_SERVER, "MINICODE_SERVER not set")
+  require("minicode").setup(vim.tbl_deep_extend("force", { cmd = { server, "serve" } }, opts or {}))
+end
+
+--- Wait for the minicode client to be initialized and attached to bufnr.
+---@param bufnr integer
+---@return vim.lsp.Client?
+function H.wait_client(bufnr)
+  local client
+  H.wait(15000, function()
+    client = vim.lsp.get_clients({ name = "minicode", bufnr = bufnr })[1]
+    return client and client.initialized
+  end)
+  return client
+end
+
+--- Record minicode/event notifications (through the plugin's User autocmd).
+---@return {events: table[], finished: table?}
+function H.record_events()
+  local rec = { events = {}, finished = nil }
+  vim.api.nvim_create_autocmd("User", {
+    pattern = "MiniCodeEvent",
+    callback = function(args)
+      local ev = args.data
+      rec.events[#rec.events + 1] = ev
+      if ev.type == "turn.finished" then
+        rec.finished = ev
+      end
+    end,
+  })
+  return rec
+end
+
+---@param rec {events: table[]}
+---@return string[]
+function H.event_types(rec)
+  return vim.tbl_map(function(e)
+    return e.type
+  end, rec.events)
+end
+
+return H

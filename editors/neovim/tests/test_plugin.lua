@@ -1,0 +1,113 @@
+-- The plugin without a server: command completion, targets, config, protocol, the diff view.
+local H = dofile(vim.env.MINICODE_TESTS .. "/helpers.lua")
+H.watchdog(20000)
+
+H.check(vim.fn.exists(":MiniCode") == 2, ":MiniCode exists after plugin/minicode.lua")
+H.check(package.loaded["minicode.commands"] == nil, "plugin/minicode.lua loads no module eagerly")
+
+local subs = vim.fn.getcompletion("MiniCode ", "cmdline")
+local expected = { "cancel", "checkpoints", "export", "log", "readiness", "replay", "resume", "rewind",
+  "rewind-preview", "rewind-undo", "run", "sessions" }
+H.check(vim.deep_equal(subs, expected), "completion lists the 12 subcommands", subs)
+H.check(vim.deep_equal(vim.fn.getcompletion("MiniCode rewind-preview l", "cmdline"), { "latest" }),
+  "completion of rewind targets")
+
+local cmds = require("minicode.commands")
+H.check(vim.deep_equal(cmds.parse_target(""), { latest = true }), "target: default latest")
+H.check(vim.deep_equal(cmds.parse_target("3"), { steps = 3 }), "target: N steps")
+H.check(vim.deep_equal(cmds.parse_target("steps=2"), { steps = 2 }), "target: steps=N")
+H.check(vim.deep_equal(cmds.parse_target("session"), { session = true }), "target: session")
+H.check(vim.deep_equal(cmds.parse_target("group:g1"), { groupId = "g1" }), "target: group:ID")
+H.check(vim.deep_equal(cmds.parse_target("turn:t1"), { turnId = "t1" }), "target: turn:ID")
+H.check(cmds.parse_target("bogus") == nil, "target: unknown is an error")
+
+local protocol = require("minicode.protocol")
+local n = 0
+for _ in pairs(protocol.commands) do
+  n = n + 1
+end
+H.check(n == 16, "protocol.commands has 16 ids", n)
+
+local config = require("minicode.config")
+local resolved, problems = config.resolve({ bogus = 1, diff = { layout = "x" }, panel = { width = "wide" } })
+H.check(#problems == 3 and resolved.diff.layout == "split" and resolved.panel.width == 48,
+  "config: unknown keys and invalid values are reported and keep defaults", problems)
+vim.g.minicode = { panel = { position = "right" } }
+resolved = config.resolve({ settings = { agent = { permissionMode = "auto" } } })
+H.check(resolved.panel.position == "right" and resolved.settings.agent.permissionMode == "auto",
+  "config: vim.g.minicode and setup opts merge")
+vim.g.minicode = nil
+
+local lspmod = require("minicode.lsp")
+local caps = lspmod.capabilities()
+H.check(caps.workspace.workspaceEdit.changeAnnotationSupport ~= nil, "advertises changeAnnotationSupport")
+
+-- the diff view on a synthetic edit
+local dir = vim.env.MINICODE_WS
+vim.fn.writefile({ "a = 1", "b = 2" }, dir .. "/f.py")
+local uri = vim.uri_from_fname(dir .. "/f.py")
+local edit = {
+  documentChanges = {
+    { textDocument = { uri = uri }, edits = {
+      { range = { start = { line = 1, character = 4 }, ["end"] = { line = 1, character = 5 } }, newText = "3", annotationId = "a" },
+    } },
+  },
+  changeAnnotations = { a = { label = "agent edit", needsConfirmation = true } },
+}
+local diff = require("minicode.diff")
+H.check(diff.needs_confirmation(edit), "needs_confirmation reads the annotations")
+local files = diff.files_from_edit(edit, "utf-16")
+H.check(#files == 1 and files[1].proposed[2] == "b = 3" and files[1].current[2] == "b = 2",
+  "files_from_edit computes current and proposed text", files)
+
+local answer
+diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
+local cur = diff.current()
+H.check(cur ~= nil and #vim.api.nvim_list_tabpages() == 2, "diff view opens in a tab")
+local wins = vim.api.nvim_tabpage_list_wins(0)
+H.check(#wins == 2 and vim.wo[wins[1]].diff and vim.wo[wins[2]].diff, "two diffthis windows")
+vim.cmd("normal gr")
+H.check(answer == false and diff.current() == nil and #vim.api.nvim_list_tabpages() == 1, "gr rejects and closes the tab")
+
+diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
+vim.cmd("normal ga")
+H.check(answer == true and diff.current() == nil, "ga accepts")
+
+diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
+answer = nil
+vim.cmd("tabclose")
+H.wait(1000, function() return answer ~= nil end)
+H.check(answer == false and diff.current() == nil, "closing the tab rejects")
+
+config.options.diff.layout = "unified"
+diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
+local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+H.check(text:find("-b = 2", 1, true) and text:find("+b = 3", 1, true), "unified layout shows a unified diff", text)
+diff.accept()
+config.options.diff.layout = "split"
+
+-- the applyEdit handler inside a coroutine (as Neovim runs server requests)
+local result
+local co = coroutine.create(function()
+  result = diff.handle_apply_edit(nil, { edit = edit }, { client_id = -1 })
+end)
+coroutine.resume(co)
+H.check(result == nil and diff.current() ~= nil, "handler waits for the user")
+diff.reject()
+H.wait(1000, function() return result ~= nil end)
+H.check(result and result.applied == false, "declined edit answers applied=false", result)
+H.check(vim.fn.readfile(dir .. "/f.py")[2] == "b = 2", "declined edit changed nothing")
+
+co = coroutine.create(function()
+  result = diff.handle_apply_edit(nil, { edit = edit }, { client_id = -1 })
+end)
+result = nil
+coroutine.resume(co)
+diff.accept()
+H.wait(1000, function() return result ~= nil end)
+H.check(result and result.applied == true, "accepted edit answers applied=true", result)
+H.check(vim.fn.readfile(dir .. "/f.py")[2] == "b = 3", "accepted edit on a file not open is written to disk")
+
+H.check(require("minicode.status").statusline() == "", "statusline is empty with no client")
+
+H.finish()
