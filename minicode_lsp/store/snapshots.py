@@ -107,6 +107,15 @@ class _Ignore:
         return False
 
 
+def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir: bool) -> bool:
+    suffix = "/" if is_dir else ""
+    for base, spec in specs:
+        sub = rel[len(base) + 1:] if base else rel
+        if spec.match_file(sub + suffix):
+            return True
+    return False
+
+
 class _Dirty:
     """watchdog handler: collects changed paths; recognises the sync probe."""
 
@@ -158,6 +167,8 @@ class Snapshotter:
         self._ignore = _Ignore(self.root, extra)
         self._last: Snapshot | None = None
         self._racy: set[str] = set()
+        self._probe: str | None = None
+        self._checked: set[str] = set()
         self._observer: Any = None
         self._dirty: _Dirty | None = None
         if watch:
@@ -223,7 +234,8 @@ class Snapshotter:
                     snap.complete = False
                     break
                 self._visit(snap, rel, st, cache.get(rel), t0)
-        self._racy = {r for r, e in snap.files.items() if e.mtime_ns >= start_wall - RACY_NS}
+        checked = snap.files.keys() if snap.full_walk else self._checked
+        self._racy = {r for r in checked if r in snap.files and snap.files[r].mtime_ns >= start_wall - RACY_NS}
         snap.duration_s = time.monotonic() - t0
         if snap.hashed:
             self.blobs.sync()
@@ -232,8 +244,9 @@ class Snapshotter:
 
     def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
         assert self._dirty is not None
-        probe = next((str(self.root / r) for r in prev.files if "/" not in r), None) or next(
-            (str(self.root / r) for r in prev.files), None)
+        if self._probe is None or self._probe not in prev.files:
+            self._probe = next(iter(prev.files), None)
+        probe = None if self._probe is None else str(self.root / self._probe)
         if probe is None or not self._sync_events(probe) or not prev.complete:
             return None
         paths, dirs, overflow = self._dirty.drain()
@@ -251,6 +264,7 @@ class Snapshotter:
                 todo.update(r for r in prev.files if r.startswith(prefix))
                 for sub, _st in self._walk(rel):
                     todo.add(sub)
+        self._checked = todo
         for rel in sorted(todo):
             snap.skipped.pop(rel, None)
             try:
@@ -270,25 +284,48 @@ class Snapshotter:
         except ValueError:
             return None
 
+    def _specs_for(self, dirrel: str) -> tuple[tuple[str, pathspec.PathSpec], ...]:
+        parts = dirrel.split("/") if dirrel else []
+        out = []
+        for i in range(len(parts) + 1):
+            base = "/".join(parts[:i])
+            spec = self._ignore.spec(base)
+            if spec is not None:
+                out.append((base, spec))
+        return tuple(out)
+
     def _walk(self, top: str) -> Iterator[tuple[str, os.stat_result]]:
-        stack = [top]
+        """Regular files under ``top`` (relative), skipping ignored ones; specs carried per folder."""
+        extra = self._ignore.extra
+        stack = [(top, self._specs_for(top))]
         while stack:
-            d = stack.pop()
+            d, specs = stack.pop()
             try:
                 it = os.scandir(self.root / d if d else self.root)
             except OSError:
                 continue
             with it:
-                for e in it:
-                    rel = f"{d}/{e.name}" if d else e.name
-                    try:
-                        if e.is_dir(follow_symlinks=False):
-                            if not self._ignore.ignored(rel, True):
-                                stack.append(rel)
-                        elif e.is_file(follow_symlinks=False) and not self._ignore.ignored(rel, False):
-                            yield rel, e.stat(follow_symlinks=False)
-                    except OSError:
+                entries = list(it)
+            if any(e.name == ".gitignore" for e in entries) and not any(b == d for b, _ in specs):
+                spec = self._ignore.spec(d)
+                if spec is not None:
+                    specs = (*specs, (d, spec))
+            for e in entries:
+                if e.name == ".git":
+                    continue
+                rel = f"{d}/{e.name}" if d else e.name
+                try:
+                    is_dir = e.is_dir(follow_symlinks=False)
+                    if not is_dir and not e.is_file(follow_symlinks=False):
                         continue
+                    if rel in extra or (specs and _matches(specs, rel, is_dir)):
+                        continue
+                    if is_dir:
+                        stack.append((rel, specs))
+                    else:
+                        yield rel, e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
 
     def _visit(self, snap: Snapshot, rel: str, st: os.stat_result, cached: Entry | None, t0: float) -> None:
         entry = Entry(st.st_size, st.st_mtime_ns, st.st_ino, None)

@@ -1,0 +1,223 @@
+"""Checkpoint benchmark: our edit groups and snapshots against shadow git, in one run.
+
+Builds a workspace of N files (default 50,000, about 200 MB of source-like text in nested
+folders), makes it a regular git repository (for ``git status``) and a shadow git repository
+the way Cline 3.x checkpoints (``git --git-dir=SHADOW --work-tree=WS``, ``add -A`` + ``commit``),
+takes our baseline snapshot (hashes every file once and stores it as blobs), then prints the
+median of:
+
+- our one-file checkpoint: ``begin_group`` + ``before_write`` (read + store the pre-image,
+  durable) + ``after_write`` + ``commit``, on the store ``Database`` (WAL) with fsynced blobs;
+- a shadow-git checkpoint after changing one file: ``git add -A`` + ``git commit``;
+- our pre/post ``Snapshotter.take()`` + ``diff`` around a "command" that changes 3 files
+  (warm stat cache; with watchdog dirty tracking and, for comparison, a full re-stat);
+- ``git status --porcelain`` on the same tree (the regular repository, warm);
+
+and the blob store's size against the shadow git directory's, with ratios against the
+targets: checkpoint >= 200x faster than shadow git, shell snapshot no slower than
+``git status``, store no larger than the shadow git directory.
+
+    .venv/bin/python bench/checkpoints.py [--files 50000] [--mb 200] [--reps 9] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from minicode_lsp.store.blobs import BlobStore
+from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.db import Database
+from minicode_lsp.store.snapshots import Snapshotter
+
+WORDS = ("def class return import from self value index result parser token buffer server client "
+         "session config path error raise except with as for in if else elif while yield lambda "
+         "None True False async await print len range list dict set tuple str int bytes").split()
+
+
+def corpus(rng: random.Random, size: int) -> bytes:
+    lines = []
+    total = 0
+    while total < size:
+        indent = "    " * rng.randint(0, 3)
+        line = indent + " ".join(rng.choices(WORDS, k=rng.randint(2, 12))) + f"  # {rng.random():.6f}\n"
+        lines.append(line)
+        total += len(line)
+    return "".join(lines).encode()
+
+
+def build(ws: Path, files: int, total_mb: float, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    avg = int(total_mb * 1024 * 1024 / files)
+    text = corpus(rng, 4 * 1024 * 1024)
+    written = 0
+    for i in range(files):
+        d = ws / f"pkg{i // 5000:02d}" / f"mod{(i // 100) % 50:02d}"
+        if i % 100 == 0:
+            d.mkdir(parents=True, exist_ok=True)
+        size = max(64, int(rng.expovariate(1 / avg))) if avg > 64 else avg
+        size = min(size, 20 * avg, len(text) - 1)
+        start = rng.randrange(0, len(text) - size)
+        data = f"# file {i}\n".encode() + text[start:start + size]
+        (d / f"f{i:05d}.py").write_bytes(data)
+        written += len(data)
+    return written
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for n in names:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def median(fn: Callable[[int], float], reps: int) -> float:
+    return statistics.median(fn(i) for i in range(reps))
+
+
+def touch(path: Path, tag: str) -> None:
+    path.write_bytes(path.read_bytes() + f"# changed {tag}\n".encode())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=50_000)
+    ap.add_argument("--mb", type=float, default=200.0, help="total workspace size in MB")
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--dir", type=Path, default=None, help="work in this folder (kept)")
+    args = ap.parse_args()
+    base = args.dir or Path(tempfile.mkdtemp(prefix="bench-checkpoints-"))
+    base.mkdir(parents=True, exist_ok=True)
+    ws, shadow, store = base / "ws", base / "shadow.git", base / "store"
+    for p in (ws, shadow, store):
+        shutil.rmtree(p, ignore_errors=True)
+    ws.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@x"}
+    try:
+        t = time.perf_counter()
+        size = build(ws, args.files, args.mb)
+        print(f"workspace: {args.files} files, {size / 1e6:.0f} MB, built in {time.perf_counter() - t:.1f} s")
+
+        t = time.perf_counter()
+        git("init", "-q", cwd=ws, env=env)
+        git("add", "-A", cwd=ws, env=env)
+        git("commit", "-q", "-m", "base", cwd=ws, env=env)
+        print(f"regular repo for git status: {time.perf_counter() - t:.1f} s")
+
+        t = time.perf_counter()
+        sg = ["--git-dir", str(shadow), "--work-tree", str(ws)]
+        git("init", "-q", "--bare", str(shadow), env=env)
+        git(*sg, "config", "core.bare", "false", env=env)
+        git(*sg, "add", "-A", env=env)
+        git(*sg, "commit", "-q", "--allow-empty", "--no-verify", "-m", "baseline", env=env)
+        print(f"shadow git baseline: {time.perf_counter() - t:.1f} s")
+
+        db = Database(store / "store.db")
+        blobs = BlobStore(store / "blobs")
+        cps = CheckpointStore(db, blobs)
+        t = time.perf_counter()
+        snap = Snapshotter(ws, blobs, watch=True)
+        full = Snapshotter(ws, blobs, watch=False)
+        base_snap = snap.baseline()
+        print(f"our baseline snapshot (hash + store every file): {time.perf_counter() - t:.1f} s, "
+              f"{len(base_snap.files)} files, skipped {len(base_snap.skipped)}; watcher: {snap.watching}")
+        t = time.perf_counter()
+        full.baseline()
+        print(f"second snapshotter's baseline (blobs already stored): {time.perf_counter() - t:.1f} s")
+
+        all_files = sorted(ws.rglob("f*.py"))
+        rng = random.Random(7)
+
+        def ours(i: int) -> float:
+            f = rng.choice(all_files)
+            t0 = time.perf_counter()
+            w = cps.begin_group("bench", f"t{i}", f"c{i}", "edit", "edit one file")
+            old = f.read_bytes()
+            w.before_write(f, old)
+            new = old + f"# edit {i}\n".encode()
+            dt = time.perf_counter() - t0
+            f.write_bytes(new)  # the edit itself is not part of the checkpoint's cost
+            t0 = time.perf_counter()
+            w.after_write(f, new)
+            assert w.commit() is not None
+            return dt + time.perf_counter() - t0
+
+        def shadow_git(i: int) -> float:
+            touch(rng.choice(all_files), f"shadow {i}")
+            t0 = time.perf_counter()
+            git(*sg, "add", "-A", env=env)
+            git(*sg, "commit", "-q", "--allow-empty", "--no-verify", "-m", f"checkpoint {i}", env=env)
+            return time.perf_counter() - t0
+
+        def shell(s: Snapshotter) -> Callable[[int], float]:
+            s.take()  # warm: the state before this command
+
+            def run(i: int) -> float:
+                t0 = time.perf_counter()
+                before = s.take()
+                dt = time.perf_counter() - t0
+                for f in rng.sample(all_files, 3):
+                    touch(f, f"cmd {i}")
+                t0 = time.perf_counter()
+                changes = s.diff(before, s.take())
+                dt += time.perf_counter() - t0
+                assert len(changes) == 3, changes
+                return dt
+            return run
+
+        def git_status(i: int) -> float:
+            t0 = time.perf_counter()
+            git("status", "--porcelain", cwd=ws, env=env)
+            return time.perf_counter() - t0
+
+        git_status(0)  # refresh the index once
+        r_ours = median(ours, max(args.reps, 21))
+        r_shadow = median(shadow_git, args.reps)
+        r_watch = median(shell(snap), args.reps)
+        r_full = median(shell(full), args.reps)
+        r_status = median(git_status, args.reps)
+        snap.close()
+        store_size = blobs.size_on_disk()
+        shadow_size = dir_size(shadow)
+
+        print()
+        print(f"{'measure':<52}{'ours':>12}{'baseline':>12}{'ratio':>10}  target")
+        print(f"{'one-file checkpoint vs shadow-git add+commit':<52}{r_ours * 1e3:>10.2f}ms"
+              f"{r_shadow * 1e3:>10.1f}ms{r_shadow / r_ours:>9.0f}x  >= 200x faster"
+              f"  {'OK' if r_shadow / r_ours >= 200 else 'MISSED'}")
+        print(f"{'shell snapshot pre+post+diff (watchdog) vs git status':<52}{r_watch * 1e3:>10.1f}ms"
+              f"{r_status * 1e3:>10.1f}ms{r_status / r_watch:>9.1f}x  >= 1x"
+              f"  {'OK' if r_watch <= r_status else 'MISSED'}")
+        print(f"{'shell snapshot pre+post+diff (full re-stat) vs git status':<52}{r_full * 1e3:>10.1f}ms"
+              f"{r_status * 1e3:>10.1f}ms{r_status / r_full:>9.1f}x  (no watcher, for comparison)")
+        print(f"{'blob store size vs shadow git dir':<52}{store_size / 1e6:>10.1f}MB"
+              f"{shadow_size / 1e6:>10.1f}MB{store_size / shadow_size:>9.2f}x  <= 1x"
+              f"  {'OK' if store_size <= shadow_size else 'MISSED'}")
+        print(f"(store database: {db.size_bytes() / 1e6:.1f} MB; workspace: {size / 1e6:.0f} MB)")
+        db.close()
+        full.close()
+    finally:
+        if args.dir is None:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
