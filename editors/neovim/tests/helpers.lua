@@ -1,5 +1,9 @@
 -- Test helpers: checks, waits, a watchdog, and a workspace wired to the scripted model server.
-local H = { passes = 0, failures = 0, notes = {} }
+local H = { passes = 0, failures = 0, notes = {}, t0 = vim.uv.hrtime() }
+
+local function elapsed()
+  return ("%5.2fs"):format((vim.uv.hrtime() - H.t0) / 1e9)
+end
 
 function H.out(...)
   local parts = {}
@@ -16,10 +20,10 @@ end
 function H.check(cond, msg, detail)
   if cond then
     H.passes = H.passes + 1
-    H.out("PASS", msg)
+    H.out("PASS", msg, elapsed())
   else
     H.failures = H.failures + 1
-    H.out("FAIL", msg, detail ~= nil and detail or "")
+    H.out("FAIL", msg, elapsed(), detail ~= nil and detail or "")
   end
   return cond
 end
@@ -36,6 +40,7 @@ function H.wait(ms, pred)
 end
 
 function H.finish()
+  H.out("  finished at " .. elapsed())
   H.out(("%s: %d checks passed, %d failed"):format(H.failures == 0 and "SUMMARY ok" or "SUMMARY failed", H.passes, H.failures))
   vim.cmd(H.failures == 0 and "qall!" or "cquit! 1")
 end
@@ -78,6 +83,14 @@ function H.workspace(files, agent)
       'model = "scripted"',
       "timeoutS = 20",
       "",
+      -- a fallback entry (the same scripted server): with one provider readiness is "degraded"
+      "[[providers]]",
+      'name = "scripted-fallback"',
+      'kind = "openai"',
+      ('baseUrl = "%s/v1"'):format(url),
+      'model = "scripted"',
+      "timeoutS = 20",
+      "",
     })
   end
   toml[#toml + 1] = "[agent]"
@@ -101,7 +114,7 @@ end
 ---@return vim.lsp.Client?
 function H.wait_client(bufnr)
   local client
-  H.wait(15000, function()
+  H.wait(40000, function() -- a cold server start is slow on a loaded machine
     client = vim.lsp.get_clients({ name = "minicode", bufnr = bufnr })[1]
     return client and client.initialized
   end)

@@ -6,7 +6,7 @@
 #
 # env: NVIM (default: the repo's .venv/bin/nvim, else nvim on PATH), MINICODE_PYTHON (a python
 # with minicode_lsp installed; default .venv/bin/python), MINICODE_SERVER (default: the
-# minicode-lsp next to that python), MINICODE_TEST_TIMEOUT (seconds per test file, default 90),
+# minicode-lsp next to that python), MINICODE_TEST_TIMEOUT (seconds per test file, default 150),
 # KEEP=1 keeps the temporary directory.
 # Every test gets private XDG_* dirs; nvim has an in-process watchdog and an outer `timeout`.
 set -u
@@ -20,7 +20,7 @@ if [ -z "$NVIM" ]; then
 fi
 PY=${MINICODE_PYTHON:-$REPO/.venv/bin/python}
 SERVER=${MINICODE_SERVER:-$(dirname "$PY")/minicode-lsp}
-TIMEOUT=${MINICODE_TEST_TIMEOUT:-90}
+TIMEOUT=${MINICODE_TEST_TIMEOUT:-150}
 
 for f in "$NVIM" "$PY" "$SERVER"; do
   if [ -z "$f" ] || [ ! -x "$f" ]; then

@@ -174,7 +174,7 @@ function M.ensure(cb)
       return
     end
   end
-  local deadline = vim.uv.now() + 15000
+  local deadline = vim.uv.now() + 30000
   local function poll()
     if client.initialized then
       cb(client)

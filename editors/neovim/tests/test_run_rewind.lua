@@ -1,0 +1,125 @@
+-- Run a task with :MiniCode run, see the buffer change, find the session and its edit group in
+-- the panel, preview the rewind as a diff, accept it, and see the text restored.
+local H = dofile(vim.env.MINICODE_TESTS .. "/helpers.lua")
+H.watchdog(120000)
+
+local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" } }, { permissionMode = "auto" })
+H.setup()
+
+local progress = {}
+vim.api.nvim_create_autocmd("LspProgress", {
+  callback = function(args)
+    local value = args.data.params and args.data.params.value or {}
+    progress[#progress + 1] = value.kind
+  end,
+})
+local rec = H.record_events()
+
+vim.cmd.edit(vim.fn.fnameescape(ws .. "/a.py"))
+local buf = vim.api.nvim_get_current_buf()
+local client = H.wait_client(buf)
+if not H.check(client ~= nil, "minicode client initialized and attached") then
+  return H.finish()
+end
+H.check(client.config.init_options ~= nil, "settings sent as initializationOptions")
+H.check(H.wait(10000, function()
+  return require("minicode.status").readiness() ~= nil
+end), "minicode/readiness received")
+H.out("  statusline:", require("minicode.status").statusline())
+H.check(require("minicode.status").statusline():find("● ready", 1, true), "statusline shows readiness",
+  require("minicode.status").statusline())
+
+-- 1. run a task
+vim.cmd("MiniCode run change x to 2")
+local finished = H.wait(30000, function()
+  return rec.finished ~= nil
+end)
+H.check(finished, "turn.finished received", H.event_types(rec))
+H.out("  events:", table.concat(H.event_types(rec), ","))
+H.check(rec.finished and rec.finished.data.stopReason == "done", "stop reason done", rec.finished and rec.finished.data)
+H.check(vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2", "buffer shows the agent's edit",
+  vim.api.nvim_buf_get_lines(buf, 0, -1, false))
+H.wait(5000, function() return vim.tbl_contains(progress, "end") end)
+H.check(vim.tbl_contains(progress, "begin") and vim.tbl_contains(progress, "end"), "$/progress begin and end seen (LspProgress)", progress)
+local transcript = table.concat(require("minicode.transcript").lines(), "\n")
+H.check(transcript:find("Done.", 1, true) and transcript:find("edit_file", 1, true), "transcript streamed the turn", transcript)
+local session_id = rec.finished and rec.finished.sessionId
+
+-- 2. the sessions panel
+local panel = require("minicode.panel")
+local loaded = false
+vim.api.nvim_create_autocmd("User", { pattern = "MiniCodePanel", callback = function() loaded = true end })
+vim.cmd("MiniCode sessions")
+local session_line
+H.wait(10000, function()
+  local _, items = panel.contents()
+  for lnum, item in pairs(items) do
+    if item.kind == "session" and item.session.id == session_id then
+      session_line = lnum
+      return true
+    end
+  end
+end)
+H.check(session_line ~= nil, "panel lists the session", (panel.contents()))
+if not session_line then
+  return H.finish()
+end
+local win = panel.window()
+vim.api.nvim_set_current_win(win)
+vim.api.nvim_win_set_cursor(win, { session_line, 0 })
+vim.cmd("normal o") -- expand
+local group_line, file_line
+H.wait(10000, function()
+  local _, items = panel.contents()
+  for lnum, item in pairs(items) do
+    if item.kind == "group" then
+      group_line = lnum
+    elseif item.kind == "file" and item.file.uri:match("a%.py$") then
+      file_line = lnum
+    end
+  end
+  return group_line and file_line
+end)
+H.out("  panel:\n    " .. table.concat((panel.contents()), "\n    "))
+H.check(group_line ~= nil, "panel shows the turn's edit group")
+H.check(file_line ~= nil, "panel shows the group's file a.py")
+if not group_line then
+  return H.finish()
+end
+
+-- 3. preview the rewind of that group as a diff (panel key), accept it
+local diff = require("minicode.diff")
+vim.api.nvim_win_set_cursor(win, { group_line, 0 })
+vim.cmd("normal v")
+H.check(H.wait(10000, function() return diff.current() ~= nil end), "rewind preview opens a diff view", H.notes)
+local view = diff.current()
+if view then
+  local f = view.files[1]
+  H.check(view.kind == "rewind", "the view is a rewind preview")
+  H.check(f and f.current and f.current[1] == "x = 2" and f.proposed and f.proposed[1] == "x = 1",
+    "diff shows current x = 2 and proposed x = 1", f)
+  local wins = vim.api.nvim_tabpage_list_wins(0)
+  H.check(#wins == 2 and vim.wo[wins[1]].diff and vim.wo[wins[2]].diff, "side-by-side diffthis windows")
+  local rewound
+  vim.api.nvim_create_autocmd("User", { pattern = "MiniCodeRewound", callback = function(a) rewound = a.data end })
+  vim.cmd("normal ga")
+  H.check(H.wait(10000, function()
+    return vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 1"
+  end), "accepting restores the buffer text", vim.api.nvim_buf_get_lines(buf, 0, -1, false))
+  H.wait(5000, function() return rewound ~= nil end)
+  H.check(rewound and rewound.applied == true, "minicode.rewind.apply reports applied", rewound)
+  H.check(diff.current() == nil, "no second confirmation for the accepted preview", diff.current())
+end
+
+-- 4. undo the rewind
+vim.cmd("MiniCode rewind-undo")
+H.wait(5000, function()
+  if diff.current() then
+    diff.accept()
+  end
+  return vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2"
+end)
+H.check(vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2", "rewind-undo brings the agent's edit back",
+  vim.api.nvim_buf_get_lines(buf, 0, -1, false))
+
+H.finish()
