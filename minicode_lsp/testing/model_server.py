@@ -19,6 +19,7 @@ Script entries: ``{"text", "tool_calls", "usage", "chunk_delay_s", "delay_s", "s
 
 CLI: ``python -m minicode_lsp.testing.model_server --script FILE.json [--port 0]
 [--port-file PATH] [--model NAME]`` prints ``READY <base_url>`` and serves until killed.
+``/v1/models`` lists ``scripted-model`` and ``scripted`` unless ``--model`` names others.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class ScriptedModelServer:
     """
 
     def __init__(self, script: Iterable[Reply] = (), *, reply_fn: ReplyFunction | None = None,
-                 models: Iterable[str] = ("scripted-model",), port: int = 0) -> None:
+                 models: Iterable[str] = ("scripted-model", "scripted"), port: int = 0) -> None:
         self._lock = threading.Lock()
         self._script: list[Reply] = list(script)
         self._requests: list[RecordedRequest] = []
@@ -388,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", help="write the base URL to this file once listening")
     parser.add_argument("--model", action="append", help="model name listed by /v1/models (repeatable)")
     args = parser.parse_args(argv)
-    server = ScriptedModelServer(load_script(args.script), models=args.model or ["scripted-model"], port=args.port)
+    server = ScriptedModelServer(load_script(args.script), models=args.model or ("scripted-model", "scripted"),
+                                 port=args.port)
     base_url = server.start()
     if args.port_file:
         tmp = Path(args.port_file + ".tmp")
