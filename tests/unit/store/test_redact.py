@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from minicode_lsp.store.redact import REDACTED, Redactor
 
 
@@ -50,3 +55,20 @@ def test_recursive_and_credential_keys() -> None:
     assert out["usage"] == {"inputTokens": 10, "outputTokens": 2}
     assert out["apiKeyEnv"] == "OPENAI_API_KEY" and out["n"] is None
     assert data["args"][0] == "echo s3cr3t-value"  # the input is not modified
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values, secret=st.text(alphabet="abcdefXYZ0123456789-_", min_size=8, max_size=40))
+def test_an_exact_secret_never_survives(value: object, secret: str) -> None:
+    planted = {"a": [value, f"pre{secret}post"], secret: {"k": secret}, "v": value}
+    out = Redactor([secret])(planted)
+    assert secret not in json.dumps(out)

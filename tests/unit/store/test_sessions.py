@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.export import decode_cursor, export_jsonl, export_markdown
@@ -273,3 +275,27 @@ def test_exports(store: SessionStore) -> None:
     # a secret learned after the write is still kept out of exports
     store.redactor.add_secret("2 passed")
     assert "2 passed" not in export_jsonl(store, s.id)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    times=st.lists(st.integers(min_value=0, max_value=5), min_size=0, max_size=25),
+    limit=st.integers(min_value=1, max_value=7),
+)
+def test_paging_visits_every_session_once_in_order(db: Database, times: list[int], limit: int) -> None:
+    store = SessionStore(db)
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM sessions")
+        conn.executemany(
+            "INSERT INTO sessions (id, created_at, updated_at) VALUES (?, 0, ?)",
+            [(f"S{i:03d}", float(t)) for i, t in enumerate(times)],
+        )
+    expected = [f"S{i:03d}" for i, _ in sorted(enumerate(times), key=lambda p: (p[1], p[0]), reverse=True)]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(len(times) + 2):
+        rows, cursor = store.list_sessions(limit=limit, cursor=cursor)
+        seen += [r.id for r in rows]
+        if cursor is None:
+            break
+    assert seen == expected
