@@ -146,4 +146,33 @@ function H.event_types(rec)
   end, rec.events)
 end
 
+--- The requests the scripted model server received (its /_control/requests endpoint).
+---@return table[]
+function H.model_requests()
+  local url = vim.env.MINICODE_MODEL_URL .. "/_control/requests"
+  local code = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())"
+  local res = vim.system({ vim.env.MINICODE_PYTHON, "-c", code, url }, { text = true }):wait(10000)
+  local ok, decoded = pcall(vim.json.decode, res.stdout or "")
+  if not ok then
+    return {}
+  end
+  return decoded.requests or decoded
+end
+
+--- Wait for the next turn.finished after `count` finished turns.
+---@param rec table
+---@param count integer
+---@param ms? integer
+function H.wait_finished(rec, count, ms)
+  return H.wait(ms or 30000, function()
+    local n = 0
+    for _, e in ipairs(rec.events) do
+      if e.type == "turn.finished" then
+        n = n + 1
+      end
+    end
+    return n >= count
+  end)
+end
+
 return H
