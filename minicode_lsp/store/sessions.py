@@ -118,7 +118,7 @@ class SessionStore:
             "SELECT id FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT 50", (want, want + "\uffff")
         )
         ids = [r["id"] for r in rows]
-        if len(ids) == 50:  # resolve_prefix lists at most these; say there are more
+        if len(ids) == 50 and want not in ids:  # at least 50 match: list these
             raise AmbiguousId(prefix, ids)
         return resolve_prefix(want, ids)
 
