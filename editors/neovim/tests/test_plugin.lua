@@ -110,4 +110,24 @@ H.check(vim.fn.readfile(dir .. "/f.py")[2] == "b = 3", "accepted edit on a file 
 
 H.check(require("minicode.status").statusline() == "", "statusline is empty with no client")
 
+-- the vimdoc: tags generate without errors and every |minicode...| link has a tag
+local tmp = vim.fn.tempname()
+vim.fn.mkdir(tmp .. "/doc", "p")
+vim.fn.writefile(vim.fn.readfile(vim.env.MINICODE_PLUGIN .. "/doc/minicode.txt"), tmp .. "/doc/minicode.txt")
+local ok, err = pcall(vim.cmd, "helptags " .. vim.fn.fnameescape(tmp .. "/doc"))
+H.check(ok, ":helptags on doc/minicode.txt", err)
+local tags = {}
+for _, l in ipairs(vim.fn.readfile(tmp .. "/doc/tags")) do
+  tags[l:match("^[^\t]+")] = true
+end
+local missing = {}
+for _, l in ipairs(vim.fn.readfile(tmp .. "/doc/minicode.txt")) do
+  for link in l:gmatch("|([^|%s]+)|") do
+    if link:find("minicode", 1, true) and not tags[link] then
+      missing[#missing + 1] = link
+    end
+  end
+end
+H.check(#missing == 0 and tags["minicode.txt"] and tags[":MiniCode"], "every |minicode| link resolves", missing)
+
 H.finish()
