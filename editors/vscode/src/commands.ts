@@ -75,9 +75,10 @@ async function pickSession(server: ServerManager, placeHolder: string): Promise<
 /** The rewind target of a side-panel node (turn or group). */
 function nodeTarget(node: TreeNode | undefined): RewindRequest | undefined {
   if (!node) return undefined;
-  if (node.kind === 'group' && node.groupId) return { sessionId: node.sessionId, target: { groupId: node.groupId } };
-  if (node.kind === 'turn' && node.turnId) return { sessionId: node.sessionId, target: { turnId: node.turnId } };
-  if (node.kind === 'session') return { sessionId: node.sessionId, target: { session: true } };
+  const label = `"${node.label}"`;
+  if (node.kind === 'group' && node.groupId) return { sessionId: node.sessionId, target: { groupId: node.groupId }, label: `${label} and all after it` };
+  if (node.kind === 'turn' && node.turnId) return { sessionId: node.sessionId, target: { turnId: node.turnId }, label: `turn ${label} and all after it` };
+  if (node.kind === 'session') return { sessionId: node.sessionId, target: { session: true }, label: `session ${label}` };
   return undefined;
 }
 
@@ -87,20 +88,20 @@ async function pickTarget(server: ServerManager, verb: string): Promise<RewindRe
   type Item = vscode.QuickPickItem & { req?: RewindRequest };
   const latest = groups[0];
   const items: Item[] = [
-    { label: '$(history) Latest edit group', description: latest ? truncate(latest.label || latest.id, 60) : '', req: { target: { latest: true } } },
+    { label: '$(history) Latest edit group', description: latest ? truncate(latest.label || latest.id, 60) : '', req: { target: { latest: true }, label: 'the latest edit group' } },
   ];
   if (latest?.turnId) {
-    items.push({ label: '$(debug-step-back) Latest turn', description: 'every edit of the last turn', req: { sessionId: latest.sessionId, target: { turnId: latest.turnId } } });
+    items.push({ label: '$(debug-step-back) Latest turn', description: 'every edit of the last turn', req: { sessionId: latest.sessionId, target: { turnId: latest.turnId }, label: 'the latest turn' } });
   }
   const sessionIds = [...new Set(groups.map((g: EditGroup) => g.sessionId).filter((s): s is string => !!s))];
-  if (sessionIds[0]) items.push({ label: '$(discard) Whole session', description: 'every edit of the latest session', req: { sessionId: sessionIds[0], target: { session: true } } });
+  if (sessionIds[0]) items.push({ label: '$(discard) Whole session', description: 'every edit of the latest session', req: { sessionId: sessionIds[0], target: { session: true }, label: 'the latest session' } });
   if (groups.length) items.push({ label: 'Edit groups (this one and all after it)', kind: vscode.QuickPickItemKind.Separator });
   for (const g of groups) {
     const target: RewindTarget = { groupId: g.id };
     items.push({
       label: `$(git-commit) ${truncate(g.label || g.id, 70)}`,
       description: [g.kind, `${g.files?.length ?? 0} file(s)`, relativeTime(g.createdAt)].filter(Boolean).join(' · '),
-      req: { sessionId: g.sessionId, target },
+      req: { sessionId: g.sessionId, target, label: `"${truncate(g.label || g.id, 50)}" and all after it` },
     });
   }
   const picked = await vscode.window.showQuickPick(items, { placeHolder: `${verb}: what to rewind` });

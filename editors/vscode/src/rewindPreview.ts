@@ -14,6 +14,13 @@ export interface RewindRequest {
   sessionId?: string;
   target: RewindTarget;
   uris?: string[];
+  /** How to name the target to the user (not sent). */
+  label?: string;
+}
+
+function wireArgs<T extends { label?: string }>(req: T): Omit<T, 'label'> {
+  const { label: _label, ...args } = req;
+  return args;
 }
 
 function roots(): string[] {
@@ -59,7 +66,7 @@ export class RewindPreviewer implements vscode.Disposable {
 
   /** Ask the server for a preview and compute each file's restored text. */
   async preview(req: RewindRequest): Promise<{ preview: RewindPreviewResult; restored: Map<string, RestoredFile> }> {
-    const preview = await this.server.execute<RewindPreviewResult>(Commands.rewindPreview, req);
+    const preview = await this.server.execute<RewindPreviewResult>(Commands.rewindPreview, wireArgs(req));
     const texts = await currentTexts(urisIn(preview));
     const restored = restoredFiles(preview, (uri) => texts.get(uri));
     return { preview, restored };
@@ -116,7 +123,7 @@ export class RewindPreviewer implements vscode.Disposable {
       items.push({ act: 'diff', file: f, label: `$(diff) ${basename(rel)}`, description: `${fileSummary(f)} — ${rel}`, detail: 'open the diff: current ↔ after rewind' });
     }
     const qp = vscode.window.createQuickPick<Item>();
-    qp.title = `MiniCode: rewind ${targetLabel(req.target)} — ${files.length} file${files.length === 1 ? '' : 's'}`;
+    qp.title = `MiniCode: rewind ${req.label ?? targetLabel(req.target)} — ${files.length} file${files.length === 1 ? '' : 's'}`;
     qp.placeholder = 'Pick a file to see its diff, or apply the rewind';
     qp.items = items;
     qp.ignoreFocusOut = true;
@@ -148,7 +155,7 @@ export class RewindPreviewer implements vscode.Disposable {
   /** Apply a preview (or a target directly); the server's applyEdit opens the Refactor Preview. */
   async apply(args: { previewId?: string; force?: boolean } & Partial<RewindRequest>): Promise<void> {
     try {
-      const result = await this.server.execute<RewindApplyResult>(Commands.rewindApply, args);
+      const result = await this.server.execute<RewindApplyResult>(Commands.rewindApply, wireArgs(args));
       if (result?.applied) {
         const n = result.files?.length;
         const choice = await vscode.window.showInformationMessage(

@@ -32,7 +32,8 @@ describe('readiness', () => {
   it('renders the full report', () => {
     const md = reportMarkdown(degraded);
     expect(md).toContain('# MiniCode readiness: degraded');
-    expect(md).toContain('| ❌ | provider local | connection refused | start Ollama |');
+    expect(md).toContain('- ✗ **provider local** — connection refused\n  - Fix: start Ollama');
+    expect(md).toContain('- ✗ **local** (openai, model `qwen`) at http://127.0.0.1:11434/v1 — refused');
     expect(md).toContain('## Providers');
     expect(md).toContain('Fallback chain: local → cloud');
   });

@@ -14,7 +14,7 @@ describe('event rendering', () => {
     applyEvent(t, ev(3, 'tool.started', { callId: 'c1', name: 'edit_file', arguments: { path: 'a.py', old_text: 'x', new_text: 'y' } }));
     let md = renderTranscript(t, ['file:///ws']);
     expect(md).toContain('I will edit a.py.');
-    expect(md).toContain('⏳ `edit_file` a.py — running');
+    expect(md).toContain('… `edit_file` a.py — running');
     expect(md).toContain('_running…_');
     applyEvent(t, ev(4, 'tool.finished', { callId: 'c1', name: 'edit_file', ok: true }));
     applyEvent(t, ev(5, 'files.changed', { uris: ['file:///ws/a.py'], groupId: 'g1' }));
@@ -23,9 +23,9 @@ describe('event rendering', () => {
     applyEvent(t, ev(8, 'text.delta', { text: 'Done.' }));
     applyEvent(t, ev(9, 'turn.finished', { stopReason: 'done', usage: { inputTokens: 12, outputTokens: 3 } }));
     md = renderTranscript(t, ['file:///ws']);
-    expect(md).toContain('✅ `edit_file` a.py — ok');
-    expect(md).toContain('📝 files changed: `a.py` (group g1)');
-    expect(md).toContain('❌ `run_command` pytest -q — failed: exit 1');
+    expect(md).toContain('✓ `edit_file` a.py — ok');
+    expect(md).toContain('✎ files changed: `a.py` (edit group g1)');
+    expect(md).toContain('✗ `run_command` pytest -q — failed: exit 1');
     expect(md).toContain('**Stop reason: done** (done) — usage: inputTokens 12, outputTokens 3');
     expect(md).not.toContain('_running…_');
     expect(md.indexOf('I will edit a.py.')).toBeLessThan(md.indexOf('Done.'));
@@ -47,8 +47,8 @@ describe('event rendering', () => {
     applyEvent(t, ev(3, 'tool.started', { name: 'search', arguments: { pattern: 'foo' } }));
     applyEvent(t, ev(4, 'turn.finished', { stopReason: 'cancelled' }));
     const md = renderTranscript(t);
-    expect(md).toContain('✅ `read_file` a.py — ok');
-    expect(md).toContain('❌ `search` foo — failed');
+    expect(md).toContain('✓ `read_file` a.py — ok');
+    expect(md).toContain('✗ `search` foo — failed');
     expect(md).toContain('**Stop reason: cancelled**');
   });
 
@@ -61,7 +61,7 @@ describe('event rendering', () => {
     const md = renderTranscript(t);
     expect(md).toContain('provider fallback: local → cloud (503)');
     expect(md).toContain('approval requested: rm -rf build');
-    expect(md).toContain('⚠️ error: provider unreachable');
+    expect(md).toContain('⚠ error: provider unreachable');
   });
 
   it('rebuilds a transcript from a replay, in seq order', () => {

@@ -3,7 +3,7 @@
 import type { ReadinessCheck, ReadinessReport } from '../protocol';
 
 const ICON: Record<string, string> = { ready: '$(check)', degraded: '$(warning)', blocked: '$(error)' };
-const MARK: Record<string, string> = { ok: '✅', warn: '⚠️', fail: '❌' };
+const MARK: Record<string, string> = { ok: '✓', warn: '⚠', fail: '✗' };
 
 /** Status bar text, e.g. `$(check) MiniCode: ready`. */
 export function statusText(report: ReadinessReport | undefined, serverState: 'starting' | 'running' | 'stopped' | 'failed' = 'running'): string {
@@ -35,16 +35,19 @@ export function tooltipMarkdown(report: ReadinessReport | undefined): string {
   return lines.join('\n');
 }
 
-/** The full report as a markdown document. */
+/** The full report as a markdown document (a list, readable raw or rendered). */
 export function reportMarkdown(report: ReadinessReport | undefined): string {
   if (!report) return '# MiniCode readiness\n\nThe server has not sent a readiness report yet.\n';
-  const out = [`# MiniCode readiness: ${report.state}`, '', '| | check | detail | fix |', '|---|---|---|---|'];
-  const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  for (const c of report.checks ?? []) out.push(`| ${MARK[c.status] ?? c.status} | ${cell(c.name)} | ${cell(c.detail)} | ${cell(c.fix)} |`);
+  const one = (s: string | undefined) => (s ?? '').replace(/\s*\n\s*/g, ' ').trim();
+  const out = [`# MiniCode readiness: ${report.state}`, '', '## Checks', ''];
+  for (const c of report.checks ?? []) {
+    out.push(`- ${MARK[c.status] ?? c.status} **${one(c.name)}**${c.detail ? ` — ${one(c.detail)}` : ''}`);
+    if (c.fix) out.push(`  - Fix: ${one(c.fix)}`);
+  }
   if (report.providers?.length) {
-    out.push('', '## Providers', '', '| | name | kind | model | base URL | detail |', '|---|---|---|---|---|---|');
+    out.push('', '## Providers', '');
     for (const p of report.providers) {
-      out.push(`| ${MARK[p.status] ?? p.status} | ${cell(p.name)} | ${cell(p.kind)} | ${cell(p.model)} | ${cell(p.baseUrl)} | ${cell(p.detail)} |`);
+      out.push(`- ${MARK[p.status] ?? p.status} **${one(p.name)}** (${one(p.kind)}, model \`${one(p.model)}\`) at ${one(p.baseUrl)}${p.detail ? ` — ${one(p.detail)}` : ''}`);
     }
   }
   if (report.fallback?.length) out.push('', `Fallback chain: ${report.fallback.join(' → ')}`);

@@ -158,7 +158,8 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
   return t;
 }
 
-const TOOL_ICON = { running: '⏳', ok: '✅', failed: '❌' } as const;
+// plain symbols (not emoji): they render in any editor font
+const TOOL_ICON = { running: '…', ok: '✓', failed: '✗' } as const;
 
 export function renderTurn(turn: TurnTranscript, index: number, roots: string[] = []): string {
   const out: string[] = [];
@@ -177,13 +178,13 @@ export function renderTurn(turn: TurnTranscript, index: number, roots: string[] 
         out.push(`- ${TOOL_ICON[p.status]} \`${p.name}\`${p.args ? ` ${p.args}` : ''} — ${p.status}${p.summary && p.status === 'failed' ? `: ${p.summary}` : ''}`, '');
         break;
       case 'files':
-        out.push(`- 📝 files changed: ${p.uris.map((u) => `\`${displayPath(u, roots)}\``).join(', ') || '(none)'}${p.groupId ? ` (group ${p.groupId})` : ''}`, '');
+        out.push(`- ✎ files changed: ${p.uris.map((u) => `\`${displayPath(u, roots)}\``).join(', ') || '(none)'}${p.groupId ? ` (edit group ${p.groupId.slice(0, 8)})` : ''}`, '');
         break;
       case 'note':
-        out.push(`- ℹ️ ${p.text}`, '');
+        out.push(`- ℹ ${p.text}`, '');
         break;
       case 'error':
-        out.push(`- ⚠️ error: ${p.text}`, '');
+        out.push(`- ⚠ error: ${p.text}`, '');
         break;
     }
   }

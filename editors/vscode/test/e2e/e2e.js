@@ -1,0 +1,181 @@
+// Drive the real VS Code workbench (code-server) in Debian's Chromium with playwright-core:
+// run "MiniCode: Run Task…" from the palette, watch the transcript stream and the file change,
+// find the session and its edit group in the side panel, preview the rewind (diff + Refactor
+// Preview), apply it, check the text is restored, and check the readiness status item.
+// Run by scripts/e2e.sh, which sets E2E_URL, E2E_WS and E2E_ARTIFACTS.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const url = process.env.E2E_URL;
+const ws = process.env.E2E_WS;
+const art = process.env.E2E_ARTIFACTS || path.join(__dirname, '..', '..', '..', '..', 'artifacts', 'vscode');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const PROMPT = 'Fix the add function in calc.py';
+
+const t0 = Date.now();
+const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+
+async function shot(page, name) {
+  const file = path.join(art, `${name}.png`);
+  await page.screenshot({ path: file }).catch((e) => log(`screenshot ${name} failed: ${e.message}`));
+  log('screenshot ->', file);
+}
+
+/** Run a command from the palette by its title. */
+async function palette(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15000 });
+  await input.fill('>' + title);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: title }).first();
+  await row.waitFor({ timeout: 15000 });
+  await row.click();
+}
+
+/** Pick a row of the open quick pick whose text matches. */
+async function quickPick(page, text) {
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();
+  await row.waitFor({ timeout: 15000 });
+  await row.click();
+}
+
+/** Editor lines (Monaco renders only what is visible: keep the documents short). */
+function editorWith(page, text) {
+  return page.locator('.monaco-editor .view-lines').filter({ hasText: text });
+}
+
+async function step(name, fn) {
+  log('--', name);
+  await fn();
+}
+
+(async () => {
+  fs.mkdirSync(art, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let rc = 1;
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('pageerror', (e) => log('pageerror:', e.message.split('\n')[0]));
+  try {
+    await step('open the workbench', async () => {
+      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
+      await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+    });
+
+    await step('the readiness status item shows the server is ready', async () => {
+      const item = page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded)/ }).first();
+      await item.waitFor({ timeout: 90000 });
+      log('status item:', (await item.innerText()).trim());
+    });
+
+    await step('open calc.py', async () => {
+      const row = page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'calc.py' }).first();
+      await row.waitFor({ timeout: 30000 });
+      await row.click();
+      await editorWith(page, 'return a - b').first().waitFor({ timeout: 15000 });
+      await editorWith(page, 'return a - b').first().click();
+    });
+
+    await step('run "MiniCode: Run Task…" from the palette', async () => {
+      await palette(page, 'MiniCode: Run Task…');
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-widget').filter({ hasText: 'What should MiniCode do?' }).waitFor({ timeout: 15000 });
+      await input.fill(PROMPT);
+      await page.keyboard.press('Enter');
+    });
+
+    await step('the transcript streams the turn', async () => {
+      await editorWith(page, 'MiniCode:').first().waitFor({ timeout: 30000 });
+      await editorWith(page, 'edit_file').first().waitFor({ timeout: 30000 });
+      // the scripted model waits a second before its last replies: the turn is still running
+      const running = await editorWith(page, 'running…').count();
+      log('transcript showed the turn running:', running > 0);
+      await editorWith(page, 'Stop reason: done').first().waitFor({ timeout: 60000 });
+      await editorWith(page, 'files changed').first().waitFor({ timeout: 5000 });
+      await page.waitForTimeout(500);
+      await shot(page, 'transcript');
+      if (running === 0) throw new Error('the transcript never showed the running turn (no streaming?)');
+    });
+
+    await step('the agent\'s change is in the editor', async () => {
+      await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
+    });
+
+    await step('the session and its edit group are in the side panel', async () => {
+      await palette(page, 'MiniCode: Show Sessions');
+      const session = page.locator('.monaco-list-row').filter({ hasText: PROMPT }).first();
+      await session.waitFor({ timeout: 20000 });
+      await session.click(); // expand: its turns, whose edit groups show expanded
+      const file = page.locator('.monaco-list-row').filter({ hasText: 'calc.py' }).filter({ hasText: 'modify' }).first();
+      const group = page.locator('.monaco-list-row[aria-level="3"]').first();
+      await group.waitFor({ timeout: 20000 });
+      log('edit group row:', (await group.innerText()).replace(/\s+/g, ' ').trim());
+      await group.click(); // expand the group: its files
+      await file.waitFor({ timeout: 20000 });
+      await page.waitForTimeout(300);
+      await shot(page, 'side-panel');
+    });
+
+    await step('preview the rewind of the edit group: per-file diff', async () => {
+      const group = page.locator('.monaco-list-row[aria-level="3"]').first();
+      await group.click({ button: 'right' });
+      const item = page.locator('.monaco-menu .action-item').filter({ hasText: 'Preview Rewind to Here' }).first();
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+      await page.locator('.quick-input-widget').filter({ hasText: 'Apply rewind' }).waitFor({ timeout: 20000 });
+      await quickPick(page, 'calc.py');
+      await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
+      await page.waitForTimeout(800);
+      await shot(page, 'rewind-diff');
+    });
+
+    await step('apply: VS Code\'s Refactor Preview shows the file', async () => {
+      await quickPick(page, 'Apply rewind');
+      const apply = page.getByRole('button', { name: 'Apply' }).first();
+      await apply.waitFor({ timeout: 20000 });
+      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
+      await page.waitForTimeout(800);
+      await shot(page, 'rewind-preview');
+      // edits that need confirmation start unchecked: tick them, then Apply
+      const boxes = page.locator('.bulk-edit-panel .edit-checkbox');
+      log('checkboxes in the Refactor Preview:', await boxes.count());
+      await boxes.first().click();
+      await page.waitForTimeout(300);
+      await apply.click();
+    });
+
+    await step('the file\'s text is restored', async () => {
+      await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
+      await page.waitForFunction(() => {
+        const lines = [...document.querySelectorAll('.monaco-editor .view-lines')].map((e) => (e.textContent || '').replace(/\u00a0/g, ' '));
+        return lines.some((t) => t.includes('return a - b')) && !lines.some((t) => t.includes('return a + b'));
+      }, null, { timeout: 15000 });
+      await shot(page, 'rewound');
+    });
+
+    await step('the status item opens the readiness report', async () => {
+      const item = page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded)/ }).first();
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+      await editorWith(page, 'MiniCode readiness').first().waitFor({ timeout: 30000 });
+      await page.waitForTimeout(300);
+      await shot(page, 'readiness');
+    });
+    rc = 0;
+  } catch (e) {
+    log('FAILED:', e.message.split('\n')[0]);
+    await shot(page, 'failure');
+  } finally {
+    await browser.close();
+  }
+  if (ws) log('workspace:', ws);
+  console.log(rc === 0 ? 'E2E PASSED' : 'E2E FAILED');
+  process.exit(rc);
+})();
