@@ -12,6 +12,7 @@ import type {
   ExportFormat,
   ReadinessReport,
   RewindTarget,
+  RewindUndoResult,
   SessionDetail,
   SessionReplayResult,
   SessionSummary,
@@ -188,8 +189,8 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
   reg('minicode.rewindTo', async (node?: TreeNode) => rewindNow(nodeTarget(node)));
 
   reg('minicode.undoRewind', async () => {
-    const r = await server.execute<{ applied?: boolean; files?: unknown[] }>(Commands.rewindUndo, {});
-    void vscode.window.showInformationMessage(r?.applied === false ? 'MiniCode: undo rewind was not applied.' : 'MiniCode: rewind undone.');
+    const r = await server.execute<RewindUndoResult>(Commands.rewindUndo, {});
+    void vscode.window.showInformationMessage(r?.applied === false ? 'MiniCode: undo rewind was not applied (declined).' : 'MiniCode: rewind undone.');
   });
 
   reg('minicode.showReadiness', async () => {

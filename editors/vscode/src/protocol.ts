@@ -253,21 +253,38 @@ export interface SessionReplayResult {
 
 export interface RewindFile {
   uri: string;
+  path?: string;
   action: RewindAction | string;
   status: RewindStatus | string;
+  /** Unified diff, current -> restored. */
   diff?: string;
+  /** The restored text (absent when the rewind deletes the file). */
+  newText?: string;
+  /** False when the file is left out (a conflict without force). */
+  willApply?: boolean;
+  reason?: string;
   [extra: string]: unknown;
 }
 
 export interface RewindPreviewResult {
   previewId: string;
-  edit: unknown; // an LSP WorkspaceEdit with changeAnnotations
+  sessionId?: string | null;
+  edit: unknown; // an LSP WorkspaceEdit with changeAnnotations (needsConfirmation)
   files: RewindFile[];
+  groups?: string[];
+  conflicts?: number;
 }
 
 export interface RewindApplyResult {
   applied: boolean;
   safetyGroupId?: string | null;
+  files?: RewindFile[];
+  reason?: string;
+}
+
+export interface RewindUndoResult {
+  applied: boolean;
+  restoredGroupId?: string;
   files?: RewindFile[];
 }
 

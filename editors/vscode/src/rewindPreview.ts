@@ -120,7 +120,8 @@ export class RewindPreviewer implements vscode.Disposable {
     items.push({ act: 'diff', label: 'Files', kind: vscode.QuickPickItemKind.Separator });
     for (const f of files) {
       const rel = displayPath(f.uri, roots());
-      items.push({ act: 'diff', file: f, label: `$(diff) ${basename(rel)}`, description: `${fileSummary(f)} — ${rel}`, detail: 'open the diff: current ↔ after rewind' });
+      const leftOut = f.willApply === false ? ` — left out${typeof f.reason === 'string' ? `: ${f.reason}` : ''}` : '';
+      items.push({ act: 'diff', file: f, label: `$(diff) ${basename(rel)}`, description: `${fileSummary(f)} — ${rel}${leftOut}`, detail: 'open the diff: current ↔ after rewind' });
     }
     const qp = vscode.window.createQuickPick<Item>();
     qp.title = `MiniCode: rewind ${req.label ?? targetLabel(req.target)} — ${files.length} file${files.length === 1 ? '' : 's'}`;
@@ -164,7 +165,7 @@ export class RewindPreviewer implements vscode.Disposable {
         );
         if (choice === 'Undo Rewind') await vscode.commands.executeCommand('minicode.undoRewind');
       } else {
-        void vscode.window.showInformationMessage('MiniCode: rewind not applied.');
+        void vscode.window.showInformationMessage(`MiniCode: rewind not applied${result?.reason ? `: ${result.reason}` : ''}.`);
       }
     } catch (err) {
       const code = (err as { code?: number }).code;

@@ -11,15 +11,15 @@ describe('event rendering', () => {
     applyEvent(t, ev(0, 'turn.started', { prompt: 'rename x to y' }));
     applyEvent(t, ev(1, 'text.delta', { text: 'I will ' }));
     applyEvent(t, ev(2, 'text.delta', { text: 'edit a.py.' }));
-    applyEvent(t, ev(3, 'tool.started', { callId: 'c1', name: 'edit_file', arguments: { path: 'a.py', old_text: 'x', new_text: 'y' } }));
+    applyEvent(t, ev(3, 'tool.started', { toolCallId: 'c1', name: 'edit_file', arguments: { path: 'a.py', old_text: 'x', new_text: 'y' } }));
     let md = renderTranscript(t, ['file:///ws']);
     expect(md).toContain('I will edit a.py.');
     expect(md).toContain('… `edit_file` a.py — running');
     expect(md).toContain('_running…_');
-    applyEvent(t, ev(4, 'tool.finished', { callId: 'c1', name: 'edit_file', ok: true }));
+    applyEvent(t, ev(4, 'tool.finished', { toolCallId: 'c1', name: 'edit_file', isError: false, summary: 'edited a.py' }));
     applyEvent(t, ev(5, 'files.changed', { uris: ['file:///ws/a.py'], groupId: 'g1' }));
-    applyEvent(t, ev(6, 'tool.started', { callId: 'c2', name: 'run_command', arguments: { command: 'pytest -q' } }));
-    applyEvent(t, ev(7, 'tool.finished', { callId: 'c2', name: 'run_command', ok: false, error: 'exit 1' }));
+    applyEvent(t, ev(6, 'tool.started', { toolCallId: 'c2', name: 'run_command', arguments: { command: 'pytest -q' } }));
+    applyEvent(t, ev(7, 'tool.finished', { toolCallId: 'c2', name: 'run_command', isError: true, summary: 'exit 1' }));
     applyEvent(t, ev(8, 'text.delta', { text: 'Done.' }));
     applyEvent(t, ev(9, 'turn.finished', { stopReason: 'done', usage: { inputTokens: 12, outputTokens: 3 } }));
     md = renderTranscript(t, ['file:///ws']);
@@ -54,14 +54,16 @@ describe('event rendering', () => {
 
   it('shows errors, fallbacks and approvals', () => {
     const t = newTranscript('s1');
-    applyEvent(t, ev(1, 'provider.fallback', { from: 'local', to: 'cloud', reason: '503' }));
-    applyEvent(t, ev(2, 'approval.requested', { command: 'rm -rf build' }));
-    applyEvent(t, ev(3, 'error', { message: 'provider unreachable' }));
+    applyEvent(t, ev(1, 'provider.fallback', { fromProvider: 'local', toProvider: 'cloud', reason: '503' }));
+    applyEvent(t, ev(2, 'approval.requested', { toolCallId: 'c1', name: 'run_command', kind: 'command', command: 'rm -rf build' }));
+    applyEvent(t, ev(3, 'error', { message: 'provider unreachable', hint: 'start Ollama' }));
+    applyEvent(t, ev(5, 'approval.requested', { toolCallId: 'c2', name: 'edit_file', kind: 'edit', path: 'a.py' }));
     applyEvent(t, ev(4, 'context.usage', { used: 10 }));
     const md = renderTranscript(t);
     expect(md).toContain('provider fallback: local → cloud (503)');
     expect(md).toContain('approval requested: rm -rf build');
-    expect(md).toContain('⚠ error: provider unreachable');
+    expect(md).toContain('⚠ error: provider unreachable (start Ollama)');
+    expect(md).toContain('approval requested: a.py');
   });
 
   it('rebuilds a transcript from a replay, in seq order', () => {

@@ -127,12 +127,13 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
       break;
     }
     case EventTypes.approvalRequested: {
-      turn.parts.push({ kind: 'note', text: `approval requested: ${argsText(pick(data, 'command', 'tool', 'name', 'detail')) || 'an action'}` });
+      const what = argsText(pick(data, 'command', 'path', 'detail')) || str(pick(data, 'name', 'tool')) || 'an action';
+      turn.parts.push({ kind: 'note', text: `approval requested: ${what}` });
       break;
     }
     case EventTypes.providerFallback: {
-      const from = str(pick(data, 'from', 'failed')) ?? '?';
-      const to = str(pick(data, 'to', 'next')) ?? '?';
+      const from = str(pick(data, 'fromProvider', 'from', 'failed')) ?? '?';
+      const to = str(pick(data, 'toProvider', 'to', 'next')) ?? '?';
       const why = str(pick(data, 'reason', 'error'));
       turn.parts.push({ kind: 'note', text: `provider fallback: ${from} → ${to}${why ? ` (${truncate(why, 100)})` : ''}` });
       break;
@@ -142,7 +143,9 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
       break;
     }
     case EventTypes.error: {
-      turn.parts.push({ kind: 'error', text: str(pick(data, 'message', 'error', 'detail')) ?? 'error' });
+      const message = str(pick(data, 'message', 'error', 'detail')) ?? 'error';
+      const hint = str(data.hint);
+      turn.parts.push({ kind: 'error', text: hint ? `${message} (${hint})` : message });
       break;
     }
     case EventTypes.turnFinished: {
