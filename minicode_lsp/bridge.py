@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types as t
 from pygls.uris import to_fs_path
 
 from .service.diskio import decode
 from .service.frontend import FileEdit
-
-if TYPE_CHECKING:
-    from .server import MiniCodeServer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,8 @@ def position_of(text: str, offset: int) -> t.Position:
 
 
 class LspFrontend:
-    def __init__(self, server: MiniCodeServer) -> None:
+    def __init__(self, server: Any) -> None:
+        """``server``: the MiniCodeServer (a pygls LanguageServer with ``on_progress_cancel``)."""
         self.server = server
         self.progress_tokens: dict[str, str] = {}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol as p
-from .cli_commands import EventPrinter, color_diff
+from .console import EventPrinter, color_diff
 from .service import HeadlessFrontend, Service
 from .testing.model_server import ScriptedModelServer
 

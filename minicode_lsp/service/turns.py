@@ -19,7 +19,6 @@ from ..agent.providers.base import ProviderSpec
 from ..agent.providers.fallback import FallbackChain
 from ..config import ProviderConfig, Settings
 from ..protocol import (
-    EV_APPROVAL_REQUESTED,
     EV_ERROR,
     EV_PROVIDER_FALLBACK,
     EV_TOOL_STARTED,
@@ -61,6 +60,7 @@ def spec_of(p: ProviderConfig) -> ProviderSpec:
         base_url=p.base_url,
         model=p.model,
         api_key=key or None,
+        api_key_env=p.api_key_env or "",
         timeout_s=p.timeout_s,
         max_tokens=p.max_tokens,
         context_window=p.context_window,
@@ -147,23 +147,18 @@ class TurnEvents:
 
 
 class EditorApprover:
-    def __init__(self, svc: Service, session_id: str, events: TurnEvents) -> None:
+    """Asks the user in the editor (window/showMessageRequest); the loop remembers "for this session"."""
+
+    def __init__(self, svc: Service) -> None:
         self.svc = svc
-        self.session_id = session_id
-        self.events = events
 
     async def approve_command(self, command: str, cwd: Path) -> ApprovalDecision:
-        allowed = self.svc.allowed_commands.setdefault(self.session_id, set())
-        if command in allowed:
-            return "session"
-        await self.events.emit(EV_APPROVAL_REQUESTED, {"kind": "command", "command": command, "cwd": str(cwd)})
         answer = await self.svc.frontend.choose(
             f"MiniCode wants to run: {command}", ["Allow once", "Allow for this session", "Deny"]
         )
         if answer == "Allow once":
             return "once"
         if answer == "Allow for this session":
-            allowed.add(command)
             return "session"
         return "deny"
 
@@ -177,7 +172,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
     )
     ports = Ports(
         fs=fs,
-        approver=EditorApprover(svc, session_id, events),
+        approver=EditorApprover(svc),
         events=events,
         checkpoints=checkpoints,
         roots=[svc.root],
@@ -190,6 +185,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         test_command=settings.agent.test_command,
         max_steps=settings.agent.max_steps or None,
         context_window=settings.effective_providers()[0].context_window,
+        approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )
     instructions, sources = read_instructions(svc.root, svc.user_dir)
     await svc.frontend.progress_begin(turn_id, "MiniCode", args.prompt[:80])
@@ -207,7 +203,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         async with httpx.AsyncClient() as client:
 
             async def on_fallback(from_name: str, to_name: str, reason: str) -> None:
-                await events.emit(EV_PROVIDER_FALLBACK, {"from": from_name, "to": to_name, "reason": reason})
+                await events.emit(EV_PROVIDER_FALLBACK, {"fromProvider": from_name, "toProvider": to_name, "reason": reason})
 
             chain = FallbackChain(
                 [make_provider(spec, client) for spec in provider_specs(settings)], on_fallback=on_fallback
@@ -258,7 +254,7 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
             "filesChanged": outcome.files_changed,
         },
     )
-    svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider, error=outcome.error)
+    svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
     svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
     if running.show_result and outcome.text:
         path = svc.private_file("answers", f"{turn_id}.md")

@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class BlobStore:
     def put_known(self, sha: str, data: bytes, *, fsync: bool | None = None) -> bool:
         """Store ``data`` whose sha256 the caller already computed (no size check).
 
-        ``fsync=False`` skips the per-blob fsyncs (bulk writers call ``sync()`` once after).
+        ``fsync=False`` skips the fsyncs (bulk writers call ``make_durable`` for the blobs that
+        end up referenced).
         Returns whether a new blob was written.
         """
         do_sync = self._fsync if fsync is None else fsync
@@ -121,10 +122,26 @@ class BlobStore:
                 _fsync_dir(self.dir)
         return True
 
-    def sync(self) -> None:
-        """Flush blobs written with ``fsync=False`` to stable storage."""
-        if self._fsync:
-            os.sync()
+    def make_durable(self, shas: Iterable[str]) -> None:
+        """fsync blobs written with ``fsync=False`` (and their folders) once they matter."""
+        if not self._fsync:
+            return
+        folders: set[Path] = set()
+        for sha in shas:
+            path = self._path(sha)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folders.add(path.parent)
+        for folder in folders:
+            _fsync_dir(folder)
+        if folders:
+            _fsync_dir(self.dir)
 
     def get(self, sha: str) -> bytes:
         """The blob's bytes; ``KeyError`` when missing, ``BlobCorrupted`` when damaged."""

@@ -3,7 +3,8 @@
 A ``Snapshot`` maps each workspace file (posix path relative to the root) to its size, mtime,
 inode and sha256. ``Snapshotter.take()`` re-stats the tree and hashes only files whose stat
 changed since the previous snapshot (a stat cache), storing each hashed file as a blob so the
-pre-image of anything a command later changes is already in the store. Files modified in the
+pre-image of anything a command later changes is already in the store (written without fsync;
+``record`` fsyncs the blobs a shell group ends up referencing). Files modified in the
 last moments before a take are "racy" (a coarse clock could hide a second change) and are
 re-hashed next time, as git does.
 
@@ -35,6 +36,7 @@ from minicode_lsp.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
+SYNC_TIMEOUT_S = 2.0  # waiting longer for the watcher than a full re-stat would take is pointless
 RACY_NS = 50_000_000  # files modified within 50 ms of a take are re-hashed next time
 
 
@@ -58,6 +60,9 @@ class Snapshot:
     duration_s: float = 0.0
     hashed: int = 0
     full_walk: bool = True  # False when only the watcher's dirty paths were re-checked
+    # when not a full walk: the snapshot this one was derived from and the paths re-checked
+    base: Snapshot | None = field(default=None, repr=False)
+    touched: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass(frozen=True)
@@ -177,11 +182,16 @@ class Snapshotter:
     # ------------------------------------------------------------------ watching
     def _start_watch(self) -> None:
         try:
+            from watchdog import events as ev
             from watchdog.observers import Observer
 
             dirty = _Dirty()
             observer = Observer()
-            observer.schedule(dirty, str(self.root), recursive=True)  # type: ignore[arg-type]
+            # no close-without-write or folder-modified events: every read would send them
+            wanted = [ev.FileCreatedEvent, ev.FileDeletedEvent, ev.FileModifiedEvent, ev.FileMovedEvent,
+                      ev.FileClosedEvent, ev.FileOpenedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent,
+                      ev.DirMovedEvent]
+            observer.schedule(dirty, str(self.root), recursive=True, event_filter=wanted)  # type: ignore[arg-type]
             observer.daemon = True
             observer.start()
         except Exception as exc:  # inotify watch limit, unsupported fs: fall back to full walks
@@ -209,7 +219,10 @@ class Snapshotter:
                 pass
         except OSError:
             return False
-        return self._dirty.probe_seen.wait(0.5)
+        if self._dirty.probe_seen.wait(SYNC_TIMEOUT_S):
+            return True
+        log.info("snapshot watcher did not catch up in %.1f s; full re-stat", SYNC_TIMEOUT_S)
+        return False
 
     # ------------------------------------------------------------------ taking
     def baseline(self) -> Snapshot:
@@ -237,8 +250,6 @@ class Snapshotter:
         checked = snap.files.keys() if snap.full_walk else self._checked
         self._racy = {r for r in checked if r in snap.files and snap.files[r].mtime_ns >= start_wall - RACY_NS}
         snap.duration_s = time.monotonic() - t0
-        if snap.hashed:
-            self.blobs.sync()
         self._last = snap
         return snap
 
@@ -253,6 +264,8 @@ class Snapshotter:
         if overflow or any(os.path.basename(p) == ".gitignore" for p in paths | dirs):
             return None
         snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False)
+        prev.base = None  # keep one link only: no chain of old snapshots in memory
+        snap.base = prev
         todo: set[str] = set(self._racy)
         for p in paths | dirs:
             rel = self._rel(p)
@@ -264,7 +277,7 @@ class Snapshotter:
                 todo.update(r for r in prev.files if r.startswith(prefix))
                 for sub, _st in self._walk(rel):
                     todo.add(sub)
-        self._checked = todo
+        self._checked = snap.touched = todo
         for rel in sorted(todo):
             snap.skipped.pop(rel, None)
             try:
@@ -357,9 +370,14 @@ class Snapshotter:
     # ------------------------------------------------------------------ comparing
     def diff(self, before: Snapshot, after: Snapshot) -> list[Change]:
         """Files created, modified or deleted between two snapshots, sorted by path."""
+        bf, af = before.files, after.files
+        if after.base is before and not after.full_walk:
+            keys: set[str] | Any = after.touched  # only these can differ
+        else:
+            keys = bf.keys() | af.keys()
         out: list[Change] = []
-        for rel in sorted(before.files.keys() | after.files.keys()):
-            a, b = before.files.get(rel), after.files.get(rel)
+        for rel in sorted(k for k in keys if bf.get(k) is not af.get(k)):
+            a, b = bf.get(rel), af.get(rel)
             path = (self.root / rel).as_posix()
             reason = after.skipped.get(rel) or before.skipped.get(rel)
             if a is None and b is not None:
@@ -377,6 +395,11 @@ class Snapshotter:
         return out
 
     def record(self, writer: Any, changes: list[Change]) -> None:
-        """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group)."""
+        """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group).
+
+        Snapshot blobs are written without fsync (a baseline hashes the whole tree); the ones a
+        group references are made durable here, before the group is committed.
+        """
+        self.blobs.make_durable(sha for c in changes for sha in (c.pre_sha, c.post_sha) if sha)
         for c in changes:
             writer.add_change_sha(c.path, c.pre_sha, c.post_sha, skipped_reason=c.skipped_reason)

@@ -176,6 +176,7 @@ async def editor(
     home: Path | None = None,
     env: dict[str, str] | None = None,
     init_options: dict[str, Any] | None = None,
+    log_file: Path | None = None,
 ) -> AsyncIterator[Editor]:
     client = LanguageClient(converter_factory=_fixed_converter)
     register_lsp_features(
@@ -211,7 +212,10 @@ async def editor(
         ed.session_changes.append(_plain(params))
 
     home = home or root.parent / "home"
-    await client.start_io(*SERVER_CMD, env=server_env(home, env))
+    cmd = list(SERVER_CMD)
+    if log_file is not None:
+        cmd[3:3] = ["--log-file", str(log_file)]
+    await client.start_io(*cmd, env=server_env(home, env))
     caps = client_capabilities(PROFILES[profile])
     caps.window = caps.window or t.WindowClientCapabilities()
     caps.window.work_done_progress = True

@@ -24,8 +24,8 @@ KIND = "shell"
 DEFAULT_TIMEOUT_S = 120.0
 MAX_TIMEOUT_S = 1800.0
 OUTPUT_CAP = 32 * 1024
-TERM_GRACE_S = 0.3
-DRAIN_S = 0.2
+TERM_GRACE_S = 0.2
+DRAIN_S = 0.15
 
 SPEC = ToolSpec(
     name="run_command",

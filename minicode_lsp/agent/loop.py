@@ -1,0 +1,290 @@
+"""The turn loop: ask the model, run the tools it calls, repeat until a stop reason.
+
+``run_turn`` is the agent's single entry point. It talks to the world only through
+``Ports`` and to the model only through a ``Provider`` (or a fallback chain). The
+service emits ``turn.started``/``turn.finished``; the loop emits the events in between.
+Nothing raised by a tool, the model or the event sink escapes as an exception: every
+ending is a ``TurnOutcome`` with a stop reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import events as ev
+from . import prompts
+from .context import estimate_messages, estimate_text, estimate_tools, fit_history, message_budget
+from .kernel import Kernel
+from .messages import Message, ToolCall, ToolResult, Usage
+from .ports import Ports
+from .providers.base import ModelReply, Provider, ProviderError
+from .tools.base import ToolOutput
+from .tools.paths import display_path
+from .tools.registry import tool_specs
+from .tools.runner import Cancelled, ToolRunner, race
+
+log = logging.getLogger(__name__)
+
+PERMISSION_MODES = ("plan", "ask", "auto")
+
+
+@dataclass
+class TurnSettings:
+    profile: str = "single"
+    permission_mode: str = "ask"
+    test_command: str = ""
+    max_steps: int | None = None
+    context_window: int = 32768
+    # Commands the user allowed "for this session" (ask mode). The service may pass the same
+    # set to every turn of a session; by default it lives for this turn only.
+    approved_commands: set[str] = field(default_factory=set)
+    # Timeout for the test command when the verification gate runs it itself.
+    test_timeout_s: float = 600.0
+
+
+@dataclass
+class TurnOutcome:
+    stop_reason: str
+    text: str
+    usage: Usage
+    # The messages this turn added, starting with the user prompt (always well formed:
+    # every tool call has its result, even after a cancellation).
+    messages: list[Message]
+    provider: str | None
+    error: str | None = None
+    steps: int = 0
+    files_changed: list[str] = field(default_factory=list)  # absolute paths
+    phase: str = "explore"
+    verified: bool = False
+
+
+class _Turn:
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        history: list[Message],
+        provider: Provider,
+        ports: Ports,
+        settings: TurnSettings,
+        cancel: asyncio.Event,
+        instructions: str,
+        context_note: str,
+    ) -> None:
+        self.provider = provider
+        self.ports = ports
+        self.settings = settings
+        self.cancel = cancel
+        mode = settings.permission_mode
+        if mode not in PERMISSION_MODES:
+            log.warning("unknown permission mode %r; using 'ask'", mode)
+            mode = "ask"
+        self.mode = mode
+        self.kernel = Kernel.create(
+            settings.profile,
+            max_steps=settings.max_steps,
+            test_command=settings.test_command,
+            plan_mode=mode == "plan",
+        )
+        self.conversation = [*history, Message(role="user", text=prompt)]
+        self.first_new = len(history)
+        self.usage = Usage()
+        self.tools = tool_specs(read_only=mode == "plan")
+        self.system = prompts.build_system_prompt(
+            roots=ports.roots,
+            permission_mode=mode,
+            test_command=settings.test_command,
+            instructions=instructions,
+            context_note=context_note,
+        )
+        self.text = ""
+        self.error: str | None = None
+        self.gate_runs = 0
+        self._pending: tuple[list[ToolCall], list[ToolResult]] | None = None
+        self.runner = ToolRunner(
+            ports, mode=mode, cancel=cancel, approved_commands=settings.approved_commands, emit=self.emit
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    async def emit(self, type: str, data: dict[str, Any]) -> None:
+        try:
+            await self.ports.events.emit(type, data)
+        except Exception:
+            log.exception("event sink failed on %s", type)
+
+    async def _on_text(self, delta: str) -> None:
+        await self.emit(ev.TEXT_DELTA, {"text": delta})
+
+    def _provider_name(self) -> str | None:
+        name = getattr(self.provider, "last_provider_name", None)
+        if name:
+            return str(name)
+        spec = getattr(self.provider, "spec", None)
+        return getattr(spec, "name", None)
+
+    def _close_pending(self) -> None:
+        """After a cancellation mid-tools: give every tool call a result."""
+        if self._pending is None:
+            return
+        calls, results = self._pending
+        answered = {r.tool_call_id for r in results}
+        for c in calls:
+            if c.id not in answered:
+                results.append(ToolResult(c.id, c.name, prompts.CANCELLED_RESULT, is_error=True))
+        self.conversation.append(Message(role="tool", tool_results=results))
+        self._pending = None
+
+    # ------------------------------------------------------------------ the turn
+    async def _execute(self, call: ToolCall, *, gate: bool = False) -> ToolOutput:
+        done = await self.runner.execute(call, gate=gate)
+        self.kernel.note_changed(done.changed)
+        self.kernel.record_call(call, done.kind, is_error=done.output.is_error, meta=done.output.meta)
+        return done.output
+
+    async def run(self) -> TurnOutcome:
+        try:
+            reason = await self._steps()
+        except Cancelled:
+            reason = ev.CANCELLED
+        except asyncio.CancelledError:
+            log.info("turn task cancelled")
+            reason = ev.CANCELLED
+        self._close_pending()
+        k = self.kernel
+        log.info("turn ended: %s after %d step(s)", reason, k.steps)
+        return TurnOutcome(
+            stop_reason=reason,
+            text=self.text,
+            usage=self.usage,
+            messages=self.conversation[self.first_new :],
+            provider=self._provider_name(),
+            error=self.error,
+            steps=k.steps,
+            files_changed=list(k.files_changed),
+            phase=k.phase,
+            verified=k.verified,
+        )
+
+    async def _steps(self) -> str:
+        while True:
+            if self.cancel.is_set():
+                return ev.CANCELLED
+            may_continue, note = self.kernel.check_budget()
+            if not may_continue:
+                return ev.MAX_STEPS
+            reply = await self._ask_model(note)
+            if isinstance(reply, str):
+                return reply
+            self.kernel.begin_step()
+            self.usage.add(reply.usage)
+            msg = reply.message
+            self.conversation.append(msg)
+            if msg.text.strip():
+                self.text = msg.text
+            if not msg.tool_calls:
+                reason = await self._on_final()
+                if reason is not None:
+                    return reason
+                continue
+            if await self._run_tools(msg.tool_calls):
+                return ev.BLOCKED
+
+    async def _ask_model(self, note: str) -> ModelReply | str:
+        system = f"{self.system}\n\n{note}" if note else self.system
+        window = self.settings.context_window
+        request, dropped = fit_history(self.conversation, message_budget(window, system, self.tools))
+        if dropped:
+            log.info("dropped %d old message(s) to fit the context window", dropped)
+        estimated = estimate_text(system) + estimate_tools(self.tools) + estimate_messages(request)
+        await self.emit(ev.CONTEXT_USAGE, {"estimatedTokens": estimated, "window": window})
+        try:
+            return await race(
+                self.provider.complete(
+                    system=system, messages=request, tools=self.tools, on_text=self._on_text
+                ),
+                self.cancel,
+            )
+        except ProviderError as e:
+            self.error = f"{e} ({e.hint})" if e.hint else str(e)
+            log.warning("provider failed: %s", self.error)
+            await self.emit(ev.ERROR, {"message": str(e), "hint": e.hint, "status": e.status})
+            return ev.CONTEXT_EXHAUSTED if e.context_too_long else ev.PROVIDER_ERROR
+        except Cancelled:
+            raise
+        except Exception as e:  # a provider bug must still end the turn with a reason
+            log.exception("provider raised an unexpected error")
+            self.error = f"{type(e).__name__}: {e}"
+            await self.emit(ev.ERROR, {"message": self.error})
+            return ev.PROVIDER_ERROR
+
+    async def _on_final(self) -> str | None:
+        decision = self.kernel.on_final()
+        if decision == "nudge":
+            files = ", ".join(display_path(Path(f), self.ports.roots) for f in self.kernel.files_changed)
+            how = prompts.verify_how(self.settings.test_command)
+            self.conversation.append(
+                Message(role="user", text=prompts.VERIFY_NUDGE.format(files=files, how=how))
+            )
+            return None
+        if decision == "run_tests":
+            self.gate_runs += 1
+            call = ToolCall(
+                id=f"verify-{self.gate_runs}",
+                name="run_command",
+                arguments={"command": self.kernel.test_command, "timeout_s": self.settings.test_timeout_s},
+            )
+            out = await self._execute(call, gate=True)
+            passed = out.meta.get("exit_code") == 0 and not out.is_error
+            reason = self.kernel.record_gate_tests(passed)
+            if reason is None:
+                self.conversation.append(
+                    Message(role="user", text=prompts.TESTS_FAILED.format(output=out.content))
+                )
+            return reason
+        return decision
+
+    async def _run_tools(self, calls: list[ToolCall]) -> bool:
+        results: list[ToolResult] = []
+        self._pending = (calls, results)
+        for call in calls:
+            if self.cancel.is_set():
+                raise Cancelled
+            out = await self._execute(call)
+            results.append(ToolResult(call.id, call.name, out.content, out.is_error))
+        self._pending = None
+        self.conversation.append(Message(role="tool", tool_results=results))
+        return self.kernel.end_step()
+
+
+async def run_turn(
+    *,
+    prompt: str,
+    history: list[Message],
+    provider: Provider,
+    ports: Ports,
+    settings: TurnSettings,
+    cancel: asyncio.Event,
+    instructions: str = "",
+    context_note: str = "",
+) -> TurnOutcome:
+    """Run one turn of the agent for ``prompt`` on top of ``history``.
+
+    Ends when the model answers (and the verification gate is satisfied), the step budget
+    is spent, ``cancel`` is set (or the task is cancelled), the model is unreachable, or the
+    turn is blocked. Never raises for tool, model or event-sink failures.
+    """
+    turn = _Turn(
+        prompt=prompt,
+        history=history,
+        provider=provider,
+        ports=ports,
+        settings=settings,
+        cancel=cancel,
+        instructions=instructions,
+        context_note=context_note,
+    )
+    return await turn.run()

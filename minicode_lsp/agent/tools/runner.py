@@ -1,0 +1,186 @@
+"""Running one tool call for the loop: permissions, checkpoint groups and events.
+
+``ToolRunner.execute`` emits ``tool.started``/``tool.finished`` around the call, applies the
+permission mode (plan refuses writes and commands, ask asks the approver for commands and
+the FileSystem to confirm edits), opens a checkpoint group around every call that may
+change files and emits ``files.changed`` when the group holds changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .. import events as ev
+from .. import prompts
+from ..messages import ToolCall
+from ..ports import Ports
+from .base import ToolContext, ToolOutput
+from .registry import Tool, dispatch, get_tool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+SUMMARY_CHARS = 200
+
+
+class Cancelled(Exception):
+    """The turn's cancel event was set while something was running."""
+
+
+async def _stop(task: asyncio.Future[Any]) -> None:
+    """Cancel a task and wait for its cleanup (a command's process group is killed there)."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=2.0)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: nothing to report
+
+
+async def race(aw: Awaitable[T], cancel: asyncio.Event) -> T:
+    """Await ``aw`` unless ``cancel`` is set first (then raise ``Cancelled``)."""
+    task = asyncio.ensure_future(aw)
+    stopper = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await _stop(task)
+        raise
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    await _stop(task)
+    raise Cancelled
+
+
+def summarize(out: ToolOutput) -> str:
+    first = out.content.strip().splitlines()[0] if out.content.strip() else ""
+    return first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 3] + "..."
+
+
+@dataclass
+class Executed:
+    output: ToolOutput
+    kind: str  # "read", "edit" or "shell" ("read" for unknown tools)
+    changed: list[str] = field(default_factory=list)  # absolute paths the checkpoint group recorded
+
+
+class ToolRunner:
+    def __init__(
+        self, ports: Ports, *, mode: str, cancel: asyncio.Event, approved_commands: set[str], emit: Emit
+    ) -> None:
+        self.ports = ports
+        self.mode = mode
+        self.cancel = cancel
+        self.approved_commands = approved_commands
+        self.emit = emit
+
+    async def execute(self, call: ToolCall, *, gate: bool = False) -> Executed:
+        """Run one call; ``gate`` marks the verification gate's own test run (never asked)."""
+        tool = get_tool(call.name)
+        await self.emit(
+            ev.TOOL_STARTED, {"toolCallId": call.id, "name": call.name, "arguments": call.arguments}
+        )
+        changed: list[str] = []
+        out = await self._check_permission(call, tool, gate)
+        if out is None:
+            out = await self._dispatch(call, tool, changed)
+        await self.emit(
+            ev.TOOL_FINISHED,
+            {"toolCallId": call.id, "name": call.name, "isError": out.is_error, "summary": summarize(out)},
+        )
+        return Executed(out, tool.kind if tool else "read", changed)
+
+    async def _check_permission(self, call: ToolCall, tool: Tool | None, gate: bool) -> ToolOutput | None:
+        """A refusal result, or None when the call may run."""
+        if tool is None or call.arguments_error is not None or tool.read_only:
+            return None
+        if self.mode == "plan":
+            return ToolOutput(
+                prompts.PLAN_REFUSAL.format(tool=call.name), is_error=True, meta={"plan_refused": True}
+            )
+        if self.mode != "ask" or gate:
+            return None
+        if tool.kind == "edit":
+            path = call.arguments.get("path") if isinstance(call.arguments, dict) else None
+            await self.emit(
+                ev.APPROVAL_REQUESTED,
+                {"toolCallId": call.id, "name": call.name, "kind": "edit", "path": path},
+            )
+            return None  # the FileSystem asks (confirm=True) and raises UserDeclined
+        command = call.arguments.get("command")
+        if not isinstance(command, str) or not command.strip() or command in self.approved_commands:
+            return None
+        root = self.ports.roots[0]
+        await self.emit(
+            ev.APPROVAL_REQUESTED,
+            {
+                "toolCallId": call.id,
+                "name": call.name,
+                "kind": "command",
+                "command": command,
+                "cwd": str(root),
+            },
+        )
+        try:
+            decision = await race(self.ports.approver.approve_command(command, root), self.cancel)
+        except Cancelled:
+            raise
+        except Exception as e:
+            log.exception("asking to approve a command failed")
+            return ToolOutput(f"could not ask the user to approve the command ({e}); it was not run", True)
+        if decision == "session":
+            self.approved_commands.add(command)
+        elif decision != "once":
+            return ToolOutput(prompts.COMMAND_REFUSED, is_error=True, meta={"declined": True})
+        return None
+
+    async def _dispatch(self, call: ToolCall, tool: Tool | None, changed: list[str]) -> ToolOutput:
+        ctx = ToolContext(
+            ports=self.ports,
+            confirm=self.mode == "ask" and tool is not None and tool.kind == "edit",
+            cancel=self.cancel,
+            tool_call_id=call.id,
+        )
+        if tool is None or tool.read_only or call.arguments_error is not None:
+            return await race(dispatch(call, ctx), self.cancel)
+        kind = "edit" if tool.kind == "edit" else "shell"
+        label = f"{call.name} {call.arguments.get('path') or call.arguments.get('command') or ''}".strip()
+        began = await self._begin_group(call, kind, label)
+        try:
+            out = await race(dispatch(call, ctx), self.cancel)
+        finally:
+            if began:
+                changed.extend(await self._end_group())
+        return out
+
+    async def _begin_group(self, call: ToolCall, kind: str, label: str) -> bool:
+        try:
+            await self.ports.checkpoints.begin(
+                tool_call_id=call.id,
+                tool=call.name,
+                kind="edit" if kind == "edit" else "shell",
+                label=label[:200],
+            )
+            return True
+        except Exception:
+            log.exception("could not open a checkpoint group for %s", call.name)
+            return False
+
+    async def _end_group(self) -> list[str]:
+        try:
+            group = await self.ports.checkpoints.end()
+        except Exception:
+            log.exception("could not close the checkpoint group")
+            return []
+        if group is None or not group.files:
+            return []
+        files = [{"uri": f.path.as_uri(), "action": f.action} for f in group.files]
+        await self.emit(
+            ev.FILES_CHANGED, {"groupId": group.group_id, "uris": [f["uri"] for f in files], "files": files}
+        )
+        return [str(f.path) for f in group.files]
