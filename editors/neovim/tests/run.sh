@@ -85,9 +85,9 @@ for test in "${tests[@]}"; do
       XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \
       MINICODE_CONFIG="$dir/xdg/config/minicode-user.toml" \
       MINICODE_TEST_DIR="$dir" MINICODE_WS="$dir/ws" MINICODE_MODEL_URL="$model_url" \
-      MINICODE_SERVER="$SERVER" MINICODE_PLUGIN="$PLUGIN" MINICODE_TESTS="$HERE" MINICODE_PYTHON="$PY" \
+      MINICODE_SERVER="$SERVER" MINICODE_PLUGIN="$PLUGIN" MINICODE_TESTS="$HERE" MINICODE_PYTHON="$PY" MINICODE_TEST="$test" \
       timeout -k 5 "$TIMEOUT" "$NVIM" --headless -u "$HERE/minimal_init.lua" -i NONE \
-        -c "luafile $test" >"$dir/out.log" 2>&1 )
+        -c "luafile $HERE/runner.lua" >"$dir/out.log" 2>&1 )
   rc=$?
   stop_model
   t1=$(date +%s.%N)

@@ -5,6 +5,7 @@ H.watchdog(120000)
 
 local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" } }, { permissionMode = "auto" })
 H.setup()
+local diff = require("minicode.diff")
 
 local progress = {}
 vim.api.nvim_create_autocmd("LspProgress", {
@@ -45,7 +46,25 @@ local transcript = table.concat(require("minicode.transcript").lines(), "\n")
 H.check(transcript:find("Done.", 1, true) and transcript:find("edit_file", 1, true), "transcript streamed the turn", transcript)
 local session_id = rec.finished and rec.finished.sessionId
 
--- 2. the sessions panel
+-- 2. the server's source action "preview rewind of agent edits in this file" opens the same
+-- diff view (a client-side command), not a document
+vim.api.nvim_set_current_win(vim.fn.win_findbuf(buf)[1])
+vim.lsp.buf.code_action({
+  apply = true,
+  filter = function(action)
+    return action.kind and action.kind:find("rewindPreview", 1, true) ~= nil
+  end,
+})
+H.check(H.wait(10000, function() return diff.current() ~= nil end), "source action 'preview rewind' opens the diff view", H.notes)
+if diff.current() then
+  H.check(diff.current().kind == "rewind" and diff.current().files[1].proposed[1] == "x = 1",
+    "the action previews restoring x = 1", diff.current().files)
+  diff.reject()
+end
+H.check(vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2", "rejecting it changed nothing")
+
+
+-- 3. the sessions panel
 local panel = require("minicode.panel")
 local loaded = false
 vim.api.nvim_create_autocmd("User", { pattern = "MiniCodePanel", callback = function() loaded = true end })
@@ -87,8 +106,7 @@ if not group_line then
   return H.finish()
 end
 
--- 3. preview the rewind of that group as a diff (panel key), accept it
-local diff = require("minicode.diff")
+-- 4. preview the rewind of that group as a diff (panel key), accept it
 vim.api.nvim_win_set_cursor(win, { group_line, 0 })
 vim.cmd("normal v")
 H.check(H.wait(10000, function() return diff.current() ~= nil end), "rewind preview opens a diff view", H.notes)
@@ -111,7 +129,7 @@ if view then
   H.check(diff.current() == nil, "no second confirmation for the accepted preview", diff.current())
 end
 
--- 4. undo the rewind
+-- 5. undo the rewind
 vim.cmd("MiniCode rewind-undo")
 H.wait(5000, function()
   if diff.current() then

@@ -212,6 +212,10 @@ local function report_apply(result)
     notify("rewind not applied", vim.log.levels.WARN)
   end
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeRewound", data = result, modeline = false })
+  local panel = require("minicode.panel")
+  if panel.window() then
+    panel.refresh()
+  end
 end
 
 --- Preview a rewind as a diff; accepting applies it (`minicode.rewind.apply` with the previewId).

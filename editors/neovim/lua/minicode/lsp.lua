@@ -53,6 +53,19 @@ function M.handlers()
   }
 end
 
+--- Commands run on the client when a code action carries them (instead of being sent to the
+--- server): a rewind preview opens the diff view rather than a document.
+---@return table<string, fun(command: lsp.Command, ctx: table)>
+function M.client_commands()
+  return {
+    [protocol.commands.rewind_preview] = function(command)
+      local args = vim.deepcopy((command.arguments or {})[1] or {})
+      args.showDocument = nil
+      require("minicode.commands").rewind_preview(args)
+    end,
+  }
+end
+
 --- Client capabilities: Neovim's own, plus change annotations (the plugin renders edits that
 --- need confirmation as a diff and asks before applying them).
 ---@return lsp.ClientCapabilities
@@ -82,6 +95,7 @@ function M.client_config()
     settings = { minicode = next(settings) and settings or vim.empty_dict() },
     capabilities = M.capabilities(),
     handlers = M.handlers(),
+    commands = M.client_commands(),
   }
 end
 
