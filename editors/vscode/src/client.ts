@@ -1,6 +1,4 @@
 // Starting, stopping and talking to the minicode-lsp server (vscode-languageclient).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -13,28 +11,11 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 import { errorMessage, log, logChannel, showError } from './logger';
-import { explicitValue, serverLaunch, settingsTree } from './model/settings';
+import { explicitValue, findExecutable, serverLaunch, settingsTree } from './model/settings';
 import { Notifications } from './protocol';
 import type { CommandId, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
 
 export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
-
-/** Find an executable: a path as given, or a bare name on PATH. */
-export function findExecutable(command: string, envPath: string | undefined): string | undefined {
-  const isFile = (p: string) => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (command.includes('/') || command.includes(path.sep)) return isFile(command) ? command : undefined;
-  for (const dir of (envPath ?? '').split(path.delimiter)) {
-    if (dir && isFile(path.join(dir, command))) return path.join(dir, command);
-  }
-  return undefined;
-}
 
 /** The `minicode` settings the user set explicitly, as the server's settings tree. */
 export function serverSettings(settingKeys: readonly string[]): Record<string, unknown> {

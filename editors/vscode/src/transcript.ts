@@ -60,7 +60,9 @@ export class TranscriptView implements vscode.Disposable {
     applyEvent(t, ev);
     if (ev.type === EventTypes.turnStarted) {
       this.setRunning(ev.sessionId, ev.turnId);
-      this.current ??= ev.sessionId;
+      this.current = ev.sessionId;
+      // a turn started here (palette, code action, another client command): follow it
+      if (!this.visible()) void this.show();
     } else if (ev.type === EventTypes.turnFinished) {
       this.setRunning(ev.sessionId, undefined);
     }
@@ -97,9 +99,14 @@ export class TranscriptView implements vscode.Disposable {
     }
   }
 
-  /** Open the live transcript beside the active editor. */
+  visible(): boolean {
+    return vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === this.liveUri.toString());
+  }
+
+  /** Open the live transcript beside the active editor (or reveal it where it is). */
   async show(preserveFocus = true): Promise<void> {
-    await this.docs.show(this.liveUri, { viewColumn: vscode.ViewColumn.Beside, preserveFocus });
+    const open = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === this.liveUri.toString());
+    await this.docs.show(this.liveUri, { viewColumn: open?.viewColumn ?? vscode.ViewColumn.Beside, preserveFocus });
   }
 
   /** Open a transcript rebuilt from a session's recorded events. */

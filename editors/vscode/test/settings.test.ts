@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { explicitValue, serverLaunch, settingsTree, splitCommandLine } from '../src/model/settings';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { explicitValue, findExecutable, serverLaunch, settingsTree, splitCommandLine } from '../src/model/settings';
 
 describe('server command', () => {
   it('defaults to minicode-lsp serve', () => {
@@ -40,5 +43,29 @@ describe('settings sent to the server', () => {
       rewind: { confirm: false },
       providers: [{ name: 'p', baseUrl: 'http://127.0.0.1:1/v1' }],
     });
+  });
+});
+
+describe('finding the server executable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'minicode-exe-'));
+  const exe = join(dir, 'minicode-lsp');
+  writeFileSync(exe, '#!/bin/sh\n');
+  chmodSync(exe, 0o755);
+  const plain = join(dir, 'not-executable');
+  writeFileSync(plain, '');
+  chmodSync(plain, 0o644);
+
+  it('finds a bare name on PATH', () => {
+    expect(findExecutable('minicode-lsp', `/nonexistent:${dir}`)).toBe(exe);
+  });
+  it('accepts a path only when it is an executable file', () => {
+    expect(findExecutable(exe, '')).toBe(exe);
+    expect(findExecutable(dir, '')).toBeUndefined();
+    expect(findExecutable(plain, '')).toBeUndefined();
+    expect(findExecutable(join(dir, 'missing'), '')).toBeUndefined();
+  });
+  it('reports a missing command as not found', () => {
+    expect(findExecutable('minicode-lsp-missing', dir)).toBeUndefined();
+    expect(findExecutable('minicode-lsp', undefined)).toBeUndefined();
   });
 });

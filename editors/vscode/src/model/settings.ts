@@ -1,4 +1,7 @@
-// Settings mapping (pure: no vscode import). The `minicode` settings section carries the same
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+// Settings mapping and server launch (no vscode import). The `minicode` settings section carries the same
 // tree as config.py; only the keys the user set explicitly are sent to the server, so the
 // workspace's .minicode.toml and the user's config file are not overridden by VS Code's
 // defaults (initializationOptions and didChangeConfiguration rank above them on the server).
@@ -81,4 +84,21 @@ export function settingsTree(entries: Iterable<[string, unknown]>, prefix = 'min
     node[path[path.length - 1]] = value;
   }
   return tree;
+}
+
+/** Find an executable: a path as given, or a bare name on PATH. */
+export function findExecutable(command: string, envPath: string | undefined): string | undefined {
+  const isFile = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/') || command.includes(path.sep)) return isFile(command) ? command : undefined;
+  for (const dir of (envPath ?? '').split(path.delimiter)) {
+    if (dir && isFile(path.join(dir, command))) return path.join(dir, command);
+  }
+  return undefined;
 }

@@ -47,6 +47,14 @@ function editorWith(page, text) {
   return page.locator('.monaco-editor .view-lines').filter({ hasText: text });
 }
 
+/** Wait until some editor shows `want` and none shows `unwanted` (Monaco uses nbsp for spaces). */
+async function onlyEditorsWith(page, want, unwanted) {
+  await page.waitForFunction(([w, u]) => {
+    const lines = [...document.querySelectorAll('.monaco-editor .view-lines')].map((e) => (e.textContent || '').replace(/\u00a0/g, ' '));
+    return lines.some((t) => t.includes(w)) && !lines.some((t) => t.includes(u));
+  }, [want, unwanted], { timeout: 15000 });
+}
+
 async function step(name, fn) {
   log('--', name);
   await fn();
@@ -153,11 +161,22 @@ async function step(name, fn) {
 
     await step('the file\'s text is restored', async () => {
       await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
-      await page.waitForFunction(() => {
-        const lines = [...document.querySelectorAll('.monaco-editor .view-lines')].map((e) => (e.textContent || '').replace(/\u00a0/g, ' '));
-        return lines.some((t) => t.includes('return a - b')) && !lines.some((t) => t.includes('return a + b'));
-      }, null, { timeout: 15000 });
+      await onlyEditorsWith(page, 'return a - b', 'return a + b');
       await shot(page, 'rewound');
+    });
+
+    await step('"MiniCode: Undo Rewind" brings the agent\'s change back (confirmed in the Refactor Preview)', async () => {
+      await palette(page, 'MiniCode: Undo Rewind');
+      const apply = page.getByRole('button', { name: 'Apply' }).first();
+      await apply.waitFor({ timeout: 20000 });
+      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
+      await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
+      await page.waitForTimeout(300);
+      await apply.click();
+      await page.getByText('MiniCode: rewind undone.').first().waitFor({ timeout: 20000 });
+      // no editor showed it after the rewind; the preview's diff still shows the restored text
+      await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
+      await shot(page, 'undo-rewind');
     });
 
     await step('the status item opens the readiness report', async () => {
