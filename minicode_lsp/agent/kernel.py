@@ -162,7 +162,9 @@ class Kernel:
     def on_final(self) -> Final:
         if self.declined:
             return "await_user"
-        if not self.files_changed or self.verified:
+        # Only the edit tools' changes need a check: a command is its own check, and the
+        # files it touches (caches, build output) must not hold the turn open.
+        if not self.edits or self.verified:
             return "done"
         if self.test_command:
             return "run_tests" if self.test_runs < MAX_TEST_RUNS else "verification_failed"

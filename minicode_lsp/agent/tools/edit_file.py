@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -59,6 +60,18 @@ def closest_lines(text: str, old: str) -> tuple[int, list[str], float] | None:
     return i + 1, lines[i : i + n], best[1]
 
 
+_NUMBERED = re.compile(r"^ *\d+\t")
+
+
+def _strip_line_numbers(text: str) -> str | None:
+    """``text`` without read_file's line-number prefixes, when every line carries one."""
+    lines = text.split("\n")
+    body = lines[:-1] if lines and lines[-1] == "" else lines
+    if not body or not all(_NUMBERED.match(line) for line in body):
+        return None
+    return "\n".join(_NUMBERED.sub("", line, count=1) for line in lines)
+
+
 def _miss_message(shown: str, text: str, old: str) -> str:
     msg = f"old_text was not found in {shown}; nothing was changed."
     near = closest_lines(text, old)
@@ -93,6 +106,10 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     count = tf.text.count(old)
     if count == 0 and old_text in tf.text:  # a file with mixed line endings
         old, new, count = old_text, new_text, tf.text.count(old_text)
+    if count == 0 and (unnumbered := _strip_line_numbers(old_text)) is not None:
+        old = tf.to_file_newlines(unnumbered)
+        new = tf.to_file_newlines(_strip_line_numbers(new_text) or new_text)
+        count = tf.text.count(old)
     if count == 0:
         raise ToolError(_miss_message(shown, tf.text, old_text.replace("\r\n", "\n")))
     if count > 1 and not replace_all:

@@ -366,3 +366,23 @@ async def test_history_is_trimmed_to_the_window(ws: Path, fake: FakePorts) -> No
     assert sent[-1].text == "do it" and sent[0].role == "user"
     usage = fake.events.of("context.usage")[0]
     assert usage["window"] == 4096 and usage["estimatedTokens"] <= 4096
+
+
+async def test_files_changed_by_a_command_are_recorded_without_gate(ws: Path, fake: FakePorts) -> None:
+    provider = ScriptedProvider(call("run_command", command="echo x > made.txt"), text("made it"))
+    out = await turn(fake, provider)
+    assert out.stop_reason == "done"
+    assert out.files_changed == [str(ws / "made.txt")]
+    changed = fake.events.of("files.changed")[0]
+    assert changed["files"] == [{"uri": (ws / "made.txt").as_uri(), "action": "create"}]
+    assert fake.checkpoints.groups[0].kind == "shell"
+
+
+async def test_store_path_refused_through_the_loop(ws: Path) -> None:
+    store = ws / ".minicode-store"
+    store.mkdir()
+    fake = make_ports(ws, forbidden=[store])
+    provider = ScriptedProvider(call("write_file", path=".minicode-store/x", content="y"), text("ok"))
+    out = await turn(fake, provider)
+    assert out.stop_reason == "done"
+    assert "store" in out.messages[2].tool_results[0].content and not (store / "x").exists()

@@ -195,3 +195,12 @@ def test_registry_specs() -> None:
     assert [s.name for s in tool_specs(read_only=True)] == ["read_file", "list_files", "search"]
     for tool in TOOLS.values():
         assert tool.spec.parameters["type"] == "object"
+
+
+async def test_edit_file_tolerates_copied_line_numbers(ws: Path, fake: FakePorts) -> None:
+    (ws / "a.py").write_text("a = 1\nb = 2\nc = 3\n")
+    out = await run_tool(
+        fake, "edit_file", path="a.py", old_text="     2\tb = 2\n", new_text="     2\tb = 20\n"
+    )
+    assert not out.is_error, out.content
+    assert (ws / "a.py").read_text() == "a = 1\nb = 20\nc = 3\n"
