@@ -61,4 +61,20 @@ H.wait(5000, function() return groups ~= nil end)
 local n = groups and groups.groups and #groups.groups
 H.check(n == 0, "no edit group recorded for the declined edit", groups)
 
+-- a shell command in ask mode is approved through window/showMessageRequest (vim.ui.select)
+local asked
+vim.ui.select = function(items, opts, on_choice)
+  asked = { prompt = opts.prompt, titles = vim.tbl_map(function(i) return i.title end, items) }
+  for _, item in ipairs(items) do
+    if item.title == "Deny" then
+      return on_choice(item)
+    end
+  end
+  on_choice(nil)
+end
+vim.cmd("MiniCode run write out.txt")
+H.check(H.wait_finished(rec, 2), "turn 2 finished")
+H.check(asked and asked.prompt:find("echo hi", 1, true), "the command was put to the user", asked)
+H.check(vim.fn.filereadable(ws .. "/out.txt") == 0, "the denied command did not run")
+
 H.finish()

@@ -3,13 +3,21 @@ local H = dofile(vim.env.MINICODE_TESTS .. "/helpers.lua")
 H.watchdog(90000)
 
 local ws = H.workspace({ ["a.py"] = { "x = 1" } }, { permissionMode = "auto" })
-H.setup()
+-- no setup() call: options from vim.g.minicode, the first :MiniCode command sets up and starts
+vim.g.minicode = { cmd = { vim.env.MINICODE_SERVER, "serve" } }
 vim.cmd.edit(vim.fn.fnameescape(ws .. "/a.py"))
+H.check(#vim.lsp.get_clients({ name = "minicode" }) == 0, "no server before the first :MiniCode")
+
+-- :MiniCode readiness starts the server, asks it and notifies the report
+vim.cmd("MiniCode readiness")
+H.check(H.wait(40000, function()
+  return (H.notes[#H.notes] or ""):find("readiness: ready", 1, true)
+end), ":MiniCode readiness (without setup) starts the server and reports ready", H.notes)
 local client = H.wait_client(vim.api.nvim_get_current_buf())
-if not H.check(client ~= nil, "minicode client initialized and attached") then
+if not H.check(client ~= nil, "minicode client initialized and attached to the buffer") then
   return H.finish()
 end
-H.wait(10000, function() return require("minicode.status").readiness() ~= nil end)
+H.check(#vim.lsp.get_clients({ name = "minicode" }) == 1, "exactly one client")
 
 vim.cmd("checkhealth minicode")
 local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
@@ -19,11 +27,6 @@ H.check(text:find("server executable: ", 1, true), "reports the server executabl
 H.check(text:find("readiness: ready", 1, true), "reports readiness ready")
 H.check(text:find("lsp.log", 1, true), "reports the log path")
 H.check(not text:find("ERROR", 1, true), "no errors")
-
--- :MiniCode readiness asks the server again and notifies the report
-local before = #H.notes
-vim.cmd("MiniCode readiness")
-H.check(H.wait(10000, function() return #H.notes > before end), ":MiniCode readiness shows a report")
-H.check((H.notes[#H.notes] or ""):find("readiness: ready", 1, true), "the report says ready", H.notes[#H.notes])
+H.check(require("minicode.status").statusline():find("ready", 1, true), "statusline shows readiness")
 
 H.finish()

@@ -45,6 +45,7 @@ H.check(vim.tbl_contains(progress, "begin") and vim.tbl_contains(progress, "end"
 local transcript = table.concat(require("minicode.transcript").lines(), "\n")
 H.check(transcript:find("Done.", 1, true) and transcript:find("edit_file", 1, true), "transcript streamed the turn", transcript)
 local session_id = rec.finished and rec.finished.sessionId
+H.out(("  after the turn: buffer modified=%s, disk line 1=%q"):format(tostring(vim.bo[buf].modified), vim.fn.readfile(ws .. "/a.py")[1]))
 
 -- 2. the server's source action "preview rewind of agent edits in this file" opens the same
 -- diff view (a client-side command), not a document
@@ -127,6 +128,9 @@ if view then
   H.wait(5000, function() return rewound ~= nil end)
   H.check(rewound and rewound.applied == true, "minicode.rewind.apply reports applied", rewound)
   H.check(diff.current() == nil, "no second confirmation for the accepted preview", diff.current())
+  H.check(H.wait(10000, function()
+    return table.concat((panel.contents()), "\n"):find("(rewound)", 1, true)
+  end), "the panel refreshes and marks the group rewound", (panel.contents()))
 end
 
 -- 5. undo the rewind

@@ -441,6 +441,18 @@ end
 ---@param encoding string
 ---@return lsp.ApplyWorkspaceEditResult
 function M.apply(edit, encoding)
+  -- a versioned edit to a buffer changed since is stale: Neovim would skip it silently and
+  -- the server would hear "applied"; say so instead
+  for _, change in ipairs(edit.documentChanges or {}) do
+    local doc = change.textDocument
+    if doc and type(doc.version) == "number" and doc.version > 0 then
+      local b = loaded_buffer(vim.uri_to_fname(doc.uri))
+      local current = b and vim.lsp.util.buf_versions[b]
+      if type(current) == "number" and current > doc.version then
+        return { applied = false, failureReason = ("%s changed since the edit was made (version %d > %d)"):format(doc.uri, current, doc.version) }
+      end
+    end
+  end
   local unloaded = {}
   for _, f in ipairs(M.files_from_edit(edit, encoding)) do
     if not loaded_buffer(f.path) then
