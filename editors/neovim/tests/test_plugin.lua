@@ -86,6 +86,22 @@ H.check(text:find("-b = 2", 1, true) and text:find("+b = 3", 1, true), "unified 
 diff.accept()
 config.options.diff.layout = "split"
 
+-- several files: ]f / [f move between them; a file known only by its diff shows unified
+local two = {
+  files[1],
+  { uri = "file:///nowhere/g.py", path = "/nowhere/g.py", status = "conflict", diff = "@@ -1 +1 @@\n-old\n+new\n" },
+}
+diff.show({ title = "two", kind = "rewind", files = two, on_done = function(a) answer = a end })
+vim.cmd("normal ]f")
+local unified = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+H.check(diff.current().index == 2 and #vim.api.nvim_tabpage_list_wins(0) == 1 and unified:find("+new", 1, true),
+  "]f shows the next file (unified when only its diff is known)", unified)
+vim.cmd("normal [f")
+wins = vim.api.nvim_tabpage_list_wins(0)
+H.check(diff.current().index == 1 and #wins == 2 and vim.wo[wins[1]].diff and vim.wo[wins[2]].diff,
+  "[f goes back to the side-by-side diff")
+diff.reject()
+
 -- the applyEdit handler inside a coroutine (as Neovim runs server requests)
 local result
 local co = coroutine.create(function()

@@ -264,6 +264,12 @@ local function render()
     vim.api.nvim_win_set_buf(wins[1], b)
     bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"))
   else
+    if #wins < 2 then
+      vim.api.nvim_win_call(wins[1], function()
+        vim.cmd("rightbelow vsplit")
+      end)
+      wins = vim.api.nvim_tabpage_list_wins(v.tab)
+    end
     local name = vim.fn.fnamemodify(file.path, ":~:.")
     local ft = vim.filetype.match({ filename = file.path }) or ""
     local left = scratch("current/" .. name, file.current or {}, ft)
