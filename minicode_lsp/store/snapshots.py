@@ -5,7 +5,7 @@ inode and sha256. ``Snapshotter.take()`` re-stats the tree and hashes only files
 changed since the previous snapshot (a stat cache), storing each hashed file as a blob so the
 pre-image of anything a command later changes is already in the store (written without fsync;
 ``record`` fsyncs the blobs a shell group ends up referencing). Files modified in the
-last moments before a take are "racy" (a coarse clock could hide a second change) and are
+second before a take are "racy" (a coarse clock could hide a second change) and are
 re-hashed next time, as git does.
 
 With ``watch=True`` a watchdog observer records the paths that changed; ``take()`` then
@@ -37,7 +37,7 @@ from minicode_lsp.store.blobs import BlobStore
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_S = 2.0  # waiting longer for the watcher than a full re-stat would take is pointless
-RACY_NS = 50_000_000  # files modified within 50 ms of a take are re-hashed next time
+RACY_NS = 1_000_000_000  # files modified within 1 s before a take are re-hashed next time
 
 
 @dataclass(frozen=True)
@@ -122,22 +122,30 @@ def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir:
 
 
 class _Dirty:
-    """watchdog handler: collects changed paths; recognises the sync probe."""
+    """watchdog handler: collects changed paths and counts "opened" events per path.
+
+    The counts make the sync probe exact for our own reads: the snapshotter counts every
+    open it does itself, so a late event from an earlier read of the probe file (a hashing
+    read still in the queue) cannot be mistaken for the probe's own event.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.paths: set[str] = set()
         self.dirs: set[str] = set()
         self.overflow = False
-        self.probe: str | None = None
-        self.probe_seen = threading.Event()
+        self.opened: dict[str, int] = {}
+        self.cond = threading.Condition()
 
     def dispatch(self, event: Any) -> None:
         kind = event.event_type
         src = os.fsdecode(event.src_path)
-        if kind in ("opened", "closed_no_write"):
-            if kind == "opened" and src == self.probe:
-                self.probe_seen.set()
+        if kind == "opened":
+            with self.cond:
+                self.opened[src] = self.opened.get(src, 0) + 1
+                self.cond.notify_all()
+            return
+        if kind == "closed_no_write":
             return
         with self.lock:
             targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
@@ -174,6 +182,7 @@ class Snapshotter:
         self._racy: set[str] = set()
         self._probe: str | None = None
         self._checked: set[str] = set()
+        self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
         self._observer: Any = None
         self._dirty: _Dirty | None = None
         if watch:
@@ -211,16 +220,17 @@ class Snapshotter:
 
     def _sync_events(self, probe: str) -> bool:
         """Open ``probe`` and wait for its event: all earlier events have been dispatched then."""
-        assert self._dirty is not None
-        self._dirty.probe_seen.clear()
-        self._dirty.probe = probe
+        dirty = self._dirty
+        assert dirty is not None
         try:
             with open(probe, "rb"):
                 pass
         except OSError:
             return False
-        if self._dirty.probe_seen.wait(SYNC_TIMEOUT_S):
-            return True
+        want = self._opens[probe] = self._opens.get(probe, 0) + 1
+        with dirty.cond:
+            if dirty.cond.wait_for(lambda: dirty.opened.get(probe, 0) >= want, SYNC_TIMEOUT_S):
+                return True
         log.info("snapshot watcher did not catch up in %.1f s; full re-stat", SYNC_TIMEOUT_S)
         return False
 
@@ -267,6 +277,7 @@ class Snapshotter:
         prev.base = None  # keep one link only: no chain of old snapshots in memory
         snap.base = prev
         todo: set[str] = set(self._racy)
+        written = {r for r in map(self._rel, paths) if r}
         for p in paths | dirs:
             rel = self._rel(p)
             if rel is None or rel == "":
@@ -288,7 +299,9 @@ class Snapshotter:
             if not stat.S_ISREG(st.st_mode) or self._ignore.ignored(rel, False):
                 snap.files.pop(rel, None)
                 continue
-            self._visit(snap, rel, st, prev.files.get(rel), t0)
+            # a file the watcher saw written is re-hashed even if its stat looks unchanged
+            cached = None if rel in written else prev.files.get(rel)
+            self._visit(snap, rel, st, cached, t0)
         return snap
 
     def _rel(self, path: str) -> str | None:
@@ -357,7 +370,11 @@ class Snapshotter:
             snap.skipped[rel] = f"time budget of {self.time_budget_s:g} s exceeded"
             return
         try:
-            data = (self.root / rel).read_bytes()
+            with open(self.root / rel, "rb") as fh:
+                if self._dirty is not None:  # count it: the watcher will see this open
+                    key = str(self.root / rel)
+                    self._opens[key] = self._opens.get(key, 0) + 1
+                data = fh.read()
         except OSError as exc:
             snap.files[rel] = entry
             snap.skipped[rel] = f"unreadable: {exc.strerror}"
