@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from ..agent.loop import TurnOutcome
 from ..config import ConfigLoader, Settings, load_for_workspace
 from ..protocol import (
     NOTIFY_READINESS,
@@ -42,6 +41,9 @@ from .readiness import build_report
 from .rewind import RewindService
 from .tasks import TaskRunner
 from .turns import RunningTurn, execute_turn, secret_values
+
+if TYPE_CHECKING:
+    from ..agent.loop import TurnOutcome
 
 log = logging.getLogger(__name__)
 
