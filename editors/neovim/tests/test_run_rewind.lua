@@ -43,8 +43,18 @@ H.check(vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2", "buffer show
 H.wait(5000, function() return vim.tbl_contains(progress, "end") end)
 H.check(vim.tbl_contains(progress, "begin") and vim.tbl_contains(progress, "end"), "$/progress begin and end seen (LspProgress)", progress)
 local transcript = table.concat(require("minicode.transcript").lines(), "\n")
+H.out("  transcript:\n    " .. transcript:gsub("\n", "\n    "))
 H.check(transcript:find("Done.", 1, true) and transcript:find("edit_file", 1, true), "transcript streamed the turn", transcript)
 local session_id = rec.finished and rec.finished.sessionId
+local read_summary
+for _, e in ipairs(rec.events) do
+  if e.type == "tool.finished" and e.data.name == "read_file" then
+    read_summary = e.data.summary
+  end
+end
+-- the agent reads the open buffer: its read_file right after its own edit must see x = 2
+-- (Neovim sends the didChange echo of an applied edit after a 150 ms debounce)
+H.check(read_summary and read_summary:find("x = 2", 1, true), "the agent's read_file after its edit sees the edited buffer", read_summary)
 H.out(("  after the turn: buffer modified=%s, disk line 1=%q"):format(tostring(vim.bo[buf].modified), vim.fn.readfile(ws .. "/a.py")[1]))
 
 -- 2. the server's source action "preview rewind of agent edits in this file" opens the same

@@ -14,6 +14,8 @@ local NAME = "minicode://transcript"
 
 ---@type integer?
 local bufnr = nil
+--- whether the last thing written was streamed text (deltas continue it)
+local in_text = false
 
 ---@return integer
 function M.buffer()
@@ -77,6 +79,7 @@ local function append_text(text)
 end
 
 function M.clear()
+  in_text = false
   local b = M.buffer()
   modify(b, function()
     vim.api.nvim_buf_set_lines(b, 0, -1, false, {})
@@ -157,6 +160,10 @@ function M.render_event(ev)
     local d = type(ev.data) == "table" and ev.data or {}
     local text = d.text or d.delta
     if type(text) == "string" then
+      if not in_text then
+        M.append({ "" })
+        in_text = true
+      end
       append_text(text)
     end
     return
@@ -164,6 +171,7 @@ function M.render_event(ev)
   local lines = M.render(ev)
   if lines then
     M.append(lines)
+    in_text = false
   end
 end
 
