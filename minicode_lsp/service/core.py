@@ -35,6 +35,7 @@ from ..store.memory import MemoryStore
 from ..store.redact import Redactor
 from ..store.sessions import SessionStore
 from ..store.snapshots import Snapshotter
+from . import retention
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
 from .readiness import build_report
@@ -75,8 +76,9 @@ class Service:
         self.sessions = SessionStore(self.db, redactor=self.redactor)
         self.blobs = BlobStore(self.store_dir / "blobs", max_size=self._settings.store.max_blob_bytes)
         self.checkpoints = CheckpointStore(self.db, self.blobs)
-        self.memory = MemoryStore(self.db)
+        self.memory = MemoryStore(self.db, redactor=self.redactor)
         self.user_memory_path = user_memory_db_path()
+        self._user_memory: MemoryStore | None = None
         snap = self._settings.snapshot
         self.snapshotter = Snapshotter(
             self.root, self.blobs, store_dir=self.store_dir, max_file_size=snap.max_file_bytes,
@@ -134,6 +136,7 @@ class Service:
             title = " ".join(args.prompt.split())[:80]
             session_id = self.sessions.create_session(title, str(self.root)).id
             change = "created"
+            self._apply_retention(keep={session_id})
         settings = self.settings
         mode = args.permission_mode or settings.agent.permission_mode
         turn = self.sessions.start_turn(session_id, args.prompt, args.profile or settings.agent.profile, mode)
@@ -144,6 +147,18 @@ class Service:
         running.task = self.tasks.run(execute_turn(self, running, args, settings), name=f"turn-{turn.id}")
         self.notify_sessions(session_id, change)
         return {"sessionId": session_id, "turnId": turn.id}
+
+    def _apply_retention(self, keep: set[str]) -> None:
+        store = self.settings.store
+        try:
+            gone = retention.prune(self.sessions, self.checkpoints, self.blobs, self.db,
+                                   max_sessions=store.max_sessions, max_bytes=store.max_bytes,
+                                   keep=keep | set(self.running))
+        except Exception:  # retention must never stop a task from starting
+            log.exception("retention failed")
+            return
+        for sid in gone:
+            self.notify_sessions(sid, "deleted")
 
     def turn_finished(self, running: RunningTurn, outcome: TurnOutcome) -> None:
         if self.running.get(running.session_id) is running:
@@ -275,8 +290,19 @@ class Service:
     # ------------------------------------------------------------------ memory
     def _memory_for(self, scope: str) -> MemoryStore:
         if scope == "user":
-            return MemoryStore(Database(self.user_memory_path))
+            if self._user_memory is None:
+                self._user_memory = MemoryStore(Database(self.user_memory_path), redactor=self.redactor)
+            return self._user_memory
         return self.memory
+
+    def select_memories(self, prompt: str) -> list[Any]:
+        """Project and user entries relevant to this prompt, within the memory token budget."""
+        budget = self.settings.memory.budget_tokens
+        chosen = self.memory.select(prompt, budget)
+        used = sum(e.tokens for e in chosen)
+        if self.user_memory_path.exists() and budget - used > 0:
+            chosen += self._memory_for("user").select(prompt, budget - used)
+        return chosen
 
     def memory_show(self, args: MemoryShowArgs) -> dict[str, Any]:
         scopes = [args.scope] if args.scope else ["project", "user"]

@@ -14,6 +14,7 @@ from ..agent.ports import ApprovalDecision, Ports
 from ..config import ProviderConfig, Settings
 from ..protocol import (
     EV_ERROR,
+    EV_MEMORY_INJECTED,
     EV_PROVIDER_FALLBACK,
     EV_TOOL_STARTED,
     EV_TURN_FINISHED,
@@ -195,6 +196,10 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )
     instructions, sources = read_instructions(svc.root, svc.user_dir)
+    memories = svc.select_memories(args.prompt)
+    if memories:
+        lines = "\n".join(f"- {m.text}" for m in memories)
+        instructions = f"{instructions}\n\n## Memory (facts kept from earlier sessions)\n{lines}".strip()
     await svc.frontend.progress_begin(turn_id, "MiniCode", args.prompt[:80])
     await events.emit(
         EV_TURN_STARTED,
@@ -205,6 +210,8 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
             "instructionSources": sources,
         },
     )
+    if memories:
+        await events.emit(EV_MEMORY_INJECTED, {"entries": [m.to_wire() for m in memories]})
     outcome: TurnOutcome | None = None
     try:
         async with httpx.AsyncClient() as client:
