@@ -61,6 +61,7 @@ class BlobStore:
         self.dir = Path(dir)
         self.max_size = max_size
         self._fsync = fsync
+        self._durable: set[str] = set()  # blobs known to be on stable storage
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
 
@@ -72,18 +73,24 @@ class BlobStore:
     def has(self, sha: str) -> bool:
         return self._path(sha).exists()
 
-    def put(self, data: bytes) -> str:
-        """Store ``data`` and return its sha256; raises ``BlobTooLarge`` above the cap."""
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store ``data`` and return its sha256; raises ``BlobTooLarge`` above the cap.
+
+        ``durable``: on stable storage when this returns (also when the blob already existed
+        but was written without fsync). ``durable=False`` is for images that can be recovered
+        otherwise (a post-image is also the file on disk).
+        """
         if len(data) > self.max_size:
             raise BlobTooLarge(len(data), self.max_size)
         sha = sha256(data)
-        self.put_known(sha, data)
+        if not self.put_known(sha, data, fsync=durable and self._fsync) and durable:
+            self.make_durable([sha])
         return sha
 
-    def try_put(self, data: bytes) -> tuple[str | None, str | None]:
+    def try_put(self, data: bytes, *, durable: bool = True) -> tuple[str | None, str | None]:
         """``(sha, None)`` when stored, ``(None, reason)`` when the size cap refused it."""
         try:
-            return self.put(data), None
+            return self.put(data, durable=durable), None
         except BlobTooLarge as exc:
             return None, exc.reason
 
@@ -120,6 +127,7 @@ class BlobStore:
             _fsync_dir(folder)
             if created:
                 _fsync_dir(self.dir)
+            self._durable.add(sha)
         return True
 
     def make_durable(self, shas: Iterable[str]) -> None:
@@ -128,6 +136,8 @@ class BlobStore:
             return
         folders: set[Path] = set()
         for sha in shas:
+            if sha in self._durable:
+                continue
             path = self._path(sha)
             try:
                 fd = os.open(path, os.O_RDONLY)
@@ -138,6 +148,7 @@ class BlobStore:
             finally:
                 os.close(fd)
             folders.add(path.parent)
+            self._durable.add(sha)
         for folder in folders:
             _fsync_dir(folder)
         if folders:

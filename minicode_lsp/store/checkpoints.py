@@ -155,10 +155,10 @@ class GroupWriter:
         self._files: dict[str, _Entry] = {}
         self._done = False
 
-    def _put(self, data: bytes | None) -> tuple[str | None, str | None]:
+    def _put(self, data: bytes | None, durable: bool = True) -> tuple[str | None, str | None]:
         if data is None:
             return None, None
-        return self.store.blobs.try_put(data)
+        return self.store.blobs.try_put(data, durable=durable)
 
     def _ensure_row(self, conn: sqlite3.Connection) -> None:
         if not self._row_written:
@@ -193,7 +193,7 @@ class GroupWriter:
         entry = self._files.get(key)
         if entry is None:
             raise ValueError(f"after_write without before_write for {key}")
-        sha, skipped = self._put(new)
+        sha, skipped = self._put(new, durable=False)  # the file itself holds it too
         entry.post_sha, entry.post_known = sha, True
         entry.skipped = entry.skipped or skipped
 

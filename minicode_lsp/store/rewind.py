@@ -210,6 +210,20 @@ def _forced(target: bytes | None, agent: bytes | None, current: bytes | None) ->
     return merged
 
 
+def _post_readable(f: GroupFile, blobs: BlobStore, path: str) -> bool:
+    """Post-images are stored without fsync (the file holds them too); a crash can lose one."""
+    if not f.post_known:
+        return False
+    if f.post_sha is None:
+        return True
+    try:
+        blobs.get(f.post_sha)
+        return True
+    except (KeyError, BlobCorrupted) as exc:
+        log.warning("rewind of %s: post-image lost (%s); using the next known state", path, exc)
+        return False
+
+
 def _plan_file(path: str, entries: list[tuple[Group, GroupFile]], blobs: BlobStore,
                current: bytes | None, force: bool) -> FilePlan:
     gids = tuple(g.id for g, _ in entries)
@@ -223,7 +237,8 @@ def _plan_file(path: str, entries: list[tuple[Group, GroupFile]], blobs: BlobSto
     try:
         for i, (g, f) in enumerate(entries):
             pre = blobs.get(f.pre_sha) if f.pre_sha else None
-            if f.post_known:
+            post: bytes | None
+            if _post_readable(f, blobs, path):
                 post = blobs.get(f.post_sha) if f.post_sha else None
             elif i + 1 < len(entries):  # interrupted group: the next group saw what it left
                 nxt = entries[i + 1][1].pre_sha

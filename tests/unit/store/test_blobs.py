@@ -88,3 +88,25 @@ def test_gc_and_size(tmp_path: Path) -> None:
     assert store.size_on_disk() > 0
     assert store.gc({keep}) == 1
     assert store.has(keep) and not store.has(drop)
+
+
+def test_existing_non_durable_blob_made_durable_on_durable_put(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    store = BlobStore(tmp_path)
+    data = b"snapshot content"
+    store.put_known(sha256(data), data, fsync=False)
+    synced: list[int] = []
+    real = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    store.put(data)
+    assert synced  # the existing blob was fsynced before put returned
+    synced.clear()
+    store.put(data)
+    assert not synced  # known durable now
+    store.put(b"post image", durable=False)
+    assert not synced

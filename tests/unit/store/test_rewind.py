@@ -207,3 +207,16 @@ def test_safety_group_undo_restores_prior_bytes(cps: CheckpointStore, tmp_path: 
     assert f.read_bytes() == LINES.replace(b"line 9", b"user 9")
     undo = plan_rewind([safety], cps.blobs, read)
     assert undo.files[0].status == "clean" and undo.files[0].new_content == before
+
+
+def test_lost_post_image_falls_back_to_current(cps: CheckpointStore, tmp_path: Path) -> None:
+    """Post-images are not fsynced; one lost in a crash is replaced by the file's current state."""
+    f = tmp_path / "a.py"
+    f.write_bytes(LINES)
+    agent_write(cps, f, LINES.replace(b"line 4", b"agent 4"))
+    (g,) = cps.groups_for_target("s1", {"latest": True})
+    post = g.files[0].post_sha
+    assert post is not None
+    (cps.blobs.dir / post[:2] / post[2:]).unlink()
+    (fp,) = plan(cps).files
+    assert fp.status == "clean" and fp.new_content == LINES
