@@ -7,12 +7,14 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import httpx
 
 from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
 from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ def _models_url(p: ProviderConfig) -> str:
 
 async def probe_provider(p: ProviderConfig, client: httpx.AsyncClient) -> tuple[str, str]:
     """A short reachability probe: (status, detail). Lists models when the endpoint does."""
+    import httpx
+
     headers = {}
     key = os.environ.get(p.api_key_env) if p.api_key_env else None
     if key:
@@ -74,6 +78,8 @@ async def build_report(
     providers = settings.effective_providers()
     probes: list[tuple[str, str]] = []
     if probe:
+        import httpx  # here, not at startup: most reports are built without a probe
+
         async with httpx.AsyncClient() as client:
             probes = list(await asyncio.gather(*(probe_provider(p, client) for p in providers)))
     for i, p in enumerate(providers):
