@@ -14,6 +14,18 @@ function H.out(...)
   io.stdout:flush()
 end
 
+-- every result also goes to a file run.sh counts (stdout mixes in Neovim's own messages)
+local results = vim.env.MINICODE_TEST_DIR and (vim.env.MINICODE_TEST_DIR .. "/results") or nil
+local function record(line)
+  if results then
+    local f = io.open(results, "a")
+    if f then
+      f:write(line:gsub("\n", " ") .. "\n")
+      f:close()
+    end
+  end
+end
+
 ---@param cond any
 ---@param msg string
 ---@param detail? any shown when the check fails
@@ -21,9 +33,11 @@ function H.check(cond, msg, detail)
   if cond then
     H.passes = H.passes + 1
     H.out("PASS", msg, elapsed())
+    record("PASS " .. msg)
   else
     H.failures = H.failures + 1
     H.out("FAIL", msg, elapsed(), detail ~= nil and detail or "")
+    record("FAIL " .. msg)
   end
   return cond
 end
@@ -49,6 +63,7 @@ end
 function H.watchdog(ms)
   vim.defer_fn(function()
     H.out("FAIL watchdog: test still running after " .. ms .. " ms")
+    record("FAIL watchdog")
     for _, n in ipairs(H.notes) do
       H.out("  notify:", n)
     end

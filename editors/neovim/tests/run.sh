@@ -92,8 +92,9 @@ for test in "${tests[@]}"; do
   stop_model
   t1=$(date +%s.%N)
   sed "s/^/  [$name] /" "$dir/out.log"
-  p=$(grep -c '^PASS' "$dir/out.log")
-  f=$(grep -c '^FAIL' "$dir/out.log")
+  touch "$dir/results"
+  p=$(grep -c '^PASS' "$dir/results")
+  f=$(grep -c '^FAIL' "$dir/results")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "  [$name] FAIL exit code $rc (crash or timeout)"
     f=1

@@ -20,6 +20,7 @@ end
 H.check(#vim.lsp.get_clients({ name = "minicode" }) == 1, "exactly one client")
 
 vim.cmd("checkhealth minicode")
+H.out("") -- ends the "Running healthchecks..." line Neovim prints
 local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
 H.out("  " .. text:gsub("\n", "\n  "))
 H.check(text:find("Neovim 0.1", 1, true), "reports the Neovim version")

@@ -126,6 +126,19 @@ H.check(vim.fn.readfile(dir .. "/f.py")[2] == "b = 3", "accepted edit on a file 
 
 H.check(require("minicode.status").statusline() == "", "statusline is empty with no client")
 
+-- a missing server: a clear message, and checkhealth says what to do
+vim.g.minicode = { cmd = { "/nonexistent/minicode-lsp", "serve" } }
+vim.cmd("MiniCode readiness")
+H.check(H.wait(5000, function()
+  return (H.notes[#H.notes] or ""):find("not found", 1, true)
+end), "a missing server executable is reported", H.notes[#H.notes])
+vim.cmd("checkhealth minicode")
+H.out("") -- ends the "Running healthchecks..." line Neovim prints
+local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+H.check(health:find("not found", 1, true) and health:find("pip install minicode-lsp", 1, true),
+  "checkhealth reports the missing executable with a fix", health)
+vim.cmd("tabclose")
+
 -- the vimdoc: tags generate without errors and every |minicode...| link has a tag
 local tmp = vim.fn.tempname()
 vim.fn.mkdir(tmp .. "/doc", "p")
