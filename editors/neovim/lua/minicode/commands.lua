@@ -105,9 +105,6 @@ function M.run(prompt, opts, cb)
   args.context = opts.context
   args.profile = opts.profile
   args.permissionMode = opts.permissionMode
-  if require("minicode.config").options.transcript.auto_open then
-    require("minicode.transcript").open()
-  end
   lsp.execute(C.task_run, args, ok_or_notify(function(result)
     if type(result) == "table" and result.sessionId then
       state.last_session = result.sessionId

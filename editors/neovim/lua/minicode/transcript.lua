@@ -184,6 +184,9 @@ function M.on_event(ev)
   if ev.type == T.turn_started then
     state.running[ev.sessionId] = ev.turnId
     state.last_session = ev.sessionId
+    if require("minicode.config").options.transcript.auto_open then
+      M.open()
+    end
   elseif ev.type == T.turn_finished then
     state.running[ev.sessionId] = nil
   end
