@@ -37,27 +37,20 @@ FileAction = Literal["create", "modify", "delete"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS edit_groups (
-  ordinal INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  session_id TEXT,
-  turn_id TEXT,
-  tool_call_id TEXT,
-  kind TEXT NOT NULL,
-  label TEXT NOT NULL DEFAULT '',
-  created_at TEXT NOT NULL,
-  status TEXT NOT NULL DEFAULT 'open',
-  rewound_by TEXT
+  ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+  session_id TEXT, turn_id TEXT, tool_call_id TEXT,
+  kind TEXT NOT NULL,  -- edit | shell | rewind
+  label TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',  -- open | closed
+  rewound_by TEXT  -- the rewind (safety) group that undid this group
 );
 CREATE INDEX IF NOT EXISTS edit_groups_session ON edit_groups(session_id, ordinal);
 CREATE INDEX IF NOT EXISTS edit_groups_turn ON edit_groups(turn_id);
 CREATE TABLE IF NOT EXISTS group_files (
-  group_id TEXT NOT NULL,
-  path TEXT NOT NULL,
-  action TEXT NOT NULL,
-  pre_sha TEXT,
-  post_sha TEXT,
-  post_known INTEGER NOT NULL DEFAULT 0,
-  skipped_reason TEXT,
+  group_id TEXT NOT NULL, path TEXT NOT NULL,
+  action TEXT NOT NULL,  -- create | modify | delete
+  pre_sha TEXT, post_sha TEXT,  -- NULL: absent (or skipped)
+  post_known INTEGER NOT NULL DEFAULT 0, skipped_reason TEXT,
   PRIMARY KEY (group_id, path)
 );
 CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
@@ -93,24 +86,12 @@ class Group:
     files: tuple[GroupFile, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        files: list[dict[str, Any]] = []
-        for f in self.files:
-            entry: dict[str, Any] = {"uri": f.uri, "path": f.path, "action": f.action}
-            if f.skipped_reason:
-                entry["skipped"] = f.skipped_reason
-            files.append(entry)
-        return {
-            "id": self.id,
-            "sessionId": self.session_id,
-            "turnId": self.turn_id,
-            "toolCallId": self.tool_call_id,
-            "kind": self.kind,
-            "label": self.label,
-            "createdAt": self.created_at,
-            "status": self.status,
-            "rewound": self.rewound_by is not None,
-            "files": files,
-        }
+        files = [{"uri": f.uri, "path": f.path, "action": f.action,
+                  **({"skipped": f.skipped_reason} if f.skipped_reason else {})} for f in self.files]
+        return {"id": self.id, "sessionId": self.session_id, "turnId": self.turn_id,
+                "toolCallId": self.tool_call_id, "kind": self.kind, "label": self.label,
+                "createdAt": self.created_at, "status": self.status,
+                "rewound": self.rewound_by is not None, "files": files}
 
 
 def _now() -> str:
@@ -125,11 +106,7 @@ def norm_path(path: str | os.PathLike[str]) -> str:
 
 
 def _action(pre: str | None, post: str | None) -> FileAction:
-    if pre is None:
-        return "create"
-    if post is None:
-        return "delete"
-    return "modify"
+    return "create" if pre is None else "delete" if post is None else "modify"
 
 
 @dataclass
@@ -146,14 +123,11 @@ class GroupWriter:
 
     def __init__(self, store: CheckpointStore, session_id: str | None, turn_id: str | None,
                  tool_call_id: str | None, kind: GroupKind, label: str) -> None:
-        self.store = store
-        self.id = uuid.uuid4().hex
+        self.store, self.id, self.created_at = store, uuid.uuid4().hex, _now()
         self.session_id, self.turn_id, self.tool_call_id = session_id, turn_id, tool_call_id
         self.kind, self.label = kind, label
-        self.created_at = _now()
-        self._row_written = False
         self._files: dict[str, _Entry] = {}
-        self._done = False
+        self._row_written = self._done = False
 
     def _put(self, data: bytes | None, durable: bool = True) -> tuple[str | None, str | None]:
         if data is None:
@@ -162,12 +136,10 @@ class GroupWriter:
 
     def _ensure_row(self, conn: sqlite3.Connection) -> None:
         if not self._row_written:
-            conn.execute(
-                "INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label, created_at,"
-                " status) VALUES (?,?,?,?,?,?,?,'open')",
-                (self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
-                 self.created_at),
-            )
+            conn.execute("INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label,"
+                         " created_at, status) VALUES (?,?,?,?,?,?,?,'open')",
+                         (self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
+                          self.created_at))
             self._row_written = True
 
     def before_write(self, path: str | os.PathLike[str], current: bytes | None) -> None:
@@ -331,7 +303,8 @@ class CheckpointStore:
     def list_groups(self, session_id: str | None = None, path: str | os.PathLike[str] | None = None,
                     limit: int = 200, *, kinds: Sequence[str] | None = None) -> list[Group]:
         """Groups newest first, optionally of one session and/or touching one path."""
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
         if session_id is not None:
             where.append("session_id=?")
             args.append(session_id)

@@ -74,51 +74,9 @@ class Change:
     skipped_reason: str | None = None
 
 
-class _Ignore:
-    def __init__(self, root: Path, extra: list[str]) -> None:
-        self.root = root
-        self.extra = set(extra)
-        self._specs: dict[str, pathspec.PathSpec | None] = {}
-
-    def clear(self) -> None:
-        self._specs.clear()
-
-    def spec(self, dirrel: str) -> pathspec.PathSpec | None:
-        if dirrel not in self._specs:
-            path = self.root / dirrel / ".gitignore"
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                self._specs[dirrel] = pathspec.GitIgnoreSpec.from_lines(lines)
-            except OSError:
-                self._specs[dirrel] = None
-        return self._specs[dirrel]
-
-    def ignored(self, rel: str, is_dir: bool) -> bool:
-        parts = rel.split("/")
-        if ".git" in parts or rel in self.extra or any(rel.startswith(e + "/") for e in self.extra):
-            return True
-        for i in range(len(parts)):
-            base = "/".join(parts[:i])
-            spec = self.spec(base)
-            if spec is None:
-                continue
-            sub = "/".join(parts[i:]) + ("/" if is_dir else "")
-            if spec.match_file(sub):
-                return True
-            # a parent directory ignored at this level hides everything below it
-            for j in range(i + 1, len(parts)):
-                if spec.match_file("/".join(parts[i:j]) + "/"):
-                    return True
-        return False
-
-
 def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir: bool) -> bool:
     suffix = "/" if is_dir else ""
-    for base, spec in specs:
-        sub = rel[len(base) + 1:] if base else rel
-        if spec.match_file(sub + suffix):
-            return True
-    return False
+    return any(spec.match_file((rel[len(base) + 1:] if base else rel) + suffix) for base, spec in specs)
 
 
 class _Dirty:
@@ -145,8 +103,6 @@ class _Dirty:
                 self.opened[src] = self.opened.get(src, 0) + 1
                 self.cond.notify_all()
             return
-        if kind == "closed_no_write":
-            return
         with self.lock:
             targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
             for p in targets:
@@ -154,6 +110,13 @@ class _Dirty:
                     self.dirs.add(p)
                 elif not event.is_directory:
                     self.paths.add(p)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Installed on watchdog's inotify logger: a queue overflow means events were lost."""
+        if "overflow" in record.getMessage().lower():
+            with self.lock:
+                self.overflow = True
+        return True
 
     def drain(self) -> tuple[set[str], set[str], bool]:
         with self.lock:
@@ -166,22 +129,16 @@ class Snapshotter:
     def __init__(self, root: str | os.PathLike[str], blobs: BlobStore, *,
                  store_dir: str | os.PathLike[str] | None = None, max_file_size: int | None = None,
                  max_files: int = 200_000, time_budget_s: float = 30.0, watch: bool = False) -> None:
-        self.root = Path(root).resolve()
-        self.blobs = blobs
+        self.root, self.blobs = Path(root).resolve(), blobs
         self.max_file_size = blobs.max_size if max_file_size is None else max_file_size
-        self.max_files = max_files
-        self.time_budget_s = time_budget_s
-        extra: list[str] = []
-        if store_dir is not None:
-            try:
-                extra.append(Path(store_dir).resolve().relative_to(self.root).as_posix())
-            except ValueError:
-                pass
-        self._ignore = _Ignore(self.root, extra)
+        self.max_files, self.time_budget_s = max_files, time_budget_s
+        self._extra: set[str] = set()  # the store folder, when it is inside the workspace
+        if store_dir is not None and Path(store_dir).resolve().is_relative_to(self.root):
+            self._extra.add(Path(store_dir).resolve().relative_to(self.root).as_posix())
+        self._specs: dict[str, pathspec.PathSpec | None] = {}  # folder -> its .gitignore
         self._last: Snapshot | None = None
-        self._racy: set[str] = set()
+        self._racy, self._checked = set[str](), set[str]()
         self._probe: str | None = None
-        self._checked: set[str] = set()
         self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
         self._observer: Any = None
         self._dirty: _Dirty | None = None
@@ -202,6 +159,7 @@ class Snapshotter:
                       ev.DirMovedEvent]
             observer.schedule(dirty, str(self.root), recursive=True, event_filter=wanted)  # type: ignore[arg-type]
             observer.daemon = True
+            logging.getLogger("watchdog.observers.inotify_c").addFilter(dirty)
             observer.start()
         except Exception as exc:  # inotify watch limit, unsupported fs: fall back to full walks
             log.warning("snapshot watcher unavailable (%s); using full re-stat", exc)
@@ -213,6 +171,8 @@ class Snapshotter:
         return self._observer is not None and self._observer.is_alive()
 
     def close(self) -> None:
+        if self._dirty is not None:
+            logging.getLogger("watchdog.observers.inotify_c").removeFilter(self._dirty)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
@@ -248,7 +208,7 @@ class Snapshotter:
         if snap is None:
             if self._dirty is not None:
                 self._dirty.drain()
-            self._ignore.clear()
+            self._specs.clear()
             snap = Snapshot(self.root, {})
             cache = prev.files if prev is not None else {}
             for rel, st in self._walk(""):
@@ -266,7 +226,7 @@ class Snapshotter:
     def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
         assert self._dirty is not None
         if self._probe is None or self._probe not in prev.files:
-            self._probe = next(iter(prev.files), None)
+            self._probe = next((r for r in prev.files if not r.endswith(".gitignore")), None)
         probe = None if self._probe is None else str(self.root / self._probe)
         if probe is None or not self._sync_events(probe) or not prev.complete:
             return None
@@ -296,7 +256,7 @@ class Snapshotter:
             except OSError:
                 snap.files.pop(rel, None)
                 continue
-            if not stat.S_ISREG(st.st_mode) or self._ignore.ignored(rel, False):
+            if not stat.S_ISREG(st.st_mode) or self._ignored(rel):
                 snap.files.pop(rel, None)
                 continue
             # a file the watcher saw written is re-hashed even if its stat looks unchanged
@@ -310,19 +270,39 @@ class Snapshotter:
         except ValueError:
             return None
 
+    def _spec(self, dirrel: str) -> pathspec.PathSpec | None:
+        if dirrel not in self._specs:
+            try:
+                text = (self.root / dirrel / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                self._specs[dirrel] = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+            except OSError:
+                self._specs[dirrel] = None
+        return self._specs[dirrel]
+
     def _specs_for(self, dirrel: str) -> tuple[tuple[str, pathspec.PathSpec], ...]:
         parts = dirrel.split("/") if dirrel else []
         out = []
         for i in range(len(parts) + 1):
             base = "/".join(parts[:i])
-            spec = self._ignore.spec(base)
+            spec = self._spec(base)
             if spec is not None:
                 out.append((base, spec))
         return tuple(out)
 
+    def _ignored(self, rel: str) -> bool:
+        """Whether a file (found by the watcher) is ignored: ``.git``, the store, or a .gitignore."""
+        parts = rel.split("/")
+        if ".git" in parts:
+            return True
+        for i in range(1, len(parts) + 1):
+            prefix, parent = "/".join(parts[:i]), "/".join(parts[:i - 1])
+            if prefix in self._extra or _matches(self._specs_for(parent), prefix, i < len(parts)):
+                return True
+        return False
+
     def _walk(self, top: str) -> Iterator[tuple[str, os.stat_result]]:
         """Regular files under ``top`` (relative), skipping ignored ones; specs carried per folder."""
-        extra = self._ignore.extra
+        extra = self._extra
         stack = [(top, self._specs_for(top))]
         while stack:
             d, specs = stack.pop()
@@ -333,7 +313,7 @@ class Snapshotter:
             with it:
                 entries = list(it)
             if any(e.name == ".gitignore" for e in entries) and not any(b == d for b, _ in specs):
-                spec = self._ignore.spec(d)
+                spec = self._spec(d)
                 if spec is not None:
                     specs = (*specs, (d, spec))
             for e in entries:

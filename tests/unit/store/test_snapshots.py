@@ -153,3 +153,19 @@ def test_watch_sees_new_directory_tree(ws: Path, blobs: BlobStore) -> None:
                        ("lib/a.py", "create"), ("lib/b.py", "create")}
     finally:
         s.close()
+
+
+def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
+    (ws / ".gitignore").write_text("*.log\nbuild/\n")
+    (ws / "src" / ".gitignore").write_text("gen_*\n")
+    before = snapper.take()
+    time.sleep(0.05)
+    (ws / "x.log").write_text("log")
+    (ws / "build" / "deep").mkdir(parents=True)
+    (ws / "build" / "deep" / "out.o").write_text("o")
+    (ws / "src" / "gen_a.py").write_text("g")
+    (ws / "src" / "kept.py").write_text("k")
+    (ws / ".git").mkdir()
+    (ws / ".git" / "index").write_text("i")
+    after = snapper.take()
+    assert [Path(c.path).name for c in snapper.diff(before, after)] == ["kept.py"]
