@@ -18,10 +18,27 @@ local function line1()
   return vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1]
 end
 
+-- 0. the sessions panel, open before any session exists
+local panel = require("minicode.panel")
+vim.cmd("MiniCode sessions")
+H.check(H.wait(10000, function()
+  return table.concat((panel.contents()), "\n"):find("no sessions yet", 1, true)
+end), "the panel opens with no sessions", (panel.contents()))
+vim.cmd("wincmd p")
+
 -- 1. a range sends the selection as context
 vim.cmd("1MiniCode run explain this line")
 H.check(H.wait_finished(rec, 1), "turn 1 finished")
 local session_id = rec.finished and rec.finished.sessionId
+H.check(H.wait(5000, function()
+  local _, items = panel.contents()
+  for _, item in pairs(items) do
+    if item.kind == "session" and item.session.id == session_id then
+      return true
+    end
+  end
+end), "minicode/sessions refreshed the open panel with the new session", (panel.contents()))
+panel.close()
 local bodies = {}
 for _, r in ipairs(H.model_requests()) do
   if r.wire == "openai" then
