@@ -172,7 +172,7 @@ class GroupWriter:
     def add_change(self, path: str | os.PathLike[str], pre: bytes | None, post: bytes | None) -> None:
         """A change found after the fact (shell groups): both images at once."""
         pre_sha, s1 = self._put(pre)
-        post_sha, s2 = self._put(post)
+        post_sha, s2 = self._put(post, durable=False)
         self.add_change_sha(path, pre_sha, post_sha, skipped_reason=s1 or s2)
 
     def add_change_sha(self, path: str | os.PathLike[str], pre_sha: str | None, post_sha: str | None,
@@ -202,18 +202,13 @@ class GroupWriter:
         keep: dict[str, _Entry] = {}
         for key, e in self._files.items():
             if not e.post_known and current is not None:
-                e.post_sha, skipped = self._put(current(key))
+                e.post_sha, skipped = self._put(current(key), durable=False)
                 e.post_known, e.skipped = True, e.skipped or skipped
-            if not e.post_known:
-                continue
-            if e.skipped is None and e.pre_sha == e.post_sha:
-                continue
-            keep[key] = e
+            if e.post_known and (e.skipped is not None or e.pre_sha != e.post_sha):
+                keep[key] = e
         with self.store._tx() as conn:
             if not keep:
-                if self._row_written:
-                    conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
-                    conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
+                self._forget(conn)
                 return None
             self._ensure_row(conn)
             dropped = [k for k, e in self._files.items() if k not in keep and e.row_written]
@@ -231,18 +226,20 @@ class GroupWriter:
     def abort(self) -> None:
         """Forget the group (e.g. the user declined every write)."""
         self._done = True
+        with self.store._tx() as conn:
+            self._forget(conn)
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
         if self._row_written:
-            with self.store._tx() as conn:
-                conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
-                conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
+            conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
+            conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
 
 
 class CheckpointStore:
     def __init__(self, db: Any, blobs: BlobStore) -> None:
         """``db``: a ``sqlite3.Connection`` or an object with ``.conn`` (``store.db.Database``)."""
-        self.db = db
+        self.db, self.blobs = db, blobs
         self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
-        self.blobs = blobs
         if hasattr(db, "ensure_schema"):
             db.ensure_schema(SCHEMA)
         else:
@@ -270,9 +267,7 @@ class CheckpointStore:
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read: through ``Database.query_tuples`` (which holds its lock) when available."""
         query = getattr(self.db, "query_tuples", None)
-        if query is not None:
-            return list(query(sql, tuple(args)))
-        return self.conn.execute(sql, tuple(args)).fetchall()
+        return list(query(sql, tuple(args))) if query else self.conn.execute(sql, tuple(args)).fetchall()
 
     def begin_group(self, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
                     kind: GroupKind, label: str = "") -> GroupWriter:
@@ -282,8 +277,6 @@ class CheckpointStore:
     _COLS = "id, session_id, turn_id, tool_call_id, kind, label, created_at, ordinal, status, rewound_by"
 
     def _load(self, rows: Sequence[sqlite3.Row | tuple[Any, ...]]) -> list[Group]:
-        if not rows:
-            return []
         ids = [r[0] for r in rows]
         files: dict[str, list[GroupFile]] = {i: [] for i in ids}
         for chunk in range(0, len(ids), 500):
@@ -296,8 +289,7 @@ class CheckpointStore:
                 for r in rows]
 
     def get_group(self, group_id: str) -> Group | None:
-        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,))
-        found = self._load(rows)
+        found = self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,)))
         return found[0] if found else None
 
     def list_groups(self, session_id: str | None = None, path: str | os.PathLike[str] | None = None,
@@ -388,17 +380,11 @@ class CheckpointStore:
     # ------------------------------------------------------------------ maintenance
     def open_groups(self) -> list[Group]:
         """Groups left open by an interrupted tool call (crash, kill)."""
-        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal")
-        return self._load(rows)
+        return self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal"))
 
     def referenced_blobs(self) -> set[str]:
-        out: set[str] = set()
-        for pre, post in self._q("SELECT pre_sha, post_sha FROM group_files"):
-            if pre:
-                out.add(pre)
-            if post:
-                out.add(post)
-        return out
+        rows = self._q("SELECT pre_sha FROM group_files UNION SELECT post_sha FROM group_files")
+        return {r[0] for r in rows if r[0]}
 
     def delete_session(self, session_id: str) -> int:
         """Drop a session's groups (retention); run ``blobs.gc(referenced_blobs())`` after."""

@@ -379,16 +379,12 @@ class Snapshotter:
             reason = after.skipped.get(rel) or before.skipped.get(rel)
             if a is None and b is not None:
                 out.append(Change(path, "create", None, b.sha, reason if b.sha is None else None))
-            elif b is None and a is not None:
-                if not after.complete:
-                    continue  # not seen because of the file cap: unknown, not deleted
+            elif b is None and a is not None and after.complete:  # (incomplete: unknown, not deleted)
                 out.append(Change(path, "delete", a.sha, None, reason if a.sha is None else None))
             elif a is not None and b is not None:
-                if a.sha is not None and b.sha is not None:
-                    if a.sha != b.sha:
-                        out.append(Change(path, "modify", a.sha, b.sha))
-                elif not a.same_stat(b):
-                    out.append(Change(path, "modify", a.sha, b.sha, reason or "not hashed"))
+                hashed = a.sha is not None and b.sha is not None
+                if a.sha != b.sha if hashed else not a.same_stat(b):
+                    out.append(Change(path, "modify", a.sha, b.sha, None if hashed else reason or "not hashed"))
         return out
 
     def record(self, writer: Any, changes: list[Change]) -> None:
