@@ -12,6 +12,7 @@ after applying, conflicts are untouched, and undoing the rewind gives back the e
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from minicode_lsp.store.rewind import plan_rewind
 from minicode_lsp.store.snapshots import Snapshotter
 
 NLINES = 12
+# a RAM-backed folder when there is one: 500 examples of small files, no disk contention
+FAST_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 NAMES = ["a.txt", "b.txt", "c.txt"]
 State = tuple[bytes, ...] | None  # lines with their endings, or absent
 
@@ -127,7 +130,7 @@ def expected(groups: list[ModelGroup], name: str, current: State) -> tuple[State
 )
 def test_rewind_random_interleavings(eols: list[bytes], present: list[bool], ops: list[tuple[str, list]],  # type: ignore[type-arg]
                                      target_kind: str, pick: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=FAST_TMP) as tmp:
         root = Path(tmp) / "ws"
         root.mkdir()
         conn = sqlite3.connect(Path(tmp) / "store.db", isolation_level=None)
