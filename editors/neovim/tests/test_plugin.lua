@@ -12,7 +12,7 @@ H.check(vim.deep_equal(subs, expected), "completion lists the 12 subcommands", s
 H.check(vim.deep_equal(vim.fn.getcompletion("MiniCode rewind-preview l", "cmdline"), { "latest" }),
   "completion of rewind targets")
 
-local cmds = require("minicode.commands")
+local cmds = require("minicode.actions")
 H.check(vim.deep_equal(cmds.parse_target(""), { latest = true }), "target: default latest")
 H.check(vim.deep_equal(cmds.parse_target("3"), { steps = 3 }), "target: N steps")
 H.check(vim.deep_equal(cmds.parse_target("steps=2"), { steps = 2 }), "target: steps=N")

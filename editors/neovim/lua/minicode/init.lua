@@ -33,7 +33,7 @@ end
 ---@param cb? fun(result: {sessionId: string, turnId: string})
 function M.run(prompt, opts, cb)
   M.ensure_setup()
-  require("minicode.commands").run(prompt, opts, cb)
+  require("minicode.actions").run(prompt, opts, cb)
 end
 
 --- A statusline component (readiness and the running turn).

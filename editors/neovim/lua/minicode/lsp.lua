@@ -61,7 +61,7 @@ function M.client_commands()
     [protocol.commands.rewind_preview] = function(command)
       local args = vim.deepcopy((command.arguments or {})[1] or {})
       args.showDocument = nil
-      require("minicode.commands").rewind_preview(args)
+      require("minicode.actions").rewind_preview(args)
     end,
   }
 end

@@ -89,29 +89,26 @@ local function render()
         by_turn[key] = by_turn[key] or {}
         table.insert(by_turn[key], g)
       end
+      local function add_group(g, t, indent)
+        add(("%s%s %s  %s%s  [%s]"):format(indent, g.rewound and "↶" or "●", str(g.kind), one_line(g.label),
+          g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
+        for _, f in ipairs(g.files or {}) do
+          local path = f.path or vim.uri_to_fname(f.uri)
+          add(("%s    %s %s"):format(indent, action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
+            { kind = "file", session = s, turn = t, group = g, file = f })
+        end
+      end
       for i, t in ipairs(d.turns) do
         add(("    turn %d  %s  [%s]"):format(i, one_line(t.prompt), str(t.stopReason)), { kind = "turn", session = s, turn = t })
         for _, g in ipairs(by_turn[str(t.id)] or {}) do
-          add(("      %s %s  %s%s  [%s]"):format(g.rewound and "↶" or "●", str(g.kind), one_line(g.label),
-            g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
-          for _, f in ipairs(g.files or {}) do
-            local path = f.path or vim.uri_to_fname(f.uri)
-            add(("          %s %s"):format(action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
-              { kind = "file", session = s, turn = t, group = g, file = f })
-          end
+          add_group(g, t, "      ")
         end
         by_turn[str(t.id)] = nil
       end
       -- groups of no listed turn (e.g. rewinds and their safety groups)
       for _, groups in pairs(by_turn) do
         for _, g in ipairs(groups) do
-          add(("    %s %s  %s  [%s]"):format(g.rewound and "↶" or "●", str(g.kind), one_line(g.label), short_id(g.id)),
-            { kind = "group", session = s, group = g })
-          for _, f in ipairs(g.files or {}) do
-            local path = f.path or vim.uri_to_fname(f.uri)
-            add(("          %s %s"):format(action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
-              { kind = "file", session = s, group = g, file = f })
-          end
+          add_group(g, nil, "    ")
         end
       end
     end
@@ -253,26 +250,26 @@ local function with_item(fn)
   end
 end
 
-local commands = function()
-  return require("minicode.commands")
+local actions = function()
+  return require("minicode.actions")
 end
 
 M.resume = with_item(function(item)
-  commands().resume(item.session.id)
+  actions().resume(item.session.id)
 end)
 
 M.replay = with_item(function(item)
-  commands().replay(item.session.id)
+  actions().replay(item.session.id)
 end)
 
 M.preview = with_item(function(item)
   local target, uris = target_of(item)
-  commands().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
+  actions().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
 end)
 
 M.rewind = with_item(function(item)
   local target, uris = target_of(item)
-  commands().rewind({ sessionId = item.session.id, target = target, uris = uris })
+  actions().rewind({ sessionId = item.session.id, target = target, uris = uris })
 end)
 
 M.diff = with_item(function(item)
@@ -280,7 +277,7 @@ M.diff = with_item(function(item)
     return
   end
   local target, uris = target_of(item)
-  commands().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
+  actions().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
 end)
 
 function M.open_file()

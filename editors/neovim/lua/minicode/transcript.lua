@@ -125,7 +125,7 @@ function M.render(ev)
   local d = type(ev.data) == "table" and ev.data or {}
   local t = ev.type
   if t == T.turn_started then
-    return { "", ("## Turn %s"):format(short(ev.turnId):sub(1, 12)), "", "> " .. short(d.prompt), "" }
+    return { "", ("## Turn %s"):format(short(ev.turnId):sub(1, 12)), "", "> " .. short(d.prompt) }
   elseif t == T.tool_started then
     return { "", ("- `%s` %s"):format(short(d.name or d.tool), short(d.arguments or d.args)) }
   elseif t == T.tool_finished then
