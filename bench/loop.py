@@ -184,6 +184,7 @@ async def overhead(base: Path, model: ModelServerProcess, turns: int,
                 finished.append(payload["data"])
 
     svc = Service(root, HeadlessFrontend(interactive=False, on_publish=on_publish))
+    client_t: list[float] = []
     try:
         await one_turn(svc, model, finished)  # warm-up: first-turn imports, SQLite caches
         reqs = model.model_requests()
@@ -202,6 +203,11 @@ async def overhead(base: Path, model: ModelServerProcess, turns: int,
                 raw_m.append(await raw_http(model, bodies, headers))
                 turn_m.append(await one_turn(svc, model, finished))
         per_turn_events = events[0] // turns
+        for _ in range(5):
+            t0 = time.perf_counter()
+            async with httpx.AsyncClient():
+                pass
+            client_t.append(time.perf_counter() - t0)
         if profile:
             prof = cProfile.Profile()
             prof.enable()
@@ -222,6 +228,8 @@ async def overhead(base: Path, model: ModelServerProcess, turns: int,
           f"CPU {tc * 1000:6.1f} ms; {per_turn_events} events per turn")
     print(f"    raw HTTP, same 20 requests/replies:     wall {r * 1000:7.1f} ms ({spread(raw_t)}), "
           f"CPU {rc * 1000:6.1f} ms")
+    print(f"    (each turn makes a new httpx.AsyncClient, {median(client_t) * 1000:.0f} ms: mostly loading the CA "
+          f"bundle; the baseline makes one too, so it is not in the overhead below)")
     return t, r, tc, rc
 
 
