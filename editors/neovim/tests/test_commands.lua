@@ -49,8 +49,14 @@ H.check(bodies[1] and bodies[1]:find("x = 1", 1, true) and bodies[1]:find("a.py"
   "the model saw the selected text and its file", bodies[1])
 H.check(sessions_notes > 0, "minicode/sessions notifications arrive")
 
--- 2. resume the session with a prompt: the second turn is in the same session
-vim.cmd("MiniCode resume " .. session_id .. " set x to 3")
+-- 2. resume the session (the prompt asked with vim.ui.input): the second turn is in the same session
+local input_prompt
+vim.ui.input = function(opts, on_confirm)
+  input_prompt = opts.prompt
+  on_confirm("set x to 3")
+end
+vim.cmd("MiniCode resume " .. session_id:sub(1, 10))
+H.check(input_prompt and input_prompt:find(session_id:sub(1, 8), 1, true), "resume asks for the prompt", input_prompt)
 H.check(H.wait_finished(rec, 2), "turn 2 finished")
 H.check(rec.finished.sessionId == session_id, "resume continues the same session", rec.finished.sessionId)
 H.check(line1() == "x = 3", "turn 2 edited the buffer", line1())

@@ -101,14 +101,13 @@ end
 function M.run(prompt, opts, cb)
   opts = opts or {}
   local args = { prompt = prompt }
-  args.sessionId = opts.sessionId or state.active_session
+  args.sessionId = opts.sessionId
   args.context = opts.context
   args.profile = opts.profile
   args.permissionMode = opts.permissionMode
   lsp.execute(C.task_run, args, ok_or_notify(function(result)
     if type(result) == "table" and result.sessionId then
       state.last_session = result.sessionId
-      state.active_session = result.sessionId
       state.running[result.sessionId] = result.turnId
     end
     if cb then
@@ -130,16 +129,19 @@ function M.cancel(session_id)
   end))
 end
 
---- Make the next `:MiniCode run` continue a session; with a prompt, run it now.
+--- Continue a session: run `prompt` in it, or ask for the prompt first.
 ---@param session_id string
 ---@param prompt? string
 function M.resume(session_id, prompt)
-  state.active_session = session_id
   if prompt and prompt ~= "" then
     M.run(prompt, { sessionId = session_id })
-  else
-    notify(("the next :MiniCode run continues session %s"):format(session_id:sub(1, 8)))
+    return
   end
+  vim.ui.input({ prompt = ("Continue session %s: "):format(session_id:sub(1, 8)) }, function(input)
+    if input and input ~= "" then
+      M.run(input, { sessionId = session_id })
+    end
+  end)
 end
 
 --- Show a session's recorded events in the transcript.
@@ -204,7 +206,6 @@ end
 function M.rewind_preview(args)
   args = vim.deepcopy(args)
   args.target = args.target or { latest = true }
-  args.sessionId = args.sessionId or state.active_session
   lsp.execute(C.rewind_preview, args, ok_or_notify(function(preview)
     if type(preview) ~= "table" or not preview.previewId then
       notify("nothing to rewind")
@@ -222,7 +223,6 @@ end
 function M.rewind(args)
   args = vim.deepcopy(args)
   args.target = args.target or { latest = true }
-  args.sessionId = args.sessionId or state.active_session
   lsp.execute(C.rewind_apply, args, ok_or_notify(report_apply))
 end
 

@@ -76,7 +76,7 @@ M.subcommands = {
     end,
   },
   resume = {
-    desc = "resume {id} [prompt]: continue a session",
+    desc = "resume {id} [prompt]: continue a session (asks for the prompt when none is given)",
     impl = function(args)
       if not args[1] then
         return notify("resume needs a session id", vim.log.levels.ERROR)

@@ -8,7 +8,7 @@ local M = {}
 
 ---@class minicode.PanelKeys
 ---@field toggle string|string[] expand or collapse the item under the cursor
----@field resume string continue the session with the next `:MiniCode run`
+---@field resume string continue the session (asks for a prompt)
 ---@field replay string show the session's recorded events in the transcript
 ---@field preview string preview a rewind of the item under the cursor as a diff
 ---@field rewind string rewind the item under the cursor (asks through the diff view)

@@ -1,12 +1,10 @@
 ---@mod minicode.state What the plugin remembers between commands (per Neovim instance)
 
 ---@class minicode.State
----@field active_session? string the session the next `:MiniCode run` continues (`:MiniCode resume`)
 ---@field running table<string, string> sessionId -> turnId of turns running now
 ---@field last_session? string the session of the latest turn seen
 ---@field readiness? minicode.ReadinessReport the latest readiness report
 local M = {
-  active_session = nil,
   running = {},
   last_session = nil,
   readiness = nil,
