@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
+from lsprotocol.types import EXIT, ResponseError
 from pydantic import BaseModel, ValidationError
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.protocol import LanguageServerProtocol
 
 from .service import Service, ServiceError
 
@@ -54,3 +56,53 @@ def describe(exc: ValidationError) -> str:
 
 def rpc_error(exc: ServiceError) -> JsonRpcException:
     return JsonRpcException(exc.message, code=exc.code)
+
+
+class _Answered:
+    """Stands for a request that was already answered with an error."""
+
+    jsonrpc = ""
+
+
+class AnsweringProtocol(LanguageServerProtocol):
+    """Every request gets an answer. pygls 2 drops, without a reply, a request whose params do
+    not fit its method's type, a request without ``"jsonrpc": "2.0"``, and every request after
+    ``shutdown``: the client then waits forever. Those are answered with an error here."""
+
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not _is_request(data):
+                raise
+            if "params" not in data:  # optional in JSON-RPC; pygls's generic request type wants it
+                try:
+                    return super().structure_message({**data, "params": None})
+                except JsonRpcException:
+                    pass
+            self._answer_error(data["id"], exc.code, f"{exc.message or 'Invalid Params'} for {data['method']!r}")
+            return _Answered()
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Answered):
+            return
+        if isinstance(message, dict):  # no "jsonrpc" member: pygls leaves it a plain dict
+            if _is_request(message):
+                self._answer_error(message["id"], JsonRpcInvalidRequest.CODE, 'a request needs "jsonrpc": "2.0"')
+            return
+        request = getattr(message, "method", None) is not None and getattr(message, "id", None) is not None
+        if request and message.jsonrpc != self.VERSION:
+            self._answer_error(message.id, JsonRpcInvalidRequest.CODE, 'a request needs "jsonrpc": "2.0"')
+            return
+        if request and self._shutdown and message.method != EXIT:
+            self._answer_error(message.id, JsonRpcInvalidRequest.CODE, "the server is shutting down")
+            return
+        super().handle_message(message)
+
+    def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
+        self._send_response(msg_id if isinstance(msg_id, int | str) else None,
+                            error=ResponseError(code=code, message=message))
+
+
+def _is_request(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("method"), str) and data.get("id") is not None

@@ -12,6 +12,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .bridge import LspFrontend
 from .features import code_actions, commands, lifecycle
+from .lsp_support import AnsweringProtocol
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 class MiniCodeServer(LanguageServer):
     def __init__(self, *, user_dir: Path | None = None) -> None:
-        super().__init__("minicode-lsp", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        super().__init__("minicode-lsp", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
+                         protocol_cls=AnsweringProtocol)
         self.service: Service | None = None
         self.service_error: str | None = None
         self.user_dir = user_dir
