@@ -193,7 +193,10 @@ class Service:
 
     # ------------------------------------------------------------------ sessions
     def list_sessions(self, args: SessionListArgs) -> dict[str, Any]:
-        rows, cursor = self.sessions.list_sessions(limit=args.limit, cursor=args.cursor, query=args.query)
+        try:
+            rows, cursor = self.sessions.list_sessions(limit=args.limit, cursor=args.cursor, query=args.query)
+        except ValueError as exc:  # a cursor we did not hand out
+            raise InvalidParams(str(exc)) from None
         out: dict[str, Any] = {"sessions": [r.to_wire() for r in rows]}
         if cursor:
             out["nextCursor"] = cursor

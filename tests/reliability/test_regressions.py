@@ -1,0 +1,26 @@
+"""Regression tests for bugs the reliability suite found, checked in-process against the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from minicode_lsp import protocol as p
+from minicode_lsp.service import HeadlessFrontend, Service, ServiceError
+from minicode_lsp.testing.model_server import ScriptedModelServer
+
+from .conftest import make_workspace
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("cursor", ["!!!", "eyJ4IjoxfQ==", "bnVsbA", "W10"])
+def test_a_cursor_we_did_not_hand_out_is_invalid_params(tmp_path: Path, model: ScriptedModelServer,
+                                                       cursor: str) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        with pytest.raises(ServiceError) as info:
+            svc.list_sessions(p.SessionListArgs(cursor=cursor))
+        assert info.value.code == p.ERR_INVALID_PARAMS and "cursor" in info.value.message
+    finally:
+        svc.close()
