@@ -17,7 +17,7 @@ and the blob store's size against the shadow git directory's, with ratios agains
 targets: checkpoint >= 200x faster than shadow git, shell snapshot no slower than
 ``git status``, store no larger than the shadow git directory.
 
-    .venv/bin/python bench/checkpoints.py [--files 50000] [--mb 200] [--reps 9] [--dir DIR]
+    .venv/bin/python bench/checkpoints.py [--files 50000] [--mb 200] [--reps 9] [--dir DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -102,44 +102,51 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=200.0, help="total workspace size in MB")
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--dir", type=Path, default=None, help="work in this folder (kept)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --dir: reuse the workspace and git repositories a previous run built")
     args = ap.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="bench-checkpoints-"))
     base.mkdir(parents=True, exist_ok=True)
     ws, shadow, store = base / "ws", base / "shadow.git", base / "store"
-    for p in (ws, shadow, store):
+    marker = base / f"built-{args.files}-{args.mb:g}"
+    reuse = args.reuse and marker.exists()
+    for p in (store,) if reuse else (ws, shadow, store, marker):
         shutil.rmtree(p, ignore_errors=True)
-    ws.mkdir()
+    ws.mkdir(exist_ok=True)
     env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
            "GIT_COMMITTER_EMAIL": "b@x"}
     try:
-        t = time.perf_counter()
-        size = build(ws, args.files, args.mb)
-        print(f"workspace: {args.files} files, {size / 1e6:.0f} MB, built in {time.perf_counter() - t:.1f} s")
-
-        t = time.perf_counter()
-        git("init", "-q", cwd=ws, env=env)
-        git("add", "-A", cwd=ws, env=env)
-        git("commit", "-q", "-m", "base", cwd=ws, env=env)
-        print(f"regular repo for git status: {time.perf_counter() - t:.1f} s")
-
-        t = time.perf_counter()
         sg = ["--git-dir", str(shadow), "--work-tree", str(ws)]
-        git("init", "-q", "--bare", str(shadow), env=env)
-        git(*sg, "config", "core.bare", "false", env=env)
-        git(*sg, "add", "-A", env=env)
-        git(*sg, "commit", "-q", "--allow-empty", "--no-verify", "-m", "baseline", env=env)
-        print(f"shadow git baseline: {time.perf_counter() - t:.1f} s")
+        if reuse:
+            size = sum(p.stat().st_size for p in ws.rglob("f*.py"))
+            print(f"workspace reused: {args.files} files, {size / 1e6:.0f} MB")
+        else:
+            t = time.perf_counter()
+            size = build(ws, args.files, args.mb)
+            print(f"workspace: {args.files} files, {size / 1e6:.0f} MB, built in {time.perf_counter() - t:.1f} s")
+            t = time.perf_counter()
+            git("init", "-q", cwd=ws, env=env)
+            git("add", "-A", cwd=ws, env=env)
+            git("commit", "-q", "-m", "base", cwd=ws, env=env)
+            print(f"regular repo for git status: {time.perf_counter() - t:.1f} s")
+            t = time.perf_counter()
+            git("init", "-q", "--bare", str(shadow), env=env)
+            git(*sg, "config", "core.bare", "false", env=env)
+            git(*sg, "add", "-A", env=env)
+            git(*sg, "commit", "-q", "--allow-empty", "--no-verify", "-m", "baseline", env=env)
+            print(f"shadow git baseline: {time.perf_counter() - t:.1f} s")
+            marker.touch()
 
         db = Database(store / "store.db")
         blobs = BlobStore(store / "blobs")
         cps = CheckpointStore(db, blobs)
         t = time.perf_counter()
-        full = Snapshotter(ws, blobs, watch=False)
+        full = Snapshotter(ws, blobs, watch=False, time_budget_s=3600)  # the baseline must be complete
         base_snap = full.baseline()
         print(f"our baseline snapshot (hash + store every file): {time.perf_counter() - t:.1f} s, "
               f"{len(base_snap.files)} files, skipped {len(base_snap.skipped)}")
         t = time.perf_counter()
-        snap = Snapshotter(ws, blobs, watch=True)
+        snap = Snapshotter(ws, blobs, watch=True, time_budget_s=3600)
         snap.baseline()
         snap.take()  # waits until the watcher has seen the baseline's own reads
         print(f"watching snapshotter's baseline (blobs already stored): {time.perf_counter() - t:.1f} s; "

@@ -236,7 +236,8 @@ class Snapshotter:
         snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False)
         prev.base = None  # keep one link only: no chain of old snapshots in memory
         snap.base = prev
-        todo: set[str] = set(self._racy)
+        # racy files, and files a time budget left unhashed (retried: each take spends the budget)
+        todo: set[str] = self._racy | {r for r in prev.skipped if r}
         written = {r for r in map(self._rel, paths) if r}
         for p in paths | dirs:
             rel = self._rel(p)

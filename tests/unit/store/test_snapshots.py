@@ -169,3 +169,15 @@ def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
     (ws / ".git" / "index").write_text("i")
     after = snapper.take()
     assert [Path(c.path).name for c in snapper.diff(before, after)] == ["kept.py"]
+
+
+def test_time_budget_leftovers_hashed_later(ws: Path, blobs: BlobStore) -> None:
+    s = Snapshotter(ws, blobs, time_budget_s=-1, watch=True)
+    try:
+        first = s.take()
+        assert all(e.sha is None for e in first.files.values())
+        s.time_budget_s = 60
+        second = s.take()
+        assert all(e.sha is not None for e in second.files.values()) and not second.skipped
+    finally:
+        s.close()
