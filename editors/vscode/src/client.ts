@@ -28,6 +28,7 @@ export class ServerManager implements vscode.Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private traceChannel: vscode.LogOutputChannel | undefined;
   private _state: ServerState = 'stopped';
+  private restartPending = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   private readonly eventEmitter = new vscode.EventEmitter<MinicodeEvent>();
@@ -44,6 +45,7 @@ export class ServerManager implements vscode.Disposable {
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('minicode.server')) {
+          this.restartPending = true; // the new server gets the settings at initialize
           log.info('minicode.server.* changed: restarting the server');
           void this.restart();
         }
@@ -89,6 +91,7 @@ export class ServerManager implements vscode.Disposable {
   }
 
   private async doStart(): Promise<void> {
+    this.restartPending = false;
     if (this.client) return;
     const cfg = vscode.workspace.getConfiguration('minicode');
     const launch = serverLaunch(cfg.get('server.command'), cfg.get('server.args'));
@@ -123,8 +126,15 @@ export class ServerManager implements vscode.Disposable {
       middleware: {
         workspace: {
           // Send only what the user set (not VS Code's defaults), so .minicode.toml still counts.
+          // (A stopped client would start itself to send it: only a running one sends.)
           didChangeConfiguration: async () => {
-            await this.client?.sendNotification(DidChangeConfigurationNotification.type, { settings: { minicode: serverSettings(this.settingKeys) } });
+            const running = this.client;
+            if (this.restartPending || !running?.isRunning()) return;
+            try {
+              await running.sendNotification(DidChangeConfigurationNotification.type, { settings: { minicode: serverSettings(this.settingKeys) } });
+            } catch (err) {
+              log.warn(`could not send the settings to the server: ${errorMessage(err)}`);
+            }
           },
         },
       },

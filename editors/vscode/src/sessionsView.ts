@@ -64,11 +64,18 @@ export class SessionsView implements vscode.TreeDataProvider<TreeNode>, vscode.D
     } else {
       item.iconPath = new vscode.ThemeIcon(ICONS[node.kind] ?? 'circle-outline');
     }
+    if (node.kind === 'info' && !node.sessionId && !this.server.running) {
+      item.command = { command: 'minicode.showLogs', title: 'Show Logs' };
+    }
     return item;
   }
 
   async getChildren(node?: TreeNode): Promise<TreeNode[]> {
-    if (!this.server.running) return [];
+    if (!this.server.running) {
+      if (node) return [];
+      const state = this.server.state;
+      return [info('', state === 'starting' ? 'Starting the MiniCode server…' : `The MiniCode server is ${state === 'failed' ? 'not running' : 'stopped'}: see MiniCode: Show Logs`)];
+    }
     try {
       if (!node) {
         const result = await this.server.execute<unknown>(Commands.sessionList, { limit: 100 });

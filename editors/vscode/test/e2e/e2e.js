@@ -187,6 +187,19 @@ async function step(name, fn) {
       await page.waitForTimeout(300);
       await shot(page, 'readiness');
     });
+    await step('a missing server command: a clear error with "Show Logs"', async () => {
+      // a workspace setting (the user settings file is not watched reliably in code-server)
+      fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+      fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'minicode.server.command': ['minicode-lsp-not-installed', 'serve'] }));
+      const toast = page.locator('.notification-toast').filter({ hasText: 'minicode-lsp-not-installed' }).first();
+      await toast.waitFor({ timeout: 30000 });
+      log('error:', (await toast.locator('.notification-list-item-message').first().innerText()).trim());
+      await page.locator('.statusbar-item').filter({ hasText: 'MiniCode: server failed' }).first().waitFor({ timeout: 10000 });
+      await toast.getByRole('button', { name: 'Show Logs' }).click();
+      await page.locator('.panel').filter({ hasText: 'was not found' }).first().waitFor({ timeout: 15000 });
+      await page.waitForTimeout(300);
+      await shot(page, 'server-not-found');
+    });
     rc = 0;
   } catch (e) {
     log('FAILED:', e.message.split('\n')[0]);
