@@ -16,6 +16,7 @@ from .service.frontend import FileEdit
 log = logging.getLogger(__name__)
 
 AGENT_ANNOTATION = "minicode.agent"
+ECHO_TIMEOUT_S = 2.0
 
 
 def minimal_edit(old: str, new: str) -> tuple[t.Range, str]:
@@ -88,6 +89,7 @@ class LspFrontend:
         annotate = confirm and self.supports_confirmation
         ann = AGENT_ANNOTATION if annotate else None
         changes: list[Any] = []
+        expected: dict[Path, str] = {}
         for edit in edits:
             doc = self._document(edit.path)
             uri = doc.uri if doc is not None else edit.path.as_uri()
@@ -109,6 +111,8 @@ class LspFrontend:
                 else t.TextEdit(range=rng, new_text=text)
             )
             version = doc.version if doc is not None else None
+            if doc is not None:
+                expected[edit.path] = decode(edit.new)
             changes.append(
                 t.TextDocumentEdit(
                     text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -130,7 +134,27 @@ class LspFrontend:
         )
         if not result.applied:
             log.info("editor did not apply %r: %s", label, result.failure_reason or "declined")
-        return bool(result.applied)
+            return False
+        await self._await_echo(expected)
+        return True
+
+    async def _await_echo(self, expected: dict[Path, str]) -> None:
+        """Wait until the editor's didChange for each edited open buffer has arrived.
+
+        Clients may send it after answering applyEdit (Neovim debounces it), and the agent's
+        next read must see its own edit.
+        """
+        deadline = asyncio.get_running_loop().time() + ECHO_TIMEOUT_S
+        while expected:
+            for path, text in list(expected.items()):
+                doc = self._document(path)
+                if doc is None or doc.source == text:
+                    del expected[path]
+            if not expected or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        for path in expected:
+            log.warning("no didChange for %s after applyEdit; reading it may show the old text", path)
 
     # ------------------------------------------------------------------ messages
     def publish(self, method: str, payload: dict[str, Any]) -> None:
