@@ -73,7 +73,7 @@ local function scratch(name, lines, filetype)
   counter = counter + 1
   local bufnr = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
-  pcall(vim.api.nvim_buf_set_name, bufnr, ("minicode://%d/%s"):format(counter, name))
+  pcall(vim.api.nvim_buf_set_name, bufnr, ("minicode://%s [%d]"):format(name, counter))
   vim.bo[bufnr].buftype = "nofile"
   vim.bo[bufnr].bufhidden = "hide"
   vim.bo[bufnr].swapfile = false
@@ -125,8 +125,9 @@ local function render()
   local wins = vim.api.nvim_tabpage_list_wins(v.tab)
   local file = v.files[v.index]
   local n = #v.files
-  local function bar(win, text)
-    vim.wo[win].winbar = winbar_escape(text)
+  -- what comes first stays visible: the rest (after %<) is cut when the window is narrow
+  local function bar(win, text, rest)
+    vim.wo[win].winbar = winbar_escape(text) .. "%<" .. winbar_escape(rest or "")
   end
   local all_unknown = file == nil or (file.current == nil and file.proposed == nil)
   if layout == "unified" or all_unknown then
@@ -135,14 +136,14 @@ local function render()
       vim.list_extend(lines, unified_lines(f))
       lines[#lines + 1] = ""
     end
-    local b = scratch("diff", lines, "diff")
+    local b = scratch(v.title .. " (diff)", lines, "diff")
     set_keys(b)
     v.bufs = { b }
     for i = #wins, 2, -1 do
       pcall(vim.api.nvim_win_close, wins[i], true)
     end
     vim.api.nvim_win_set_buf(wins[1], b)
-    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"))
+    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), "  " .. hint())
   else
     if #wins < 2 then
       vim.api.nvim_win_call(wins[1], function()
@@ -152,8 +153,8 @@ local function render()
     end
     local name = vim.fn.fnamemodify(file.path, ":~:.")
     local ft = vim.filetype.match({ filename = file.path }) or ""
-    local left = scratch("current/" .. name, file.current or {}, ft)
-    local right = scratch("proposed/" .. name, file.proposed or {}, ft)
+    local left = scratch(name .. " (current)", file.current or {}, ft)
+    local right = scratch(name .. " (proposed)", file.proposed or {}, ft)
     set_keys(left)
     set_keys(right)
     v.bufs = { left, right }
@@ -165,8 +166,9 @@ local function render()
     vim.api.nvim_win_set_buf(wins[1], left)
     vim.api.nvim_win_set_buf(wins[2], right)
     local status = file.status and ("  [" .. file.status .. "]") or ""
-    bar(wins[1], ("current: %s%s"):format(name, file.current == nil and "  (absent)" or ""))
-    bar(wins[2], ("proposed: %s%s%s  (%d/%d)  %s"):format(name, file.proposed == nil and "  (deleted)" or "", status, v.index, n, hint()))
+    bar(wins[1], ("current: %s%s"):format(name, file.current == nil and "  (absent)" or ""), "  " .. v.title)
+    bar(wins[2], ("proposed: %s%s%s  (%d/%d)"):format(name, file.proposed == nil and "  (deleted)" or "", status, v.index, n),
+      "  " .. hint())
     for _, w in ipairs({ wins[1], wins[2] }) do
       vim.api.nvim_win_call(w, function()
         vim.cmd("diffthis")
