@@ -62,8 +62,8 @@ local function render()
   end
   local lines = {
     "MiniCode sessions",
-    ("%s expand  %s resume  %s replay  %s preview  %s rewind  %s diff  %s refresh"):format(
-      k(keys.toggle), keys.resume, keys.replay, keys.preview, keys.rewind, keys.diff, keys.refresh),
+    ("%s expand  %s resume  %s replay  %s refresh"):format(k(keys.toggle), keys.resume, keys.replay, keys.refresh),
+    ("%s preview rewind  %s rewind  %s diff  %s open"):format(keys.preview, keys.rewind, keys.diff, keys.open),
     "",
   }
   local items = {}

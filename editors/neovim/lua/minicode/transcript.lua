@@ -161,7 +161,7 @@ function M.render_event(ev)
     local text = d.text or d.delta
     if type(text) == "string" then
       if not in_text then
-        M.append({ "" })
+        M.append({ "", "" }) -- a blank line, then the text
         in_text = true
       end
       append_text(text)
