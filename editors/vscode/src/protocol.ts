@@ -212,11 +212,16 @@ export interface GroupFile {
 
 export interface EditGroup {
   id: string;
-  turnId: string;
+  /** null for groups outside a turn (a rewind's safety group). */
+  turnId: string | null;
   sessionId?: string;
+  toolCallId?: string | null;
   kind: GroupKind | string;
   label: string;
   createdAt: number | string;
+  status?: string;
+  /** Whether a rewind has undone this group. */
+  rewound?: boolean;
   files: GroupFile[];
 }
 
@@ -228,7 +233,9 @@ export interface TurnInfo {
   groups?: (EditGroup | string)[];
   usage?: Record<string, number>;
   provider?: string | null;
-  createdAt?: number | string;
+  startedAt?: number | string;
+  finishedAt?: number | string | null;
+  status?: string;
 }
 
 export interface SessionDetail {

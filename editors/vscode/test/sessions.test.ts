@@ -74,6 +74,19 @@ describe('turns and edit groups', () => {
     const t = turnNodes(withEmbedded, [], [root], NOW);
     expect(t[0].children!.map((g) => g.groupId)).toEqual(['g2']);
   });
+  it('shows groups outside a turn (a rewind\'s safety group) after the turns, and marks rewound groups', () => {
+    const safety: EditGroup = { id: 'g9', sessionId: 's2', turnId: null, kind: 'rewind', label: 'Rewind 1 agent change(s)', createdAt: NOW / 1000 - 60, files: [{ uri: `${root}/a.py`, action: 'modify' }] };
+    const rewound = { ...groups[1], rewound: true };
+    const other: EditGroup = { ...groups[0], id: 'gx', sessionId: 'another' };
+    const t = turnNodes(detail, [safety, groups[0], rewound, groups[2], other], [root], NOW);
+    expect(t.map((n) => [n.kind, n.groupId ?? n.turnId])).toEqual([
+      ['turn', 't1'],
+      ['turn', 't2'],
+      ['group', 'g9'],
+    ]);
+    expect(t[2]).toMatchObject({ label: 'Rewind 1 agent change(s)', description: 'rewind · 1 file · 1 min ago', turnId: undefined });
+    expect(t[0].children![1].description).toBe('edit · 1 file · rewound · 5 min ago');
+  });
   it('makes node ids unique', () => {
     const ids = turns.flatMap((t) => [t.id, ...(t.children ?? []).flatMap((g) => [g.id, ...(g.children ?? []).map((f) => f.id)])]);
     expect(new Set(ids).size).toBe(ids.length);

@@ -90,7 +90,7 @@ function fileNode(sessionId: string, g: EditGroup, f: GroupFile, roots: string[]
     description: [path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '', f.action].filter(Boolean).join(' · '),
     tooltip: `${path}\n${f.action}`,
     sessionId,
-    turnId: g.turnId,
+    turnId: g.turnId ?? undefined,
     groupId: g.id,
     uri: f.uri,
     action: f.action,
@@ -104,14 +104,14 @@ export function groupNode(sessionId: string, g: EditGroup, roots: string[], now:
     kind: 'group',
     id: `group:${g.id}`,
     label: groupLabel(g, roots),
-    description: [g.kind, `${files.length} file${files.length === 1 ? '' : 's'}`, relativeTime(g.createdAt, now)]
+    description: [g.kind, `${files.length} file${files.length === 1 ? '' : 's'}`, g.rewound ? 'rewound' : '', relativeTime(g.createdAt, now)]
       .filter(Boolean)
       .join(' · '),
     tooltip: [g.label, `group ${g.id} (${g.kind})`, ...files.map((f) => `${f.action}: ${displayPath(f.uri ?? '', roots)}`)]
       .filter(Boolean)
       .join('\n'),
     sessionId,
-    turnId: g.turnId,
+    turnId: g.turnId ?? undefined,
     groupId: g.id,
     expandable: files.length > 0,
     children: files,
@@ -119,26 +119,35 @@ export function groupNode(sessionId: string, g: EditGroup, roots: string[], now:
 }
 
 /**
- * The turns of a session with their edit groups. Groups come from `minicode.checkpoint.list`
- * (newest first on the wire) and are matched to turns by `turnId`; turns and groups are shown
- * in the order they happened. Groups embedded in `session.show` are used when the list has none.
+ * The children of a session: its turns with their edit groups, then the groups outside any
+ * turn (the safety groups rewinds leave, themselves rewindable). Groups come from
+ * `minicode.checkpoint.list` (newest first on the wire) and from `session.show`, matched to
+ * turns by `turnId`; turns and groups are shown in the order they happened.
  */
 export function turnNodes(detail: SessionDetail, groups: EditGroup[], roots: string[] = [], now: number = Date.now()): TreeNode[] {
-  const byTurn = new Map<string, EditGroup[]>();
+  const byTurn = new Map<string | null, EditGroup[]>();
   const seen = new Set<string>();
   const add = (g: EditGroup) => {
     if (!g || typeof g !== 'object' || !g.id || seen.has(g.id)) return;
+    if (g.sessionId && g.sessionId !== detail.id) return;
     seen.add(g.id);
-    const list = byTurn.get(g.turnId) ?? [];
+    const key = g.turnId ?? null;
+    const list = byTurn.get(key) ?? [];
     list.push(g);
-    byTurn.set(g.turnId, list);
+    byTurn.set(key, list);
   };
   groups.forEach(add);
   for (const t of detail.turns ?? []) {
     for (const g of t.groups ?? []) if (typeof g === 'object') add({ ...g, turnId: g.turnId ?? t.id });
   }
   const chrono = (a: EditGroup, b: EditGroup) => (toEpochMs(a.createdAt) ?? 0) - (toEpochMs(b.createdAt) ?? 0);
-  return (detail.turns ?? []).map((t: TurnInfo, i: number) => {
+  const turnIds = new Set((detail.turns ?? []).map((t) => t.id));
+  const outside = [...byTurn.entries()]
+    .filter(([turnId]) => turnId === null || !turnIds.has(turnId))
+    .flatMap(([, gs]) => gs)
+    .sort(chrono)
+    .map((g) => groupNode(detail.id, g, roots, now));
+  const turns = (detail.turns ?? []).map((t: TurnInfo, i: number) => {
     const gs = (byTurn.get(t.id) ?? []).sort(chrono).map((g) => groupNode(detail.id, g, roots, now));
     const tools = t.toolCalls?.length ?? 0;
     const stop = stopReasonLabel(t.stopReason);
@@ -158,6 +167,7 @@ export function turnNodes(detail: SessionDetail, groups: EditGroup[], roots: str
       children: gs,
     };
   });
+  return [...turns, ...outside];
 }
 
 export function usageText(usage: Record<string, number> | undefined): string {

@@ -55,6 +55,19 @@ async function onlyEditorsWith(page, want, unwanted) {
   }, [want, unwanted], { timeout: 15000 });
 }
 
+/** Drag the sash right of the side bar, so the tree's descriptions show in the screenshots. */
+async function widenSidebar(page, by) {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  const x = box.x + box.width;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x - 1, y);
+  await page.mouse.down();
+  await page.mouse.move(x + by / 2, y, { steps: 5 });
+  await page.mouse.move(x + by, y, { steps: 5 });
+  await page.mouse.up();
+}
+
 async function step(name, fn) {
   log('--', name);
   await fn();
@@ -118,6 +131,7 @@ async function step(name, fn) {
 
     await step('the session and its edit group are in the side panel', async () => {
       await palette(page, 'MiniCode: Show Sessions');
+      await widenSidebar(page, 220).catch((e) => log('could not widen the side bar:', e.message));
       const session = page.locator('.monaco-list-row').filter({ hasText: PROMPT }).first();
       await session.waitFor({ timeout: 20000 });
       await session.click(); // expand: its turns, whose edit groups show expanded
