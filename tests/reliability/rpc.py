@@ -21,6 +21,7 @@ from typing import Any
 from . import stats
 
 SERVER_CMD = [sys.executable, "-m", "minicode_lsp", "-v", "serve"]
+FUZZED = "fuzz: generated messages sent (framing, commands, document sync)"
 
 
 def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -124,8 +125,10 @@ class RawServer:
             except (BrokenPipeError, ValueError, OSError):
                 pass
 
+    counter = "LSP messages sent (all tests)"
+
     def send_raw(self, data: bytes, *, messages: int = 1) -> None:
-        stats.count("fuzz messages sent", messages)
+        stats.count(self.counter, messages)
         self._write(data)
 
     def new_id(self) -> int:

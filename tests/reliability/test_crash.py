@@ -13,12 +13,9 @@ store and shows the same.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,51 +28,13 @@ from minicode_lsp.testing.model_server import ScriptedModelServer
 
 from . import stats
 from .conftest import make_workspace
+from .procs import ForkServer
 from .rpc import RawServer, server_env
 
 TRIALS = int(os.environ.get("MINICODE_CRASH_TRIALS", "50"))
 SHELL_OUTPUTS = {"log.txt", "made.txt"}
 STEP_DELAY = 0.01
 FILES = {"calc.py": "def add(a, b):\n    return a - b\n", "notes.txt": "one\ntwo\n", "README.md": "# readme\n"}
-
-
-class ForkServer:
-    def __init__(self, log: Path) -> None:
-        self._log = open(log, "wb")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("forkserver.py"))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     start_new_session=True)
-        assert json.loads(self._readline()) == {"ready": True}
-
-    def _readline(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError("the fork server died")
-        return line.decode()
-
-    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
-        self.proc.stdin.flush()
-        return dict(json.loads(self._readline()))
-
-    def spawn(self, argv: list[str], cwd: Path, env: dict[str, str], out: Path) -> int:
-        return int(self._ask({"spawn": {"argv": argv, "cwd": str(cwd), "env": env, "out": str(out)}})["pid"])
-
-    def wait(self, pid: int) -> int:
-        return int(self._ask({"wait": pid})["status"])
-
-    def close(self) -> None:
-        try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        finally:
-            self._log.close()
 
 
 def call(name: str, **arguments: object) -> dict[str, Any]:

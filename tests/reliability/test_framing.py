@@ -23,7 +23,7 @@ from minicode_lsp.testing.model_server import ScriptedModelServer
 from . import stats
 from .conftest import make_workspace
 from .fuzzing import FUZZ_SETTINGS, junk
-from .rpc import RawServer, check_answer, frame
+from .rpc import FUZZED, RawServer, check_answer, frame
 
 RESYNC = b"\r\n" + b" " * 4200 + b"\r\n"
 MAX_LENGTH = 4000  # a broken Content-Length never asks for more than RESYNC supplies
@@ -119,6 +119,7 @@ def test_ill_formed_requests_are_answered_and_requests_after_shutdown_refused(
 ) -> None:
     root = make_workspace(tmp_path, model)
     srv = RawServer(root, tmp_path / "home")
+    srv.counter = FUZZED
     try:
         srv.initialize()
         for msg, code in ill_formed_requests(root):
@@ -151,6 +152,7 @@ def test_ill_formed_requests_are_answered_and_requests_after_shutdown_refused(
 def test_broken_frames_never_kill_the_server(tmp_path: Path, model: ScriptedModelServer) -> None:
     root = make_workspace(tmp_path, model)
     srv = RawServer(root, tmp_path / "home")
+    srv.counter = FUZZED
     probes = 0
     try:
         srv.initialize()
@@ -179,6 +181,7 @@ def test_broken_frames_never_kill_the_server(tmp_path: Path, model: ScriptedMode
 def test_eof_in_the_middle_of_a_body_ends_the_server(tmp_path: Path, model: ScriptedModelServer) -> None:
     root = make_workspace(tmp_path, model)
     srv = RawServer(root, tmp_path / "home")
+    srv.counter = FUZZED
     try:
         srv.initialize()
         srv.send_raw(b"Content-Length: 1000000000000\r\n\r\n{\"jsonrpc\": ")

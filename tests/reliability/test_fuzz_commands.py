@@ -20,7 +20,7 @@ from minicode_lsp.testing.model_server import ScriptedModelServer
 from . import stats
 from .conftest import make_workspace
 from .fuzzing import FUZZ_SETTINGS, Pools, execute_params
-from .rpc import RawServer, check_answer
+from .rpc import FUZZED, RawServer, check_answer
 
 INTERNAL = -32603
 
@@ -55,6 +55,7 @@ def seed_store(srv: RawServer, model: ScriptedModelServer, pools: Pools) -> None
 def test_execute_command_fuzz(tmp_path: Path, model: ScriptedModelServer) -> None:
     root = make_workspace(tmp_path, model)
     srv = RawServer(root, tmp_path / "home")
+    srv.counter = FUZZED
     pools = Pools()
     internal: list[tuple[Any, dict[str, Any]]] = []
     try:

@@ -17,7 +17,7 @@ from minicode_lsp.testing.model_server import ScriptedModelServer
 from . import stats
 from .conftest import make_workspace
 from .fuzzing import FUZZ_SETTINGS, positions, ranges, uris, weighted_text
-from .rpc import RawServer, check_answer
+from .rpc import FUZZED, RawServer, check_answer
 
 INTERNAL = -32603
 
@@ -60,6 +60,7 @@ def operations(root: Path) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
 def test_document_sync_fuzz(tmp_path: Path, model: ScriptedModelServer) -> None:
     root = make_workspace(tmp_path, model)
     srv = RawServer(root, tmp_path / "home")
+    srv.counter = FUZZED
     internal: list[Any] = []
     try:
         srv.initialize()
