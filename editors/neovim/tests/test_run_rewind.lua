@@ -41,6 +41,8 @@ H.check(rec.finished and rec.finished.data.stopReason == "done", "stop reason do
 H.check(vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == "x = 2", "buffer shows the agent's edit",
   vim.api.nvim_buf_get_lines(buf, 0, -1, false))
 H.wait(5000, function() return vim.tbl_contains(progress, "end") end)
+H.check(H.wait(5000, function() return not require("minicode.status").statusline():find("⟳", 1, true) end),
+  "statusline shows no running turn after it finished", require("minicode.status").statusline())
 H.check(vim.tbl_contains(progress, "begin") and vim.tbl_contains(progress, "end"), "$/progress begin and end seen (LspProgress)", progress)
 local transcript = table.concat(require("minicode.transcript").lines(), "\n")
 H.out("  transcript:\n    " .. transcript:gsub("\n", "\n    "))

@@ -108,7 +108,10 @@ function M.run(prompt, opts, cb)
   lsp.execute(C.task_run, args, ok_or_notify(function(result)
     if type(result) == "table" and result.sessionId then
       state.last_session = result.sessionId
-      state.running[result.sessionId] = result.turnId
+      -- a fast turn may have finished before this reply arrives
+      if not state.finished[result.turnId] then
+        state.running[result.sessionId] = result.turnId
+      end
     end
     if cb then
       cb(result)

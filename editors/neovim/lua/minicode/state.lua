@@ -2,10 +2,12 @@
 
 ---@class minicode.State
 ---@field running table<string, string> sessionId -> turnId of turns running now
+---@field finished table<string, boolean> turnIds whose turn.finished arrived
 ---@field last_session? string the session of the latest turn seen
 ---@field readiness? minicode.ReadinessReport the latest readiness report
 local M = {
   running = {},
+  finished = {},
   last_session = nil,
   readiness = nil,
 }

@@ -188,7 +188,10 @@ function M.on_event(ev)
       M.open()
     end
   elseif ev.type == T.turn_finished then
-    state.running[ev.sessionId] = nil
+    state.finished[ev.turnId] = true
+    if state.running[ev.sessionId] == ev.turnId then
+      state.running[ev.sessionId] = nil
+    end
   end
   M.render_event(ev)
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeEvent", data = ev, modeline = false })
