@@ -3,7 +3,7 @@
 local H = dofile(vim.env.MINICODE_TESTS .. "/helpers.lua")
 H.watchdog(100000)
 
-local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" } }, { permissionMode = "ask" })
+local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" }, ["b.py"] = { "y = 1" } }, { permissionMode = "ask" })
 H.setup()
 local rec = H.record_events()
 local edits = {}
@@ -76,5 +76,18 @@ vim.cmd("MiniCode run write out.txt")
 H.check(H.wait_finished(rec, 2), "turn 2 finished")
 H.check(asked and asked.prompt:find("echo hi", 1, true), "the command was put to the user", asked)
 H.check(vim.fn.filereadable(ws .. "/out.txt") == 0, "the denied command did not run")
+
+-- an accepted edit to a file that is not open lands on disk, with no modified buffer left over
+vim.cmd("MiniCode run set y to 5")
+H.check(H.wait(20000, function() return diff.current() ~= nil end), "the edit of b.py opens a diff view")
+local bview = diff.current()
+H.check(bview and bview.files[1].path:match("b%.py$") and bview.files[1].proposed[1] == "y = 5", "diff shows b.py y = 5",
+  bview and bview.files)
+diff.accept()
+H.check(H.wait_finished(rec, 3), "turn 3 finished")
+H.check(vim.fn.readfile(ws .. "/b.py")[1] == "y = 5", "b.py on disk has the accepted edit", vim.fn.readfile(ws .. "/b.py"))
+local bbuf = vim.fn.bufnr(ws .. "/b.py")
+H.check(bbuf == -1 or not vim.bo[bbuf].modified, "no modified b.py buffer left behind")
+H.out("  stop reason:", rec.finished and rec.finished.data.stopReason)
 
 H.finish()
