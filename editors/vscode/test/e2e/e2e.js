@@ -147,6 +147,14 @@ async function step(name, fn) {
       await shot(page, 'side-panel');
     });
 
+    await step('a file of the group opens the diff of the agent\'s change', async () => {
+      await page.locator('.monaco-list-row[aria-level="4"]').filter({ hasText: 'calc.py' }).first().click();
+      await page.locator('.tab').filter({ hasText: "before the agent's change" }).first().waitFor({ timeout: 20000 });
+      await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
+      await page.waitForTimeout(500);
+      await shot(page, 'agent-diff');
+    });
+
     await step('preview the rewind of the edit group: per-file diff', async () => {
       const group = page.locator('.monaco-list-row[aria-level="3"]').first();
       await group.click({ button: 'right' });
@@ -203,6 +211,20 @@ async function step(name, fn) {
       await page.waitForTimeout(300);
       await shot(page, 'readiness');
     });
+    await step('replay and export the session from its context menu', async () => {
+      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
+      await session.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Replay Session' }).first().click();
+      await page.locator('.tab').filter({ hasText: /^Replay / }).first().waitFor({ timeout: 20000 });
+      await editorWith(page, 'Stop reason: done').first().waitFor({ timeout: 10000 });
+      await session.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Export Session' }).first().click();
+      await quickPick(page, 'Markdown');
+      await editorWith(page, '**Prompt**').first().waitFor({ timeout: 20000 });
+      await page.waitForTimeout(300);
+      await shot(page, 'export');
+    });
+
     await step('a missing server command: a clear error with "Show Logs"', async () => {
       // a workspace setting (the user settings file is not watched reliably in code-server)
       fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
