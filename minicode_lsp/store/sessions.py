@@ -70,7 +70,12 @@ def _turn(row: sqlite3.Row) -> TurnRow:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (a non-UTF-8 file name): SQLite cannot take them raw
+        text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    return text
 
 
 class SessionStore:

@@ -24,3 +24,18 @@ def test_a_cursor_we_did_not_hand_out_is_invalid_params(tmp_path: Path, model: S
         assert info.value.code == p.ERR_INVALID_PARAMS and "cursor" in info.value.message
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(60)
+def test_messages_and_events_with_lone_surrogates_are_stored(tmp_path: Path, model: ScriptedModelServer) -> None:
+    """A non-UTF-8 file name reaches tool output as lone surrogates; SQLite must still take it."""
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        sid = svc.sessions.create_session("t", str(svc.root)).id
+        turn = svc.sessions.start_turn(sid, "p", "single", "plan")
+        name = "bad\udcff\udcfename.txt"
+        svc.sessions.append_event(sid, turn.id, p.EV_TOOL_FINISHED, {"summary": name})
+        svc.sessions.save_messages(turn.id, [{"role": "tool", "content": name}])
+        assert svc.replay(p.SessionReplayArgs(session_id=sid))["events"][-1]["data"]["summary"] == name
+    finally:
+        svc.close()

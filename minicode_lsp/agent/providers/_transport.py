@@ -44,7 +44,13 @@ class Transport:
     async def post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
         """POST ``body``; yield the (unread) response when its status is below 400, else raise."""
         log.debug("%s: POST %s (model %s, stream %s)", self.spec.name, url, self.spec.model, body.get("stream"))
-        request = self.client().build_request("POST", url, json=body, headers=headers, timeout=self.timeout)
+        try:
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (a non-UTF-8 file name): send them escaped
+            content = json.dumps(body).encode("utf-8")
+        if not any(k.lower() == "content-type" for k in headers):
+            headers = {**headers, "content-type": "application/json"}
+        request = self.client().build_request("POST", url, content=content, headers=headers, timeout=self.timeout)
         response = await self.client().send(request, stream=True)
         try:
             if response.status_code >= 400:
