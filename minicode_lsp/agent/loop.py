@@ -17,7 +17,7 @@ from typing import Any
 
 from . import events as ev
 from . import prompts
-from .context import estimate_messages, estimate_text, estimate_tools, fit_history, message_budget
+from .compaction import ContextManager
 from .kernel import Kernel
 from .messages import Message, ToolCall, ToolResult, Usage
 from .ports import Ports
@@ -26,6 +26,7 @@ from .tools.base import ToolOutput
 from .tools.paths import display_path
 from .tools.registry import tool_specs
 from .tools.runner import Cancelled, ToolRunner, race
+from .working_memory import WorkingMemory
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class TurnSettings:
     approved_commands: set[str] = field(default_factory=set)
     # Timeout for the test command when the verification gate runs it itself.
     test_timeout_s: float = 600.0
+    # Compact older messages when a request's estimate passes this part of the window.
+    compaction_threshold: float = 0.8
 
 
 @dataclass
@@ -60,6 +63,9 @@ class TurnOutcome:
     files_changed: list[str] = field(default_factory=list)  # absolute paths
     phase: str = "explore"
     verified: bool = False
+    # The task's working memory and the session's compaction state (``context``): hand it
+    # back to the next turn of the session as ``run_turn(working_memory=...)``.
+    working_memory: dict[str, Any] = field(default_factory=dict)
 
 
 class _Turn:
@@ -74,6 +80,7 @@ class _Turn:
         cancel: asyncio.Event,
         instructions: str,
         context_note: str,
+        working_memory: dict[str, Any] | None = None,
     ) -> None:
         self.provider = provider
         self.ports = ports
@@ -108,6 +115,15 @@ class _Turn:
         self.runner = ToolRunner(
             ports, mode=mode, cancel=cancel, approved_commands=settings.approved_commands, emit=self.emit
         )
+        self.memory = WorkingMemory.from_dict(working_memory)
+        self.memory.begin_turn(prompt)
+        spec = getattr(provider, "spec", None)
+        self.context = ContextManager(
+            provider=provider, window=settings.context_window, threshold=settings.compaction_threshold,
+            emit=self.emit, usage=self.usage, cancel=cancel, state=self.memory.context,
+            kind=getattr(spec, "kind", None),
+        )  # fmt: skip
+        self.context.restore(self.conversation)
 
     # ------------------------------------------------------------------ plumbing
     async def emit(self, type: str, data: dict[str, Any]) -> None:
@@ -143,6 +159,8 @@ class _Turn:
         done = await self.runner.execute(call, gate=gate)
         self.kernel.note_changed(done.changed)
         self.kernel.record_call(call, done.kind, is_error=done.output.is_error, meta=done.output.meta)
+        if not done.output.is_error:
+            self.memory.observe(call.name, done.kind, done.output.meta, done.changed, self.ports.roots)
         return done.output
 
     async def run(self) -> TurnOutcome:
@@ -167,7 +185,12 @@ class _Turn:
             files_changed=list(k.files_changed),
             phase=k.phase,
             verified=k.verified,
+            working_memory=self._working_memory(),
         )
+
+    def _working_memory(self) -> dict[str, Any]:
+        self.memory.context = self.context.state.to_dict()
+        return self.memory.to_dict()
 
     async def _steps(self) -> str:
         while True:
@@ -176,7 +199,7 @@ class _Turn:
             may_continue, note = self.kernel.check_budget()
             if not may_continue:
                 return ev.MAX_STEPS
-            reply = await self._ask_model(note)
+            reply = await self._ask(note)
             if isinstance(reply, str):
                 return reply
             self.kernel.begin_step()
@@ -194,20 +217,33 @@ class _Turn:
                 return ev.BLOCKED
 
     async def _ask_model(self, note: str) -> ModelReply | str:
-        system = f"{self.system}\n\n{note}" if note else self.system
-        window = self.settings.context_window
-        request, dropped = fit_history(self.conversation, message_budget(window, system, self.tools))
-        if dropped:
-            log.info("dropped %d old message(s) to fit the context window", dropped)
-        estimated = estimate_text(system) + estimate_tools(self.tools) + estimate_messages(request)
-        await self.emit(ev.CONTEXT_USAGE, {"estimatedTokens": estimated, "window": window})
-        try:
-            return await race(
-                self.provider.complete(
-                    system=system, messages=request, tools=self.tools, on_text=self._on_text
-                ),
-                self.cancel,
+        head = f"{self.system}\n\n{note}" if note else self.system
+        forced = False
+        while True:
+            request = await self.context.prepare(
+                self.conversation, head=head, memory=self.memory.render(), tools=self.tools, force=forced
             )
+            if request is None:  # the provider said "too long" and nothing is left to compact
+                return ev.CONTEXT_EXHAUSTED
+            try:
+                reply = await race(
+                    self.provider.complete(
+                        system=request.system, messages=request.messages, tools=self.tools, on_text=self._on_text
+                    ),
+                    self.cancel,
+                )
+                self.context.calibrate(request, reply.usage)
+                return reply
+            except ProviderError as e:
+                if not (e.context_too_long and not forced):
+                    raise
+                log.info("the provider said the context is too long: compacting and retrying once")
+                self.context.too_long()
+                forced = True
+
+    async def _ask(self, note: str) -> ModelReply | str:
+        try:
+            return await self._ask_model(note)
         except ProviderError as e:
             self.error = f"{e} ({e.hint})" if e.hint else str(e)
             log.warning("provider failed: %s", self.error)
@@ -270,6 +306,7 @@ async def run_turn(
     cancel: asyncio.Event,
     instructions: str = "",
     context_note: str = "",
+    working_memory: dict[str, Any] | None = None,
 ) -> TurnOutcome:
     """Run one turn of the agent for ``prompt`` on top of ``history``.
 
@@ -286,5 +323,6 @@ async def run_turn(
         cancel=cancel,
         instructions=instructions,
         context_note=context_note,
+        working_memory=working_memory,
     )
     return await turn.run()

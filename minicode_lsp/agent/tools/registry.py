@@ -16,7 +16,7 @@ from typing import Any
 
 from ..messages import ToolCall, ToolSpec
 from ..ports import UserDeclined
-from . import delete_file, edit_file, list_files, read_file, run_command, search, write_file
+from . import delete_file, edit_file, list_files, read_file, remember, run_command, search, write_file
 from .base import ToolContext, ToolError, ToolKind, ToolOutput
 from .paths import PathRefused
 
@@ -46,7 +46,9 @@ def _tool(module: ModuleType) -> Tool:
 
 TOOLS: dict[str, Tool] = {
     t.name: t
-    for t in map(_tool, (read_file, list_files, search, edit_file, write_file, delete_file, run_command))
+    for t in map(
+        _tool, (read_file, list_files, search, edit_file, write_file, delete_file, run_command, remember)
+    )
 }
 
 

@@ -138,7 +138,7 @@ async def test_plan_mode_is_read_only(ws: Path, fake: FakePorts) -> None:
     )
     out = await turn(fake, provider, permission_mode="plan")
     assert out.stop_reason == "done"
-    assert provider.requests[0].tools == ["read_file", "list_files", "search"]
+    assert provider.requests[0].tools == ["read_file", "list_files", "search", "remember"]
     refusal = out.messages[4].tool_results[0]
     assert refusal.is_error and "plan mode is read-only" in refusal.content
     assert (ws / "a.py").read_text() == "x = 1\n" and fake.fs.writes == []
@@ -358,10 +358,12 @@ async def test_history_is_trimmed_to_the_window(ws: Path, fake: FakePorts) -> No
     for i in range(40):
         history.append(Message(role="user", text=f"old question {i} " + "x" * 400))
         history.append(Message(role="assistant", text="old answer " + "y" * 400))
-    provider = ScriptedProvider(text("ok"))
+    provider = ScriptedProvider(text("The user asked old questions."), text("ok"))  # summary, answer
     out = await turn(fake, provider, history=history, context_window=4096)
     assert out.stop_reason == "done"
-    sent = provider.requests[0].messages
+    assert provider.requests[0].tools == [] and "summary" in provider.requests[0].system
+    assert "The user asked old questions." in provider.requests[1].system
+    sent = provider.requests[1].messages
     assert len(sent) < len(history) + 1
     assert sent[-1].text == "do it" and sent[0].role == "user"
     usage = fake.events.of("context.usage")[0]

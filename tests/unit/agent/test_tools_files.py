@@ -191,8 +191,9 @@ def test_registry_specs() -> None:
         "write_file",
         "delete_file",
         "run_command",
+        "remember",
     ]
-    assert [s.name for s in tool_specs(read_only=True)] == ["read_file", "list_files", "search"]
+    assert [s.name for s in tool_specs(read_only=True)] == ["read_file", "list_files", "search", "remember"]
     for tool in TOOLS.values():
         assert tool.spec.parameters["type"] == "object"
 
