@@ -255,7 +255,10 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
     events = TurnEvents(svc, session_id, turn_id)
     usage = outcome.usage.to_dict()
     if outcome.messages:
-        svc.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
+        try:
+            svc.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
+        except Exception:  # the turn must still finish: a turn left running blocks its session for good
+            log.exception("turn %s: its messages could not be stored", turn_id)
     await events.emit(
         EV_TURN_FINISHED,
         {

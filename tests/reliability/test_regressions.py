@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -37,5 +38,28 @@ def test_messages_and_events_with_lone_surrogates_are_stored(tmp_path: Path, mod
         svc.sessions.append_event(sid, turn.id, p.EV_TOOL_FINISHED, {"summary": name})
         svc.sessions.save_messages(turn.id, [{"role": "tool", "content": name}])
         assert svc.replay(p.SessionReplayArgs(session_id=sid))["events"][-1]["data"]["summary"] == name
+    finally:
+        svc.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_turn_finishes_even_when_its_messages_cannot_be_stored(tmp_path: Path, model: ScriptedModelServer) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    svc.sessions.save_messages = broken  # type: ignore[method-assign]
+
+    async def run() -> dict[str, str]:
+        ids = svc.run_task(p.TaskRunArgs(prompt="hello"))
+        await svc.wait_idle(timeout=30)
+        return ids
+
+    try:
+        ids = asyncio.run(run())
+        turn = svc.show_session(ids["sessionId"])["turns"][-1]
+        assert turn["status"] == "finished" and turn["stopReason"] == "done", turn
+        assert not svc.running
     finally:
         svc.close()
