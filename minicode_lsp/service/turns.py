@@ -200,7 +200,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
     if memories:
         lines = "\n".join(f"- {m.text}" for m in memories)
         instructions = f"{instructions}\n\n## Memory (facts kept from earlier sessions)\n{lines}".strip()
-    await svc.frontend.progress_begin(turn_id, "MiniCode", args.prompt[:80])
+    await svc.frontend.progress_begin(turn_id, "MiniCode", svc.redactor.text(args.prompt)[:80])
     await events.emit(
         EV_TURN_STARTED,
         {
