@@ -105,8 +105,8 @@ def norm_path(path: str | os.PathLike[str]) -> str:
     return p.as_posix()
 
 
-def _action(pre: str | None, post: str | None) -> FileAction:
-    return "create" if pre is None else "delete" if post is None else "modify"
+def _action(pre_present: bool, post_present: bool) -> FileAction:
+    return "modify" if pre_present and post_present else "create" if post_present else "delete"
 
 
 @dataclass
@@ -116,6 +116,8 @@ class _Entry:
     post_known: bool = False
     skipped: str | None = None
     row_written: bool = False
+    pre_present: bool = True  # whether the file existed (a skipped image has no sha)
+    post_present: bool = True
 
 
 class GroupWriter:
@@ -130,9 +132,7 @@ class GroupWriter:
         self._row_written = self._done = False
 
     def _put(self, data: bytes | None, durable: bool = True) -> tuple[str | None, str | None]:
-        if data is None:
-            return None, None
-        return self.store.blobs.try_put(data, durable=durable)
+        return (None, None) if data is None else self.store.blobs.try_put(data, durable=durable)
 
     def _ensure_row(self, conn: sqlite3.Connection) -> None:
         if not self._row_written:
@@ -148,14 +148,12 @@ class GroupWriter:
         if key in self._files or self._done:
             return
         sha, skipped = self._put(current)
-        entry = _Entry(pre_sha=sha, skipped=skipped)
+        entry = _Entry(pre_sha=sha, skipped=skipped, pre_present=current is not None)
         with self.store._tx() as conn:
             self._ensure_row(conn)
-            conn.execute(
-                "INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha, post_known,"
-                " skipped_reason) VALUES (?,?,?,?,NULL,0,?)",
-                (self.id, key, "create" if current is None else "modify", sha, skipped),
-            )
+            conn.execute("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
+                         " post_known, skipped_reason) VALUES (?,?,?,?,NULL,0,?)",
+                         (self.id, key, "create" if current is None else "modify", sha, skipped))
         entry.row_written = True
         self._files[key] = entry
 
@@ -166,25 +164,31 @@ class GroupWriter:
         if entry is None:
             raise ValueError(f"after_write without before_write for {key}")
         sha, skipped = self._put(new, durable=False)  # the file itself holds it too
-        entry.post_sha, entry.post_known = sha, True
+        entry.post_sha, entry.post_known, entry.post_present = sha, True, new is not None
         entry.skipped = entry.skipped or skipped
 
     def add_change(self, path: str | os.PathLike[str], pre: bytes | None, post: bytes | None) -> None:
         """A change found after the fact (shell groups): both images at once."""
         pre_sha, s1 = self._put(pre)
         post_sha, s2 = self._put(post, durable=False)
-        self.add_change_sha(path, pre_sha, post_sha, skipped_reason=s1 or s2)
+        action = _action(pre is not None, post is not None)
+        self.add_change_sha(path, pre_sha, post_sha, skipped_reason=s1 or s2, action=action)
 
     def add_change_sha(self, path: str | os.PathLike[str], pre_sha: str | None, post_sha: str | None,
-                       *, skipped_reason: str | None = None) -> None:
-        """Like ``add_change`` with blobs already in the store (e.g. from a ``Snapshotter``)."""
+                       *, skipped_reason: str | None = None, action: FileAction | None = None) -> None:
+        """Like ``add_change`` with blobs already in the store (e.g. from a ``Snapshotter``).
+
+        ``action`` tells absent from skipped when a sha is None (default: from the shas).
+        """
         key = norm_path(path)
+        pre_present = pre_sha is not None if action is None else action != "create"
+        post_present = post_sha is not None if action is None else action != "delete"
         old = self._files.get(key)
         if old is not None:
-            old.post_sha, old.post_known = post_sha, True
+            old.post_sha, old.post_known, old.post_present = post_sha, True, post_present
             old.skipped = old.skipped or skipped_reason
             return
-        self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason)
+        self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason, False, pre_present, post_present)
 
     @property
     def paths(self) -> list[str]:
@@ -202,8 +206,9 @@ class GroupWriter:
         keep: dict[str, _Entry] = {}
         for key, e in self._files.items():
             if not e.post_known and current is not None:
-                e.post_sha, skipped = self._put(current(key), durable=False)
-                e.post_known, e.skipped = True, e.skipped or skipped
+                data = current(key)
+                e.post_sha, skipped = self._put(data, durable=False)
+                e.post_known, e.skipped, e.post_present = True, e.skipped or skipped, data is not None
             if e.post_known and (e.skipped is not None or e.pre_sha != e.post_sha):
                 keep[key] = e
         with self.store._tx() as conn:
@@ -217,7 +222,7 @@ class GroupWriter:
             conn.executemany(
                 "INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha, post_known,"
                 " skipped_reason) VALUES (?,?,?,?,?,1,?)",
-                [(self.id, k, _action(e.pre_sha, e.post_sha), e.pre_sha, e.post_sha, e.skipped)
+                [(self.id, k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped)
                  for k, e in keep.items()],
             )
             conn.execute("UPDATE edit_groups SET status='closed' WHERE id=?", (self.id,))
@@ -369,12 +374,11 @@ class CheckpointStore:
         return ids
 
     def latest_safety_group(self, session_id: str | None = None) -> Group | None:
-        where, args = "kind='rewind' AND rewound_by IS NULL", []
-        if session_id is not None:
-            where += " AND session_id=?"
-            args.append(session_id)
-        rows = self._q(f"SELECT {self._COLS} FROM edit_groups WHERE {where} ORDER BY ordinal DESC LIMIT 1", args)
-        found = self._load(rows)
+        """The newest rewind (safety) group not yet undone: what ``rewind.undo`` restores."""
+        where = "kind='rewind' AND rewound_by IS NULL" + (" AND session_id=?" if session_id is not None else "")
+        args = [session_id] if session_id is not None else []
+        found = self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE {where}"
+                                   " ORDER BY ordinal DESC LIMIT 1", args))
         return found[0] if found else None
 
     # ------------------------------------------------------------------ maintenance

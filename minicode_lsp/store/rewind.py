@@ -229,8 +229,9 @@ def _plan_file(path: str, entries: list[tuple[Group, GroupFile]], blobs: BlobSto
     gids = tuple(g.id for g, _ in entries)
     skipped = next((f.skipped_reason for _, f in entries if f.skipped_reason), None)
     first, last = entries[0][1], entries[-1][1]
-    action: RewindAction = ("delete" if first.pre_sha is None
-                            else "recreate" if last.post_known and last.post_sha is None else "restore")
+    # the recorded actions (a skipped image has no sha, but its action is known)
+    action: RewindAction = ("delete" if first.action == "create"
+                            else "recreate" if last.post_known and last.action == "delete" else "restore")
     if skipped:
         return FilePlan(path, action, "skipped", None, current, "", skipped, False, gids)
     steps: list[_Step] = []

@@ -396,4 +396,4 @@ class Snapshotter:
         """
         self.blobs.make_durable(sha for c in changes for sha in (c.pre_sha, c.post_sha) if sha)
         for c in changes:
-            writer.add_change_sha(c.path, c.pre_sha, c.post_sha, skipped_reason=c.skipped_reason)
+            writer.add_change_sha(c.path, c.pre_sha, c.post_sha, skipped_reason=c.skipped_reason, action=c.action)

@@ -148,8 +148,10 @@ def test_skipped_big_file_recorded(conn: sqlite3.Connection, tmp_path: Path) -> 
     w = cps.begin_group("s1", "t1", "c", "edit", "big")
     w.before_write(tmp_path / "big", b"0123456789")
     w.after_write(tmp_path / "big", b"9876543210")
+    w.add_change_sha(tmp_path / "big2", None, None, skipped_reason="too large", action="modify")
     g = w.commit()
     assert g is not None and g.files[0].skipped_reason and "too large" in g.files[0].skipped_reason
+    assert [f.action for f in g.files] == ["modify", "modify"]  # not "create": the file existed
     assert g.to_wire()["files"][0]["skipped"]
 
 
