@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--tag", action="append", default=[])
     mr = msub.add_parser("remove", parents=[ws])
     mr.add_argument("id")
+    mc = msub.add_parser("accept", parents=[ws], help="accept an entry the agent proposed")
+    mc.add_argument("id")
     return parser
 
 

@@ -175,10 +175,14 @@ def memory_cmd(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             data = svc.memory_show(p.MemoryShowArgs(scope=args.scope))
-            emit(args, data, "\n".join(f"{e['id']}  [{e['scope']}] {e['text']}" for e in data["entries"]) or "no memory entries")
+            emit(args, data, "\n".join(f"{e['id']}  [{e['scope']}]{' (proposed)' if e['status'] == 'proposed' else ''} {e['text']}"
+                                       for e in data["entries"]) or "no memory entries")
         elif args.action == "add":
             data = svc.memory_add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag))
             emit(args, data, f"added {data['entry']['id']}")
+        elif args.action == "accept":
+            data = svc.memory_accept(p.MemoryAcceptArgs(id=args.id))
+            emit(args, data, f"accepted {data['entry']['id']}")
         else:
             data = svc.memory_remove(p.MemoryRemoveArgs(id=args.id))
             emit(args, data, "removed")

@@ -30,6 +30,7 @@ CMD_READINESS = "minicode.readiness"
 CMD_MEMORY_SHOW = "minicode.memory.show"
 CMD_MEMORY_ADD = "minicode.memory.add"
 CMD_MEMORY_REMOVE = "minicode.memory.remove"
+CMD_MEMORY_ACCEPT = "minicode.memory.accept"
 
 COMMANDS: tuple[str, ...] = (
     CMD_TASK_RUN,
@@ -48,6 +49,7 @@ COMMANDS: tuple[str, ...] = (
     CMD_MEMORY_SHOW,
     CMD_MEMORY_ADD,
     CMD_MEMORY_REMOVE,
+    CMD_MEMORY_ACCEPT,
 )
 
 # ---------------------------------------------------------------- notifications (server -> client)
@@ -249,6 +251,10 @@ class MemoryRemoveArgs(StrictArgs):
     id: str = Field(min_length=1)
 
 
+class MemoryAcceptArgs(StrictArgs):
+    id: str = Field(min_length=1)
+
+
 COMMAND_ARGS: dict[str, type[StrictArgs]] = {
     CMD_TASK_RUN: TaskRunArgs,
     CMD_TASK_CANCEL: SessionIdArgs,
@@ -266,6 +272,7 @@ COMMAND_ARGS: dict[str, type[StrictArgs]] = {
     CMD_MEMORY_SHOW: MemoryShowArgs,
     CMD_MEMORY_ADD: MemoryAddArgs,
     CMD_MEMORY_REMOVE: MemoryRemoveArgs,
+    CMD_MEMORY_ACCEPT: MemoryAcceptArgs,
 }
 
 

@@ -47,6 +47,7 @@ HANDLERS: dict[str, Handler] = {
     p.CMD_MEMORY_SHOW: lambda svc, a: svc.memory_show(a),
     p.CMD_MEMORY_ADD: lambda svc, a: svc.memory_add(a),
     p.CMD_MEMORY_REMOVE: lambda svc, a: svc.memory_remove(a),
+    p.CMD_MEMORY_ACCEPT: lambda svc, a: svc.memory_accept(a),
 }
 
 

@@ -13,6 +13,7 @@ from ..protocol import (
     NOTIFY_READINESS,
     NOTIFY_SESSIONS,
     CheckpointListArgs,
+    MemoryAcceptArgs,
     MemoryAddArgs,
     MemoryRemoveArgs,
     MemoryShowArgs,
@@ -311,7 +312,7 @@ class Service:
         scopes = [args.scope] if args.scope else ["project", "user"]
         entries = []
         for scope in scopes:
-            entries += [e.to_wire() for e in self._memory_for(scope).list(scope=scope)]
+            entries += [e.to_wire() for e in self._memory_for(scope).list(scope=scope, include_proposed=True)]
         return {"entries": entries}
 
     def memory_add(self, args: MemoryAddArgs) -> dict[str, Any]:
@@ -323,6 +324,19 @@ class Service:
             try:
                 self._memory_for(scope).remove(args.id)
                 return {"removed": True}
+            except (UnknownId, KeyError):
+                continue
+            except StoreAmbiguous as exc:
+                raise AmbiguousId(str(exc)) from None
+        raise NotFound(f"no memory entry {args.id}")
+
+    def memory_accept(self, args: MemoryAcceptArgs) -> dict[str, Any]:
+        """A proposed entry (from reflection) becomes active: injected into later turns."""
+        for scope in ("project", "user"):
+            if scope == "user" and not self.user_memory_path.exists():
+                continue
+            try:
+                return {"entry": self._memory_for(scope).accept(args.id).to_wire()}
             except (UnknownId, KeyError):
                 continue
             except StoreAmbiguous as exc:

@@ -23,6 +23,7 @@ from ..protocol import (
     TaskRunArgs,
 )
 from .checkpointing import TurnCheckpoints
+from .turn_memory import load_working_memory, propose_memories
 from .workspace_fs import WorkspaceFileSystem
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class RunningTurn:
     show_result: bool = False
     title: str = ""
     task: asyncio.Task[Any] | None = None
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # memory entries reflection proposed
 
 
 def provider_specs(settings: Settings) -> list[ProviderSpec]:
@@ -193,6 +195,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         test_command=settings.agent.test_command,
         max_steps=settings.agent.max_steps or None,
         context_window=settings.effective_providers()[0].context_window,
+        compaction_threshold=settings.memory.compaction_threshold,
         approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )
     instructions, sources = read_instructions(svc.root, svc.user_dir)
@@ -232,7 +235,13 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
                 cancel=running.cancel,
                 instructions=instructions,
                 context_note=context_note(args),
+                working_memory=load_working_memory(svc, session_id),
             )
+            if settings.memory.reflection and outcome.stop_reason == "done":
+                running.proposals = await propose_memories(
+                    svc, chain, session_id=session_id, prompt=args.prompt, messages=outcome.messages,
+                    answer=outcome.text, cancel=running.cancel,
+                )  # fmt: skip
     except asyncio.CancelledError:
         outcome = TurnOutcome(
             stop_reason="cancelled", text="", usage=Usage(), messages=[], provider=None, error=None, steps=0,
@@ -269,6 +278,8 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
             "error": outcome.error,
             "steps": outcome.steps,
             "filesChanged": outcome.files_changed,
+            **({"workingMemory": outcome.working_memory} if outcome.working_memory else {}),
+            **({"memoryProposals": running.proposals} if running.proposals else {}),
         },
     )
     svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)

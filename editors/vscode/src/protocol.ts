@@ -19,6 +19,7 @@ export const Commands = {
   memoryShow: 'minicode.memory.show',
   memoryAdd: 'minicode.memory.add',
   memoryRemove: 'minicode.memory.remove',
+  memoryAccept: 'minicode.memory.accept',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

@@ -26,6 +26,7 @@ M.commands = {
   memory_show = "minicode.memory.show",
   memory_add = "minicode.memory.add",
   memory_remove = "minicode.memory.remove",
+  memory_accept = "minicode.memory.accept",
 }
 
 --- Notification methods, server to client.
