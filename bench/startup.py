@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +60,17 @@ def one_run(cmd: list[str], base: Path, i: int, *, readiness: bool) -> tuple[flo
         client.close()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+HEAVY = ("httpx", "rich", "pydantic", "sqlite3", "watchdog.observers", "minicode_lsp.agent.loop",
+         "minicode_lsp.agent.providers")
+
+
+def heavy_imports() -> str:
+    """Which heavy modules importing the server pulls in (the initialize handler adds watchdog)."""
+    code = ("import sys, minicode_lsp.server; "
+            f"print(' '.join(m + ('=yes' if m in sys.modules else '=no') for m in {HEAVY!r}))")
+    return subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
 
 def main() -> int:
@@ -109,6 +121,7 @@ def main() -> int:
           f"({spread(ready_t)}; not a target)")
     print(f"  RSS after a probing minicode.readiness request (everything loaded): median "
           f"{median(steady_rss) / 1024:.1f} MB (not a target)")
+    print(f"  loaded by `import minicode_lsp.server`: {heavy_imports()}")
     result("startup.initialize", rt * 1000, "ms", target=f"<={TIME_RATIO}x", baseline=bt * 1000,
            ok=rt / bt <= TIME_RATIO)
     result("startup.cpu", rc * 1000, "ms", target=f"<={TIME_RATIO}x", baseline=bc * 1000,
