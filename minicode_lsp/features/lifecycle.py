@@ -50,7 +50,7 @@ def register(server: LanguageServer) -> None:
         if ls.service is None:
             return
         await ls.service.refresh_readiness(probe=False)
-        ls.service.tasks.run(ls.service.refresh_readiness(probe=True), name="readiness-probe")
+        ls.service.tasks.run(ls.service.watch_readiness(), name="readiness-watch")
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: Any, params: t.DidChangeConfigurationParams) -> None:

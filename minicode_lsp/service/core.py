@@ -291,6 +291,14 @@ class Service:
             self.frontend.publish(NOTIFY_READINESS, report.wire())
         return report
 
+    async def watch_readiness(self, *, not_ready_s: float = 30.0, ready_s: float = 300.0) -> None:
+        """Re-probe in the background: often while not ready (a local model may start later),
+        rarely once ready. Clients get ``minicode/readiness`` only when the report changes."""
+        while True:
+            await self.refresh_readiness(probe=True)
+            state = self.readiness.state if self.readiness else "blocked"
+            await asyncio.sleep(ready_s if state == "ready" else not_ready_s)
+
     # ------------------------------------------------------------------ memory
     def _memory_for(self, scope: str) -> MemoryStore:
         if scope == "user":
