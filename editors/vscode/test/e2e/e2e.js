@@ -225,6 +225,38 @@ async function step(name, fn) {
       await shot(page, 'export');
     });
 
+    await step('resume the session with a second prompt', async () => {
+      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
+      await session.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Resume Session…' }).first().click();
+      await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
+      await page.locator('.quick-input-widget input').fill('Anything else?');
+      await page.keyboard.press('Enter');
+      await editorWith(page, 'Turn 2: Anything else?').first().waitFor({ timeout: 30000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .view-lines')]
+        .some((e) => (e.textContent || '').replace(/\u00a0/g, ' ').split('Stop reason').length === 3), null, { timeout: 60000 });
+      await page.locator('.monaco-list-row[aria-level="2"]').filter({ hasText: '2. Anything else?' }).first().waitFor({ timeout: 20000 });
+      await shot(page, 'resumed');
+    });
+
+    await step('"MiniCode: Preview Rewind…" from the palette offers targets, then the files', async () => {
+      await palette(page, 'MiniCode: Preview Rewind…');
+      await quickPick(page, 'Whole session');
+      await page.locator('.quick-input-widget').filter({ hasText: 'rewind the latest session' }).waitFor({ timeout: 20000 });
+      await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
+      await shot(page, 'palette-preview');
+      await quickPick(page, 'Cancel');
+    });
+
+    await step('delete the session from its context menu', async () => {
+      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
+      await session.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Delete Session' }).first().click();
+      await page.locator('.monaco-dialog-box').getByRole('button', { name: 'Delete' }).click();
+      await session.waitFor({ state: 'detached', timeout: 20000 });
+      await page.getByText('No MiniCode sessions in this workspace yet.').first().waitFor({ timeout: 10000 });
+    });
+
     await step('a missing server command: a clear error with "Show Logs"', async () => {
       // a workspace setting (the user settings file is not watched reliably in code-server)
       fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
