@@ -21,12 +21,23 @@ H.check(vim.deep_equal(cmds.parse_target("group:g1"), { groupId = "g1" }), "targ
 H.check(vim.deep_equal(cmds.parse_target("turn:t1"), { turnId = "t1" }), "target: turn:ID")
 H.check(cmds.parse_target("bogus") == nil, "target: unknown is an error")
 
+-- protocol.lua mirrors protocol.py (tests/contract checks the literals; this checks the tables)
 local protocol = require("minicode.protocol")
-local n = 0
-for _ in pairs(protocol.commands) do
-  n = n + 1
+local code = "import json; from minicode_lsp import protocol as p; "
+  .. "print(json.dumps([p.COMMANDS, p.NOTIFICATIONS, p.EVENT_TYPES, p.STOP_REASONS]))"
+local res = vim.system({ vim.env.MINICODE_PYTHON, "-c", code }, { text = true }):wait(30000)
+local ok_json, py = pcall(vim.json.decode, res.stdout or "")
+local function sorted(t)
+  local out = vim.tbl_values(t)
+  table.sort(out)
+  return out
 end
-H.check(n == 16, "protocol.commands has 16 ids", n)
+if H.check(ok_json and type(py) == "table", "read protocol.py", res.stderr) then
+  H.check(vim.deep_equal(sorted(protocol.commands), sorted(py[1])), "protocol.commands == protocol.COMMANDS", sorted(protocol.commands))
+  H.check(vim.deep_equal(sorted(protocol.notifications), sorted(py[2])), "protocol.notifications == protocol.NOTIFICATIONS")
+  H.check(vim.deep_equal(sorted(protocol.event_types), sorted(py[3])), "protocol.event_types == protocol.EVENT_TYPES")
+  H.check(vim.deep_equal(sorted(protocol.stop_reasons), sorted(py[4])), "protocol.stop_reasons == protocol.STOP_REASONS")
+end
 
 local config = require("minicode.config")
 local resolved, problems = config.resolve({ bogus = 1, diff = { layout = "x" }, panel = { width = "wide" } })
