@@ -160,6 +160,9 @@ class LspFrontend:
     def publish(self, method: str, payload: dict[str, Any]) -> None:
         self.server.protocol.notify(method, payload)
 
+    def notify_user(self, message: str) -> None:
+        self.server.window_show_message(t.ShowMessageParams(type=t.MessageType.Error, message=message))
+
     async def choose(self, message: str, actions: list[str]) -> str | None:
         result = await self.server.window_show_message_request_async(
             t.ShowMessageRequestParams(

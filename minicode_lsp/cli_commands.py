@@ -82,7 +82,7 @@ def sessions_cmd(args: argparse.Namespace) -> int:
                 for e in data["events"]:
                     printer(p.NOTIFY_EVENT, {**e, "sessionId": sid})
         elif args.action == "summarize":
-            data = svc.summarize(args.session)
+            data = asyncio.run(svc.summarize(args.session))
             emit(args, data, data["markdown"])
         elif args.action == "export":
             data = svc.export(p.SessionExportArgs(session_id=args.session, format=args.format))

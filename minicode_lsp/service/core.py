@@ -42,7 +42,7 @@ from .frontend import Frontend
 from .readiness import build_report
 from .rewind import RewindService
 from .tasks import TaskRunner
-from .turns import RunningTurn, execute_turn, secret_values
+from .turns import RunningTurn, execute_turn, secret_values, summarize_with_model
 
 if TYPE_CHECKING:
     from ..agent.loop import TurnOutcome
@@ -225,9 +225,14 @@ class Service:
         sid = self.resolve_session(args.session_id)
         return {"events": [e.to_wire() for e in self.sessions.replay(sid, args.from_seq)]}
 
-    def summarize(self, session_id: str) -> dict[str, Any]:
+    async def summarize(self, session_id: str) -> dict[str, Any]:
+        """The deterministic summary, plus the model's own when a provider answers."""
         sid = self.resolve_session(session_id)
-        return {"markdown": self.sessions.summarize(sid)}
+        markdown = self.sessions.summarize(sid)
+        written = await summarize_with_model(self.settings, markdown)
+        if written:
+            markdown = f"{markdown.rstrip()}\n\n## Summary by {written[0]}\n\n{written[1].strip()}\n"
+        return {"markdown": markdown, "modelSummary": bool(written)}
 
     def export(self, args: SessionExportArgs) -> dict[str, Any]:
         sid = self.resolve_session(args.session_id)

@@ -41,6 +41,10 @@ class Frontend(Protocol):
 
     def publish(self, method: str, payload: dict[str, Any]) -> None: ...
 
+    def notify_user(self, message: str) -> None:
+        """A failure the user must act on (window/showMessage); nothing else goes here."""
+        ...
+
     async def choose(self, message: str, actions: list[str]) -> str | None: ...
 
     async def show_document(self, path: Path) -> bool: ...
@@ -82,6 +86,9 @@ class HeadlessFrontend:
     def publish(self, method: str, payload: dict[str, Any]) -> None:
         if self.on_publish is not None:
             self.on_publish(method, payload)
+
+    def notify_user(self, message: str) -> None:
+        pass  # the CLI prints the stop reason and error itself
 
     async def choose(self, message: str, actions: list[str]) -> str | None:
         if not self.interactive:

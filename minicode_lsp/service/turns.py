@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INSTRUCTION_FILES = ("AGENTS.md", "MINICODE.md")
+# Stop reasons the user must act on (fix a provider, shorten the context, look at a bug):
+# the editor shows them; every other ending is in the transcript and the progress end.
+ACTIONABLE = ("provider_error", "context_exhausted", "blocked")
 
 
 @dataclass
@@ -284,6 +287,8 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
     )
     svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
     svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
+    if outcome.stop_reason in ACTIONABLE and outcome.error:
+        svc.frontend.notify_user(f"MiniCode stopped ({outcome.stop_reason}): {outcome.error}")
     if running.show_result and outcome.text:
         path = svc.private_file("answers", f"{turn_id}.md")
         path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
@@ -291,3 +296,32 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
     svc.notify_sessions(session_id, "updated")
     svc.turn_finished(running, outcome)
     log.info("turn %s finished: %s", turn_id, outcome.stop_reason)
+
+
+SUMMARY_PROMPT = (
+    "Summarize this coding-agent session for the developer in 3 to 6 short bullet points: what was "
+    "asked, what changed (files), what was verified, and what is left open. Plain markdown, no preamble."
+)
+
+
+async def summarize_with_model(settings: Settings, facts: str, timeout_s: float = 20.0) -> tuple[str, str] | None:
+    """(provider name, text) of a model-written summary, or None when no provider answers in time."""
+    import httpx
+
+    from ..agent.messages import Message
+    from ..agent.providers import make_provider
+    from ..agent.providers.base import ProviderError
+    from ..agent.providers.fallback import FallbackChain
+
+    try:
+        async with httpx.AsyncClient() as client:
+            chain = FallbackChain([make_provider(spec, client) for spec in provider_specs(settings)])
+            reply = await asyncio.wait_for(
+                chain.complete(system=SUMMARY_PROMPT, messages=[Message(role="user", text=facts)], tools=[]),
+                timeout=timeout_s,
+            )
+    except (ProviderError, TimeoutError, httpx.HTTPError, ValueError) as exc:
+        log.info("no model summary: %s", exc)
+        return None
+    text = reply.message.text.strip()
+    return (chain.last_provider_name or "the model", text) if text else None

@@ -279,3 +279,40 @@ async def test_no_api_key_in_logs_events_exports_or_commands(tmp_path: Path, wor
         assert "[REDACTED]" in str(replay)
     assert log.exists() and log.stat().st_size > 0
     assert secret not in log.read_text()
+
+
+async def test_explain_action_opens_the_answer_as_a_document(workspace: Path, model: ScriptedModelServer) -> None:
+    model.set_script([tools(call("read_file", path="calc.py")), {"text": "add() subtracts its arguments."}])
+    async with editor(workspace) as ed:
+        uri = ed.open("calc.py")
+        actions = await ed.client.text_document_code_action_async(t.CodeActionParams(
+            text_document=t.TextDocumentIdentifier(uri=uri),
+            range=t.Range(t.Position(0, 0), t.Position(1, 16)),
+            context=t.CodeActionContext(diagnostics=[], only=[t.CodeActionKind.Refactor]),
+        ))
+        explain = next(a for a in actions if a.title == "MiniCode: explain this code")
+        ids = await ed.command(explain.command.command, explain.command.arguments[0])
+        done = await ed.wait_turn(ids["turnId"])
+        assert done["stopReason"] == "done"
+        await ed.wait_for(lambda: ed.shown_documents, what="window/showDocument")
+        shown = Path(ed.shown_documents[0][len("file://"):])
+        assert shown.suffix == ".md" and "add() subtracts its arguments." in shown.read_text()
+        assert not shown.is_relative_to(workspace)
+        # plan mode: the explanation changed nothing
+        assert (workspace / "calc.py").read_text().count("return a - b") == 1
+
+
+async def test_summary_includes_the_models_own_when_a_provider_answers(workspace: Path,
+                                                                         model: ScriptedModelServer) -> None:
+    model.set_script([{"text": "Hello."}])
+    async with editor(workspace) as ed:
+        ids = await ed.run_task("say hello")
+        await ed.wait_turn(ids["turnId"])
+        model.set_script([{"text": "- You asked for a greeting; nothing changed."}])
+        summary = await ed.command(p.CMD_SESSION_SUMMARIZE, {"sessionId": ids["sessionId"]})
+        assert summary["modelSummary"] is True
+        assert "say hello" in summary["markdown"]
+        assert "You asked for a greeting; nothing changed." in summary["markdown"]
+        model.set_script([{"fault": "401"}])
+        plain = await ed.command(p.CMD_SESSION_SUMMARIZE, {"sessionId": ids["sessionId"]})
+        assert plain["modelSummary"] is False and "say hello" in plain["markdown"]

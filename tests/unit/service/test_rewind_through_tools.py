@@ -63,6 +63,9 @@ class BufferEditor:
     def publish(self, method: str, payload: dict[str, Any]) -> None:
         pass
 
+    def notify_user(self, message: str) -> None:
+        pass
+
     async def choose(self, message: str, actions: list[str]) -> str | None:
         return actions[0]
 
