@@ -100,8 +100,8 @@ class AnsweringProtocol(LanguageServerProtocol):
         super().handle_message(message)
 
     def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
-        self._send_response(msg_id if isinstance(msg_id, int | str) else None,
-                            error=ResponseError(code=code, message=message))
+        valid_id = msg_id if isinstance(msg_id, int | str) else None  # JSON-RPC: null when unknown
+        self._send_response(valid_id, error=ResponseError(code=code, message=message))  # type: ignore[arg-type]
 
 
 def _is_request(data: Any) -> bool:
