@@ -136,7 +136,8 @@ class WorkingMemory:
             "decisions": list(self.decisions),
             "questions": list(self.questions),
             "notes": list(self.notes),
-            "files": dict(self.files),
+            # a list, not a map: paths are no identifiers (some JSON-RPC clients map objects to records)
+            "files": [{"path": p, "action": a} for p, a in self.files.items()],
         }
         if self.context:
             out["context"] = dict(self.context)
@@ -155,8 +156,12 @@ class WorkingMemory:
             if isinstance(value, list):
                 setattr(wm, key, [str(v) for v in value if isinstance(v, str)][-MAX_ITEMS:])
         files = data.get("files")
-        if isinstance(files, dict):
-            wm.files = {str(k): str(v) for k, v in files.items()}
+        if isinstance(files, list):
+            wm.files = {
+                str(f["path"]): str(f.get("action", "read"))
+                for f in files
+                if isinstance(f, dict) and isinstance(f.get("path"), str)
+            }
         ctx = data.get("context")
         if isinstance(ctx, dict):
             wm.context = dict(ctx)

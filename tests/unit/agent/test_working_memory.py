@@ -44,7 +44,7 @@ def test_remember_lists_are_bounded_and_round_trip() -> None:
 
 def test_from_dict_is_lenient() -> None:
     assert WorkingMemory.from_dict(None) == WorkingMemory()
-    wm = WorkingMemory.from_dict({"goal": 3, "decisions": ["ok", 5], "files": "nope", "context": []})
+    wm = WorkingMemory.from_dict({"goal": 3, "decisions": ["ok", 5], "files": ["nope", {"path": 1}], "context": []})
     assert wm.goal == "" and wm.decisions == ["ok"] and wm.files == {} and wm.context == {}
 
 
@@ -66,7 +66,7 @@ async def test_loop_tracks_files_and_remember_calls(ws: Path, fake: FakePorts) -
     assert wm["goal"] == "Change x. Never touch b.py."
     assert wm["constraints"] == ["Never touch b.py."]
     assert wm["decisions"] == ["Keep x an int"]
-    assert wm["files"] == {"a.py": "modify"}
+    assert wm["files"] == [{"path": "a.py", "action": "modify"}]
     assert "Keep x an int" in provider.requests[-1].system  # re-injected into every request
     assert "remember" in provider.requests[0].tools
     # the next turn gets it back (plan mode still offers remember: it changes nothing on disk)
