@@ -80,12 +80,9 @@ def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir:
 
 
 class _Dirty:
-    """watchdog handler: collects changed paths and counts "opened" events per path.
-
-    The counts make the sync probe exact for our own reads: the snapshotter counts every
-    open it does itself, so a late event from an earlier read of the probe file (a hashing
-    read still in the queue) cannot be mistaken for the probe's own event.
-    """
+    """watchdog handler: collects changed paths and counts "opened" events per path (the
+    snapshotter counts its own opens too, so a late event of an earlier read of the probe file
+    is not mistaken for the probe's own)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -120,8 +117,7 @@ class _Dirty:
 
     def drain(self) -> tuple[set[str], set[str], bool]:
         with self.lock:
-            out = (self.paths, self.dirs, self.overflow)
-            self.paths, self.dirs, self.overflow = set(), set(), False
+            out, (self.paths, self.dirs, self.overflow) = (self.paths, self.dirs, self.overflow), (set(), set(), False)
             return out
 
 
@@ -183,8 +179,7 @@ class Snapshotter:
         dirty = self._dirty
         assert dirty is not None
         try:
-            with open(probe, "rb"):
-                pass
+            open(probe, "rb").close()
         except OSError:
             return False
         want = self._opens[probe] = self._opens.get(probe, 0) + 1
@@ -225,7 +220,11 @@ class Snapshotter:
 
     def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
         assert self._dirty is not None
-        if self._probe is None or self._probe not in prev.files:
+        # probe: a file nobody else opens (git never reads .git/description); failing that a
+        # workspace file, whose opens by others could end the wait early (a change seen a take late)
+        if (self.root / ".git" / "description").is_file():
+            self._probe = ".git/description"
+        elif self._probe is None or self._probe not in prev.files:
             self._probe = next((r for r in prev.files if not r.endswith(".gitignore")), None)
         probe = None if self._probe is None else str(self.root / self._probe)
         if probe is None or not self._sync_events(probe) or not prev.complete:
