@@ -146,5 +146,5 @@ for _ in $(seq 1 240); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { log "code-server did not start"; cat "$WORK/code-server.log"; exit 1; }
 log "code-server on 127.0.0.1:$PORT"
 
-E2E_URL="http://127.0.0.1:$PORT/?folder=$WORK/ws" E2E_WS="$WORK/ws" E2E_ARTIFACTS="$ART" \
+E2E_URL="http://127.0.0.1:$PORT/?folder=$WORK/ws" E2E_WS="$WORK/ws" E2E_ARTIFACTS="$ART" E2E_MODEL_URL="${BASE_URL%/v1}" \
   node "$EXT/test/e2e/e2e.js"

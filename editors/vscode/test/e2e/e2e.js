@@ -23,16 +23,25 @@ async function shot(page, name) {
   log('screenshot ->', file);
 }
 
-/** Run a command from the palette by its title. */
+/** Run a command from the palette by its title (again if the palette closes under us). */
 async function palette(page, title) {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15000 });
-  await input.fill('>' + title);
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: title }).first();
-  await row.waitFor({ timeout: 15000 });
-  await row.click();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      if (attempt > 0) await page.locator('.part.statusbar').click({ position: { x: 700, y: 5 } }).catch(() => {});
+      await page.keyboard.press(attempt % 2 ? 'Control+Shift+P' : 'F1');
+      await input.waitFor({ state: 'visible', timeout: 5000 });
+      await input.fill('>' + title, { timeout: 5000 });
+      const row = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: title }).first();
+      await row.waitFor({ timeout: 10000 });
+      await row.click({ timeout: 5000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      log(`palette: ${e.message.split('\n')[0]} (attempt ${attempt + 1}), again`);
+    }
+  }
 }
 
 /** Pick a row of the open quick pick whose text matches. */
@@ -237,6 +246,30 @@ async function step(name, fn) {
         .some((e) => (e.textContent || '').replace(/\u00a0/g, ' ').split('Stop reason').length === 3), null, { timeout: 60000 });
       await page.locator('.monaco-list-row[aria-level="2"]').filter({ hasText: '2. Anything else?' }).first().waitFor({ timeout: 20000 });
       await shot(page, 'resumed');
+    });
+
+    await step('"MiniCode: Cancel Task" stops a running turn', async () => {
+      // the model takes 30 s to answer the next request
+      const r = await fetch(`${process.env.E2E_MODEL_URL}/_control/enqueue`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ text: 'Still thinking.', delay_s: 30 }]),
+      });
+      if (!r.ok) throw new Error(`enqueue: HTTP ${r.status}`);
+      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
+      await session.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Resume Session…' }).first().click();
+      await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
+      await page.locator('.quick-input-widget input').fill('Take your time');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .view-lines')]
+        .map((e) => (e.textContent || '').replace(/\u00a0/g, ' '))
+        .some((t) => t.includes('Turn 3: Take your time') && t.includes('running…')), null, { timeout: 30000 });
+      await page.waitForTimeout(1000);
+      await palette(page, 'MiniCode: Cancel Task');
+      await page.getByText('MiniCode: task cancelled.').first().waitFor({ timeout: 20000 });
+      await editorWith(page, 'Stop reason: cancelled').first().waitFor({ timeout: 20000 });
+      await shot(page, 'cancelled');
     });
 
     await step('"MiniCode: Preview Rewind…" from the palette offers targets, then the files', async () => {
