@@ -60,11 +60,12 @@ class Message:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Message:
+        calls, results = d.get("tool_calls"), d.get("tool_results")  # usually one of them is empty
         return cls(
-            role=d["role"],
-            text=d.get("text", ""),
-            tool_calls=[ToolCall(**tc) for tc in d.get("tool_calls", [])],
-            tool_results=[ToolResult(**tr) for tr in d.get("tool_results", [])],
+            d["role"],
+            d.get("text", ""),
+            [ToolCall(**tc) for tc in calls] if calls else [],
+            [ToolResult(**tr) for tr in results] if results else [],
         )
 
 

@@ -185,25 +185,35 @@ class MemoryStore:
         now = time.time() if now is None else now
         query = words(query_text)
         doc_freq: dict[str, int] = {}
+        matched: builtins.list[tuple[MemoryEntry, frozenset[str]]] = []
+        rest: builtins.list[MemoryEntry] = []  # no shared keyword: already newest first
+        cache = self._word_cache
         for e in entries:
-            cached = self._word_cache.get(e.id)
+            cached = cache.get(e.id)
             if cached is None:
-                cached = self._word_cache[e.id] = frozenset(words(e.text) | words(" ".join(e.tags)))
+                cached = cache[e.id] = frozenset(words(e.text) | words(" ".join(e.tags)))
             e._words = cached
-            for w in e._words & query:
-                doc_freq[w] = doc_freq.get(w, 0) + 1
+            shared = cached & query
+            if shared:
+                matched.append((e, shared))
+                for w in shared:
+                    doc_freq[w] = doc_freq.get(w, 0) + 1
+            else:
+                rest.append(e)
         n = len(entries)
+        weight = {w: 1.0 + math.log(n / f) for w, f in doc_freq.items()}
 
-        def score(e: MemoryEntry) -> tuple[int, float, float]:
-            shared = e._words & query
-            overlap = sum(1.0 + math.log(n / doc_freq[w]) for w in shared)
+        def score(item: tuple[MemoryEntry, frozenset[str]]) -> tuple[float, float]:
+            e, shared = item
             age_days = max(0.0, now - e.created_at) / 86400
             recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
-            return (1 if shared else 0, overlap + recency, e.created_at)
+            return (sum(weight[w] for w in shared) + recency, e.created_at)
 
+        ranked = [e for e, _ in sorted(matched, key=score, reverse=True)]
+        ranked += rest
         chosen: builtins.list[MemoryEntry] = []
         left = budget_tokens
-        for e in sorted(entries, key=score, reverse=True):
+        for e in ranked:
             cost = e.tokens
             if cost <= left:
                 chosen.append(e)
