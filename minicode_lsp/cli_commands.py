@@ -82,7 +82,7 @@ def sessions_cmd(args: argparse.Namespace) -> int:
                 for e in data["events"]:
                     printer(p.NOTIFY_EVENT, {**e, "sessionId": sid})
         elif args.action == "summarize":
-            data = asyncio.run(svc.summarize(args.session))
+            data = asyncio.run(_summarize(svc, args.session))
             emit(args, data, data["markdown"])
         elif args.action == "export":
             data = svc.export(p.SessionExportArgs(session_id=args.session, format=args.format))
@@ -94,6 +94,13 @@ def sessions_cmd(args: argparse.Namespace) -> int:
         return 0
     finally:
         svc.close()
+
+
+async def _summarize(svc: Service, session: str) -> dict[str, Any]:
+    try:
+        return await svc.summarize(session)
+    finally:
+        await svc.shutdown()
 
 
 def exporting_markdown(svc: Service, sid: str) -> str:
@@ -167,6 +174,7 @@ async def readiness_cmd(args: argparse.Namespace) -> int:
         emit(args, report.wire(), "\n".join(lines))
         return 0 if report.state != "blocked" else 1
     finally:
+        await svc.shutdown()
         svc.close()
 
 

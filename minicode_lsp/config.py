@@ -27,7 +27,7 @@ DEFAULT_LOCAL_URL = "http://127.0.0.1:11434/v1"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
 
 class ProviderConfig(Section):

@@ -136,7 +136,7 @@ ERR_OUTSIDE_WORKSPACE = -32006
 class Model(BaseModel):
     """Base of every wire model: camelCase aliases, either spelling accepted."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")

@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
@@ -70,18 +70,17 @@ def _fix_for(p: ProviderConfig, is_default: bool) -> str:
 
 
 async def build_report(
-    settings: Settings, problems: list[ConfigProblem], root: Path, store_dir: Path, *, probe: bool
+    settings: Settings, problems: list[ConfigProblem], root: Path, store_dir: Path, *, probe: bool,
+    client: Any = None,
 ) -> ReadinessReport:
+    """``client``: the service's shared httpx client, used when probing."""
     checks: list[ReadinessCheck] = []
     statuses: list[ProviderStatus] = []
     is_default = not settings.providers
     providers = settings.effective_providers()
     probes: list[tuple[str, str]] = []
-    if probe:
-        import httpx  # here, not at startup: most reports are built without a probe
-
-        async with httpx.AsyncClient() as client:
-            probes = list(await asyncio.gather(*(probe_provider(p, client) for p in providers)))
+    if probe and client is not None:
+        probes = list(await asyncio.gather(*(probe_provider(p, client) for p in providers)))
     for i, p in enumerate(providers):
         status, detail = "ok", "not probed yet"
         fix = ""

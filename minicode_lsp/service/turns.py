@@ -16,6 +16,7 @@ from ..protocol import (
     EV_ERROR,
     EV_MEMORY_INJECTED,
     EV_PROVIDER_FALLBACK,
+    EV_TEXT_DELTA,
     EV_TOOL_STARTED,
     EV_TURN_FINISHED,
     EV_TURN_STARTED,
@@ -129,14 +130,39 @@ def context_note(args: TaskRunArgs) -> str:
 
 
 class TurnEvents:
-    """EventSink: numbers, redacts and stores each event, then notifies the editor."""
+    """EventSink: numbers, redacts and stores each event, then notifies the editor.
+
+    Streamed text is coalesced: deltas arriving within ``COALESCE_S`` become one
+    ``text.delta`` event (one store write, one notification), flushed before any other event.
+    """
+
+    COALESCE_S = 0.05
 
     def __init__(self, svc: Service, session_id: str, turn_id: str) -> None:
         self.svc = svc
         self.session_id = session_id
         self.turn_id = turn_id
+        self._text: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
+        if type == EV_TEXT_DELTA and set(data) == {"text"}:
+            self._text.append(str(data["text"]))
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self.COALESCE_S, self.flush)
+            return
+        self.flush()
+        self._write(type, data)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._text:
+            text, self._text = "".join(self._text), []
+            self._write(EV_TEXT_DELTA, {"text": text})
+
+    def _write(self, type: str, data: dict[str, Any]) -> None:
         row = self.svc.sessions.append_event(self.session_id, self.turn_id, type, data)
         self.svc.frontend.publish(
             NOTIFY_EVENT,
@@ -171,8 +197,6 @@ class EditorApprover:
 
 
 async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> None:
-    import httpx
-
     from ..agent.loop import TurnOutcome, TurnSettings, run_turn
     from ..agent.providers import make_provider
     from ..agent.providers.fallback import FallbackChain
@@ -220,31 +244,31 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         await events.emit(EV_MEMORY_INJECTED, {"entries": [m.to_wire() for m in memories]})
     outcome: TurnOutcome | None = None
     try:
-        async with httpx.AsyncClient() as client:
+        client = svc.http_client()
 
-            async def on_fallback(from_name: str, to_name: str, reason: str) -> None:
-                await events.emit(EV_PROVIDER_FALLBACK, {"fromProvider": from_name, "toProvider": to_name, "reason": reason})
+        async def on_fallback(from_name: str, to_name: str, reason: str) -> None:
+            await events.emit(EV_PROVIDER_FALLBACK, {"fromProvider": from_name, "toProvider": to_name, "reason": reason})
 
-            chain = FallbackChain(
-                [make_provider(spec, client) for spec in provider_specs(settings)], on_fallback=on_fallback
-            )
-            history = [Message.from_dict(m) for m in svc.sessions.load_history(session_id)]
-            outcome = await run_turn(
-                prompt=args.prompt,
-                history=history,
-                provider=chain,
-                ports=ports,
-                settings=turn_settings,
-                cancel=running.cancel,
-                instructions=instructions,
-                context_note=context_note(args),
-                working_memory=load_working_memory(svc, session_id),
-            )
-            if settings.memory.reflection and outcome.stop_reason == "done":
-                running.proposals = await propose_memories(
-                    svc, chain, session_id=session_id, prompt=args.prompt, messages=outcome.messages,
-                    answer=outcome.text, cancel=running.cancel,
-                )  # fmt: skip
+        chain = FallbackChain(
+            [make_provider(spec, client) for spec in provider_specs(settings)], on_fallback=on_fallback
+        )
+        history = [Message.from_dict(m) for m in svc.sessions.load_history(session_id)]
+        outcome = await run_turn(
+            prompt=args.prompt,
+            history=history,
+            provider=chain,
+            ports=ports,
+            settings=turn_settings,
+            cancel=running.cancel,
+            instructions=instructions,
+            context_note=context_note(args),
+            working_memory=load_working_memory(svc, session_id),
+        )
+        if settings.memory.reflection and outcome.stop_reason == "done":
+            running.proposals = await propose_memories(
+                svc, chain, session_id=session_id, prompt=args.prompt, messages=outcome.messages,
+                answer=outcome.text, cancel=running.cancel,
+            )  # fmt: skip
     except asyncio.CancelledError:
         outcome = TurnOutcome(
             stop_reason="cancelled", text="", usage=Usage(), messages=[], provider=None, error=None, steps=0,
@@ -258,6 +282,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
             files_changed=[],
         )
     finally:
+        events.flush()
         await checkpoints.end()
     await finish_turn(svc, running, outcome)
 
@@ -304,7 +329,8 @@ SUMMARY_PROMPT = (
 )
 
 
-async def summarize_with_model(settings: Settings, facts: str, timeout_s: float = 20.0) -> tuple[str, str] | None:
+async def summarize_with_model(settings: Settings, facts: str, client: Any,
+                               timeout_s: float = 20.0) -> tuple[str, str] | None:
     """(provider name, text) of a model-written summary, or None when no provider answers in time."""
     import httpx
 
@@ -314,12 +340,11 @@ async def summarize_with_model(settings: Settings, facts: str, timeout_s: float 
     from ..agent.providers.fallback import FallbackChain
 
     try:
-        async with httpx.AsyncClient() as client:
-            chain = FallbackChain([make_provider(spec, client) for spec in provider_specs(settings)])
-            reply = await asyncio.wait_for(
-                chain.complete(system=SUMMARY_PROMPT, messages=[Message(role="user", text=facts)], tools=[]),
-                timeout=timeout_s,
-            )
+        chain = FallbackChain([make_provider(spec, client) for spec in provider_specs(settings)])
+        reply = await asyncio.wait_for(
+            chain.complete(system=SUMMARY_PROMPT, messages=[Message(role="user", text=facts)], tools=[]),
+            timeout=timeout_s,
+        )
     except (ProviderError, TimeoutError, httpx.HTTPError, ValueError) as exc:
         log.info("no model summary: %s", exc)
         return None

@@ -136,7 +136,7 @@ class Editor:
     def turn_events(self, turn_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["turnId"] == turn_id]
 
-    async def wait_turn(self, turn_id: str, timeout: float = 30) -> dict[str, Any]:
+    async def wait_turn(self, turn_id: str, timeout: float = 60) -> dict[str, Any]:
         """The turn.finished event's data, once it arrives."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -146,7 +146,7 @@ class Editor:
             await asyncio.sleep(0.02)
         raise AssertionError(f"turn {turn_id} did not finish in {timeout}s; events: {self.turn_events(turn_id)}")
 
-    async def wait_for(self, predicate: Any, timeout: float = 10, what: str = "condition") -> None:
+    async def wait_for(self, predicate: Any, timeout: float = 30, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
