@@ -276,7 +276,7 @@ class ContextManager:
         forced: bool,
     ) -> bool:
         c = self.counter
-        fixed = c.text(head) + c.text(memory) + c.tools(tools) + c.text("x" * self.summary_chars()) + 64
+        fixed = c.text(head) + c.text(memory) + c.tools(tools) + int(self.summary_chars() / c.chars_per_token) + 64
         budget = int(self.window * TARGET_AFTER / c.ratio) - fixed
         if forced:  # the provider counts more than we do: keep much less
             budget = min(budget, c.messages(conversation[self.state.covered :]) // 2)

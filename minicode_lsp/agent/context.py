@@ -2,8 +2,9 @@
 
 The estimate is chars/4 plus a small per-message overhead: good enough where no tokenizer
 is available. ``fit_history`` drops the oldest messages first and never separates an
-assistant message's tool calls from the tool results that answer them. Compaction with a
-model-written summary (a later issue) plugs in with the same signature (``HistoryFitter``).
+assistant message's tool calls from the tool results that answer them. The loop itself
+uses ``compaction.ContextManager`` (calibrated counting in ``budget``, summaries instead of
+plain drops); ``groups`` is the unit both keep together.
 """
 
 from __future__ import annotations
