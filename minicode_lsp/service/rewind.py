@@ -149,12 +149,7 @@ class RewindService:
         writer = self.svc.checkpoints.begin_group(session_id, None, None, "rewind", label)
         for f in files:
             writer.before_write(f.path, f.current)
-        edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in files]
-        try:
-            if edits:
-                await apply_changes(self.svc.frontend, edits, label=label, description=desc,
-                                    confirm=self.svc.settings.rewind.confirm)
-        except UserDeclined:
+        if not await self._apply(files, label, desc):
             writer.abort()
             return {"applied": False, "safetyGroupId": None, "reason": "declined in the editor"}
         for f in files:
@@ -166,6 +161,18 @@ class RewindService:
         if session_id:
             self.svc.notify_sessions(session_id, "updated")
         return {"applied": True, "safetyGroupId": safety_id}
+
+    async def _apply(self, files: list[FilePlan], label: str, desc: str) -> bool:
+        """Write the planned contents (through the editor for open or confirmed files); False if declined."""
+        edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in files]
+        if not edits:
+            return True
+        try:
+            await apply_changes(self.svc.frontend, edits, label=label, description=desc,
+                                confirm=self.svc.settings.rewind.confirm)
+        except UserDeclined:
+            return False
+        return True
 
     async def undo(self, session_id: str | None) -> dict[str, Any]:
         sid = self.svc.resolve_session_or_latest(session_id) if session_id else None
@@ -179,12 +186,7 @@ class RewindService:
         files = [f for f in plan.files if f.new_content != f.current]
         label = "Undo rewind"
         desc = f"MiniCode: restore the state before rewind {safety.id}"
-        edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in files]
-        try:
-            if edits:
-                await apply_changes(self.svc.frontend, edits, label=label, description=desc,
-                                    confirm=self.svc.settings.rewind.confirm)
-        except UserDeclined:
+        if not await self._apply(files, label, desc):
             return {"applied": False, "restoredGroupId": safety.id, "files": []}
         self.svc.checkpoints.unmark_rewound(safety.id)
         if safety.session_id:
