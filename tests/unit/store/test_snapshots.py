@@ -181,3 +181,21 @@ def test_time_budget_leftovers_hashed_later(ws: Path, blobs: BlobStore) -> None:
         assert all(e.sha is not None for e in second.files.values()) and not second.skipped
     finally:
         s.close()
+
+
+def test_watch_probe_in_git_dir(ws: Path, blobs: BlobStore) -> None:
+    """With a .git/description the watcher syncs on it (nobody else opens it); it is never snapshotted."""
+    (ws / ".git").mkdir()
+    (ws / ".git" / "description").write_text("Unnamed repository\n")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        before = s.baseline()
+        for i in range(5):
+            (ws / "src" / "a.py").write_bytes(f"v{i}\n".encode())
+            after = s.take()
+            assert not after.full_walk
+            assert [c.action for c in s.diff(before, after)] == ["modify"]
+            before = after
+        assert ".git/description" not in after.files
+    finally:
+        s.close()
