@@ -51,6 +51,7 @@ def register(server: LanguageServer) -> None:
             return
         await ls.service.refresh_readiness(probe=False)
         ls.service.tasks.run(ls.service.watch_readiness(), name="readiness-watch")
+        ls.service.tasks.run(ls.service.warm_snapshots(), name="snapshot-warmup")
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: Any, params: t.DidChangeConfigurationParams) -> None:

@@ -19,7 +19,10 @@ class TurnCheckpoints:
     calls; shell groups compare a workspace snapshot taken before the command with one after.
     """
 
-    def __init__(self, checkpoints: Any, snapshotter: Any, *, session_id: str, turn_id: str) -> None:
+    def __init__(self, checkpoints: Any, snapshotter: Any, *, session_id: str, turn_id: str,
+                 snapshot_lock: asyncio.Lock | None = None) -> None:
+        # One snapshot at a time per workspace: the background warm-up and commands of other turns.
+        self.snapshot_lock = snapshot_lock or asyncio.Lock()
         self.checkpoints = checkpoints
         self.snapshotter = snapshotter
         self.session_id = session_id
@@ -36,7 +39,8 @@ class TurnCheckpoints:
             session_id=self.session_id, turn_id=self.turn_id, tool_call_id=tool_call_id, kind=kind, label=label
         )
         if kind == "shell" and self.snapshotter is not None:
-            self._before = await asyncio.to_thread(self.snapshotter.take)
+            async with self.snapshot_lock:
+                self._before = await asyncio.to_thread(self.snapshotter.take)
 
     def before_write(self, path: Path, current: bytes | None) -> None:
         if self._writer is not None:
@@ -52,7 +56,8 @@ class TurnCheckpoints:
             return None
         skipped: list[str] = []
         if self._kind == "shell" and self.snapshotter is not None and self._before is not None:
-            after = await asyncio.to_thread(self.snapshotter.take)
+            async with self.snapshot_lock:
+                after = await asyncio.to_thread(self.snapshotter.take)
             self.snapshotter.record(writer, self.snapshotter.diff(self._before, after))
             skipped = [f"{path or '(workspace)'}: {reason}" for path, reason in after.skipped.items()]
             self._before = None

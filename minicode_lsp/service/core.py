@@ -62,6 +62,7 @@ class Service:
         self.allowed_commands: dict[str, set[str]] = {}
         self.readiness: ReadinessReport | None = None
         self._http: Any = None
+        self.snapshot_lock = asyncio.Lock()
         self._open_store(watch)
         self.rewinds = RewindService(self)
 
@@ -309,6 +310,13 @@ class Service:
         if changed:
             self.frontend.publish(NOTIFY_READINESS, report.wire())
         return report
+
+    async def warm_snapshots(self) -> None:
+        """Hash the workspace once in the background, so the first command's snapshot is cheap."""
+        async with self.snapshot_lock:
+            snap = await asyncio.to_thread(self.snapshotter.baseline)
+        log.info("workspace baseline: %d file(s), %d hashed, %.1f s%s", len(snap.files), snap.hashed,
+                 snap.duration_s, f", skipped {len(snap.skipped)}" if snap.skipped else "")
 
     async def watch_readiness(self, *, not_ready_s: float = 30.0, ready_s: float = 300.0) -> None:
         """Re-probe in the background: often while not ready (a local model may start later),

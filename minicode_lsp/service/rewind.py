@@ -69,6 +69,14 @@ def workspace_edit(files: list[FilePlan], current: dict[str, bytes | None], *, l
     }
 
 
+def fully_undone(plan: RewindPlan) -> list[str]:
+    """Groups this rewind takes back entirely: every file of theirs is in the plan and written
+    (or already at its target). Groups left partly done (a ``uris`` filter, a conflict left out)
+    stay live, so a later rewind still covers what remains of them."""
+    settled = {f.path for f in plan.files if f.write or f.new_content == f.current}
+    return [g.id for g in plan.groups if all(gf.path in settled for gf in g.files)]
+
+
 class RewindService:
     def __init__(self, svc: Service) -> None:
         self.svc = svc
@@ -138,7 +146,7 @@ class RewindService:
             return {"applied": False, "safetyGroupId": None, "files": [], "reason": "nothing to rewind"}
         label, desc = self._label(session_id, plan)
         to_write = [f for f in plan.files if f.write and f.new_content != f.current]
-        result = await self._write(session_id, plan.group_ids, to_write, label, desc)
+        result = await self._write(session_id, fully_undone(plan), to_write, label, desc)
         result["files"] = [f.to_wire() for f in plan.files]
         if args.preview_id:
             self.previews.pop(args.preview_id, None)

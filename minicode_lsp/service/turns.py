@@ -203,7 +203,8 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
 
     session_id, turn_id = running.session_id, running.turn_id
     events = TurnEvents(svc, session_id, turn_id)
-    checkpoints = TurnCheckpoints(svc.checkpoints, svc.snapshotter, session_id=session_id, turn_id=turn_id)
+    checkpoints = TurnCheckpoints(svc.checkpoints, svc.snapshotter, session_id=session_id, turn_id=turn_id,
+                                  snapshot_lock=svc.snapshot_lock)
     fs = WorkspaceFileSystem(
         svc.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
     )

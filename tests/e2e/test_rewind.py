@@ -184,3 +184,21 @@ async def test_code_actions_on_a_file_the_agent_changed(workspace: Path, model: 
         rewind = actions[1].command
         await ed.command(rewind.command, rewind.arguments[0])
         assert ed.text(uri) == ORIGINAL_CALC
+
+
+async def test_a_partial_rewind_leaves_the_rest_of_the_group_rewindable(workspace: Path,
+                                                                       model: ScriptedModelServer) -> None:
+    async with editor(workspace) as ed:
+        ids = await agent_turn(ed, model, call("run_command", command="echo x >> notes.txt && echo y >> README.md"))
+        only_notes = await ed.command(p.CMD_REWIND_APPLY, {
+            "sessionId": ids["sessionId"], "target": {"latest": True}, "uris": [(workspace / "notes.txt").as_uri()]})
+        assert only_notes["applied"]
+        assert (workspace / "notes.txt").read_text() == "first line\nsecond line\n"
+        assert (workspace / "README.md").read_text() == "# sample\ny\n"
+        rest = await ed.command(p.CMD_REWIND_APPLY, {"sessionId": ids["sessionId"], "target": {"latest": True}})
+        assert rest["applied"]
+        assert (workspace / "README.md").read_text() == "# sample\n"
+        assert (workspace / "notes.txt").read_text() == "first line\nsecond line\n"
+        # now the whole group is rewound: nothing is left to take back
+        nothing = await ed.command(p.CMD_REWIND_PREVIEW, {"sessionId": ids["sessionId"], "target": {"session": True}})
+        assert nothing["files"] == []
