@@ -44,6 +44,25 @@ async function palette(page, title) {
   }
 }
 
+/** Run an item of a tree row's context menu (Enter on it when the click does not take). */
+async function contextMenu(page, row, text) {
+  await row.click({ button: 'right' });
+  const item = page.locator('.monaco-menu .action-item').filter({ hasText: text }).first();
+  await item.waitFor({ timeout: 15000 });
+  await page.waitForTimeout(200); // let the menu settle
+  await item.hover();
+  await item.click();
+  const menu = page.locator('.monaco-menu');
+  try {
+    await menu.first().waitFor({ state: 'detached', timeout: 1500 });
+  } catch {
+    log(`context menu still open after clicking "${text}": Enter`);
+    await item.hover();
+    await page.keyboard.press('Enter');
+    await menu.first().waitFor({ state: 'detached', timeout: 5000 });
+  }
+}
+
 /** Pick a row of the open quick pick whose text matches. */
 async function quickPick(page, text) {
   const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();
@@ -166,10 +185,7 @@ async function step(name, fn) {
 
     await step('preview the rewind of the edit group: per-file diff', async () => {
       const group = page.locator('.monaco-list-row[aria-level="3"]').first();
-      await group.click({ button: 'right' });
-      const item = page.locator('.monaco-menu .action-item').filter({ hasText: 'Preview Rewind to Here' }).first();
-      await item.waitFor({ timeout: 15000 });
-      await item.click();
+      await contextMenu(page, group, 'Preview Rewind to Here');
       await page.locator('.quick-input-widget').filter({ hasText: 'Apply rewind' }).waitFor({ timeout: 20000 });
       await quickPick(page, 'calc.py');
       await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
@@ -222,12 +238,10 @@ async function step(name, fn) {
     });
     await step('replay and export the session from its context menu', async () => {
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await session.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Replay Session' }).first().click();
+      await contextMenu(page, session, 'Replay Session');
       await page.locator('.tab').filter({ hasText: /^Replay / }).first().waitFor({ timeout: 20000 });
       await editorWith(page, 'Stop reason: done').first().waitFor({ timeout: 10000 });
-      await session.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Export Session' }).first().click();
+      await contextMenu(page, session, 'Export Session');
       await quickPick(page, 'Markdown');
       await editorWith(page, '**Prompt**').first().waitFor({ timeout: 20000 });
       await page.waitForTimeout(300);
@@ -236,8 +250,7 @@ async function step(name, fn) {
 
     await step('resume the session with a second prompt', async () => {
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await session.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Resume Session…' }).first().click();
+      await contextMenu(page, session, 'Resume Session…');
       await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
       await page.locator('.quick-input-widget input').fill('Anything else?');
       await page.keyboard.press('Enter');
@@ -257,8 +270,7 @@ async function step(name, fn) {
       });
       if (!r.ok) throw new Error(`enqueue: HTTP ${r.status}`);
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await session.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Resume Session…' }).first().click();
+      await contextMenu(page, session, 'Resume Session…');
       await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
       await page.locator('.quick-input-widget input').fill('Take your time');
       await page.keyboard.press('Enter');
@@ -283,8 +295,7 @@ async function step(name, fn) {
 
     await step('delete the session from its context menu', async () => {
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await session.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-item').filter({ hasText: 'Delete Session' }).first().click();
+      await contextMenu(page, session, 'Delete Session');
       await page.locator('.monaco-dialog-box').getByRole('button', { name: 'Delete' }).click();
       await session.waitFor({ state: 'detached', timeout: 20000 });
       await page.getByText('No MiniCode sessions in this workspace yet.').first().waitFor({ timeout: 10000 });
