@@ -67,12 +67,19 @@ class _Answered:
 class AnsweringProtocol(LanguageServerProtocol):
     """Every request gets an answer. pygls 2 drops, without a reply, a request whose params do
     not fit its method's type, a request without ``"jsonrpc": "2.0"``, and every request after
-    ``shutdown``: the client then waits forever. Those are answered with an error here."""
+    ``shutdown``: the client then waits forever. Those are answered with an error here. A
+    client's answer that does not fit its type (``null`` to ``window/showDocument``) fails the
+    server's waiting call instead of leaving it, and the command behind it, hanging."""
 
     def structure_message(self, data: Any) -> Any:
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
+            if _is_response(data):  # the client's answer does not fit its type: fail the waiting call
+                future = self._request_futures.pop(data["id"], None)
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+                return _Answered()
             if not _is_request(data):
                 raise
             if "params" not in data:  # optional in JSON-RPC; pygls's generic request type wants it
@@ -102,6 +109,11 @@ class AnsweringProtocol(LanguageServerProtocol):
     def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
         valid_id = msg_id if isinstance(msg_id, int | str) else None  # JSON-RPC: null when unknown
         self._send_response(valid_id, error=ResponseError(code=code, message=message))  # type: ignore[arg-type]
+
+
+def _is_response(data: Any) -> bool:
+    return isinstance(data, dict) and "method" not in data and data.get("id") is not None and (
+        "result" in data or "error" in data)
 
 
 def _is_request(data: Any) -> bool:

@@ -12,6 +12,7 @@ from minicode_lsp.service import HeadlessFrontend, Service, ServiceError
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
 from .conftest import make_workspace
+from .rpc import RawServer, check_answer
 
 
 @pytest.mark.timeout(60)
@@ -63,3 +64,21 @@ def test_a_turn_finishes_even_when_its_messages_cannot_be_stored(tmp_path: Path,
         assert not svc.running
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_null_answer_to_show_document_does_not_hang_the_command(tmp_path: Path, model: ScriptedModelServer) -> None:
+    """The raw client answers every server request with null; ``window/showDocument`` wants
+    ``{success}``. pygls could not read that answer and the command waited for it forever."""
+    srv = RawServer(make_workspace(tmp_path, model), tmp_path / "home")
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "hello"})
+        srv.wait_turn(ids["turnId"])
+        answer = srv.command(p.CMD_SESSION_SHOW, {"sessionId": ids["sessionId"], "openDocument": True}, timeout=20)
+        check_answer(answer)
+        answer = srv.command(p.CMD_REWIND_PREVIEW, {"sessionId": ids["sessionId"], "showDocument": True}, timeout=20)
+        check_answer(answer)
+        assert "sessions" in srv.result(p.CMD_SESSION_LIST, {})
+    finally:
+        srv.close()
