@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from minicode_lsp import protocol as p
 
 # Examples per fuzz test; the CI figure (10,000+ messages in all) is reached with the defaults.
-EXAMPLES = int(os.environ.get("MINICODE_FUZZ_EXAMPLES", "220"))
+EXAMPLES = int(os.environ.get("MINICODE_FUZZ_EXAMPLES", "200"))
 
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -27,12 +27,12 @@ scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value
 junk: st.SearchStrategy[Any] = st.recursive(
     scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=10,
+    max_leaves=5,
 )
-huge_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["x", "é", "😀", "\x00", "\n", "\u202e", "\ud7ff"]),
-                      st.integers(min_value=10_000, max_value=300_000))
+huge_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["x", "é", "😀 ", "\x00", "\n", "ab\u202e", "\ud7ff"]),
+                      st.integers(min_value=5_000, max_value=60_000))
 nasty_text = st.sampled_from(["", " ", "\x00", "../../etc/passwd", "%00", "'; DROP TABLE sessions; --",
-                              "\u202e\u2066", "😀" * 3, "a" * 5000, "\\", "%", "_", "*", "?", "[", "\r\n"])
+                              "\u202e\u2066", "😀" * 3, "\udcff", "bad\udcff\udcfe.txt", "\ud800x", "a" * 5000, "\\", "%", "_", "*", "?", "[", "\r\n"])
 
 
 def weighted_text() -> st.SearchStrategy[str]:
@@ -142,9 +142,11 @@ def arguments_for(command: str, root: Path, pools: Pools) -> st.SearchStrategy[A
 
 
 def execute_params(root: Path, pools: Pools) -> st.SearchStrategy[Any]:
-    command = st.sampled_from(p.COMMANDS)
-    known = command.flatmap(lambda c: arguments_for(c, root, pools).map(
-        lambda a: {"command": c, **({} if a is None else {"arguments": a})}))
+    def params(command: str) -> st.SearchStrategy[Any]:
+        return arguments_for(command, root, pools).map(
+            lambda a: {"command": command, **({} if a is None else {"arguments": a})})
+
+    known = st.one_of([params(c) for c in p.COMMANDS])
     weird = st.one_of(
         st.fixed_dictionaries({"command": st.text(max_size=30) | st.sampled_from(["minicode.", "minicode.task.RUN"]),
                                "arguments": st.lists(junk, max_size=2)}),

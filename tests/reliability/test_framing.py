@@ -158,7 +158,7 @@ def test_broken_frames_never_kill_the_server(tmp_path: Path, model: ScriptedMode
         srv.initialize()
 
         @FUZZ_SETTINGS
-        @given(chunks=st.lists(broken_frames(root), min_size=1, max_size=8))
+        @given(chunks=st.lists(broken_frames(root), min_size=2, max_size=10))
         def run(chunks: list[bytes]) -> None:
             nonlocal probes
             for chunk in chunks:

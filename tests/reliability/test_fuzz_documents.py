@@ -26,18 +26,19 @@ def operations(root: Path) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     names = ["calc.py", "notes.txt", "unopened.py", "caf\u00e9.py", "sub/x.py"]
     uri = st.one_of(*([st.sampled_from(names).map(lambda n: (root / n).as_uri())] * 6), uris(root))
     version = st.integers(min_value=-3, max_value=50) | st.integers(min_value=-(2**31), max_value=2**31)
-    text = st.text(max_size=80) | st.sampled_from(["\r\n\r\n", "😀\n😀", "\ud7ff", "a\u0300", "\t" * 10]) | weighted_text()
+    text = st.one_of(st.text(max_size=80), st.text(max_size=8), st.text(max_size=8),
+                     st.sampled_from(["\r\n\r\n", "😀\n😀", "\ud7ff", "a\u0300", "\t" * 10, "\n"]), weighted_text())
     change = st.one_of(
         st.fixed_dictionaries({"range": ranges(), "text": text}),
         st.fixed_dictionaries({"range": ranges(), "rangeLength": st.integers(-1, 100), "text": text}),
         st.fixed_dictionaries({"text": text}),
-        st.fixed_dictionaries({"range": st.fixed_dictionaries({"start": positions()}), "text": text}),
     )
+    broken = st.fixed_dictionaries({"range": st.fixed_dictionaries({"start": positions()}), "text": text})
     open_ = st.fixed_dictionaries({"textDocument": st.fixed_dictionaries(
         {"uri": uri, "languageId": st.sampled_from(["python", "plaintext", ""]), "version": version, "text": text})})
     change_ = st.fixed_dictionaries({
         "textDocument": st.fixed_dictionaries({"uri": uri, "version": version}),
-        "contentChanges": st.lists(change, max_size=5)})
+        "contentChanges": st.lists(change, max_size=5) | st.lists(broken, min_size=1, max_size=1)})
     ident = st.fixed_dictionaries({"textDocument": st.fixed_dictionaries({"uri": uri})})
     save = st.fixed_dictionaries({"textDocument": st.fixed_dictionaries({"uri": uri})},
                                  optional={"text": text})
@@ -66,7 +67,7 @@ def test_document_sync_fuzz(tmp_path: Path, model: ScriptedModelServer) -> None:
         srv.initialize()
 
         @FUZZ_SETTINGS
-        @given(ops=st.lists(operations(root), min_size=5, max_size=40))
+        @given(ops=st.lists(operations(root), min_size=10, max_size=40))
         def run(ops: list[tuple[str, dict[str, Any]]]) -> None:
             ids = []
             for method, params in ops:
