@@ -55,6 +55,11 @@ end
 
 function H.finish()
   H.out("  finished at " .. elapsed())
+  vim.api.nvim_create_autocmd("VimLeave", {
+    callback = function()
+      io.stdout:write(("  exit at %s\n"):format(elapsed()))
+    end,
+  })
   H.out(("%s: %d checks passed, %d failed"):format(H.failures == 0 and "SUMMARY ok" or "SUMMARY failed", H.passes, H.failures))
   vim.cmd(H.failures == 0 and "qall!" or "cquit! 1")
 end
