@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import type { ServerManager } from './client';
 import { errorMessage, log, showError, showLogs } from './logger';
-import { relativeTime, stopReasonLabel, truncate } from './model/format';
+import { displayPath, relativeTime, stopReasonLabel, truncate } from './model/format';
+import { targetLabel } from './model/rewind';
 import { reportMarkdown } from './model/readiness';
 import { groupsOf, sessionsOf, sortSessions, type TreeNode } from './model/sessions';
 import { Commands } from './protocol';
@@ -151,7 +152,10 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
   const reg = (id: string, fn: (...args: never[]) => Promise<unknown>) =>
     ctx.subscriptions.push(vscode.commands.registerCommand(id, guarded(id.replace('minicode.', ''), fn as (...a: unknown[]) => Promise<unknown>)));
 
-  reg('minicode.runTask', (args?: Partial<TaskRunArgs>) => runTask(args && typeof args === 'object' && !('kind' in args) ? args : undefined));
+  // from menus VS Code passes a Uri or a tree node: only a plain argument object is taken as args
+  reg('minicode.runTask', (args?: Partial<TaskRunArgs>) =>
+    runTask(args && typeof args === 'object' && !(args instanceof vscode.Uri) && !('kind' in args) ? args : undefined),
+  );
 
   reg('minicode.cancelTask', async (node?: TreeNode) => {
     const running = transcript.runningSessions();
@@ -173,8 +177,14 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
     if (sessionId) await runTask({ sessionId });
   });
 
-  reg('minicode.previewRewind', async (node?: TreeNode) => {
-    const req = nodeTarget(node) ?? (await pickTarget(server, 'Preview Rewind'));
+  reg('minicode.previewRewind', async (node?: TreeNode | vscode.Uri) => {
+    // from the editor's context menu: the rewind limited to that file
+    const fileUri = node instanceof vscode.Uri ? node.toString() : undefined;
+    const req = (node instanceof vscode.Uri ? undefined : nodeTarget(node)) ?? (await pickTarget(server, 'Preview Rewind'));
+    if (req && fileUri) {
+      req.uris = [fileUri];
+      req.label = `${req.label ?? targetLabel(req.target)}, in ${displayPath(fileUri, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString()))} only`;
+    }
     if (req) await rewind.previewAndMaybeApply(req);
   });
   reg('minicode.previewRewindTo', async (node?: TreeNode) => {

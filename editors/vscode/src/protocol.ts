@@ -175,6 +175,10 @@ export interface MemoryAddArgs {
 export interface MemoryRemoveArgs {
   id: string;
 }
+/** Accept a reflection proposal as a memory entry. */
+export interface MemoryAcceptArgs {
+  id: string;
+}
 
 // --------------------------------------------------------------------------- results
 export interface TaskRunResult {
