@@ -37,6 +37,7 @@ from ..store.redact import Redactor
 from ..store.sessions import SessionStore
 from ..store.snapshots import Snapshotter
 from . import retention
+from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
 from .readiness import build_report
@@ -90,6 +91,10 @@ class Service:
         interrupted = self.sessions.mark_interrupted()
         if interrupted:
             log.warning("marked %d interrupted turn(s) from an earlier run", len(interrupted))
+            for group in self.checkpoints.open_groups():  # a kill inside a write leaves its temporary file
+                if group.turn_id in interrupted:
+                    for f in group.files:
+                        remove_temps(Path(f.path))
 
     def reload_settings(self) -> None:
         self.loader = load_for_workspace(self.root, self.loader)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -44,6 +45,12 @@ def remove_file(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def remove_temps(path: Path) -> None:
+    """Remove the temporary files an ``atomic_write`` killed half-way left next to ``path``."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.minicode-tmp"):
+        remove_file(tmp)
 
 
 def read_disk(path: Path) -> bytes | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,30 @@ def test_a_null_answer_to_show_document_does_not_hang_the_command(tmp_path: Path
         assert "sessions" in srv.result(p.CMD_SESSION_LIST, {})
     finally:
         srv.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_restart_removes_the_temporary_file_of_a_write_killed_half_way(tmp_path: Path,
+                                                                          model: ScriptedModelServer) -> None:
+    root = make_workspace(tmp_path, model)
+    svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
+    try:
+        sid = svc.sessions.create_session("t", str(svc.root)).id
+        turn = svc.sessions.start_turn(sid, "p", "single", "auto")
+        writer = svc.checkpoints.begin_group(session_id=sid, turn_id=turn.id, tool_call_id="c1", kind="edit")
+        writer.before_write(root / "calc.py", (root / "calc.py").read_bytes())  # the group is open...
+        stray = root / ".calc.py.k1ll3d.minicode-tmp"
+        stray.write_bytes(b"half")  # ...and the process died inside atomic_write
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        svc.db.conn.execute("UPDATE turns SET pid = ? WHERE id = ?", (dead.pid, turn.id))
+    finally:
+        svc.close()
+    (root / "keep.minicode-tmp").write_bytes(b"not ours to remove")
+    svc = Service(root, HeadlessFrontend(interactive=False), watch=False)  # the restart
+    try:
+        assert svc.show_session(sid)["turns"][0]["status"] == "interrupted"
+        assert not stray.exists()
+        assert (root / "keep.minicode-tmp").exists()
+    finally:
+        svc.close()
