@@ -30,6 +30,11 @@ export class ServerManager implements vscode.Disposable {
   private _state: ServerState = 'stopped';
   private restartPending = false;
   private readonly disposables: vscode.Disposable[] = [];
+  /**
+   * Server commands this client renders itself when they come from the server's code actions
+   * (return undefined to let the server run them as sent).
+   */
+  readonly interceptors = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | undefined>();
 
   private readonly eventEmitter = new vscode.EventEmitter<MinicodeEvent>();
   private readonly readinessEmitter = new vscode.EventEmitter<ReadinessReport>();
@@ -124,6 +129,11 @@ export class ServerManager implements vscode.Disposable {
       initializationOptions: serverSettings(this.settingKeys),
       synchronize: { configurationSection: 'minicode' },
       middleware: {
+        executeCommand: (command, args, next) => {
+          const arg = (Array.isArray(args) && args[0] && typeof args[0] === 'object' ? args[0] : {}) as Record<string, unknown>;
+          const handled = this.interceptors.get(command)?.(arg);
+          return handled ?? next(command, args);
+        },
         workspace: {
           // Send only what the user set (not VS Code's defaults), so .minicode.toml still counts.
           // (A stopped client would start itself to send it: only a running one sends.)

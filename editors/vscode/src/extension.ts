@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import { ServerManager } from './client';
 import { registerCommands } from './commands';
 import { logChannel } from './logger';
-import { RewindPreviewer } from './rewindPreview';
+import { Commands } from './protocol';
+import { RewindPreviewer, type RewindRequest } from './rewindPreview';
 import { SessionsView } from './sessionsView';
 import { ReadinessStatus } from './status';
 import { TranscriptView } from './transcript';
@@ -22,6 +23,14 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const infoDocs = new VirtualDocuments('minicode-info');
   ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs);
   registerCommands(ctx, { server, sessions, transcript, rewind, status, infoDocs });
+  // the server's "preview rewind of agent edits in this file" code action asks it to open a
+  // document; in VS Code the preview quick pick, diffs and Refactor Preview do better
+  server.interceptors.set(Commands.rewindPreview, (args) => {
+    if (args.showDocument !== true || !args.target || typeof args.target !== 'object') return undefined;
+    const { showDocument: _shown, ...request } = args as unknown as RewindRequest & { showDocument: boolean };
+    if (request.uris?.length === 1) request.label = `the agent's edits in ${request.uris[0].slice(request.uris[0].lastIndexOf('/') + 1)}`;
+    return rewind.previewAndMaybeApply(request);
+  });
   await server.start();
 }
 
