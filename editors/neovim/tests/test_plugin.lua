@@ -146,7 +146,7 @@ end), "a missing server executable is reported", H.notes[#H.notes])
 vim.cmd("checkhealth minicode")
 H.out("") -- ends the "Running healthchecks..." line Neovim prints
 local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
-H.check(health:find("not found", 1, true) and health:find("pip install minicode-lsp", 1, true),
+H.check(health:find("not found", 1, true) and health:find("pipx install", 1, true),
   "checkhealth reports the missing executable with a fix", health)
 vim.cmd("tabclose")
 

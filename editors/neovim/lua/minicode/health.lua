@@ -22,7 +22,7 @@ function M.check()
     health.ok(("server executable: %s (%s)"):format(exe, path))
   else
     health.error(("server executable %q not found"):format(exe), {
-      "pip install minicode-lsp (or pipx install minicode-lsp)",
+      "install the server: pipx install . in your clone of minicode-lsp (or pip install . in a virtualenv)",
       "or set cmd in require('minicode').setup({ cmd = { '/path/to/minicode-lsp', 'serve' } })",
     })
   end
