@@ -62,13 +62,41 @@ H.out(("  after the turn: buffer modified=%s, disk line 1=%q"):format(tostring(v
 -- 2. the server's source action "preview rewind of agent edits in this file" opens the same
 -- diff view (a client-side command), not a document
 vim.api.nvim_set_current_win(vim.fn.win_findbuf(buf)[1])
-vim.lsp.buf.code_action({
-  apply = true,
-  filter = function(action)
-    return action.kind and action.kind:find("rewindPreview", 1, true) ~= nil
-  end,
-})
-H.check(H.wait(10000, function() return diff.current() ~= nil end), "source action 'preview rewind' opens the diff view", H.notes)
+-- The kinds must be LSP kinds ("source.minicode.rewindPreview") for `only = { "source" }` to
+-- find them. While the server sends "CodeActionKind.Source.minicode..." (an enum formatted with
+-- an f-string), the check falls back to matching the title and says so.
+local kinds = {}
+local raw = vim.lsp.buf_request_sync(buf, "textDocument/codeAction", {
+  textDocument = { uri = vim.uri_from_bufnr(buf) },
+  range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } },
+  context = { diagnostics = {} },
+}, 10000)
+for _, r in pairs(raw or {}) do
+  for _, a in ipairs(r.result or {}) do
+    kinds[#kinds + 1] = a.kind
+  end
+end
+H.out("  code action kinds:", kinds)
+local valid_kinds = vim.tbl_contains(kinds, "source.minicode.rewindPreview")
+if valid_kinds then
+  vim.lsp.buf.code_action({
+    apply = true,
+    context = { only = { "source" }, diagnostics = {} }, -- what a "source action" mapping asks for
+    filter = function(action)
+      return action.kind == "source.minicode.rewindPreview"
+    end,
+  })
+else
+  H.out("  SKIP the only={'source'} path: the server's code action kinds are not LSP kinds", kinds)
+  vim.lsp.buf.code_action({
+    apply = true,
+    filter = function(action)
+      return action.title:find("preview rewind", 1, true) ~= nil
+    end,
+  })
+end
+H.check(H.wait(10000, function() return diff.current() ~= nil end), "source action 'preview rewind' opens the diff view",
+  { kinds = kinds, notes = H.notes })
 if diff.current() then
   H.check(diff.current().kind == "rewind" and diff.current().files[1].proposed[1] == "x = 1",
     "the action previews restoring x = 1", diff.current().files)
