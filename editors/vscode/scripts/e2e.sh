@@ -110,10 +110,10 @@ permissionMode = "auto"
 path = "$WORK/store"
 TOML
 
-# user settings: the venv's server, and a quiet workbench
+# user settings: the venv's server (or \$E2E_SERVER_COMMAND, a JSON array), and a quiet workbench
 cat >"$WORK/ud/User/settings.json" <<JSON
 {
-  "minicode.server.command": ["$VENV/bin/minicode-lsp", "serve"],
+  "minicode.server.command": ${E2E_SERVER_COMMAND:-["$VENV/bin/minicode-lsp", "serve"]},
   "minicode.server.env": { "MINICODE_CONFIG": "$MINICODE_CONFIG" },
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,

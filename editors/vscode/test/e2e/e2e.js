@@ -173,7 +173,12 @@ async function step(name, fn) {
         await page.keyboard.press('Escape');
         return;
       }
-      await action.click();
+      // the action widget takes keys: move the focus to the item, then Enter
+      const focused = page.locator('.action-widget .monaco-list-row.focused');
+      for (let i = 0; i < 5 && !((await focused.textContent().catch(() => '')) || '').includes('preview rewind of agent edits'); i++) {
+        await page.keyboard.press('ArrowDown');
+      }
+      await page.keyboard.press('Enter');
       await page.locator('.quick-input-widget').filter({ hasText: "rewind the agent's edits in calc.py" }).waitFor({ timeout: 20000 });
       await shot(page, 'source-action-preview');
       await quickPick(page, 'Cancel');
