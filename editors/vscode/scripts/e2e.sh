@@ -111,9 +111,11 @@ path = "$WORK/store"
 TOML
 
 # user settings: the venv's server (or \$E2E_SERVER_COMMAND, a JSON array), and a quiet workbench
+SERVER_COMMAND_JSON="${E2E_SERVER_COMMAND:-}"
+[ -n "$SERVER_COMMAND_JSON" ] || SERVER_COMMAND_JSON="[\"$VENV/bin/minicode-lsp\", \"serve\"]"
 cat >"$WORK/ud/User/settings.json" <<JSON
 {
-  "minicode.server.command": ${E2E_SERVER_COMMAND:-["$VENV/bin/minicode-lsp", "serve"]},
+  "minicode.server.command": $SERVER_COMMAND_JSON,
   "minicode.server.env": { "MINICODE_CONFIG": "$MINICODE_CONFIG" },
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,

@@ -120,7 +120,9 @@ async function step(name, fn) {
 
     await step('the readiness status item shows the server is ready', async () => {
       const item = page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded)/ }).first();
-      await item.waitFor({ timeout: 90000 });
+      const failed = page.locator('.statusbar-item').filter({ hasText: /MiniCode: (server failed|blocked)/ }).first();
+      await item.or(failed).waitFor({ timeout: 90000 });
+      if (await failed.isVisible()) throw new Error(`the status item says "${(await failed.innerText()).trim()}" (see logs/…/MiniCode.log)`);
       log('status item:', (await item.innerText()).trim());
     });
 
