@@ -40,10 +40,31 @@ def parse_args(command: str, model: type[M], args: Sequence[Any]) -> M:
         raise JsonRpcInvalidParams(f"{command} takes one argument object, got {len(args)} arguments")
     if not isinstance(raw, dict):
         raise JsonRpcInvalidParams(f"{command} takes one argument object, got {type(raw).__name__}")
+    if not _unicode(raw):
+        raise JsonRpcInvalidParams(f"invalid arguments for {command}: a string is not valid Unicode (lone surrogate)")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise JsonRpcInvalidParams(f"invalid arguments for {command}: {describe(exc)}") from None
+
+
+def _unicode(value: Any) -> bool:
+    """No string in ``value`` holds a lone surrogate (JSON can send ``"\\udcff"``; SQLite and file
+    systems cannot take it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def describe(exc: ValidationError) -> str:

@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pygls.exceptions import JsonRpcInvalidParams
 
 from minicode_lsp import protocol as p
+from minicode_lsp.lsp_support import parse_args
 from minicode_lsp.service import HeadlessFrontend, Service, ServiceError
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
@@ -110,3 +112,13 @@ def test_a_restart_removes_the_temporary_file_of_a_write_killed_half_way(tmp_pat
         assert (root / "keep.minicode-tmp").exists()
     finally:
         svc.close()
+
+
+@pytest.mark.parametrize("args", [{"sessionId": "\udcff"}, {"query": "x\ud800"}, {"target": {"groupId": "\udcff"}},
+                                  {"uris": ["file:///a\udcff"]}, {"\udcff": 1}])
+def test_arguments_with_lone_surrogates_are_invalid_params(args: dict[str, object]) -> None:
+    """JSON may carry a lone surrogate; optional string fields let it through to SQLite, which
+    failed with an internal error."""
+    with pytest.raises(JsonRpcInvalidParams):
+        parse_args(p.CMD_REWIND_PREVIEW, p.RewindPreviewArgs, [args])
+    assert parse_args(p.CMD_SESSION_LIST, p.SessionListArgs, [{"query": "caf\u00e9 😀"}]).query == "caf\u00e9 😀"
