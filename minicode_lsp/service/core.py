@@ -356,7 +356,10 @@ class Service:
         return {"entries": entries}
 
     def memory_add(self, args: MemoryAddArgs) -> dict[str, Any]:
-        entry = self._memory_for(args.scope).add(args.text, args.scope, args.tags)
+        try:
+            entry = self._memory_for(args.scope).add(args.text, args.scope, args.tags)
+        except ValueError as exc:  # e.g. text that is only whitespace
+            raise InvalidParams(str(exc)) from None
         return {"entry": entry.to_wire()}
 
     def memory_remove(self, args: MemoryRemoveArgs) -> dict[str, Any]:

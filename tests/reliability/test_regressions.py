@@ -122,3 +122,16 @@ def test_arguments_with_lone_surrogates_are_invalid_params(args: dict[str, objec
     with pytest.raises(JsonRpcInvalidParams):
         parse_args(p.CMD_REWIND_PREVIEW, p.RewindPreviewArgs, [args])
     assert parse_args(p.CMD_SESSION_LIST, p.SessionListArgs, [{"query": "caf\u00e9 😀"}]).query == "caf\u00e9 😀"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("text", [" ", "\r\n", "\t \n"])
+def test_memory_text_of_only_whitespace_is_invalid_params(tmp_path: Path, model: ScriptedModelServer,
+                                                          text: str) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        with pytest.raises(ServiceError) as info:
+            svc.memory_add(p.MemoryAddArgs(text=text))
+        assert info.value.code == p.ERR_INVALID_PARAMS
+    finally:
+        svc.close()
