@@ -63,7 +63,7 @@ def test_execute_command_fuzz(tmp_path: Path, model: ScriptedModelServer) -> Non
         seed_store(srv, model, pools)
 
         @FUZZ_SETTINGS
-        @given(batch=st.lists(execute_params(root, pools), min_size=10, max_size=40))
+        @given(batch=st.lists(execute_params(root, pools), min_size=20, max_size=60))
         def run(batch: list[Any]) -> None:
             ids = [srv.send_request("workspace/executeCommand", params) for params in batch]
             for rid, params in zip(ids, batch, strict=True):

@@ -67,7 +67,7 @@ def test_document_sync_fuzz(tmp_path: Path, model: ScriptedModelServer) -> None:
         srv.initialize()
 
         @FUZZ_SETTINGS
-        @given(ops=st.lists(operations(root), min_size=10, max_size=40))
+        @given(ops=st.lists(operations(root), min_size=15, max_size=50))
         def run(ops: list[tuple[str, dict[str, Any]]]) -> None:
             ids = []
             for method, params in ops:
