@@ -72,7 +72,7 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
                 args["permissionMode"] = mode
             if show:
                 args["showResult"] = True
-            out.append(_task(title, f"{t.CodeActionKind.Refactor}.minicode.{key}", args))
+            out.append(_task(title, f"{t.CodeActionKind.Refactor.value}.minicode.{key}", args))
     svc = getattr(ls, "service", None)
     if svc is not None and wanted(t.CodeActionKind.Source):
         try:
@@ -84,11 +84,11 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
             sid = live[0].session_id
             base = {"sessionId": sid, "target": {"session": True}, "uris": [uri]}
             out.append(t.CodeAction(
-                title="MiniCode: preview rewind of agent edits in this file", kind=f"{t.CodeActionKind.Source}.minicode.rewindPreview",
+                title="MiniCode: preview rewind of agent edits in this file", kind=f"{t.CodeActionKind.Source.value}.minicode.rewindPreview",
                 command=t.Command(title="Preview rewind", command=p.CMD_REWIND_PREVIEW,
                                   arguments=[{**base, "showDocument": True}])))
             out.append(t.CodeAction(
-                title="MiniCode: rewind agent edits in this file", kind=f"{t.CodeActionKind.Source}.minicode.rewind",
+                title="MiniCode: rewind agent edits in this file", kind=f"{t.CodeActionKind.Source.value}.minicode.rewind",
                 command=t.Command(title="Rewind", command=p.CMD_REWIND_APPLY, arguments=[base])))
     return out
 

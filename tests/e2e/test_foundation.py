@@ -133,3 +133,4 @@ async def test_code_actions_offer_fix_and_refactors(workspace: Path) -> None:
         explain = next(a for a in actions if a.title == "MiniCode: explain this code")
         assert explain.command.arguments[0]["context"]["selectionText"].startswith("def add(a, b):")
         assert explain.command.arguments[0]["permissionMode"] == "plan"
+        assert explain.kind == "refactor.minicode.explain" and fix.kind == "quickfix"

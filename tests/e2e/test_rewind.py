@@ -177,6 +177,7 @@ async def test_code_actions_on_a_file_the_agent_changed(workspace: Path, model: 
         titles = [a.title for a in actions]
         assert titles == ["MiniCode: preview rewind of agent edits in this file",
                           "MiniCode: rewind agent edits in this file"]
+        assert [a.kind for a in actions] == ["source.minicode.rewindPreview", "source.minicode.rewind"]
         preview = actions[0].command
         shown = await ed.command(preview.command, preview.arguments[0])
         assert ed.shown_documents == [shown["documentUri"]]
