@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -64,10 +65,15 @@ class RawServer:
         self.server_requests: list[dict[str, Any]] = []
         self.unparsable: list[bytes] = []
         self._next_id = 0
-        self._write_lock = threading.Lock()
+        # Every write goes through one writer thread: the reader must never block on a write, or
+        # a server blocked writing to a full stdout pipe and a client blocked writing to a full
+        # stdin pipe wait on each other for ever.
+        self._outbox: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
         self.eof = False
         self._reader = threading.Thread(target=self._read_loop, name="raw-lsp-reader", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="raw-lsp-writer", daemon=True)
         self._reader.start()
+        self._writer.start()
 
     # ------------------------------------------------------------------ wire
     def _read_loop(self) -> None:
@@ -116,16 +122,29 @@ class RawServer:
                 self._cond.notify_all()
 
     def _write(self, data: bytes) -> None:
+        self._outbox.put(data)
+
+    def _write_loop(self) -> None:
         stdin = self.proc.stdin
         assert stdin is not None
-        with self._write_lock:
+        while True:
+            data = self._outbox.get()
+            if data is None:
+                return
+            if isinstance(data, threading.Event):
+                data.set()
+                continue
             try:
                 stdin.write(data)
                 stdin.flush()
             except (BrokenPipeError, ValueError, OSError):
                 pass
 
-    counter = "LSP messages sent (all tests)"
+    def flush(self, timeout: float = 30) -> None:
+        """Wait until everything queued so far is written."""
+        done = threading.Event()
+        self._outbox.put(done)
+        done.wait(timeout)
 
     def send_raw(self, data: bytes, *, messages: int = 1) -> None:
         stats.count(self.counter, messages)
@@ -235,6 +254,7 @@ class RawServer:
                 except (AssertionError, subprocess.TimeoutExpired):
                     pass
         finally:
+            self._outbox.put(None)
             if self.proc.poll() is None:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)

@@ -187,6 +187,7 @@ def test_eof_in_the_middle_of_a_body_ends_the_server(tmp_path: Path, model: Scri
     try:
         srv.initialize()
         srv.send_raw(b"Content-Length: 1000000000000\r\n\r\n{\"jsonrpc\": ")
+        srv.flush()
         assert srv.proc.stdin is not None
         srv.proc.stdin.close()
         srv.proc.wait(timeout=20)  # no hang waiting for a body that never comes

@@ -67,7 +67,7 @@ def test_execute_command_fuzz(tmp_path: Path, model: ScriptedModelServer) -> Non
         def run(batch: list[Any]) -> None:
             ids = [srv.send_request("workspace/executeCommand", params) for params in batch]
             for rid, params in zip(ids, batch, strict=True):
-                answer = srv.wait_response(rid, timeout=60)
+                answer = srv.wait_response(rid, timeout=30)
                 check_answer(answer)
                 stats.count("fuzz: executeCommand requests")
                 if "error" in answer and answer["error"]["code"] == INTERNAL:
