@@ -91,6 +91,8 @@ class RewindService:
             groups = self.svc.checkpoints.groups_for_target(session_id, args.target.model_dump())
         except KeyError as exc:
             raise NotFound(str(exc).strip("'")) from None
+        except ValueError as exc:  # e.g. {"turnId": ""}: present, but names nothing
+            raise InvalidParams(str(exc)) from None
         paths = None
         if args.uris:
             paths = {self.svc.path_of_uri(u).as_posix() for u in args.uris}

@@ -135,3 +135,16 @@ def test_memory_text_of_only_whitespace_is_invalid_params(tmp_path: Path, model:
         assert info.value.code == p.ERR_INVALID_PARAMS
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("target", [{"turnId": ""}, {"groupId": ""}])
+def test_an_empty_rewind_target_id_is_invalid_params(tmp_path: Path, model: ScriptedModelServer,
+                                                     target: dict[str, object]) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        with pytest.raises(ServiceError) as info:
+            svc.rewind_preview(p.RewindPreviewArgs(target=target))
+        assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_NOT_FOUND), info.value
+    finally:
+        svc.close()
