@@ -146,6 +146,8 @@ class RawServer:
         self._outbox.put(done)
         done.wait(timeout)
 
+    counter = "LSP messages sent (all tests)"
+
     def send_raw(self, data: bytes, *, messages: int = 1) -> None:
         stats.count(self.counter, messages)
         self._write(data)
