@@ -76,10 +76,10 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
     svc = getattr(ls, "service", None)
     if svc is not None and wanted(t.CodeActionKind.Source):
         try:
-            groups = svc.checkpoints.list_groups(path=svc.path_of_uri(uri), limit=1)
+            groups = svc.checkpoints.list_groups(path=svc.path_of_uri(uri), limit=50, kinds=("edit", "shell"))
         except Exception:  # a URI outside the workspace has no agent edits
             groups = []
-        live = [g for g in groups if g.kind != "rewind" and g.session_id]
+        live = [g for g in groups if not g.rewound_by and g.session_id]
         if live:
             sid = live[0].session_id
             base = {"sessionId": sid, "target": {"session": True}, "uris": [uri]}

@@ -186,6 +186,17 @@ async def test_code_actions_on_a_file_the_agent_changed(workspace: Path, model: 
         await ed.command(rewind.command, rewind.arguments[0])
         assert ed.text(uri) == ORIGINAL_CALC
 
+        async def offered() -> list[str]:
+            found = await ed.client.text_document_code_action_async(t.CodeActionParams(
+                text_document=t.TextDocumentIdentifier(uri=uri), range=t.Range(t.Position(0, 0), t.Position(0, 0)),
+                context=t.CodeActionContext(diagnostics=[], only=[t.CodeActionKind.Source])))
+            return [a.title for a in found or []]
+
+        assert await offered() == []  # everything taken back: nothing to offer
+        await ed.command(p.CMD_REWIND_UNDO, {})
+        assert "a + b" in ed.text(uri)
+        assert len(await offered()) == 2  # the agent's edit is live again
+
 
 async def test_a_partial_rewind_leaves_the_rest_of_the_group_rewindable(workspace: Path,
                                                                        model: ScriptedModelServer) -> None:
