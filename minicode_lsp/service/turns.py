@@ -17,6 +17,7 @@ from ..protocol import (
     EV_MEMORY_INJECTED,
     EV_PROVIDER_FALLBACK,
     EV_TEXT_DELTA,
+    EV_TOOL_FINISHED,
     EV_TOOL_STARTED,
     EV_TURN_FINISHED,
     EV_TURN_STARTED,
@@ -144,6 +145,7 @@ class TurnEvents:
         self.turn_id = turn_id
         self._text: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._calls: dict[str, dict[str, Any]] = {}  # tool call id -> arguments, until it finishes
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
         if type == EV_TEXT_DELTA and set(data) == {"text"}:
@@ -164,6 +166,8 @@ class TurnEvents:
 
     def _write(self, type: str, data: dict[str, Any]) -> None:
         row = self.svc.sessions.append_event(self.session_id, self.turn_id, type, data)
+        if type in (EV_TOOL_STARTED, EV_TOOL_FINISHED) and data.get("toolCallId"):
+            self._record_tool_call(type, data)
         self.svc.frontend.publish(
             NOTIFY_EVENT,
             {
@@ -177,6 +181,20 @@ class TurnEvents:
         )
         if type == EV_TOOL_STARTED:
             self.svc.frontend.progress_report(self.turn_id, f"{data.get('name', 'tool')}")
+
+
+    def _record_tool_call(self, type: str, data: dict[str, Any]) -> None:
+        call_id, name = str(data["toolCallId"]), str(data.get("name", ""))
+        if type == EV_TOOL_STARTED:
+            given = data.get("arguments")
+            arguments: dict[str, Any] = given if isinstance(given, dict) else {}
+            self._calls[call_id] = arguments
+            self.svc.sessions.record_tool_call(self.turn_id, call_id, name, arguments)
+        else:
+            self.svc.sessions.record_tool_call(
+                self.turn_id, call_id, name, self._calls.pop(call_id, {}),
+                is_error=bool(data.get("isError")), summary=str(data.get("summary", "")),
+            )
 
 
 class EditorApprover:

@@ -49,6 +49,10 @@ async def test_recorded_session_is_listed_shown_replayed_exported_and_resumed(
         assert turn["prompt"] == "shorten the second line of notes.txt" and turn["stopReason"] == "done"
         assert turn["groups"] and turn["groups"][0]["files"][0]["path"].endswith("notes.txt")
         assert turn["usage"]["inputTokens"] > 0
+        calls = turn["toolCalls"]
+        assert [c["name"] for c in calls] == ["edit_file", "read_file"]
+        assert calls[0]["arguments"]["path"] == "notes.txt" and calls[0]["isError"] is False
+        assert calls[0]["summary"]
         # replay: the recorded timeline, in order, the same events the editor saw live
         replay = await ed.command(p.CMD_SESSION_REPLAY, {"sessionId": sid})
         seqs = [e["seq"] for e in replay["events"]]
