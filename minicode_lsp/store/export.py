@@ -165,8 +165,10 @@ def _tool_args(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _changed_files(data: dict[str, Any]) -> list[str]:
-    out: list[str] = [str(u) for u in data.get("uris", []) or []]
-    for f in data.get("files", []) or []:
+    """One line per file: from ``files`` (with the action) when present, else from ``uris``."""
+    files = data.get("files") or []
+    out: list[str] = [] if files else [str(u) for u in data.get("uris", []) or []]
+    for f in files:
         if isinstance(f, dict) and f.get("uri"):
             out.append(f"{f['uri']} ({f['action']})" if f.get("action") else str(f["uri"]))
         elif isinstance(f, str):

@@ -299,3 +299,17 @@ def test_paging_visits_every_session_once_in_order(db: Database, times: list[int
         if cursor is None:
             break
     assert seen == expected
+
+
+def test_markdown_export_lists_each_changed_file_once(tmp_path):  # type: ignore[no-untyped-def]
+    from minicode_lsp.store.db import Database
+    from minicode_lsp.store.export import export_markdown
+    from minicode_lsp.store.sessions import SessionStore
+
+    store = SessionStore(Database(tmp_path / "s.db"))
+    sid = store.create_session("t", "/ws").id
+    turn = store.start_turn(sid, "p").id
+    store.append_event(sid, turn, "files.changed", {"groupId": "g", "uris": ["file:///ws/a.py"],
+                                                    "files": [{"uri": "file:///ws/a.py", "action": "modify"}]})
+    md = export_markdown(store, sid)
+    assert md.count("file:///ws/a.py") == 1 and "file:///ws/a.py (modify)" in md
