@@ -57,7 +57,9 @@ end
 -- the agent reads the open buffer: its read_file right after its own edit must see x = 2
 -- (Neovim sends the didChange echo of an applied edit after a 150 ms debounce)
 H.check(read_summary and read_summary:find("x = 2", 1, true), "the agent's read_file after its edit sees the edited buffer", read_summary)
-H.out(("  after the turn: buffer modified=%s, disk line 1=%q"):format(tostring(vim.bo[buf].modified), vim.fn.readfile(ws .. "/a.py")[1]))
+-- the buffer had no unsaved changes: the plugin wrote it, so the agent's commands see the edit
+H.check(not vim.bo[buf].modified and vim.fn.readfile(ws .. "/a.py")[1] == vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1],
+  "a clean buffer the agent edited is written to disk", vim.fn.readfile(ws .. "/a.py")[1])
 
 -- 2. the server's source action "preview rewind of agent edits in this file" opens the same
 -- diff view (a client-side command), not a document

@@ -163,17 +163,20 @@ function M.apply(edit, encoding)
       end
     end
   end
-  local unloaded = {}
+  -- files not loaded, and loaded buffers with no unsaved changes, are written after the edit:
+  -- the agent's next command (its tests) reads the disk, and nothing of the user's is saved
+  local to_write = {}
   for _, f in ipairs(M.files_from_edit(edit, encoding)) do
-    if not loaded_buffer(f.path) then
-      unloaded[#unloaded + 1] = f.path
+    local b = loaded_buffer(f.path)
+    if not b or not vim.bo[b].modified then
+      to_write[#to_write + 1] = f.path
     end
   end
   local ok, err = pcall(vim.lsp.util.apply_workspace_edit, edit, encoding)
   if not ok then
     return { applied = false, failureReason = tostring(err) }
   end
-  for _, path in ipairs(unloaded) do
+  for _, path in ipairs(to_write) do
     local b = loaded_buffer(path)
     if b and vim.bo[b].modified then
       vim.api.nvim_buf_call(b, function()
