@@ -120,6 +120,8 @@ class Service:
         parsed = urlparse(uri)
         if parsed.scheme not in ("file", ""):
             raise InvalidParams(f"not a file URI: {uri}")
+        if "\x00" in unquote(parsed.path):
+            raise InvalidParams(f"not a file path (NUL byte): {uri!r}")
         path = Path(unquote(parsed.path)).resolve()
         if not path.is_relative_to(self.root):
             raise OutsideWorkspace(f"{path} is outside the workspace {self.root}")

@@ -148,3 +148,15 @@ def test_an_empty_rewind_target_id_is_invalid_params(tmp_path: Path, model: Scri
         assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_NOT_FOUND), info.value
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("uri", ["\x00", "file:///a%00b", "x\x00y"])
+def test_a_uri_with_a_nul_byte_is_invalid_params(tmp_path: Path, model: ScriptedModelServer, uri: str) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        with pytest.raises(ServiceError) as info:
+            svc.path_of_uri(uri)
+        assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_OUTSIDE_WORKSPACE)  # not an internal error
+    finally:
+        svc.close()
