@@ -1,5 +1,6 @@
 // Starting, stopping and talking to the minicode-lsp server (vscode-languageclient).
 import * as vscode from 'vscode';
+import { withRewindSaves } from './autosave';
 import {
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
@@ -132,7 +133,7 @@ export class ServerManager implements vscode.Disposable {
         executeCommand: (command, args, next) => {
           const arg = (Array.isArray(args) && args[0] && typeof args[0] === 'object' ? args[0] : {}) as Record<string, unknown>;
           const handled = this.interceptors.get(command)?.(arg);
-          return handled ?? next(command, args);
+          return handled ?? withRewindSaves(command, async () => next(command, args));
         },
         workspace: {
           // Send only what the user set (not VS Code's defaults), so .minicode.toml still counts.
@@ -200,7 +201,8 @@ export class ServerManager implements vscode.Disposable {
     const client = this.client;
     if (!client || !this.running) throw new Error('the MiniCode server is not running (see MiniCode: Show Logs)');
     log.debug(`-> ${command} ${JSON.stringify(args)}`);
-    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as T;
+    return withRewindSaves(command, async () =>
+      (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as T);
   }
 
   /** Convert a VS Code diagnostic to its LSP shape (for task context). */

@@ -1,5 +1,6 @@
 // Entry point: wiring only.
 import * as vscode from 'vscode';
+import { AgentEditSaver } from './autosave';
 import { ServerManager } from './client';
 import { registerCommands } from './commands';
 import { logChannel } from './logger';
@@ -21,7 +22,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const transcript = new TranscriptView(server);
   const rewind = new RewindPreviewer(server);
   const infoDocs = new VirtualDocuments('minicode-info');
-  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs);
+  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs, new AgentEditSaver(server.onEvent));
   registerCommands(ctx, { server, sessions, transcript, rewind, status, infoDocs });
   // the server's "preview rewind of agent edits in this file" code action asks it to open a
   // document; in VS Code the preview quick pick, diffs and Refactor Preview do better

@@ -157,8 +157,11 @@ async function step(name, fn) {
       await shot(page, 'transcript');
     });
 
-    await step('the agent\'s change is in the editor', async () => {
+    await step('the agent\'s change is in the editor, and saved (the buffer had no unsaved changes)', async () => {
       await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
+      const onDisk = () => require('fs').readFileSync(require('path').join(ws, 'calc.py'), 'utf8');
+      for (let i = 0; i < 50 && !onDisk().includes('return a + b'); i++) await page.waitForTimeout(200);
+      if (!onDisk().includes('return a + b')) throw new Error('calc.py on disk lacks the agent\'s edit: ' + onDisk());
     });
 
     await step('the server\'s source action "preview rewind of agent edits in this file" opens the preview list', async () => {
@@ -229,6 +232,9 @@ async function step(name, fn) {
     await step('the file\'s text is restored', async () => {
       await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
       await onlyEditorsWith(page, 'return a - b', 'return a + b');
+      const onDisk = () => require('fs').readFileSync(require('path').join(ws, 'calc.py'), 'utf8');
+      for (let i = 0; i < 50 && !onDisk().includes('return a - b'); i++) await page.waitForTimeout(200);
+      if (!onDisk().includes('return a - b')) throw new Error('calc.py on disk was not restored: ' + onDisk());
       await shot(page, 'rewound');
     });
 
