@@ -23,16 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
     serve.add_argument("--tcp", action="store_true", help="listen on TCP instead (loopback only)")
     serve.add_argument("--host", default="127.0.0.1", help="TCP host: 127.0.0.1, localhost or ::1")
-    serve.add_argument("--port", type=int, default=2087)
+    serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
 
     ws = argparse.ArgumentParser(add_help=False)
     ws.add_argument("--workspace", default=".", help="workspace root (default: the current folder)")
     ws.add_argument("--json", action="store_true", help="machine-readable output")
 
     run = sub.add_parser("run", parents=[ws], help="run one agent task in the terminal")
-    run.add_argument("prompt")
-    run.add_argument("--profile", choices=["single", "single-deep"])
-    run.add_argument("--permission-mode", choices=["auto", "plan", "ask"])
+    run.add_argument("prompt", help="what the agent should do")
+    run.add_argument("--profile", choices=["single", "single-deep"], help="step budget: 50 or 80 (default: config)")
+    run.add_argument("--permission-mode", choices=["auto", "plan", "ask"],
+                     help="auto: edit and run freely; plan: read-only; ask: confirm each edit and command")
     run.add_argument("--session", help="resume this session (any unique id prefix)")
 
     demo = sub.add_parser("demo", help="run a real task against a scripted model on 127.0.0.1")
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     rw.add_argument("--undo", action="store_true", help="undo the last rewind")
 
     rd = sub.add_parser("readiness", parents=[ws], help="can the agent work here, and if not why")
-    rd.add_argument("--no-probe", action="store_true")
+    rd.add_argument("--no-probe", action="store_true", help="do not contact the providers")
 
     mem = sub.add_parser("memory", help="project and user memory entries")
     msub = mem.add_subparsers(dest="action", required=True)
@@ -93,6 +94,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"minicode-lsp: refusing to listen on {args.host}: only loopback (127.0.0.1, ::1) is allowed",
                   file=sys.stderr)
             return 2
+        print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only)", file=sys.stderr)
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()

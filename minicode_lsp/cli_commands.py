@@ -16,11 +16,12 @@ from .console import BOLD, EventPrinter, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
 
 
-def open_service(workspace: str, frontend: HeadlessFrontend | None = None) -> Service:
+def open_service(workspace: str, frontend: HeadlessFrontend | None = None, *, watch: bool = False) -> Service:
+    """``watch``: keep the snapshot stat cache fresh with watchdog (only worth it for a turn)."""
     root = Path(workspace).resolve()
     if not root.is_dir():
         raise ServiceError(f"workspace {root} is not a folder")
-    return Service(root, frontend or HeadlessFrontend())
+    return Service(root, frontend or HeadlessFrontend(), watch=watch)
 
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:
@@ -29,7 +30,7 @@ def emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = None) -> int:
     printer = printer or EventPrinter()
-    svc = open_service(args.workspace, HeadlessFrontend(on_publish=printer))
+    svc = open_service(args.workspace, HeadlessFrontend(on_publish=printer), watch=True)
     try:
         if args.permission_mode is None and not sys.stdin.isatty():
             mode = svc.settings.agent.permission_mode
@@ -134,11 +135,14 @@ def _target(args: argparse.Namespace) -> p.RewindTarget:
     return p.RewindTarget(latest=True)
 
 
-def _print_plan(files: list[dict[str, Any]]) -> None:
+def _print_plan(files: list[dict[str, Any]], *, applying: bool) -> None:
     for f in files:
         print(color(f"{f['status']:<9} {f['action']:<8} {f['path']}", BOLD) + (f"  ({f['reason']})" if f.get("reason") else ""))
         if f.get("diff"):
             print(color_diff(f["diff"]))
+        if applying and f.get("willApply") is False:
+            print(f"skipped {f['path']}: {f['status']}" + (" (use --force to write conflict markers)"
+                                                          if f["status"] == "conflict" else ""))
 
 
 async def rewind_cmd(args: argparse.Namespace) -> int:
@@ -154,11 +158,15 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            _print_plan(data.get("files", []))
+            _print_plan(data.get("files", []), applying=not args.preview)
             if args.preview:
                 print(f"preview {data['previewId']}: {len(data['files'])} file(s), {data['conflicts']} conflict(s)")
             else:
-                print("applied" if data.get("applied") else f"not applied: {data.get('reason', '')}")
+                skipped = [f for f in data.get("files", []) if f.get("willApply") is False]
+                if data.get("applied"):
+                    print("applied" + (f", {len(skipped)} file(s) skipped" if skipped else ""))
+                else:
+                    print(f"not applied: {data.get('reason', '')}")
         return 0
     finally:
         svc.close()

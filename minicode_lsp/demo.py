@@ -76,13 +76,15 @@ async def run_demo(*, keep: bool = False) -> int:
                 out.write(f"  {f['status']:<8} {f['action']:<8} {Path(f['path']).name}\n")
                 out.write(color_diff(f["diff"]) + "\n")
             out.write(f"\nsession {ids['sessionId']} is in {svc.store_dir}\n")
-            out.write(f"try: minicode-lsp sessions list --workspace {root}\n"
-                      f"     minicode-lsp rewind --all --preview --workspace {root}\n")
+            exe = shutil.which("minicode-lsp") and "minicode-lsp" or str(Path(sys.argv[0]).resolve())
+            if keep:
+                out.write(f"try: {exe} sessions list --workspace {root}\n"
+                          f"     {exe} rewind --all --preview --workspace {root}\n")
             ok = finished.get("stopReason") == "done"
         finally:
             await svc.shutdown()
             svc.close()
     if not keep:
-        out.write("(pass --keep to keep the project and try those commands)\n")
+        out.write("(the project was removed; run `minicode-lsp demo --keep` to keep it and try the CLI on it)\n")
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1

@@ -245,7 +245,7 @@ class _Turn:
         try:
             return await self._ask_model(note)
         except ProviderError as e:
-            self.error = f"{e} ({e.hint})" if e.hint else str(e)
+            self.error = f"{e} ({e.hint})" if e.hint and e.hint not in str(e) else str(e)
             log.warning("provider failed: %s", self.error)
             await self.emit(ev.ERROR, {"message": str(e), "hint": e.hint, "status": e.status})
             return ev.CONTEXT_EXHAUSTED if e.context_too_long else ev.PROVIDER_ERROR
@@ -280,7 +280,18 @@ class _Turn:
                 self.conversation.append(
                     Message(role="user", text=prompts.TESTS_FAILED.format(output=out.content))
                 )
+            elif reason == ev.VERIFICATION_FAILED:
+                self.error = f"the test command `{self.kernel.test_command}` still fails after the agent's changes"
             return reason
+        if decision == ev.VERIFICATION_FAILED:
+            files = ", ".join(display_path(Path(f), self.ports.roots) for f in self.kernel.files_changed)
+            self.error = (
+                f"the agent changed {files} but never checked the result (ran a command or read the file "
+                "back) after its last edit, even when asked; review the change, or set agent.testCommand "
+                "so the tests run before a turn can end"
+                if not self.kernel.test_command
+                else f"the test command `{self.kernel.test_command}` still fails after the agent's changes"
+            )
         return decision
 
     async def _run_tools(self, calls: list[ToolCall]) -> bool:

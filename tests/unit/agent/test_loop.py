@@ -94,6 +94,7 @@ async def test_gate_fails_when_model_will_not_verify(ws: Path, fake: FakePorts) 
     )
     out = await turn(fake, provider)
     assert out.stop_reason == "verification_failed"
+    assert out.error and "new.txt" in out.error and "testCommand" in out.error  # says why and what to do
 
 
 async def test_gate_runs_test_command_itself(ws: Path, fake: FakePorts) -> None:
@@ -114,6 +115,7 @@ async def test_gate_test_command_failing_twice(ws: Path, fake: FakePorts) -> Non
     )
     out = await turn(fake, provider, test_command="echo FAILING-TEST; false")
     assert out.stop_reason == "verification_failed"
+    assert out.error and "echo FAILING-TEST; false" in out.error
     feedback = provider.requests[2].messages[-1]
     assert feedback.role == "user" and "FAILING-TEST" in feedback.text
 
