@@ -68,7 +68,11 @@ class EventPrinter:
             return f"tool {data.get('name')} {args[:160]}"
         if kind == p.EV_TOOL_FINISHED:
             mark = "failed" if data.get("isError") else "ok"
-            return f"  -> {mark}: {str(data.get('summary', ''))[:160]}"
+            line = f"  -> {mark}: {str(data.get('summary', ''))[:160]}"
+            if data.get("name") == "run_command":  # the command's last lines: what a user looks for
+                tail = str(data.get("output", "")).rstrip().splitlines()[1:][-6:]
+                line += "".join(f"\n       | {t[:160]}" for t in tail)
+            return line
         if kind == p.EV_FILES_CHANGED:
             files = ", ".join(f"{f.get('action')} {Path(f.get('uri', '')).name}" for f in data.get("files", []))
             return f"  checkpoint {str(data.get('groupId'))[:8]}: {files}"

@@ -177,7 +177,7 @@ def _changed_files(data: dict[str, Any]) -> list[str]:
 
 
 def _result_text(data: dict[str, Any]) -> str:
-    for key in ("summary", "result", "output", "content", "error"):
+    for key in ("output", "summary", "result", "content", "error"):
         if data.get(key):
             return str(data[key])
     return ""

@@ -57,6 +57,10 @@ async def race(aw: Awaitable[T], cancel: asyncio.Event) -> T:
     raise Cancelled
 
 
+# What of a tool's result goes into the tool.finished event (the model gets all of it).
+OUTPUT_CHARS = 4000
+
+
 def summarize(out: ToolOutput) -> str:
     first = out.content.strip().splitlines()[0] if out.content.strip() else ""
     return first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 3] + "..."
@@ -91,7 +95,8 @@ class ToolRunner:
             out = await self._dispatch(call, tool, changed)
         await self.emit(
             ev.TOOL_FINISHED,
-            {"toolCallId": call.id, "name": call.name, "isError": out.is_error, "summary": summarize(out)},
+            {"toolCallId": call.id, "name": call.name, "isError": out.is_error, "summary": summarize(out),
+             "output": out.content[:OUTPUT_CHARS]},
         )
         return Executed(out, tool.kind if tool else "read", changed)
 
