@@ -136,7 +136,8 @@ class SessionStore:
         sql = ["SELECT s.* FROM sessions s"]
         where: list[str] = []
         params: list[Any] = []
-        terms = (query or "").casefold().split()
+        # distinct words, at most 32: SQLite refuses an expression tree deeper than 1000
+        terms = list(dict.fromkeys((query or "").casefold().split()))[:32]
         if terms:
             sql.append("JOIN session_search q ON q.session_id = s.id")
             for term in terms:

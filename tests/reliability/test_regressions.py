@@ -160,3 +160,14 @@ def test_a_uri_with_a_nul_byte_is_invalid_params(tmp_path: Path, model: Scripted
         assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_OUTSIDE_WORKSPACE)  # not an internal error
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("query", ["😀 " * 2000, " ".join(f"w{i}" for i in range(2000))])
+def test_a_query_of_thousands_of_words_is_answered(tmp_path: Path, model: ScriptedModelServer, query: str) -> None:
+    svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
+    try:
+        svc.sessions.create_session("😀 w0 w1", str(svc.root))
+        assert isinstance(svc.list_sessions(p.SessionListArgs(query=query))["sessions"], list)
+    finally:
+        svc.close()
