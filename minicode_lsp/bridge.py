@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 AGENT_ANNOTATION = "minicode.agent"
 ECHO_TIMEOUT_S = 2.0
+SHOW_DOCUMENT_TIMEOUT_S = 10.0
 
 
 def minimal_edit(old: str, new: str) -> tuple[t.Range, str]:
@@ -172,9 +173,14 @@ class LspFrontend:
         return result.title if result is not None else None
 
     async def show_document(self, path: Path) -> bool:
-        result = await self.server.window_show_document_async(
-            t.ShowDocumentParams(uri=path.as_uri(), take_focus=True)
-        )
+        try:
+            result = await asyncio.wait_for(
+                self.server.window_show_document_async(t.ShowDocumentParams(uri=path.as_uri(), take_focus=True)),
+                timeout=SHOW_DOCUMENT_TIMEOUT_S,
+            )
+        except TimeoutError:
+            log.warning("the editor did not answer window/showDocument for %s", path)
+            return False
         return bool(result and result.success)
 
     # ------------------------------------------------------------------ progress
