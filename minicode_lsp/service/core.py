@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from ..config import ConfigLoader, Settings, load_for_workspace
+from ..config import ConfigLoader, Settings, load_for_workspace, user_config_path
 from ..protocol import (
     NOTIFY_READINESS,
     NOTIFY_SESSIONS,
@@ -57,7 +57,8 @@ class Service:
         self.root = root.resolve()
         self.frontend = frontend
         self.loader = load_for_workspace(self.root, loader)
-        self.user_dir = user_dir
+        # the user's own AGENTS.md / MINICODE.md live next to their config file
+        self.user_dir = user_dir if user_dir is not None else user_config_path().parent
         self.tasks = TaskRunner()
         self.running: dict[str, RunningTurn] = {}
         self.allowed_commands: dict[str, set[str]] = {}

@@ -188,3 +188,18 @@ async def test_reflection_proposes_entries_the_user_accepts(workspace: Path, mod
         await ed.wait_turn(ids["turnId"])
         steps = steps_of(model, fake.kinds)
         assert "make check" in steps[-1]["messages"][0]["content"]
+
+
+async def test_user_and_workspace_instruction_files_reach_the_model(tmp_path: Path, workspace: Path,
+                                                                   model: ScriptedModelServer) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "AGENTS.md").write_text("User rule: answer in English.\n")  # next to MINICODE_CONFIG
+    (workspace / "MINICODE.md").write_text("Project rule: tests live in tests/.\n")
+    async with editor(workspace, home=home) as ed:
+        ids = await ed.run_task("hello")
+        await ed.wait_turn(ids["turnId"])
+        system = json.dumps(model.model_requests[-1].body["messages"][0])
+        assert "User rule: answer in English." in system and "Project rule: tests live in tests/." in system
+        started = next(e for e in ed.turn_events(ids["turnId"]) if e["type"] == p.EV_TURN_STARTED)
+        assert {Path(s).name for s in started["data"]["instructionSources"]} == {"AGENTS.md", "MINICODE.md"}
