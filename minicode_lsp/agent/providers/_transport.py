@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from .base import ProviderSpec
-from .retry import error_from_status, malformed
+from ..messages import Message, ToolSpec
+from .base import ModelReply, ProviderSpec, TextCallback
+from .retry import TextGate, error_from_status, malformed, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +105,42 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
 def base_headers(spec: ProviderSpec) -> dict[str, str]:
     return {"content-type": "application/json", "accept": "text/event-stream, application/json",
             **spec.extra_headers}
+
+
+class HttpProvider:
+    """What the HTTP providers share: the transport, retries around one request, closing.
+
+    Subclasses give ``request_body`` and ``_once`` (one streaming request, parsed).
+    """
+
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        client: httpx.AsyncClient | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.spec = spec
+        self._transport = Transport(spec, client)
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
+        raise NotImplementedError
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        on_text: TextCallback | None = None,
+    ) -> ModelReply:
+        body = self.request_body(system, messages, tools)
+        gate = TextGate(on_text)
+        return await with_retries(lambda: self._once(body, gate.attempt()), self.spec, self._sleep)

@@ -8,19 +8,22 @@ prompt is top-level; tool calls are ``tool_use`` blocks whose input streams as
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ..messages import Message, ToolCall, ToolSpec, Usage
-from ._transport import Transport, base_headers, is_event_stream, iter_sse, parse_arguments, parse_json
-from .base import ModelReply, ProviderError, ProviderSpec, TextCallback
-from .retry import TextGate, error_from_status, malformed, with_retries
+from ._transport import (
+    HttpProvider,
+    base_headers,
+    is_event_stream,
+    iter_sse,
+    parse_arguments,
+    parse_json,
+)
+from .base import ModelReply, ProviderError, TextCallback
+from .retry import error_from_status, malformed
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -113,27 +116,13 @@ class _Assembly:
         return ModelReply(message=message, usage=self.usage, finish_reason=self.stop_reason)
 
 
-class AnthropicProvider:
+class AnthropicProvider(HttpProvider):
     """A ``Provider`` for the Anthropic Messages wire format."""
-
-    def __init__(
-        self,
-        spec: ProviderSpec,
-        client: httpx.AsyncClient | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        self.spec = spec
-        self._transport = Transport(spec, client)
-        self._sleep = sleep
 
     @property
     def url(self) -> str:
         base = self.spec.base_url.rstrip("/")
         return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
 
     def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -154,18 +143,6 @@ class AnthropicProvider:
         if self.spec.api_key:
             headers["x-api-key"] = self.spec.api_key
         return headers
-
-    async def complete(
-        self,
-        *,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        on_text: TextCallback | None = None,
-    ) -> ModelReply:
-        body = self.request_body(system, messages, tools)
-        gate = TextGate(on_text)
-        return await with_retries(lambda: self._once(body, gate.attempt()), self.spec, self._sleep)
 
     async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
         async with self._transport.post(self.url, body, self.headers()) as response:

@@ -8,20 +8,23 @@ of an event stream is read as a plain completion.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ..messages import Message, ToolCall, ToolSpec, Usage
-from ._transport import Transport, base_headers, is_event_stream, iter_sse, parse_arguments, parse_json
-from .base import ModelReply, ProviderError, ProviderSpec, TextCallback
-from .retry import TextGate, error_from_status, malformed, with_retries
+from ._transport import (
+    HttpProvider,
+    base_headers,
+    is_event_stream,
+    iter_sse,
+    parse_arguments,
+    parse_json,
+)
+from .base import ModelReply, ProviderError, TextCallback
+from .retry import error_from_status, malformed
 
 
 def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, Any]]:
@@ -105,26 +108,12 @@ class _Assembly:
         return ModelReply(message=message, usage=self.usage, finish_reason=self.finish_reason)
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(HttpProvider):
     """A ``Provider`` for the chat-completions wire format."""
-
-    def __init__(
-        self,
-        spec: ProviderSpec,
-        client: httpx.AsyncClient | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        self.spec = spec
-        self._transport = Transport(spec, client)
-        self._sleep = sleep
 
     @property
     def url(self) -> str:
         return self.spec.base_url.rstrip("/") + "/chat/completions"
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
 
     def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -142,18 +131,6 @@ class OpenAICompatProvider:
         if self.spec.api_key:
             headers["authorization"] = f"Bearer {self.spec.api_key}"
         return headers
-
-    async def complete(
-        self,
-        *,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        on_text: TextCallback | None = None,
-    ) -> ModelReply:
-        body = self.request_body(system, messages, tools)
-        gate = TextGate(on_text)
-        return await with_retries(lambda: self._once(body, gate.attempt()), self.spec, self._sleep)
 
     async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
         async with self._transport.post(self.url, body, self.headers()) as response:
