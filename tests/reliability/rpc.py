@@ -19,23 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..e2e.harness import server_env
 from . import stats
 
 SERVER_CMD = [sys.executable, "-m", "minicode_lsp", "-v", "serve"]
 FUZZED = "fuzz: generated messages sent (framing, commands, document sync)"
-
-
-def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "MINICODE_CONFIG": str(home / "user-config.toml"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update(extra or {})
-    return env
 
 
 def frame(payload: Any) -> bytes:
