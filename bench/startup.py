@@ -8,8 +8,13 @@ Each run spawns the process, writes ``initialize`` at once over a raw JSON-RPC p
 stamps the reply when it is read; the RSS is VmRSS from /proc/<pid>/status right after the
 reply, and so is the CPU time it used (utime+stime from /proc/<pid>/stat: a figure the
 machine's load disturbs far less than wall time; same 1.3x target). Also printed (not a target): the time from ``initialized`` to the first
-``minicode/readiness`` notification, and the RSS after a probing ``minicode.readiness``
-request (the steady state, with everything the server defers loaded).
+``minicode/readiness`` notification and from process start to it, and the RSS after a probing
+``minicode.readiness`` request (the steady state, with everything the server defers loaded).
+
+The server answers ``initialize`` before it opens its service (config, store, pydantic
+models, the agent's kernel): that happens right after the reply, so the editor is not kept
+waiting, and commands sent meanwhile wait for it. The work is moved, not removed: the
+start -> first ``minicode/readiness`` figure shows what it still costs.
 
 Targets (issue 2): median time within 1.3x of bare pygls, and under 60 MB RSS.
 
@@ -118,7 +123,10 @@ def main() -> int:
           f"{rc / bc:.2f}x (less sensitive to the machine's load than wall time)")
     print(f"  per-run ratios real/bare: {sorted(round(r / b, 2) for r, b in zip(real_t, bare_t, strict=True))}")
     print(f"  initialized -> first minicode/readiness: median {median(ready_t) * 1000:.0f} ms "
-          f"({spread(ready_t)}; not a target)")
+          f"({spread(ready_t)}; not a target: the service opens after the initialize reply)")
+    to_ready = [took + ready for took, ready in zip(real_t, ready_t, strict=True)]
+    print(f"  process start -> first minicode/readiness: median {median(to_ready) * 1000:.0f} ms, "
+          f"{median(to_ready) / bt:.2f}x bare pygls's initialize reply (not a target)")
     print(f"  RSS after a probing minicode.readiness request (everything loaded): median "
           f"{median(steady_rss) / 1024:.1f} MB (not a target)")
     print(f"  loaded by `import minicode_lsp.server`: {heavy_imports()}")

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol.types import EXIT, ResponseError
-from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol
 
-from .service import Service, ServiceError
+from .service.errors import ServiceError
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic loads with the first command, not at startup
+    from pydantic import BaseModel, ValidationError
 
-
-class HasService(Protocol):
-    service: Service | None
-    service_error: str | None
+M = TypeVar("M", bound="BaseModel")
 
 
-def service_of(ls: Any) -> Service:
-    service = getattr(ls, "service", None)
-    if service is None:
-        reason = getattr(ls, "service_error", None) or "the server is not initialized yet"
-        raise JsonRpcException(f"MiniCode is not available: {reason}", code=-32002)
-    return service
+def not_available(reason: str | None) -> JsonRpcException:
+    return JsonRpcException(f"MiniCode is not available: {reason or 'the server is not initialized yet'}",
+                            code=-32002)
 
 
 def parse_args(command: str, model: type[M], args: Sequence[Any]) -> M:
@@ -42,6 +36,8 @@ def parse_args(command: str, model: type[M], args: Sequence[Any]) -> M:
         raise JsonRpcInvalidParams(f"{command} takes one argument object, got {type(raw).__name__}")
     if not _unicode(raw):
         raise JsonRpcInvalidParams(f"invalid arguments for {command}: a string is not valid Unicode (lone surrogate)")
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

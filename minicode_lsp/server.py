@@ -1,10 +1,12 @@
-"""create_server(): wiring only."""
+"""create_server(): wiring, and opening the service once ``initialize`` has been answered."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
@@ -12,10 +14,22 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .bridge import LspFrontend
 from .features import code_actions, commands, lifecycle
-from .lsp_support import AnsweringProtocol
-from .service import Service
+from .lsp_support import AnsweringProtocol, not_available
+
+if TYPE_CHECKING:
+    from .service import Service
 
 log = logging.getLogger(__name__)
+
+# What opening the service imports: pydantic (config, protocol models), the store, the agent's
+# kernel. Loaded after the ``initialize`` reply, in a worker thread, so the editor is not kept
+# waiting and the event loop keeps reading messages meanwhile.
+_SERVICE_MODULES = ("minicode_lsp.config", "minicode_lsp.protocol", "minicode_lsp.service.core")
+
+
+def _import_service_modules() -> None:
+    for name in _SERVICE_MODULES:
+        importlib.import_module(name)
 
 
 class MiniCodeServer(LanguageServer):
@@ -26,7 +40,44 @@ class MiniCodeServer(LanguageServer):
         self.service_error: str | None = None
         self.user_dir = user_dir
         self.frontend = LspFrontend(self)
+        self._opening: asyncio.Task[None] | None = None
 
+    # ------------------------------------------------------------------ the service
+    def open_service(self, root: Path, options: Any) -> None:
+        """Called by the ``initialize`` handler: the service opens as soon as the reply is out
+        (the reply is written before the event loop runs this task)."""
+        self._opening = asyncio.get_running_loop().create_task(self._open(root, options), name="open-service")
+
+    async def _open(self, root: Path, options: Any) -> None:
+        try:
+            await asyncio.to_thread(_import_service_modules)
+            from .config import ConfigLoader
+            from .service import Service
+
+            loader = ConfigLoader()
+            if options is not None:
+                loader.set_layer("initializationOptions", options)
+            self.service = Service(root, self.frontend, loader=loader, user_dir=self.user_dir)
+            self.service_error = None
+            log.info("minicode-lsp serving %s (store %s)", root, self.service.store_dir)
+        except Exception as exc:  # the server stays up and says why in every answer
+            log.exception("cannot open the MiniCode store for %s", root)
+            self.service = None
+            self.service_error = f"cannot open the store for {root}: {exc}"
+
+    async def service_opened(self) -> Service | None:
+        """The service once it has opened (``None`` if it could not, or before ``initialize``)."""
+        if self._opening is not None and not self._opening.done():
+            await asyncio.shield(self._opening)
+        return self.service
+
+    async def require_service(self) -> Service:
+        service = await self.service_opened()
+        if service is None:
+            raise not_available(self.service_error)
+        return service
+
+    # ------------------------------------------------------------------ pygls hooks
     def on_progress_cancel(self, turn_id: str) -> None:
         if self.service is not None:
             log.info("progress cancelled by the client: cancelling turn %s", turn_id)

@@ -8,7 +8,7 @@ from typing import Any
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 
-from .. import protocol as p
+from .. import protocol_ids as p
 
 log = logging.getLogger(__name__)
 

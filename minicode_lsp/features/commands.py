@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pygls.lsp.server import LanguageServer
 
-from .. import protocol as p
-from ..lsp_support import parse_args, rpc_error, service_of
-from ..service import Service, ServiceError
+from .. import protocol_ids as p
+from ..lsp_support import parse_args, rpc_error
+from ..service.errors import ServiceError
+
+if TYPE_CHECKING:  # loaded with the service, after the initialize reply
+    from .. import protocol as models
+    from ..service import Service
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Service, Any], Any]
+Handler = Callable[["Service", Any], Any]
 
 
-async def _session_show(svc: Service, a: p.SessionShowArgs) -> Any:
+async def _session_show(svc: Service, a: models.SessionShowArgs) -> Any:
     shown = svc.show_session(a.session_id)
     if a.open_document:
         path = svc.transcript_path(a.session_id)
@@ -26,7 +30,7 @@ async def _session_show(svc: Service, a: p.SessionShowArgs) -> Any:
     return shown
 
 
-async def _rewind_preview(svc: Service, a: p.RewindPreviewArgs) -> Any:
+async def _rewind_preview(svc: Service, a: models.RewindPreviewArgs) -> Any:
     return await svc.rewind_preview_shown(a) if a.show_document else svc.rewind_preview(a)
 
 
@@ -51,7 +55,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def _readiness(svc: Service, a: p.ReadinessArgs) -> Any:
+async def _readiness(svc: Service, a: models.ReadinessArgs) -> Any:
     if a.probe or svc.readiness is None:
         report = await svc.refresh_readiness(probe=a.probe)
     else:
@@ -60,11 +64,12 @@ async def _readiness(svc: Service, a: p.ReadinessArgs) -> Any:
 
 
 def _make(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
-    model = p.COMMAND_ARGS[name]
+    async def command(ls: Any, *args: Any) -> Any:
+        await ls.service_opened()  # opens right after the initialize reply; protocol.py loads with it
+        from .. import protocol
 
-    async def command(ls: LanguageServer, *args: Any) -> Any:
-        parsed = parse_args(name, model, args)
-        svc = service_of(ls)
+        parsed = parse_args(name, protocol.COMMAND_ARGS[name], args)
+        svc = await ls.require_service()
         try:
             result = handler(svc, parsed)
             if isinstance(result, Awaitable):

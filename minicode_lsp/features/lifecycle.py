@@ -11,9 +11,6 @@ from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from ..config import WORKSPACE_FILE, ConfigLoader
-from ..service import Service
-
 log = logging.getLogger(__name__)
 
 
@@ -31,48 +28,47 @@ def workspace_root(params: t.InitializeParams) -> Path:
 def register(server: LanguageServer) -> None:
     @server.feature(t.INITIALIZE)
     def on_initialize(ls: Any, params: t.InitializeParams) -> None:
-        root = workspace_root(params)
-        loader = ConfigLoader()
+        """Answered at once; the service (store, config, agent) opens right after the reply, and
+        every handler that needs it waits for it (``ls.require_service()``)."""
         options = params.initialization_options
-        if isinstance(options, dict):
-            loader.set_layer("initializationOptions", options.get("minicode", options))
-        try:
-            ls.service = Service(root, ls.frontend, loader=loader, user_dir=ls.user_dir)
-            ls.service_error = None
-            log.info("minicode-lsp serving %s (store %s)", root, ls.service.store_dir)
-        except Exception as exc:  # the server stays up and says why in every answer
-            log.exception("cannot open the MiniCode store for %s", root)
-            ls.service = None
-            ls.service_error = f"cannot open the store for {root}: {exc}"
+        ls.open_service(workspace_root(params), options.get("minicode", options) if isinstance(options, dict) else None)
 
     @server.feature(t.INITIALIZED)
     async def on_initialized(ls: Any, params: t.InitializedParams) -> None:
-        if ls.service is None:
+        service = await ls.service_opened()
+        if service is None:
             return
-        await ls.service.refresh_readiness(probe=False)
-        ls.service.tasks.run(ls.service.watch_readiness(), name="readiness-watch")
-        ls.service.tasks.run(ls.service.warm_snapshots(), name="snapshot-warmup")
+        await service.refresh_readiness(probe=False)
+        service.tasks.run(service.watch_readiness(), name="readiness-watch")
+        service.tasks.run(service.warm_snapshots(), name="snapshot-warmup")
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: Any, params: t.DidChangeConfigurationParams) -> None:
-        if ls.service is None:
+        service = await ls.service_opened()
+        if service is None:
             return
         settings = params.settings
         if isinstance(settings, dict):
             settings = settings.get("minicode", settings)
-            ls.service.loader.set_layer("didChangeConfiguration", settings)
-        ls.service.reload_settings()
-        await ls.service.refresh_readiness(probe=True)
+            service.loader.set_layer("didChangeConfiguration", settings)
+        service.reload_settings()
+        await service.refresh_readiness(probe=True)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     async def on_save(ls: Any, params: t.DidSaveTextDocumentParams) -> None:
         """Saving .minicode.toml reloads the configuration at once."""
-        if ls.service is None or not params.text_document.uri.endswith("/" + WORKSPACE_FILE):
+        service = await ls.service_opened()
+        if service is None:
             return
-        ls.service.reload_settings()
-        await ls.service.refresh_readiness(probe=True)
+        from ..config import WORKSPACE_FILE  # loaded with the service
+
+        if not params.text_document.uri.endswith("/" + WORKSPACE_FILE):
+            return
+        service.reload_settings()
+        await service.refresh_readiness(probe=True)
 
     @server.feature(t.SHUTDOWN)
     async def on_shutdown(ls: Any, params: Any) -> None:
-        if ls.service is not None:
-            await ls.service.shutdown()
+        service = await ls.service_opened()
+        if service is not None:
+            await service.shutdown()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..protocol import (
+from ..protocol_ids import (
     ERR_AMBIGUOUS_ID,
     ERR_BUSY,
     ERR_INVALID_PARAMS,

@@ -27,7 +27,10 @@ class FileEdit:
 
 
 class Frontend(Protocol):
-    supports_confirmation: bool
+    @property
+    def supports_confirmation(self) -> bool:
+        """The editor can ask the user to confirm an annotated edit (LSP change annotations)."""
+        ...
 
     def open_text(self, path: Path) -> str | None:
         """The open buffer's text, or None when the file is not open in the editor."""

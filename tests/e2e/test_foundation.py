@@ -134,3 +134,26 @@ async def test_code_actions_offer_fix_and_refactors(workspace: Path) -> None:
         assert explain.command.arguments[0]["context"]["selectionText"].startswith("def add(a, b):")
         assert explain.command.arguments[0]["permissionMode"] == "plan"
         assert explain.kind == "refactor.minicode.explain" and fix.kind == "quickfix"
+
+
+async def test_commands_sent_at_once_wait_for_the_service(workspace: Path) -> None:
+    """The service opens after the initialize reply; commands that arrive first wait for it."""
+    async with editor(workspace) as ed:
+        answers = await asyncio.gather(
+            ed.command(p.CMD_SESSION_LIST, {}), ed.command(p.CMD_READINESS, {}), ed.command(p.CMD_SESSION_LIST, {}))
+        assert answers[0] == answers[2] and isinstance(answers[0], dict | list)
+        assert answers[1]["state"] in ("ready", "degraded", "blocked")
+        await ed.wait_for(lambda: ed.readiness, what="minicode/readiness")
+
+
+async def test_a_store_that_cannot_open_is_named_in_every_answer(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should go\n")
+    (root / ".minicode.toml").write_text(f'[store]\npath = "{blocker / "store"}"\n', encoding="utf-8")
+    async with editor(root) as ed:
+        for name in (p.CMD_SESSION_LIST, p.CMD_READINESS):
+            err = await _error_of(ed, name, {})
+            assert err.code == -32002 and "cannot open the store" in str(err), err
+        assert (await _error_of(ed, "minicode.nope", {})).code != -32002  # the server still answers
