@@ -147,19 +147,22 @@ class Service:
 
     # ------------------------------------------------------------------ tasks
     def run_task(self, args: TaskRunArgs) -> dict[str, Any]:
+        settings = self.settings
+        mode = args.permission_mode or settings.agent.permission_mode
+        profile = args.profile or settings.agent.profile
         if args.session_id:
             session_id = self.resolve_session(args.session_id)
             if session_id in self.running:
                 raise Busy(f"session {session_id} already has a running turn; cancel it first")
             change = "updated"
+            turn = self.sessions.start_turn(session_id, args.prompt, profile, mode)
         else:
             title = " ".join(args.prompt.split())[:80]
-            session_id = self.sessions.create_session(title, str(self.root)).id
+            with self.db.transaction():  # one commit: a kill never leaves a session without its turn
+                session_id = self.sessions.create_session(title, str(self.root)).id
+                turn = self.sessions.start_turn(session_id, args.prompt, profile, mode)
             change = "created"
             self._apply_retention(keep={session_id})
-        settings = self.settings
-        mode = args.permission_mode or settings.agent.permission_mode
-        turn = self.sessions.start_turn(session_id, args.prompt, args.profile or settings.agent.profile, mode)
         running = RunningTurn(
             session_id=session_id, turn_id=turn.id, show_result=args.show_result, title=args.prompt[:80]
         )
