@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol.types import EXIT, ResponseError
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+)
 from pygls.protocol import LanguageServerProtocol
 
 from .service.errors import ServiceError
@@ -15,6 +21,8 @@ if TYPE_CHECKING:  # pydantic loads with the first command, not at startup
     from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound="BaseModel")
+
+log = logging.getLogger(__name__)
 
 
 def not_available(reason: str | None) -> JsonRpcException:
@@ -92,6 +100,9 @@ class AnsweringProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
+            if _is_notification(data):  # nobody to answer: one line in the log, and the server goes on
+                log.warning("ignored %s notification: %s", data["method"], _why(exc))
+                return _Answered()
             if _is_response(data):  # the client's answer does not fit its type: fail the waiting call
                 future = self._request_futures.pop(data["id"], None)
                 if future is not None and not future.done():
@@ -104,7 +115,9 @@ class AnsweringProtocol(LanguageServerProtocol):
                     return super().structure_message({**data, "params": None})
                 except JsonRpcException:
                     pass
-            self._answer_error(data["id"], exc.code, f"{exc.message or 'Invalid Params'} for {data['method']!r}")
+            why = _why(exc)
+            log.info("answered a %s request with an error: %s", data["method"], why)
+            self._answer_error(data["id"], exc.code, f"{exc.message or 'Invalid Params'} for {data['method']!r}: {why}")
             return _Answered()
 
     def handle_message(self, message: Any) -> None:
@@ -126,6 +139,45 @@ class AnsweringProtocol(LanguageServerProtocol):
     def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
         valid_id = msg_id if isinstance(msg_id, int | str) else None  # JSON-RPC: null when unknown
         self._send_response(valid_id, error=ResponseError(code=code, message=message))  # type: ignore[arg-type]
+
+
+class _QuietDeserializeErrors(logging.Filter):
+    """pygls logs, with a full traceback at ERROR, every message it cannot structure and every
+    request a handler answered with a JSON-RPC error (unknown command, invalid arguments,
+    unknown session): the client's mistakes, already answered. AnsweringProtocol and
+    ``MiniCodeServer.report_server_error`` log those in one line instead, so the pygls record
+    is dropped. A handler's crash (any other exception) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Unable to deserialize message"):
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, JsonRpcException) and is_client_error(exc))
+
+
+def is_client_error(exc: BaseException) -> bool:
+    """A JSON-RPC error that answers a bad request, not a failure of the server."""
+    return isinstance(exc, JsonRpcException) and exc.code != JsonRpcInternalError.CODE
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietDeserializeErrors())
+
+
+def _why(exc: JsonRpcException) -> str:
+    """What was wrong, in a line: cattrs' paths (``required field missing @ $.params.x``)."""
+    cause = exc.__cause__
+    if cause is not None:
+        try:
+            from cattrs import transform_error
+
+            return "; ".join(transform_error(cause)[:5])
+        except Exception:  # not a cattrs error: its own message
+            return str(cause) or type(cause).__name__
+    return exc.message or type(exc).__name__
+
+
+def _is_notification(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("method"), str) and data.get("id") is None
 
 
 def _is_response(data: Any) -> bool:

@@ -14,7 +14,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .bridge import LspFrontend
 from .features import code_actions, commands, lifecycle
-from .lsp_support import AnsweringProtocol, not_available
+from .lsp_support import AnsweringProtocol, is_client_error, not_available
 
 if TYPE_CHECKING:
     from .service import Service
@@ -85,6 +85,9 @@ class MiniCodeServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Request errors already reach the requester; the rest goes to the log, not a popup.
+        if is_client_error(error):  # a bad request, answered with its error
+            log.info("answered a request with an error: %s", error)
+            return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
 

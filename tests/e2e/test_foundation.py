@@ -157,3 +157,20 @@ async def test_a_store_that_cannot_open_is_named_in_every_answer(tmp_path: Path)
             err = await _error_of(ed, name, {})
             assert err.code == -32002 and "cannot open the store" in str(err), err
         assert (await _error_of(ed, "minicode.nope", {})).code != -32002  # the server still answers
+
+
+async def test_malformed_notifications_are_one_line_warnings(workspace: Path, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    async with editor(workspace, log_file=log) as ed:
+        send = ed.client.protocol._send_data  # raw frames: the client's own types would refuse these
+        send({"jsonrpc": "2.0", "method": t.TEXT_DOCUMENT_DID_OPEN, "params": {"textDocument": {"uri": "file:///x.py"}}})
+        send({"jsonrpc": "2.0", "method": t.TEXT_DOCUMENT_DID_CHANGE, "params": {"nonsense": True}})
+        err = await _error_of(ed, "minicode.nope", {})  # answered after both: they were read and dropped
+        assert "minicode.nope" in str(err)
+        report = await ed.command(p.CMD_READINESS, {})
+        assert report["state"] in ("ready", "degraded", "blocked")
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text and "Unable to deserialize" not in text, text[-2000:]
+    warnings = [line for line in text.splitlines() if "ignored textDocument/" in line]
+    assert len(warnings) == 2 and all("WARNING" in w for w in warnings), warnings
+    assert "languageId" in warnings[0] or "language_id" in warnings[0]
