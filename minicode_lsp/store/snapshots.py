@@ -134,7 +134,6 @@ class Snapshotter:
         self._specs: dict[str, pathspec.PathSpec | None] = {}  # folder -> its .gitignore
         self._last: Snapshot | None = None
         self._racy, self._checked = set[str](), set[str]()
-        self._probe: str | None = None
         self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
         self._observer: Any = None
         self._dirty: _Dirty | None = None
@@ -220,14 +219,12 @@ class Snapshotter:
 
     def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
         assert self._dirty is not None
-        # probe: a file nobody else opens (git never reads .git/description); failing that a
-        # workspace file, whose opens by others could end the wait early (a change seen a take late)
-        if (self.root / ".git" / "description").is_file():
-            self._probe = ".git/description"
-        elif self._probe is None or self._probe not in prev.files:
-            self._probe = next((r for r in prev.files if not r.endswith(".gitignore")), None)
-        probe = None if self._probe is None else str(self.root / self._probe)
-        if probe is None or not self._sync_events(probe) or not prev.complete:
+        # probe: a file nobody else opens (git never reads .git/description). Without one, a full
+        # re-stat: with a workspace file as the probe, a command that opened that file before
+        # creating another would end the wait early and its shell group would miss the new file.
+        if not (self.root / ".git" / "description").is_file():
+            return None
+        if not self._sync_events(str(self.root / ".git" / "description")) or not prev.complete:
             return None
         paths, dirs, overflow = self._dirty.drain()
         if overflow or any(os.path.basename(p) == ".gitignore" for p in paths | dirs):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ def ws(tmp_path: Path) -> Path:
     (root / "src" / "a.py").write_bytes(b"a\n")
     (root / "src" / "b.py").write_bytes(b"b\n")
     (root / "README").write_bytes(b"readme\n")
+    (root / ".git").mkdir()  # a git workspace: the watcher syncs on .git/description, which only it opens
+    (root / ".git" / "description").write_text("Unnamed repository\n")
     return root
 
 
@@ -87,7 +90,7 @@ def test_gitignore_root_and_nested(ws: Path, blobs: BlobStore) -> None:
     (ws / "build" / "out.o").write_text("o")
     (ws / "src" / "gen_a.py").write_text("g")
     (ws / "src" / "gen_keep.py").write_text("k")
-    (ws / ".git").mkdir()
+    (ws / ".git").mkdir(exist_ok=True)
     (ws / ".git" / "HEAD").write_text("ref")
     (ws / ".store").mkdir()
     (ws / ".store" / "db").write_text("db")
@@ -165,7 +168,7 @@ def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
     (ws / "build" / "deep" / "out.o").write_text("o")
     (ws / "src" / "gen_a.py").write_text("g")
     (ws / "src" / "kept.py").write_text("k")
-    (ws / ".git").mkdir()
+    (ws / ".git").mkdir(exist_ok=True)
     (ws / ".git" / "index").write_text("i")
     after = snapper.take()
     assert [Path(c.path).name for c in snapper.diff(before, after)] == ["kept.py"]
@@ -185,8 +188,6 @@ def test_time_budget_leftovers_hashed_later(ws: Path, blobs: BlobStore) -> None:
 
 def test_watch_probe_in_git_dir(ws: Path, blobs: BlobStore) -> None:
     """With a .git/description the watcher syncs on it (nobody else opens it); it is never snapshotted."""
-    (ws / ".git").mkdir()
-    (ws / ".git" / "description").write_text("Unnamed repository\n")
     s = Snapshotter(ws, blobs, watch=True)
     try:
         before = s.baseline()
@@ -197,5 +198,45 @@ def test_watch_probe_in_git_dir(ws: Path, blobs: BlobStore) -> None:
             assert [c.action for c in s.diff(before, after)] == ["modify"]
             before = after
         assert ".git/description" not in after.files
+    finally:
+        s.close()
+
+
+def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
+        ws: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No .git: every workspace file could serve as the sync probe, and a command that reads it
+    before creating another file must not end the wait early. Reproduced deterministically by
+    holding back the watcher's "created" events while its "opened" events flow (the crash test
+    saw this about once in 200 trials as a shell group missing the file the command made)."""
+    import threading
+
+    from minicode_lsp.store import snapshots
+
+    shutil.rmtree(ws / ".git")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        before = s.baseline()
+        real_dispatch = snapshots._Dirty.dispatch
+        late: list[threading.Thread] = []
+
+        def slow_creates(self: snapshots._Dirty, event: object) -> None:
+            if getattr(event, "event_type", "") == "created":
+                thread = threading.Thread(target=lambda: (time.sleep(0.5), real_dispatch(self, event)))
+                thread.start()
+                late.append(thread)
+                return
+            real_dispatch(self, event)
+
+        monkeypatch.setattr(snapshots._Dirty, "dispatch", slow_creates)
+        for rel in before.files:  # the "command": reads every file, then creates one
+            (ws / rel).read_bytes()
+        (ws / "made.txt").write_text("made\n")
+        after = s.take()
+        changes = s.diff(before, after)
+        assert [(Path(c.path).name, c.action) for c in changes] == [("made.txt", "create")]
+        assert after.full_walk  # no probe only the snapshotter opens: every take re-stats the tree
+        time.sleep(0.6)  # let the held-back events land before the watcher stops
+        for thread in list(late):
+            thread.join()
     finally:
         s.close()
