@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lsprotocol.types import EXIT, ResponseError
+from lsprotocol.types import EXIT, INITIALIZE, ResponseError
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
@@ -120,9 +120,13 @@ class AnsweringProtocol(LanguageServerProtocol):
             self._answer_error(data["id"], exc.code, f"{exc.message or 'Invalid Params'} for {data['method']!r}: {why}")
             return _Answered()
 
+    _initialize_id: Any = None
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Answered):
             return
+        if getattr(message, "method", None) == INITIALIZE:
+            self._initialize_id = getattr(message, "id", None)
         if isinstance(message, dict):  # no "jsonrpc" member: pygls leaves it a plain dict
             if _is_request(message):
                 self._answer_error(message["id"], JsonRpcInvalidRequest.CODE, 'a request needs "jsonrpc": "2.0"')
@@ -135,6 +139,14 @@ class AnsweringProtocol(LanguageServerProtocol):
             self._answer_error(message.id, JsonRpcInvalidRequest.CODE, "the server is shutting down")
             return
         super().handle_message(message)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        super()._send_response(msg_id, result=result, error=error)
+        if msg_id is not None and msg_id == self._initialize_id:  # the editor has its answer
+            self._initialize_id = None
+            hook = getattr(self._server, "on_initialize_answered", None)
+            if hook is not None:
+                hook()
 
     def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
         valid_id = msg_id if isinstance(msg_id, int | str) else None  # JSON-RPC: null when unknown

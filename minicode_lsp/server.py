@@ -41,15 +41,24 @@ class MiniCodeServer(LanguageServer):
         self.user_dir = user_dir
         self.frontend = LspFrontend(self)
         self._opening: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()
 
     # ------------------------------------------------------------------ the service
     def open_service(self, root: Path, options: Any) -> None:
-        """Called by the ``initialize`` handler: the service opens as soon as the reply is out
-        (the reply is written before the event loop runs this task)."""
+        """Called by the ``initialize`` handler: the service opens once the reply is written
+        (``on_initialize_answered``), so its imports do not compete with sending it."""
+        self._answered.clear()
         self._opening = asyncio.get_running_loop().create_task(self._open(root, options), name="open-service")
+
+    def on_initialize_answered(self) -> None:
+        self._answered.set()
 
     async def _open(self, root: Path, options: Any) -> None:
         try:
+            try:
+                await asyncio.wait_for(self._answered.wait(), timeout=5)
+            except TimeoutError:  # should not happen: the reply is sent right after the handler
+                log.warning("initialize reply not seen after 5 s; opening the service anyway")
             await asyncio.to_thread(_import_service_modules)
             from .config import ConfigLoader
             from .service import Service
