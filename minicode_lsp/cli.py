@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -10,6 +12,16 @@ from . import __version__
 from . import log as logsetup
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,23 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="list, show, replay, export or delete sessions")
     ssub = sessions.add_subparsers(dest="action", required=True)
-    sl = ssub.add_parser("list", parents=[ws])
-    sl.add_argument("--limit", type=int, default=20)
-    sl.add_argument("--query")
-    for name in ("show", "replay", "delete", "summarize"):
-        sp = ssub.add_parser(name, parents=[ws])
-        sp.add_argument("session")
-    se = ssub.add_parser("export", parents=[ws])
-    se.add_argument("session")
+    sl = ssub.add_parser("list", parents=[ws], help="the newest sessions first")
+    sl.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
+    sl.add_argument("--query", help="only sessions whose title or prompts contain this text")
+    for name, what in (("show", "a session's turns, tool calls and checkpoints"),
+                       ("replay", "a session's events, in order"),
+                       ("delete", "delete a session, its events and its checkpoints"),
+                       ("summarize", "a short summary of a session")):
+        sp = ssub.add_parser(name, parents=[ws], help=what)
+        sp.add_argument("session", help="session id or a unique prefix of it")
+    se = ssub.add_parser("export", parents=[ws], help="a session as markdown or JSON lines (secrets redacted)")
+    se.add_argument("session", help="session id or a unique prefix of it")
     se.add_argument("--format", choices=["markdown", "jsonl"], default="markdown")
 
     cp = sub.add_parser("checkpoints", parents=[ws], help="list edit groups")
-    cp.add_argument("session", nargs="?")
+    cp.add_argument("session", nargs="?", help="session id or prefix (default: every session)")
 
     rw = sub.add_parser("rewind", parents=[ws], help="preview or apply a rewind, or undo the last one")
     target = rw.add_mutually_exclusive_group()
     target.add_argument("--latest", action="store_true", help="the latest edit group (the default)")
-    target.add_argument("--steps", type=int, help="the last N edit groups")
+    target.add_argument("--steps", type=positive_int, help="the last N edit groups")
     target.add_argument("--to", dest="group", help="this group and everything after it")
     target.add_argument("--turn", help="this turn and everything after it")
     target.add_argument("--all", dest="whole", action="store_true", help="the whole session")
@@ -71,16 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     mem = sub.add_parser("memory", help="project and user memory entries")
     msub = mem.add_subparsers(dest="action", required=True)
-    ml = msub.add_parser("list", parents=[ws])
+    ml = msub.add_parser("list", parents=[ws], help="entries, proposed ones marked")
     ml.add_argument("--scope", choices=["project", "user"])
-    ma = msub.add_parser("add", parents=[ws])
-    ma.add_argument("text")
+    ma = msub.add_parser("add", parents=[ws], help="remember a fact for later turns")
+    ma.add_argument("text", help="the fact, in a sentence")
     ma.add_argument("--scope", choices=["project", "user"], default="project")
     ma.add_argument("--tag", action="append", default=[])
-    mr = msub.add_parser("remove", parents=[ws])
-    mr.add_argument("id")
+    mr = msub.add_parser("remove", parents=[ws], help="forget an entry")
+    mr.add_argument("id", help="entry id")
     mc = msub.add_parser("accept", parents=[ws], help="accept an entry the agent proposed")
-    mc.add_argument("id")
+    mc.add_argument("id", help="entry id")
     return parser
 
 
@@ -94,18 +109,37 @@ def serve(args: argparse.Namespace) -> int:
             print(f"minicode-lsp: refusing to listen on {args.host}: only loopback (127.0.0.1, ::1) is allowed",
                   file=sys.stderr)
             return 2
+        problem = _cannot_listen(args.host, args.port)
+        if problem:
+            print(f"minicode-lsp: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
+            return 2
         print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only)", file=sys.stderr)
         server.start_tcp(args.host, args.port)
     else:
+        if sys.stdin.isatty():
+            print("minicode-lsp: serving LSP on stdin/stdout, as an editor starts it; "
+                  "`minicode-lsp --help` lists the terminal commands", file=sys.stderr)
         server.start_io()
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound (e.g. another server holds it), or None."""
+    try:
+        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(addr)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logsetup.setup(args.verbose, args.log_file)
     cmd = args.cmd or "serve"
+    logsetup.setup(args.verbose, args.log_file, terminal=cmd != "serve")
     if cmd == "serve":
         if args.cmd is None:
             args.tcp = False
@@ -117,3 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import protocol as p
 from .console import BOLD, EventPrinter, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
@@ -124,7 +126,7 @@ def checkpoints_cmd(args: argparse.Namespace) -> int:
 
 
 def _target(args: argparse.Namespace) -> p.RewindTarget:
-    if args.steps:
+    if args.steps is not None:
         return p.RewindTarget(steps=args.steps)
     if args.group:
         return p.RewindTarget(group_id=args.group)
@@ -167,7 +169,7 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
                     print("applied" + (f", {len(skipped)} file(s) skipped" if skipped else ""))
                 else:
                     print(f"not applied: {data.get('reason', '')}")
-        return 0
+        return 0 if data.get("applied", True) else 1
     finally:
         svc.close()
 
@@ -227,5 +229,8 @@ def dispatch(cmd: str, args: argparse.Namespace) -> int:
             return memory_cmd(args)
     except ServiceError as exc:
         print(f"minicode-lsp: error: {exc.message}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"minicode-lsp: error: invalid arguments: {p.describe_validation_error(exc)}", file=sys.stderr)
         return 2
     raise SystemExit(f"unknown command {cmd}")

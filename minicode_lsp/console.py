@@ -80,7 +80,13 @@ class EventPrinter:
             usage = data.get("usage", {})
             return (f"turn finished: {data.get('stopReason')} "
                     f"(tokens in {usage.get('inputTokens', 0)}, out {usage.get('outputTokens', 0)})")
-        if kind in (p.EV_PROVIDER_FALLBACK, p.EV_ERROR, p.EV_APPROVAL_REQUESTED, p.EV_CONTEXT_COMPACTED):
+        if kind == p.EV_ERROR:
+            line = f"error: {data.get('message', '')}"
+            return line + (f"\n       hint: {data['hint']}" if data.get("hint") else "")
+        if kind == p.EV_PROVIDER_FALLBACK:
+            return (f"provider {data.get('fromProvider')} failed ({data.get('reason', '')}); "
+                    f"trying {data.get('toProvider')}")
+        if kind in (p.EV_APPROVAL_REQUESTED, p.EV_CONTEXT_COMPACTED):
             return f"{kind}: {json.dumps(data, ensure_ascii=False)[:200]}"
         return ""
 

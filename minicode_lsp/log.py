@@ -37,7 +37,31 @@ class EditorLogHandler(logging.Handler):
             self._emitting = False
 
 
-def setup(verbosity: int, log_file: str | None) -> None:
+class _TerminalFormatter(logging.Formatter):
+    """``minicode-lsp: warning: ...``: how the CLI's commands show a warning to a person."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"minicode-lsp: {record.levelname.lower()}: {record.getMessage()}"
+
+
+class _Once(logging.Filter):
+    """Each distinct message once (several parts of a command may warn about the same config)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = record.getMessage()
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+def setup(verbosity: int, log_file: str | None, *, terminal: bool = False) -> None:
+    """``terminal``: a CLI command (not ``serve``) with no log file and no ``-v``: warnings are
+    shown as plain ``minicode-lsp: warning: ...`` lines, each once."""
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler: logging.Handler
     if log_file:
@@ -46,7 +70,11 @@ def setup(verbosity: int, log_file: str | None) -> None:
         handler = logging.FileHandler(path, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    if terminal and not log_file and verbosity == 0:
+        handler.setFormatter(_TerminalFormatter())
+        handler.addFilter(_Once())
+    else:
+        handler.setFormatter(logging.Formatter(FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def not_available(reason: str | None) -> JsonRpcException:
+    from .protocol_ids import ERR_NOT_READY
+
     return JsonRpcException(f"MiniCode is not available: {reason or 'the server is not initialized yet'}",
-                            code=-32002)
+                            code=ERR_NOT_READY)
 
 
 def parse_args(command: str, model: type[M], args: Sequence[Any]) -> M:
@@ -72,11 +74,9 @@ def _unicode(value: Any) -> bool:
 
 
 def describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        field = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-        parts.append(f"{field}: {err['msg']}")
-    return "; ".join(parts)
+    from .protocol import describe_validation_error
+
+    return describe_validation_error(exc)
 
 
 def rpc_error(exc: ServiceError) -> JsonRpcException:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from .protocol_ids import *  # noqa: F403  (re-exported: the contract's names)
@@ -228,3 +228,12 @@ class Event(Model):
 class SessionsChanged(Model):
     session_id: str
     change: SessionChange
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """``field: message`` for the first few problems, as the errors on the wire name them."""
+    parts = []
+    for err in exc.errors()[:5]:
+        field = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+        parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)

@@ -126,3 +126,4 @@ ERR_STALE_PREVIEW = -32003
 ERR_BUSY = -32004
 ERR_NOT_FOUND = -32005
 ERR_OUTSIDE_WORKSPACE = -32006
+ERR_NOT_READY = -32007  # no store, or no provider that can run: minicode.readiness says why

@@ -38,12 +38,12 @@ from ..store.sessions import SessionStore
 from ..store.snapshots import Snapshotter
 from . import retention
 from .diskio import remove_temps
-from .errors import AmbiguousId, Busy, InvalidParams, NotFound, OutsideWorkspace, UnknownSession
+from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
 from .readiness import build_report
 from .rewind import RewindService
 from .tasks import TaskRunner
-from .turns import RunningTurn, execute_turn, secret_values, summarize_with_model
+from .turns import RunningTurn, execute_turn, missing_key, secret_values, summarize_with_model
 
 if TYPE_CHECKING:
     from ..agent.loop import TurnOutcome
@@ -148,6 +148,12 @@ class Service:
     # ------------------------------------------------------------------ tasks
     def run_task(self, args: TaskRunArgs) -> dict[str, Any]:
         settings = self.settings
+        providers = settings.effective_providers()
+        if providers and all(missing_key(prov) for prov in providers):
+            raise NotReady("no provider can run: " + "; ".join(
+                f"{prov.name} needs the environment variable {prov.api_key_env}, which is not set"
+                for prov in providers) + ". Set it where the editor (or this terminal) is started; "
+                "minicode.readiness shows every check")
         mode = args.permission_mode or settings.agent.permission_mode
         profile = args.profile or settings.agent.profile
         if args.session_id:

@@ -7,6 +7,7 @@ from ..protocol_ids import (
     ERR_BUSY,
     ERR_INVALID_PARAMS,
     ERR_NOT_FOUND,
+    ERR_NOT_READY,
     ERR_OUTSIDE_WORKSPACE,
     ERR_STALE_PREVIEW,
     ERR_UNKNOWN_SESSION,
@@ -39,6 +40,10 @@ class StalePreview(ServiceError):
 
 class Busy(ServiceError):
     code = ERR_BUSY
+
+
+class NotReady(ServiceError):
+    code = ERR_NOT_READY
 
 
 class NotFound(ServiceError):

@@ -87,6 +87,9 @@ class RewindService:
 
     def _plan(self, args: RewindPreviewArgs, *, force: bool) -> tuple[str | None, RewindPlan]:
         session_id = self.svc.resolve_session_or_latest(args.session_id)
+        turn_id = args.target.turn_id
+        if turn_id and not self.svc.db.query_one("SELECT 1 FROM turns WHERE id = ?", (turn_id,)):
+            raise NotFound(f"unknown turn {turn_id}")
         try:
             groups = self.svc.checkpoints.groups_for_target(session_id, args.target.model_dump())
         except KeyError as exc:
@@ -146,6 +149,12 @@ class RewindService:
             session_id, plan = self._plan(args, force=args.force)
         if not plan.groups:
             return {"applied": False, "safetyGroupId": None, "files": [], "reason": "nothing to rewind"}
+        if not any(f.write for f in plan.files):  # every file left out (conflicts): nothing happens
+            left = len(plan.files)
+            return {"applied": False, "safetyGroupId": None, "files": [f.to_wire() for f in plan.files],
+                    "reason": f"nothing applied: {left} file(s) left out" + (
+                        f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
+                        if plan.conflicts else "")}
         label, desc = self._label(session_id, plan)
         to_write = [f for f in plan.files if f.write and f.new_content != f.current]
         result = await self._write(session_id, fully_undone(plan), to_write, label, desc)

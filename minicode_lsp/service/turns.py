@@ -55,8 +55,20 @@ class RunningTurn:
     proposals: list[dict[str, Any]] = field(default_factory=list)  # memory entries reflection proposed
 
 
+def missing_key(p: ProviderConfig) -> str | None:
+    """The API key variable this provider needs and the environment lacks, if any."""
+    return p.api_key_env if p.api_key_env and not os.environ.get(p.api_key_env) else None
+
+
 def provider_specs(settings: Settings) -> list[ProviderSpec]:
-    return [spec_of(p) for p in settings.effective_providers()]
+    """The chain, minus providers whose API key variable is not set (they could only fail;
+    ``Service.run_task`` refuses a turn when that leaves none)."""
+    providers = settings.effective_providers()
+    usable = [p for p in providers if missing_key(p) is None]
+    for p in providers:
+        if missing_key(p) is not None and usable:
+            log.warning("provider %s skipped: environment variable %s is not set", p.name, p.api_key_env)
+    return [spec_of(p) for p in usable or providers]
 
 
 def spec_of(p: ProviderConfig) -> ProviderSpec:

@@ -155,8 +155,8 @@ async def test_a_store_that_cannot_open_is_named_in_every_answer(tmp_path: Path)
     async with editor(root) as ed:
         for name in (p.CMD_SESSION_LIST, p.CMD_READINESS):
             err = await _error_of(ed, name, {})
-            assert err.code == -32002 and "cannot open the store" in str(err), err
-        assert (await _error_of(ed, "minicode.nope", {})).code != -32002  # the server still answers
+            assert err.code == p.ERR_NOT_READY and "cannot open the store" in str(err), err
+        assert (await _error_of(ed, "minicode.nope", {})).code != p.ERR_NOT_READY  # the server still answers
 
 
 async def test_malformed_notifications_are_one_line_warnings(workspace: Path, tmp_path: Path) -> None:

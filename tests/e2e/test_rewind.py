@@ -112,6 +112,7 @@ async def test_user_edits_survive_and_overlaps_are_conflicts(workspace: Path, mo
         mine = ed.text(uri)
         result = await ed.command(p.CMD_REWIND_APPLY, {"sessionId": ids["sessionId"], "target": {"latest": True}})
         assert result["files"][0]["status"] == "conflict" and result["files"][0]["willApply"] is False
+        assert result["applied"] is False and "conflict" in result["reason"] and not result["safetyGroupId"]
         assert ed.text(uri) == mine
         forced = await ed.command(p.CMD_REWIND_APPLY, {"sessionId": ids["sessionId"], "target": {"latest": True},
                                                        "force": True})

@@ -79,6 +79,7 @@ export const ErrorCodes = {
   busy: -32004,
   notFound: -32005,
   outsideWorkspace: -32006,
+  notReady: -32007,
 } as const;
 
 // ------------------------------------------------------------------------- arguments

@@ -28,3 +28,18 @@ def test_a_failed_first_turn_leaves_no_empty_session(tmp_path: Path, monkeypatch
         assert svc.db.query_one("SELECT COUNT(*) AS n FROM turns")["n"] == 0
     finally:
         svc.db.close()
+
+
+def test_a_provider_without_its_key_is_left_out_of_the_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minicode_lsp.config import ConfigLoader
+    from minicode_lsp.service.turns import provider_specs
+
+    loader = ConfigLoader()
+    loader.set_layer("initializationOptions", {"providers": [
+        {"name": "cloud", "kind": "anthropic", "baseUrl": "http://127.0.0.1:9", "model": "m",
+         "apiKeyEnv": "MINICODE_TEST_NO_SUCH_KEY"},
+        {"name": "local", "kind": "openai", "baseUrl": "http://127.0.0.1:9/v1", "model": "m"}]})
+    monkeypatch.delenv("MINICODE_TEST_NO_SUCH_KEY", raising=False)
+    assert [s.name for s in provider_specs(loader.settings())] == ["local"]
+    monkeypatch.setenv("MINICODE_TEST_NO_SUCH_KEY", "k")
+    assert [s.name for s in provider_specs(loader.settings())] == ["cloud", "local"]

@@ -195,7 +195,7 @@ local function report_apply(result)
   if result.applied then
     notify(("rewound %d file(s)%s"):format(#files - skipped, skipped > 0 and (", %d left out (conflict)"):format(skipped) or ""))
   else
-    notify("rewind not applied", vim.log.levels.WARN)
+    notify("rewind not applied" .. (result.reason and (": " .. result.reason) or ""), vim.log.levels.WARN)
   end
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeRewound", data = result, modeline = false })
   local panel = require("minicode.panel")

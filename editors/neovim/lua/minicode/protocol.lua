@@ -76,6 +76,7 @@ M.errors = {
   busy = -32004,
   not_found = -32005,
   outside_workspace = -32006,
+  not_ready = -32007,
 }
 
 ---@alias minicode.ReadinessState "ready"|"degraded"|"blocked"

@@ -1,0 +1,92 @@
+"""The terminal commands a new user tries first: clear errors, honest exit codes, no tracebacks.
+
+Each runs the real ``python -m minicode_lsp`` process against the scripted model server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from minicode_lsp.testing.model_server import ScriptedModelServer
+
+from .conftest import write_config
+from .harness import server_env
+
+
+def cli(home: Path, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "minicode_lsp", *args], capture_output=True, text=True,
+                          env=server_env(home, env), timeout=timeout)
+
+
+def edit_turn(workspace: Path, home: Path, model: ScriptedModelServer, new: str) -> None:
+    model.set_script([{"tool_calls": [{"name": "edit_file", "arguments": {
+        "path": "calc.py", "old_text": "return a - b", "new_text": new}}]}, {"text": "done"}])
+    done = cli(home, "run", "fix add", "--workspace", str(workspace), "--permission-mode", "auto")
+    assert "checkpoint" in done.stderr and new in (workspace / "calc.py").read_text(), done.stderr
+
+
+def test_rewind_exit_codes_and_bad_steps(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    edit_turn(workspace, home, model, "return a + b")
+    for bad in ("0", "-3", "x"):
+        out = cli(home, "rewind", "--steps", bad, *ws)
+        assert out.returncode == 2 and "--steps" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "return a + b" in (workspace / "calc.py").read_text()  # nothing was rewound
+    out = cli(home, "rewind", "--turn", "no-such-turn", "--preview", *ws)
+    assert out.returncode == 2 and "unknown turn no-such-turn" in out.stderr, out.stderr
+    # the user changes the agent's line: a conflict, left out, and the command says so with exit 1
+    calc = workspace / "calc.py"
+    calc.write_text(calc.read_text().replace("return a + b", "return a + b + 0  # mine"))
+    mine = calc.read_bytes()
+    out = cli(home, "rewind", *ws)
+    assert out.returncode == 1 and "not applied" in out.stdout and "conflict" in out.stdout, out.stdout
+    assert calc.read_bytes() == mine
+    data = json.loads(cli(home, "rewind", "--json", *ws).stdout)
+    assert data["applied"] is False and "conflict" in data["reason"]
+
+
+def test_missing_api_key_refuses_the_task(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    write_config(workspace, model, providers=(
+        f'[[providers]]\nname = "cloud"\nkind = "anthropic"\nbaseUrl = "{model.base_url}"\n'
+        'model = "m"\napiKeyEnv = "MINICODE_TEST_UNSET_KEY"\n'))
+    env = {k: v for k, v in os.environ.items() if k != "MINICODE_TEST_UNSET_KEY"}
+    os.environ.pop("MINICODE_TEST_UNSET_KEY", None)
+    out = cli(tmp_path / "home", "run", "hello", "--workspace", str(workspace), env=env)
+    assert out.returncode == 2 and "MINICODE_TEST_UNSET_KEY" in out.stderr and "not set" in out.stderr, out.stderr
+    assert model.model_requests == []  # nothing was sent without the key
+    listed = cli(tmp_path / "home", "sessions", "list", "--json", "--workspace", str(workspace))
+    assert json.loads(listed.stdout)["sessions"] == []
+
+
+def test_warnings_are_plain_lines_once(workspace: Path, tmp_path: Path) -> None:
+    (workspace / ".minicode.toml").write_text("[[providers]\n", encoding="utf-8")  # a TOML syntax error
+    out = cli(tmp_path / "home", "readiness", "--no-probe", "--workspace", str(workspace))
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("minicode-lsp: warning:")]
+    assert warnings and len(warnings) == len(set(warnings)), out.stderr
+    assert "Traceback" not in out.stderr and " WARNING " not in out.stderr, out.stderr
+
+
+def test_tcp_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        out = cli(tmp_path / "home", "serve", "--tcp", "--port", str(port), timeout=30)
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and "listening" not in out.stderr
+
+
+def test_output_piped_into_a_closed_reader(workspace: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "minicode_lsp", "--help"]
+    proc = subprocess.run(f"{' '.join(cmd)} | head -c 10 >/dev/null; "
+                          f"{sys.executable} -m minicode_lsp sessions list --workspace {workspace} --json "
+                          "| head -c 1 >/dev/null", shell=True, capture_output=True, text=True,
+                          env=server_env(tmp_path / "home"), timeout=60)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
