@@ -79,7 +79,10 @@ async def run_demo(*, keep: bool = False) -> int:
             exe = shutil.which("minicode-lsp") and "minicode-lsp" or str(Path(sys.argv[0]).resolve())
             if keep:
                 out.write(f"try: {exe} sessions list --workspace {root}\n"
-                          f"     {exe} rewind --all --preview --workspace {root}\n")
+                          f"     {exe} rewind --all --preview --workspace {root}\n"
+                          "(the scripted model server stops with the demo: sessions, checkpoints and rewind\n"
+                          " work on the kept project; to run new tasks there, point its .minicode.toml at a\n"
+                          " model, see docs/configuration.md)\n")
             ok = finished.get("stopReason") == "done"
         finally:
             await svc.shutdown()

@@ -17,7 +17,6 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "minicode-lsp"
-SESSIONS_DB = "sessions.sqlite3"
 USER_MEMORY_DB = "memory.sqlite3"
 
 
@@ -43,10 +42,6 @@ def store_dir_for(workspace: Path, configured: str = "") -> Path:
     else:
         base = default_store_root()
     return base / workspace_key(workspace)
-
-
-def sessions_db_path(workspace: Path, configured: str = "") -> Path:
-    return store_dir_for(workspace, configured) / SESSIONS_DB
 
 
 def user_data_dir() -> Path:

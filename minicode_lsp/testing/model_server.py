@@ -385,8 +385,10 @@ def load_script(path: str | None) -> list[Reply]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minicode_lsp.testing.model_server",
-                                     description="A scripted (not real) model server on 127.0.0.1.")
-    parser.add_argument("--script", help="JSON file: a list of replies")
+                                     description="A scripted (not real) model server on 127.0.0.1.",
+                                     epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--script", help='JSON file: a list of replies, one per model request, e.g. '
+                        '[{"text": "hi"}, {"tool_calls": [{"name": "read_file", "arguments": {"path": "a.py"}}]}]')
     parser.add_argument("--port", type=int, default=0, help="port (0: an ephemeral one)")
     parser.add_argument("--port-file", help="write the base URL to this file once listening")
     parser.add_argument("--model", action="append", help="model name listed by /v1/models (repeatable)")

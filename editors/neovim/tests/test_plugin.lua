@@ -170,4 +170,25 @@ for _, l in ipairs(vim.fn.readfile(tmp .. "/doc/minicode.txt")) do
 end
 H.check(#missing == 0 and tags["minicode.txt"] and tags[":MiniCode"], "every |minicode| link resolves", missing)
 
+-- readiness: the first report pops up only when blocked or a check failed; later changes always
+local function notified(reports)
+  package.loaded["minicode.status"] = nil
+  local status = require("minicode.status")
+  local shown, real = {}, vim.notify
+  vim.notify = function(msg) shown[#shown + 1] = msg end
+  for _, r in ipairs(reports) do
+    status.on_readiness(r)
+  end
+  vim.notify = real
+  return shown
+end
+local warn_only = { state = "degraded", checks = { { name = "fallback", status = "warn", detail = "no fallback" } } }
+local failing = { state = "degraded", checks = { { name = "provider:b", status = "fail", detail = "key not set" } } }
+local ready = { state = "ready", checks = {} }
+H.check(#notified({ warn_only }) == 0, "a first degraded report with warnings only is quiet")
+H.check(#notified({ ready }) == 0, "a first ready report is quiet")
+H.check(#notified({ failing }) == 1, "a first report with a failed check is shown")
+H.check(#notified({ { state = "blocked", checks = {} } }) == 1, "a first blocked report is shown")
+H.check(#notified({ warn_only, ready, warn_only }) == 2, "later changes of state are shown")
+
 H.finish()

@@ -45,7 +45,10 @@ function M.on_readiness(report)
     local first = last_state == nil
     last_state = report.state
     local opts = require("minicode.config").options
-    if opts.notify.readiness and not (first and report.state == "ready") then
+    -- at start, only news worth a popup: not "ready", and not "degraded" by warnings alone
+    -- (one provider and no fallback is the common setup; the statusline still shows it)
+    local quiet = first and (report.state == "ready" or (report.state == "degraded" and not M.has_failure(report)))
+    if opts.notify.readiness and not quiet then
       local msg = { ("minicode: %s"):format(report.state) }
       vim.list_extend(msg, M.problem_lines(report))
       vim.notify(table.concat(msg, "\n"), levels[report.state] or vim.log.levels.INFO)
@@ -53,6 +56,18 @@ function M.on_readiness(report)
   end
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeReadiness", data = report, modeline = false })
   vim.cmd("redrawstatus")
+end
+
+--- Whether any check of the report failed (not merely warned).
+---@param report minicode.ReadinessReport
+---@return boolean
+function M.has_failure(report)
+  for _, check in ipairs(report.checks or {}) do
+    if check.status == "fail" then
+      return true
+    end
+  end
+  return false
 end
 
 --- The latest readiness report, or nil before the first one.
