@@ -31,6 +31,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -138,6 +139,23 @@ def _chunks(rows: list[tuple[int, str, int]], max_bytes: int) -> Iterator[list[t
         yield chunk
 
 
+_stores: weakref.WeakSet[BlobStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no flusher thread, and a lock the parent's flusher held stays held:
+    start afresh (a child that only execs, as ``run_command``'s do, never gets here in Python)."""
+    for store in list(_stores):
+        store._cv = threading.Condition()
+        store._flush_lock = threading.Lock()
+        store._thread = None
+        store._sleeping = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class BlobStore:
     def __init__(self, dir: str | os.PathLike[str], *, max_size: int = DEFAULT_MAX_BLOB_SIZE,
                  fsync: bool = True) -> None:
@@ -161,6 +179,7 @@ class BlobStore:
         self._wakes = 0
         self._sleeping = False  # the flusher waits for work (not for quiet, not flushing)
         self.flushed = 0  # blobs this store moved from the staging table to files
+        _stores.add(self)
 
     def _path(self, sha: str) -> Path:
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):

@@ -414,3 +414,17 @@ def test_flush_batches_are_bounded(quiet: Store, monkeypatch: pytest.MonkeyPatch
     assert quiet.blobs.drain() == 30
     assert all(quiet.blobs.get(hashlib.sha256(d).hexdigest()) == d for d in images)
     assert pending(quiet.db.path) == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_flush_while_the_parent_flushes(quiet: Store, ws: Path) -> None:
+    f = ws / "a.txt"
+    f.write_bytes(b"one\n")
+    edit(quiet, f, b"two\n")
+    with quiet.blobs._flush_lock:  # as if the parent's flusher were in the middle of a pass
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            ok = quiet.blobs._flush_lock.acquire(timeout=5)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
