@@ -189,7 +189,7 @@ class BlobStore:
     def has(self, sha: str) -> bool:
         path = self._path(sha)
         # file, then staging, then file again: a flusher renames before it deletes the row
-        return path.exists() or self._staged(sha) is not None or path.exists()
+        return path.exists() or self._is_staged(sha) or path.exists()
 
     def put(self, data: bytes, *, durable: bool = True) -> str:
         """Store ``data`` and return its sha256; raises ``BlobTooLarge`` above the cap.
@@ -389,7 +389,8 @@ class BlobStore:
         ``gc`` keeps them whatever set it was given. With a ``Database`` a daemon thread
         flushes (the connection's lock serialises it with the other threads); with a bare
         connection, which may not be shared across threads, flushing happens in the thread
-        that staged, after its transaction. Staged leftovers are flushed now.
+        that staged, after its transaction. Leftovers already staged are flushed now (in the
+        background with a ``Database``).
         """
         self._db = db
         self._inline = isinstance(db, sqlite3.Connection)
@@ -570,6 +571,9 @@ class BlobStore:
             return None
         rows = self._read("SELECT data FROM pending_blobs WHERE sha=?", (sha,))
         return bytes(rows[0][0]) if rows else None
+
+    def _is_staged(self, sha: str) -> bool:
+        return self._db is not None and bool(self._read("SELECT 1 FROM pending_blobs WHERE sha=?", (sha,)))
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         query = getattr(self._db, "query_tuples", None)
