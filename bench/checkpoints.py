@@ -6,19 +6,25 @@ the way Cline 3.x checkpoints (``git --git-dir=SHADOW --work-tree=WS``, ``add -A
 takes our baseline snapshot (hashes every file once and stores it as blobs), then prints the
 median of:
 
-- our one-file checkpoint: ``begin_group`` + ``before_write`` (read + store the pre-image,
-  durable) + ``after_write`` + ``commit``, on the store ``Database`` (WAL) with fsynced blobs;
-  for a random file (its pre-image blob exists since the baseline snapshot, so making it
-  durable is cheap) and for a second edit of the same file (a fresh pre-image blob: real
-  fsyncs), plus the same without fsync to show the disk's share;
+- our one-file checkpoint: ``begin_group`` + read the file + ``before_write`` (the pre-image,
+  durable on return: committed in one SQLite transaction with the group and file rows) +
+  ``after_write`` + ``commit`` (the post-image, committed with the closing rows), on the
+  store ``Database`` (WAL, ``synchronous=NORMAL``); for a random file and for a second edit
+  of the same file (its pre-image is the first edit's post-image). The images are staged in
+  the database; a background flusher writes them as blob files (tmp + fsync + rename +
+  folder fsync) off the timed path. It waits for 50 ms without new staging (at most 2 s),
+  so during the timed loop, whose checkpoints run back to back, it mostly waits; in an
+  agent's turn it runs between tool calls. Not a target, printed so the fsyncs are not
+  forgotten: the median time from ``commit``'s return until that checkpoint's blobs are
+  durable files (``BlobStore.drain`` in the timing thread);
 - a shadow-git checkpoint after changing one file: ``git add -A`` + ``git commit``;
 - our pre/post ``Snapshotter.take()`` + ``diff`` around a "command" that changes 3 files
   (warm stat cache; with watchdog dirty tracking and, for comparison, a full re-stat);
 - ``git status --porcelain`` on the same tree (the regular repository, warm);
 
-and the blob store's size against the shadow git directory's, with ratios against the
-targets: checkpoint >= 200x faster than shadow git, shell snapshot no slower than
-``git status``, store no larger than the shadow git directory.
+and the blob store's size (staging table drained first) against the shadow git directory's,
+with ratios against the targets: checkpoint >= 200x faster than shadow git, shell snapshot
+no slower than ``git status``, store no larger than the shadow git directory.
 
     .venv/bin/python bench/checkpoints.py [--files 50000] [--mb 200] [--reps 9] [--dir DIR [--reuse]]
 """
@@ -73,6 +79,12 @@ def build(ws: Path, files: int, total_mb: float, seed: int = 1) -> int:
         (d / f"f{i:05d}.py").write_bytes(data)
         written += len(data)
     return written
+
+
+def workspace_files(ws: Path) -> list[Path]:
+    """The files ``build`` made (not a walk of ``ws``: git's background auto-gc may be removing
+    folders under ``.git/objects`` at the same moment)."""
+    return sorted(ws.glob("pkg*/mod*/f*.py"))
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
@@ -132,7 +144,7 @@ def main() -> None:
     try:
         sg = ["--git-dir", str(shadow), "--work-tree", str(ws)]
         if reuse:
-            size = sum(p.stat().st_size for p in ws.rglob("f*.py"))
+            size = sum(p.stat().st_size for p in workspace_files(ws))
             print(f"workspace reused: {args.files} files, {size / 1e6:.0f} MB")
         else:
             t = time.perf_counter()
@@ -166,16 +178,22 @@ def main() -> None:
         print(f"watching snapshotter's baseline (blobs already stored): {time.perf_counter() - t:.1f} s; "
               f"watcher: {snap.watching}")
 
-        all_files = sorted(ws.rglob("f*.py"))
+        all_files = workspace_files(ws)
         rng = random.Random(7)
 
         def checkpoint(store: CheckpointStore) -> Callable[[int], float]:
             return lambda i: ours(store, i)
 
-        def again(i: int) -> float:  # the same file twice: the pre-image is a fresh blob, not yet on disk
+        def again(i: int) -> float:  # the same file twice: the pre-image is the 1st edit's post-image
             f = rng.choice(all_files)
             ours(cps, i, f)
             return ours(cps, i, f)
+
+        def drained(i: int) -> float:  # a checkpoint, then the wait until its blobs are files
+            ours(cps, i)
+            t0 = time.perf_counter()
+            blobs.drain()
+            return time.perf_counter() - t0
 
         def ours(cps: CheckpointStore, i: int, f: Path | None = None) -> float:
             f = f or rng.choice(all_files)
@@ -222,15 +240,15 @@ def main() -> None:
         git_status(0)  # refresh the index once
         r_ours = median(checkpoint(cps), max(args.reps, 21))
         r_again = median(again, max(args.reps, 21))
-        # the same without fsync: what the checkpoint costs besides the disk's flush latency
-        nosync = CheckpointStore(db, BlobStore(store / "blobs", fsync=False))
-        r_nosync = median(checkpoint(nosync), max(args.reps, 21))
+        blobs.drain()
+        r_drain = median(drained, max(args.reps, 21))
         fsync_s = median(lambda i: fsync_cost(store / "probe"), 9)
         r_shadow = median(shadow_git, args.reps)
         r_watch = median(shell(snap), args.reps)
         r_full = median(shell(full), args.reps)
         r_status = median(git_status, args.reps)
         snap.close()
+        blobs.drain()  # the size of the blob files once every staged blob is one
         store_size = blobs.size_on_disk()
         shadow_size = dir_size(shadow)
 
@@ -239,10 +257,11 @@ def main() -> None:
         print(f"{'one-file checkpoint vs shadow-git add+commit':<52}{r_ours * 1e3:>10.2f}ms"
               f"{r_shadow * 1e3:>10.1f}ms{r_shadow / r_ours:>9.0f}x  >= 200x faster"
               f"  {'OK' if r_shadow / r_ours >= 200 else 'MISSED'}")
-        print(f"{'  same file edited twice: 2nd (fresh pre-image blob)':<52}{r_again * 1e3:>10.2f}ms"
+        print(f"{'  same file edited twice: the 2nd edit':<52}{r_again * 1e3:>10.2f}ms"
               f"{r_shadow * 1e3:>10.1f}ms{r_shadow / r_again:>9.0f}x  {'OK' if r_shadow / r_again >= 200 else 'MISSED'}")
-        print(f"{'  same, blobs not fsynced (CPU + SQLite only)':<52}{r_nosync * 1e3:>10.2f}ms"
-              f"{r_shadow * 1e3:>10.1f}ms{r_shadow / r_nosync:>9.0f}x  (one fsync here: {fsync_s * 1e3:.2f} ms)")
+        print(f"{'  then flusher: its blobs fsynced to files (off path)':<52}{r_drain * 1e3:>10.2f}ms"
+              f"{r_shadow * 1e3:>10.1f}ms{r_shadow / r_drain:>9.0f}x  (background, not a target;"
+              f" one fsync here: {fsync_s * 1e3:.2f} ms)")
         print(f"{'shell snapshot pre+post+diff (watchdog) vs git status':<52}{r_watch * 1e3:>10.1f}ms"
               f"{r_status * 1e3:>10.1f}ms{r_status / r_watch:>9.1f}x  >= 1x"
               f"  {'OK' if r_watch <= r_status else 'MISSED'}")
@@ -252,6 +271,7 @@ def main() -> None:
               f"{shadow_size / 1e6:>10.1f}MB{store_size / shadow_size:>9.2f}x  <= 1x"
               f"  {'OK' if store_size <= shadow_size else 'MISSED'}")
         print(f"(store database: {db.size_bytes() / 1e6:.1f} MB; workspace: {size / 1e6:.0f} MB)")
+        cps.close()
         db.close()
         full.close()
     finally:

@@ -114,6 +114,7 @@ class Service:
 
     def close(self) -> None:
         self.snapshotter.close()
+        self.checkpoints.close()  # drains staged blobs to files before the database closes
         self.db.close()
 
     # ------------------------------------------------------------------ helpers
@@ -277,7 +278,7 @@ class Service:
             raise Busy(f"session {sid} has a running turn; cancel it first")
         self.checkpoints.delete_session(sid)
         self.sessions.delete_session(sid)
-        self.blobs.gc(self.checkpoints.referenced_blobs())
+        self.checkpoints.gc()
         self.notify_sessions(sid, "deleted")
         return {}
 

@@ -17,12 +17,13 @@ def prune(sessions: Any, checkpoints: Any, blobs: Any, db: Any, *, max_sessions:
         for sid in ids:
             checkpoints.delete_session(sid)
         if ids:
-            removed = blobs.gc(checkpoints.referenced_blobs())
+            removed = checkpoints.gc()
             log.info("retention: removed %d old session(s) and %d blob(s)", len(ids), removed)
         return ids
 
     deleted = drop(list(sessions.prune(max_sessions, keep=keep)))
-    while db.size_bytes() + blobs.size_on_disk() > max_bytes:
+    # staged blobs are inside the database file: counted by size_bytes, not again here
+    while db.size_bytes() + blobs.size_on_disk(include_staged=False) > max_bytes:
         rows, _ = sessions.list_sessions(limit=1000)
         if len(rows) <= len(keep):
             break

@@ -1,10 +1,13 @@
 """Edit groups: the file changes of one tool call, each file's pre- and post-image as blobs.
 
-Crash safety: ``GroupWriter.before_write`` stores the pre-image blob (fsynced) and commits the
-group row (status ``open``) and the file row *before* the caller changes the file. Post-images
-are filled in at ``commit`` (status ``closed``). A group left ``open`` by a crash keeps its
-pre-images; for its files with no post-image (``post_known`` false) the rewind planner takes
-whatever is on disk as the agent's post-image, so the interrupted turn can still be rewound.
+Crash safety: ``GroupWriter.before_write`` commits the group row (status ``open``), the file
+row and the pre-image (staged in ``pending_blobs``, see ``store/blobs.py``) in one transaction
+*before* the caller changes the file: the row never exists without its pre-image. Post-images
+are staged with the rows ``commit`` writes (status ``closed``), in one transaction too. A
+background flusher turns staged images into fsynced blob files later; reads see them
+either way. A group left ``open`` by a crash keeps its pre-images; for its files with no
+post-image (``post_known`` false) the rewind planner takes whatever is on disk as the agent's
+post-image, so the interrupted turn can still be rewound.
 
 Rewind bookkeeping: applying a rewind records a group of kind ``rewind`` (the *safety group*:
 pre = each file as it was just before the rewind, post = what the rewind wrote) and marks the
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from minicode_lsp.store.blobs import BlobStore
+from minicode_lsp.store.blobs import BlobStore, BlobTooLarge, sha256
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,8 @@ class _Entry:
     row_written: bool = False
     pre_present: bool = True  # whether the file existed (a skipped image has no sha)
     post_present: bool = True
+    pre_data: bytes | None = None  # image bytes to stage with the rows at commit
+    post_data: bytes | None = None
 
 
 class GroupWriter:
@@ -130,32 +135,45 @@ class GroupWriter:
         self.kind, self.label = kind, label
         self._files: dict[str, _Entry] = {}
         self._row_written = self._done = False
+        self._ordinal = 0
 
-    def _put(self, data: bytes | None, durable: bool = True) -> tuple[str | None, str | None]:
-        return (None, None) if data is None else self.store.blobs.try_put(data, durable=durable)
+    def _image(self, data: bytes | None) -> tuple[str | None, str | None]:
+        """``(sha, None)``, ``(None, None)`` for an absent file, ``(None, reason)`` over the size cap."""
+        if data is None:
+            return None, None
+        limit = self.store.blobs.max_size
+        if len(data) > limit:
+            return None, BlobTooLarge(len(data), limit).reason
+        return sha256(data), None
 
     def _ensure_row(self, conn: sqlite3.Connection) -> None:
         if not self._row_written:
-            conn.execute("INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label,"
-                         " created_at, status) VALUES (?,?,?,?,?,?,?,'open')",
-                         (self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
-                          self.created_at))
+            cur = conn.execute("INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label,"
+                               " created_at, status) VALUES (?,?,?,?,?,?,?,'open')",
+                               (self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind,
+                                self.label, self.created_at))
+            self._ordinal = int(cur.lastrowid or 0)
             self._row_written = True
 
     def before_write(self, path: str | os.PathLike[str], current: bytes | None) -> None:
-        """Record ``current`` as the pre-image the first time ``path`` is touched; durable on return."""
+        """Record ``current`` as the pre-image the first time ``path`` is touched; durable on return
+        (committed with the rows, in the same transaction)."""
         key = norm_path(path)
         if key in self._files or self._done:
             return
-        sha, skipped = self._put(current)
-        entry = _Entry(pre_sha=sha, skipped=skipped, pre_present=current is not None)
+        sha, skipped = self._image(current)
+        blobs = self.store.blobs
+        staged = False
         with self.store._tx() as conn:
             self._ensure_row(conn)
             conn.execute("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
                          " post_known, skipped_reason) VALUES (?,?,?,?,NULL,0,?)",
                          (self.id, key, "create" if current is None else "modify", sha, skipped))
-        entry.row_written = True
-        self._files[key] = entry
+            if current is not None and sha is not None:
+                staged = blobs.stage(conn, sha, current)
+        self._files[key] = _Entry(pre_sha=sha, skipped=skipped, row_written=True, pre_present=current is not None)
+        if staged:
+            blobs.wake()
 
     def after_write(self, path: str | os.PathLike[str], new: bytes | None) -> None:
         """Record ``new`` (None: deleted) as the post-image; stored in the database at commit."""
@@ -163,16 +181,24 @@ class GroupWriter:
         entry = self._files.get(key)
         if entry is None:
             raise ValueError(f"after_write without before_write for {key}")
-        sha, skipped = self._put(new, durable=False)  # the file itself holds it too
+        sha, skipped = self._image(new)
         entry.post_sha, entry.post_known, entry.post_present = sha, True, new is not None
+        entry.post_data = new if sha is not None else None
         entry.skipped = entry.skipped or skipped
 
     def add_change(self, path: str | os.PathLike[str], pre: bytes | None, post: bytes | None) -> None:
-        """A change found after the fact (shell groups): both images at once."""
-        pre_sha, s1 = self._put(pre)
-        post_sha, s2 = self._put(post, durable=False)
+        """A change found after the fact (shell groups): both images at once, staged at commit."""
+        pre_sha, s1 = self._image(pre)
+        post_sha, s2 = self._image(post)
         action = _action(pre is not None, post is not None)
+        key = norm_path(path)
+        new = key not in self._files
         self.add_change_sha(path, pre_sha, post_sha, skipped_reason=s1 or s2, action=action)
+        entry = self._files[key]
+        if new and pre_sha is not None:
+            entry.pre_data = pre
+        if post_sha is not None:
+            entry.post_data = post
 
     def add_change_sha(self, path: str | os.PathLike[str], pre_sha: str | None, post_sha: str | None,
                        *, skipped_reason: str | None = None, action: FileAction | None = None) -> None:
@@ -186,6 +212,7 @@ class GroupWriter:
         old = self._files.get(key)
         if old is not None:
             old.post_sha, old.post_known, old.post_present = post_sha, True, post_present
+            old.post_data = None
             old.skipped = old.skipped or skipped_reason
             return
         self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason, False, pre_present, post_present)
@@ -198,7 +225,9 @@ class GroupWriter:
         """Close the group; ``None`` (and nothing stored) when no file changed.
 
         A path with a pre-image but no ``after_write`` is read back through ``current`` when
-        given, else dropped (the write did not happen).
+        given, else dropped (the write did not happen). The images not stored yet are staged
+        in the same transaction as the rows. The returned ``Group`` is built from what the
+        writer holds (it equals ``store.get_group(id)``).
         """
         if self._done:
             raise RuntimeError("group already committed")
@@ -207,26 +236,48 @@ class GroupWriter:
         for key, e in self._files.items():
             if not e.post_known and current is not None:
                 data = current(key)
-                e.post_sha, skipped = self._put(data, durable=False)
+                e.post_sha, skipped = self._image(data)
+                e.post_data = data if e.post_sha is not None else None
                 e.post_known, e.skipped, e.post_present = True, e.skipped or skipped, data is not None
             if e.post_known and (e.skipped is not None or e.pre_sha != e.post_sha):
                 keep[key] = e
+        blobs = self.store.blobs
+        to_stage: dict[str, bytes] = {}
+        for e in keep.values():
+            for sha, data in ((e.pre_sha, e.pre_data), (e.post_sha, e.post_data)):
+                if sha is not None and data is not None:
+                    to_stage[sha] = data
+        staged = False
         with self.store._tx() as conn:
             if not keep:
                 self._forget(conn)
                 return None
             self._ensure_row(conn)
-            dropped = [k for k, e in self._files.items() if k not in keep and e.row_written]
-            conn.executemany("DELETE FROM group_files WHERE group_id=? AND path=?",
-                             [(self.id, k) for k in dropped])
-            conn.executemany(
-                "INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha, post_known,"
-                " skipped_reason) VALUES (?,?,?,?,?,1,?)",
-                [(self.id, k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped)
-                 for k, e in keep.items()],
-            )
+            dropped = [(self.id, k) for k, e in self._files.items() if k not in keep and e.row_written]
+            if dropped:
+                conn.executemany("DELETE FROM group_files WHERE group_id=? AND path=?", dropped)
+            # rows before_write made are updated in place (cheaper than a replace: no index changes)
+            updates = [(_action(e.pre_present, e.post_present), e.post_sha, e.skipped, self.id, k)
+                       for k, e in keep.items() if e.row_written]
+            if updates:
+                conn.executemany("UPDATE group_files SET action=?, post_sha=?, post_known=1, skipped_reason=?"
+                                 " WHERE group_id=? AND path=?", updates)
+            inserts = [(self.id, k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped)
+                       for k, e in keep.items() if not e.row_written]
+            if inserts:
+                conn.executemany("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
+                                 " post_known, skipped_reason) VALUES (?,?,?,?,?,1,?)", inserts)
             conn.execute("UPDATE edit_groups SET status='closed' WHERE id=?", (self.id,))
-        return self.store.get_group(self.id)
+            for sha, data in to_stage.items():
+                staged = blobs.stage(conn, sha, data) or staged
+        if staged:
+            blobs.wake()
+        for e in self._files.values():
+            e.pre_data = e.post_data = None
+        files = tuple(GroupFile(k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped, True)
+                      for k, e in sorted(keep.items()))
+        return Group(self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
+                     self.created_at, self._ordinal, "closed", None, files)
 
     def abort(self) -> None:
         """Forget the group (e.g. the user declined every write)."""
@@ -249,6 +300,12 @@ class CheckpointStore:
             db.ensure_schema(SCHEMA)
         else:
             self.conn.executescript(SCHEMA)
+        # images are staged in this database and flushed to blob files in the background
+        blobs.attach(db, roots=self.referenced_blobs)
+
+    def close(self) -> None:
+        """Drain staged images to blob files and stop the flusher; call before closing the db."""
+        self.blobs.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -387,11 +444,19 @@ class CheckpointStore:
         return self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal"))
 
     def referenced_blobs(self) -> set[str]:
+        """Blobs that rows reference (``BlobStore.gc`` also keeps everything still staged)."""
         rows = self._q("SELECT pre_sha FROM group_files UNION SELECT post_sha FROM group_files")
         return {r[0] for r in rows if r[0]}
 
+    def gc(self) -> int:
+        """Remove the blob files no row references; returns the count. Staged blobs are drained
+        to files first, so the unreferenced ones among them (images of groups that changed
+        nothing or were aborted) go too; ``BlobStore.gc`` keeps whatever is staged meanwhile."""
+        self.blobs.drain()
+        return self.blobs.gc(self.referenced_blobs())
+
     def delete_session(self, session_id: str) -> int:
-        """Drop a session's groups (retention); run ``blobs.gc(referenced_blobs())`` after."""
+        """Drop a session's groups (retention); run ``gc()`` after."""
         with self._tx() as conn:
             conn.execute("DELETE FROM group_files WHERE group_id IN"
                          " (SELECT id FROM edit_groups WHERE session_id=?)", (session_id,))

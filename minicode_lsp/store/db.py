@@ -113,6 +113,15 @@ MIGRATIONS: list[str] = [
         status TEXT NOT NULL DEFAULT 'active'
     );
     """,
+    # 2: checkpoint images staged in the transaction of the rows that reference them, until a
+    # flusher has written them as durable blob files (store/blobs.py, STAGING_SCHEMA there)
+    """
+    CREATE TABLE IF NOT EXISTS pending_blobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha TEXT NOT NULL UNIQUE,
+        data BLOB NOT NULL
+    );
+    """,
 ]
 
 

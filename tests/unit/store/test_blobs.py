@@ -110,3 +110,15 @@ def test_existing_non_durable_blob_made_durable_on_durable_put(tmp_path: Path,
     assert not synced  # known durable now
     store.put(b"post image", durable=False)
     assert not synced
+
+
+def test_gc_removes_old_temporary_files_only(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    sha = store.put(b"x")
+    folder = tmp_path / sha[:2]
+    old, young = folder / ".tmp-old", folder / ".tmp-young"
+    old.write_bytes(b"left by a kill")
+    young.write_bytes(b"a write in progress")
+    os.utime(old, (0, 0))
+    store.gc({sha})
+    assert not old.exists() and young.exists() and store.get(sha) == b"x"
