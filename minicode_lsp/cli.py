@@ -114,12 +114,18 @@ def serve(args: argparse.Namespace) -> int:
             print(f"minicode-lsp: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
             return 2
         print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only)", file=sys.stderr)
-        server.start_tcp(args.host, args.port)
+        try:
+            server.start_tcp(args.host, args.port)
+        finally:
+            server.close_service()
     else:
         if sys.stdin.isatty():
             print("minicode-lsp: serving LSP on stdin/stdout, as an editor starts it; "
                   "`minicode-lsp --help` lists the terminal commands", file=sys.stderr)
-        server.start_io()
+        try:
+            server.start_io()
+        finally:
+            server.close_service()
     return 0
 
 

@@ -86,6 +86,16 @@ class MiniCodeServer(LanguageServer):
             raise not_available(self.service_error)
         return service
 
+    def close_service(self) -> None:
+        """At exit: flush staged checkpoint images to their blob files and close the store."""
+        service, self.service = self.service, None
+        if service is None:
+            return
+        try:
+            service.close()
+        except Exception:  # exiting anyway; what is staged is flushed at the next open
+            log.exception("closing the store")
+
     # ------------------------------------------------------------------ pygls hooks
     def on_progress_cancel(self, turn_id: str) -> None:
         if self.service is not None:

@@ -89,6 +89,7 @@ class Service:
             self.root, self.blobs, store_dir=self.store_dir, max_file_size=snap.max_file_bytes,
             max_files=snap.max_files, time_budget_s=snap.time_budget_s, watch=watch,
         )
+        self.blobs.pin(self.snapshotter.live_shas)  # the next shell group's pre-images
         interrupted = self.sessions.mark_interrupted()
         if interrupted:
             log.warning("marked %d interrupted turn(s) from an earlier run", len(interrupted))

@@ -172,6 +172,7 @@ class BlobStore:
         self._conn: sqlite3.Connection | None = None
         self._inline = False  # a bare sqlite3.Connection: flushed in the caller's thread
         self._roots: Callable[[], set[str]] | None = None
+        self._pins: list[Callable[[], set[str]]] = []
         self._cv = threading.Condition()
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -342,6 +343,12 @@ class BlobStore:
                 pass
         return total + (self.staged_bytes() if include_staged else 0)
 
+    def pin(self, shas: Callable[[], set[str]]) -> None:
+        """``gc`` also keeps every sha ``shas()`` returns (e.g. the blobs of the live workspace
+        snapshot, which a shell group will reference as pre-images once a command changes
+        those files)."""
+        self._pins.append(shas)
+
     def gc(self, referenced: set[str]) -> int:
         """Remove blobs not in ``referenced`` (and stale temporary files); returns the count.
 
@@ -354,6 +361,8 @@ class BlobStore:
         removed = 0
         with self._write() as conn:
             keep = set(referenced)
+            for pinned in self._pins:
+                keep |= pinned()
             if conn is not None:
                 if self._roots is not None:
                     keep |= self._roots()

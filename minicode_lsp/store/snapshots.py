@@ -384,12 +384,28 @@ class Snapshotter:
                     out.append(Change(path, "modify", a.sha, b.sha, None if hashed else reason or "not hashed"))
         return out
 
+    def live_shas(self) -> set[str]:
+        """The blobs of the latest snapshot (and the one it was derived from): pinned against
+        ``BlobStore.gc``, since the next shell group takes its pre-images from them."""
+        out: set[str] = set()
+        snap = self._last
+        for s in (snap, snap.base if snap is not None else None):
+            if s is not None:
+                out.update(e.sha for e in s.files.values() if e.sha)
+        return out
+
     def record(self, writer: Any, changes: list[Change]) -> None:
         """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group).
 
         Snapshot blobs are written without fsync (a baseline hashes the whole tree); the ones a
-        group references are made durable here, before the group is committed.
+        group references are made durable here, before the group is committed. A pre-image
+        blob that is gone (a store cleanup in another process, which cannot see this
+        process's pins) is recorded as skipped, with the reason, instead of a dangling sha.
         """
         self.blobs.make_durable(sha for c in changes for sha in (c.pre_sha, c.post_sha) if sha)
         for c in changes:
-            writer.add_change_sha(c.path, c.pre_sha, c.post_sha, skipped_reason=c.skipped_reason, action=c.action)
+            pre, reason = c.pre_sha, c.skipped_reason
+            if pre is not None and not self.blobs.has(pre):
+                log.warning("pre-image of %s was removed from the store before the command ran", c.path)
+                pre, reason = None, reason or "its earlier content was removed from the store by a cleanup"
+            writer.add_change_sha(c.path, pre, c.post_sha, skipped_reason=reason, action=c.action)

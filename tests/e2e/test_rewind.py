@@ -215,3 +215,20 @@ async def test_a_partial_rewind_leaves_the_rest_of_the_group_rewindable(workspac
         # now the whole group is rewound: nothing is left to take back
         nothing = await ed.command(p.CMD_REWIND_PREVIEW, {"sessionId": ids["sessionId"], "target": {"session": True}})
         assert nothing["files"] == []
+
+
+async def test_exit_flushes_staged_images_to_blob_files(workspace: Path, model: ScriptedModelServer) -> None:
+    """Checkpoint images are staged in SQLite first; a clean exit leaves none staged."""
+    import sqlite3
+
+    async with editor(workspace) as ed:
+        await agent_turn(ed, model, call("write_file", path="new.txt", content="fresh\n" * 100),
+                         call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"))
+    (db_path,) = (workspace.parent / "store").glob("*/sessions.db")
+    with sqlite3.connect(db_path) as db:
+        staged = db.execute("SELECT COUNT(*) FROM pending_blobs").fetchone()[0]
+        shas = {r[0] for r in db.execute("SELECT pre_sha FROM group_files UNION SELECT post_sha FROM group_files")
+                if r[0]}
+    assert staged == 0 and shas
+    blobs = db_path.parent / "blobs"
+    assert all((blobs / sha[:2] / sha[2:]).is_file() for sha in shas), shas

@@ -240,3 +240,47 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
             thread.join()
     finally:
         s.close()
+
+
+def test_gc_keeps_the_live_snapshot_blobs_a_shell_group_needs(ws: Path, tmp_path: Path) -> None:
+    """Deleting a session runs blob gc; the workspace snapshot's blobs are the pre-images of
+    the next shell group and must survive it."""
+    db = sqlite3.connect(tmp_path / "cp.db")
+    store = BlobStore(tmp_path / "gc-blobs")
+    cps = CheckpointStore(db, store)
+    s = Snapshotter(ws, store)
+    store.pin(s.live_shas)
+    try:
+        before = s.baseline()
+        assert cps.gc() == 0  # nothing references the baseline's blobs but the pin
+        (ws / "src" / "a.py").write_bytes(b"changed by a command\n")
+        after = s.take()
+        w = cps.begin_group("s", "t", "c", "shell", "run_command")
+        s.record(w, s.diff(before, after))
+        group = w.commit()
+        assert group is not None
+        (f,) = group.files
+        assert f.pre_sha and store.get(f.pre_sha) == b"a\n" and not f.skipped_reason
+    finally:
+        s.close()
+
+
+def test_a_pre_image_removed_elsewhere_is_recorded_as_skipped(ws: Path, tmp_path: Path) -> None:
+    """Another process's gc cannot see this process's pins: the group says what was lost."""
+    db = sqlite3.connect(tmp_path / "cp.db")
+    store = BlobStore(tmp_path / "gc-blobs")
+    cps = CheckpointStore(db, store)
+    s = Snapshotter(ws, store)
+    try:
+        before = s.baseline()
+        assert cps.gc() > 0  # unpinned: the baseline's blobs go
+        (ws / "src" / "a.py").write_bytes(b"changed by a command\n")
+        after = s.take()
+        w = cps.begin_group("s", "t", "c", "shell", "run_command")
+        s.record(w, s.diff(before, after))
+        group = w.commit()
+        assert group is not None
+        (f,) = group.files
+        assert f.pre_sha is None and f.action == "modify" and "removed from the store" in (f.skipped_reason or "")
+    finally:
+        s.close()
