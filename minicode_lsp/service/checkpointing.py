@@ -12,6 +12,25 @@ from ..agent.ports import ChangedFile, GroupKind, GroupResult
 log = logging.getLogger(__name__)
 
 
+def save_before_snapshot(writer: Any, snapshotter: Any, before: Any) -> None:
+    upserts, deletes = snapshotter.state_delta(before)
+    writer.save_manifest(snapshotter.owner, upserts, deletes, snapshotter.state_meta(before))
+    snapshotter.mark_persisted(before, upserts, deletes)
+
+
+def recover_shell_group(checkpoints: Any, snapshotter: Any, group: Any, owner: str, meta: str) -> Any:
+    """Close a shell group whose process was killed while its command ran: the files that
+    differ between its before-snapshot (the owner's persisted state) and the disk now are
+    recorded as the command's. Returns the closed group (None when nothing had changed: the
+    group is dropped)."""
+    writer = checkpoints.resume_group(group)
+    before = snapshotter.from_state(checkpoints.snapshot_state(owner), meta)
+    snapshotter.adopt(before)  # its entries are the stat cache: only what changed is hashed
+    after = snapshotter.take(full=True)
+    snapshotter.record(writer, snapshotter.diff(before, after))
+    return writer.commit()
+
+
 class TurnCheckpoints:
     """Opens a group at ``begin`` and commits it at ``end``.
 
@@ -41,6 +60,10 @@ class TurnCheckpoints:
         if kind == "shell" and self.snapshotter is not None:
             async with self.snapshot_lock:
                 self._before = await asyncio.to_thread(self.snapshotter.take)
+                # kept with the open group until it closes (only what changed since the last
+                # command is written): a kill during the command leaves it behind, and the next
+                # start compares it with the disk (Service.recover_shell_groups)
+                await asyncio.to_thread(save_before_snapshot, self._writer, self.snapshotter, self._before)
 
     def before_write(self, path: Path, current: bytes | None) -> None:
         if self._writer is not None:

@@ -35,8 +35,9 @@ from ..store.locations import store_dir_for, user_memory_db_path
 from ..store.memory import MemoryStore
 from ..store.redact import Redactor
 from ..store.sessions import SessionStore
-from ..store.snapshots import Snapshotter
+from ..store.snapshots import Snapshotter, owner_alive
 from . import retention
+from .checkpointing import recover_shell_group
 from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
@@ -97,6 +98,19 @@ class Service:
                 if group.turn_id in interrupted:
                     for f in group.files:
                         remove_temps(Path(f.path))
+        self.recover_shell_groups()
+
+    def recover_shell_groups(self) -> None:
+        """Shell groups whose process was killed while the command ran (their turn is no longer
+        running): record what the command changed, from the before-snapshot kept with the group.
+        Changes made on disk between the kill and now are counted as the command's."""
+        for group, owner, meta in self.checkpoints.interrupted_shell_groups():
+            if owner_alive(owner):  # a live process's command: not ours to close
+                continue
+            closed = recover_shell_group(self.checkpoints, self.snapshotter, group, owner, meta)
+            log.warning("recovered the shell group %s of an interrupted command: %s", group.id,
+                        ", ".join(f"{f.action} {f.path}" for f in closed.files) if closed else "no changes")
+        self.checkpoints.drop_snapshot_states(owner_alive)  # states of processes that have exited
 
     def reload_settings(self) -> None:
         self.loader = load_for_workspace(self.root, self.loader)
@@ -115,6 +129,8 @@ class Service:
 
     def close(self) -> None:
         self.snapshotter.close()
+        mine = self.snapshotter.owner
+        self.checkpoints.drop_snapshot_states(lambda owner: owner != mine)  # no longer needed
         self.checkpoints.close()  # drains staged blobs to files before the database closes
         self.db.close()
 
@@ -334,8 +350,15 @@ class Service:
         """Hash the workspace once in the background, so the first command's snapshot is cheap."""
         async with self.snapshot_lock:
             snap = await asyncio.to_thread(self.snapshotter.baseline)
+            # persist its stat cache now, so the first command's group writes only what changed
+            await asyncio.to_thread(self._persist_snapshot_state, snap)
         log.info("workspace baseline: %d file(s), %d hashed, %.1f s%s", len(snap.files), snap.hashed,
                  snap.duration_s, f", skipped {len(snap.skipped)}" if snap.skipped else "")
+
+    def _persist_snapshot_state(self, snap: Any) -> None:
+        upserts, deletes = self.snapshotter.state_delta(snap)
+        self.checkpoints.persist_snapshot_state(self.snapshotter.owner, upserts, deletes)
+        self.snapshotter.mark_persisted(snap, upserts, deletes)
 
     async def watch_readiness(self, *, not_ready_s: float = 30.0, ready_s: float = 300.0) -> None:
         """Re-probe in the background: often while not ready (a local model may start later),

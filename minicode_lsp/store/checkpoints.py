@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS group_files (
   PRIMARY KEY (group_id, path)
 );
 CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
+-- each snapshotter's stat cache as of its latest before-command snapshot, updated by delta
+-- (owner: "<pid>:<process marker>:<nonce>"); an open shell group names the owner whose rows hold
+-- its before-snapshot, so a process killed during the command leaves enough to find its changes
+CREATE TABLE IF NOT EXISTS snapshot_state (
+  owner TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  inode INTEGER NOT NULL, sha TEXT, PRIMARY KEY (owner, rel)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
 """
 
 
@@ -268,6 +276,7 @@ class GroupWriter:
                 conn.executemany("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
                                  " post_known, skipped_reason) VALUES (?,?,?,?,?,1,?)", inserts)
             conn.execute("UPDATE edit_groups SET status='closed' WHERE id=?", (self.id,))
+            conn.execute("DELETE FROM shell_manifests WHERE group_id=?", (self.id,))
             for sha, data in to_stage.items():
                 staged = blobs.stage(conn, sha, data) or staged
         if staged:
@@ -289,6 +298,20 @@ class GroupWriter:
         if self._row_written:
             conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
             conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
+            conn.execute("DELETE FROM shell_manifests WHERE group_id=?", (self.id,))
+
+    def save_manifest(self, owner: str, upserts: Sequence[tuple[str, int, int, int, str | None]],
+                      deletes: Sequence[str], meta: str) -> None:
+        """Keep the before-snapshot of a shell group with its open row: the owner's
+        ``snapshot_state`` rows brought up to date (``Snapshotter.state_delta``: only what
+        changed since its last one) and a manifest row naming the owner, in one transaction.
+        A process killed while the command runs leaves them for
+        ``CheckpointStore.interrupted_shell_groups``; ``commit`` drops the manifest row."""
+        with self.store._tx() as conn:
+            self._ensure_row(conn)
+            self.store.persist_snapshot_state(owner, upserts, deletes)
+            conn.execute("INSERT OR REPLACE INTO shell_manifests(group_id, owner, meta) VALUES (?,?,?)",
+                         (self.id, owner, meta))
 
 
 class CheckpointStore:
@@ -334,6 +357,45 @@ class CheckpointStore:
     def begin_group(self, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
                     kind: GroupKind, label: str = "") -> GroupWriter:
         return GroupWriter(self, session_id, turn_id, tool_call_id, kind, label)
+
+    def resume_group(self, group: Group) -> GroupWriter:
+        """A writer for a group left open by a killed process (its row exists; commit closes it)."""
+        writer = GroupWriter(self, group.session_id, group.turn_id, group.tool_call_id, group.kind, group.label)
+        writer.id, writer.created_at, writer._row_written = group.id, group.created_at, True
+        writer._ordinal = group.ordinal
+        return writer
+
+    def interrupted_shell_groups(self) -> list[tuple[Group, str, str]]:
+        """Open shell groups with a before-snapshot kept: ``(group, owner, meta)``."""
+        out = []
+        for group_id, owner, meta in self._q("SELECT group_id, owner, meta FROM shell_manifests"):
+            group = self.get_group(group_id)
+            if group is not None and group.status == "open":
+                out.append((group, owner, meta))
+        return out
+
+    def persist_snapshot_state(self, owner: str, upserts: Sequence[tuple[str, int, int, int, str | None]],
+                               deletes: Sequence[str]) -> None:
+        """Bring an owner's persisted stat cache up to date (``Snapshotter.state_delta``)."""
+        with self._tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO snapshot_state(owner, rel, size, mtime_ns, inode, sha)"
+                             " VALUES (?,?,?,?,?,?)", [(owner, *row) for row in upserts])
+            conn.executemany("DELETE FROM snapshot_state WHERE owner=? AND rel=?", [(owner, r) for r in deletes])
+
+    def snapshot_state(self, owner: str) -> list[tuple[str, int, int, int, str | None]]:
+        """An owner's persisted stat cache: ``(rel, size, mtime_ns, inode, sha)`` rows."""
+        return [tuple(r) for r in self._q(  # type: ignore[misc]
+            "SELECT rel, size, mtime_ns, inode, sha FROM snapshot_state WHERE owner=?", (owner,))]
+
+    def drop_snapshot_states(self, alive: Callable[[str], bool]) -> int:
+        """Delete the persisted stat caches of owners ``alive`` says are gone and that no
+        manifest row still needs; returns how many owners were dropped."""
+        owners = {r[0] for r in self._q("SELECT DISTINCT owner FROM snapshot_state")}
+        needed = {r[0] for r in self._q("SELECT owner FROM shell_manifests")}
+        gone = [o for o in owners - needed if not alive(o)]
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM snapshot_state WHERE owner=?", [(o,) for o in gone])
+        return len(gone)
 
     # ------------------------------------------------------------------ reading
     _COLS = "id, session_id, turn_id, tool_call_id, kind, label, created_at, ordinal, status, rewound_by"
@@ -444,8 +506,10 @@ class CheckpointStore:
         return self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE status='open' ORDER BY ordinal"))
 
     def referenced_blobs(self) -> set[str]:
-        """Blobs that rows reference (``BlobStore.gc`` also keeps everything still staged)."""
-        rows = self._q("SELECT pre_sha FROM group_files UNION SELECT post_sha FROM group_files")
+        """Blobs that rows reference, persisted snapshot states included (the pre-images of
+        shell groups to come, or to recover); ``BlobStore.gc`` also keeps everything staged."""
+        rows = self._q("SELECT pre_sha FROM group_files UNION SELECT post_sha FROM group_files"
+                       " UNION SELECT sha FROM snapshot_state")
         return {r[0] for r in rows if r[0]}
 
     def gc(self) -> int:
@@ -459,6 +523,8 @@ class CheckpointStore:
         """Drop a session's groups (retention); run ``gc()`` after."""
         with self._tx() as conn:
             conn.execute("DELETE FROM group_files WHERE group_id IN"
+                         " (SELECT id FROM edit_groups WHERE session_id=?)", (session_id,))
+            conn.execute("DELETE FROM shell_manifests WHERE group_id IN"
                          " (SELECT id FROM edit_groups WHERE session_id=?)", (session_id,))
             cur = conn.execute("DELETE FROM edit_groups WHERE session_id=?", (session_id,))
         return cur.rowcount

@@ -20,12 +20,14 @@ out and why.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from typing import Any, Literal
 import pathspec
 
 from minicode_lsp.store.blobs import BlobStore
+from minicode_lsp.store.ids import is_alive, process_marker
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,10 @@ class Snapshotter:
         self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
         self._observer: Any = None
         self._dirty: _Dirty | None = None
+        # who owns this snapshotter's persisted state rows (see checkpoints.snapshot_state)
+        self.owner = f"{os.getpid()}:{process_marker(os.getpid())}:{uuid.uuid4().hex[:8]}"
+        self._persisted: dict[str, Entry] = {}
+        self._unpersisted: set[str] | None = None  # paths re-checked since; None: compare them all
         if watch:
             self._start_watch()
 
@@ -193,11 +200,13 @@ class Snapshotter:
         """The latest snapshot, taken (a full hash of the tree) on first use."""
         return self._last if self._last is not None else self.take()
 
-    def take(self) -> Snapshot:
+    def take(self, *, full: bool = False) -> Snapshot:
+        """A snapshot of the workspace; ``full``: re-stat the whole tree even while watching
+        (the latest snapshot then serves as the stat cache only)."""
         start_wall, t0 = time.time_ns(), time.monotonic()
         prev = self._last
         snap: Snapshot | None = None
-        if prev is not None and self.watching:
+        if prev is not None and self.watching and not full:
             snap = self._take_dirty(prev, t0)
         if snap is None:
             if self._dirty is not None:
@@ -211,6 +220,11 @@ class Snapshotter:
                     snap.complete = False
                     break
                 self._visit(snap, rel, st, cache.get(rel), t0)
+        if self._unpersisted is not None:
+            if snap.full_walk:
+                self._unpersisted = None
+            else:
+                self._unpersisted |= snap.touched
         checked = snap.files.keys() if snap.full_walk else self._checked
         self._racy = {r for r in checked if r in snap.files and snap.files[r].mtime_ns >= start_wall - RACY_NS}
         snap.duration_s = time.monotonic() - t0
@@ -384,6 +398,56 @@ class Snapshotter:
                     out.append(Change(path, "modify", a.sha, b.sha, None if hashed else reason or "not hashed"))
         return out
 
+    # ------------------------------------------------------------------ persisted state
+    def state_delta(self, snap: Snapshot) -> tuple[list[tuple[str, int, int, int, str | None]], list[str]]:
+        """What changed in ``snap`` since the state last persisted (``mark_persisted``):
+        ``(upserts, deletes)`` for ``GroupWriter.save_manifest``. The first call returns every
+        file; later ones look only at the paths the watcher's takes re-checked since (all of
+        them after a full walk, or when ``snap`` is not the latest snapshot)."""
+        old, files = self._persisted, snap.files
+        paths: Iterable[str]
+        if self._unpersisted is not None and snap is self._last:
+            paths = self._unpersisted
+        else:
+            paths = set(files) | set(old)
+        upserts = []
+        deletes = []
+        for rel in paths:
+            e = files.get(rel)
+            if e is None:
+                if rel in old:
+                    deletes.append(rel)
+            elif old.get(rel) != e:
+                upserts.append((rel, e.size, e.mtime_ns, e.inode, e.sha))
+        return upserts, deletes
+
+    def mark_persisted(self, snap: Snapshot, upserts: list[tuple[str, int, int, int, str | None]],
+                       deletes: list[str]) -> None:
+        """``state_delta(snap)``'s rows were written: the persisted state is ``snap`` now."""
+        for rel in deletes:
+            self._persisted.pop(rel, None)
+        for rel, *_ in upserts:
+            self._persisted[rel] = snap.files[rel]
+        self._unpersisted = set() if snap is self._last else None
+
+    @staticmethod
+    def state_meta(snap: Snapshot) -> str:
+        return json.dumps({"complete": snap.complete, "skipped": snap.skipped})
+
+    def from_state(self, rows: list[tuple[str, int, int, int, str | None]], meta: str) -> Snapshot:
+        """The snapshot a persisted state holds (``CheckpointStore.snapshot_state`` rows)."""
+        try:
+            doc = json.loads(meta)
+            skipped, complete = dict(doc.get("skipped", {})), bool(doc.get("complete", True))
+        except (ValueError, AttributeError, TypeError):
+            skipped, complete = {}, False
+        files = {rel: Entry(int(size), int(mtime), int(inode), sha) for rel, size, mtime, inode, sha in rows}
+        return Snapshot(self.root, files, skipped, complete)
+
+    def adopt(self, snap: Snapshot) -> None:
+        """Use ``snap`` as the latest snapshot (its entries become the stat cache of a full take)."""
+        self._last = snap
+
     def live_shas(self) -> set[str]:
         """The blobs of the latest snapshot (and the one it was derived from): pinned against
         ``BlobStore.gc``, since the next shell group takes its pre-images from them."""
@@ -409,3 +473,14 @@ class Snapshotter:
                 log.warning("pre-image of %s was removed from the store before the command ran", c.path)
                 pre, reason = None, reason or "its earlier content was removed from the store by a cleanup"
             writer.add_change_sha(c.path, pre, c.post_sha, skipped_reason=reason, action=c.action)
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process a ``Snapshotter.owner`` names still runs (the same process, not a
+    later one reusing its pid)."""
+    pid, _, rest = owner.partition(":")
+    marker = rest.rpartition(":")[0]
+    try:
+        return is_alive(int(pid), marker)
+    except ValueError:
+        return False

@@ -165,6 +165,7 @@ def verify_trial(root: Path, trial: int, killed: bool, before: dict[str, bytes])
         started = {e["data"].get("toolCallId"): e["data"].get("name") for e in events
                    if e["type"] == p.EV_TOOL_STARTED}
         shell_groups = [g for g in svc.checkpoints.list_groups(session_id=sid) if g.kind == "shell"]
+        # a command killed mid-run has its group recovered when the store is opened again
         shell_cut = "run_command" in started.values() and not shell_groups
         if svc.checkpoints.list_groups(session_id=sid):
             result = asyncio.run(svc.rewind_apply(p.RewindApplyArgs(session_id=sid, target={"turnId": turn["id"]})))
@@ -172,13 +173,10 @@ def verify_trial(root: Path, trial: int, killed: bool, before: dict[str, bytes])
         after = tree(root)
         leftovers = sorted(k for k in after if k.endswith(".minicode-tmp"))
         assert not leftovers, f"temporary files left in the workspace: {leftovers}"
-        if shell_cut:  # the command ran but its snapshot was never compared: its effects are not tracked
-            keep = set(before) | set(after)
-            assert {k: v for k, v in after.items() if k not in SHELL_OUTPUTS} == \
-                   {k: v for k, v in before.items() if k not in SHELL_OUTPUTS}, sorted(keep)
-            return "killed inside run_command (shell effects untracked)"
         assert after == before, (turn, sorted(set(after) ^ set(before)),
                                  [k for k in after if k in before and after[k] != before[k]])
+        if shell_cut:  # killed before the command's group had anything to record
+            return f"{turn['status']} before its command changed anything, rewound exactly"
         return f"{turn['status']}, rewound exactly"
     finally:
         svc.close()

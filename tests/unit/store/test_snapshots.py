@@ -284,3 +284,37 @@ def test_a_pre_image_removed_elsewhere_is_recorded_as_skipped(ws: Path, tmp_path
         assert f.pre_sha is None and f.action == "modify" and "removed from the store" in (f.skipped_reason or "")
     finally:
         s.close()
+
+
+def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_path: Path) -> None:
+    """A shell group keeps its before-snapshot as the owner's persisted stat cache (only what
+    changed is written); from it, a later process finds what a killed command changed."""
+    db = sqlite3.connect(tmp_path / "cp.db")
+    store = BlobStore(tmp_path / "state-blobs")
+    cps = CheckpointStore(db, store)
+    s = Snapshotter(ws, store)
+    try:
+        before = s.take()
+        upserts, deletes = s.state_delta(before)
+        assert {u[0] for u in upserts} == set(before.files) and deletes == []
+        w = cps.begin_group("s", "t", "c", "shell", "run_command")
+        w.save_manifest(s.owner, upserts, deletes, s.state_meta(before))
+        s.mark_persisted(before, upserts, deletes)
+        (ws / "README").write_bytes(b"changed by the command\n")  # ... and then the process is killed
+        (ws / "src" / "b.py").unlink()
+        assert s.state_delta(before) == ([], [])  # nothing new to write for the same snapshot
+        (group, owner, meta), = cps.interrupted_shell_groups()
+        assert group.id == w.id and owner == s.owner
+        later = Snapshotter(ws, store)  # the next process
+        restored = later.from_state(cps.snapshot_state(owner), meta)
+        assert restored.files == before.files
+        later.adopt(restored)
+        changes = later.diff(restored, later.take(full=True))
+        assert sorted((Path(c.path).name, c.action) for c in changes) == [("README", "modify"), ("b.py", "delete")]
+        assert store.get(next(c for c in changes if c.action == "delete").pre_sha or "") == b"b\n"
+        # the state's blobs are referenced: gc keeps them even with no pin and no group rows
+        assert cps.gc() == 0 or all(store.has(e.sha) for e in before.files.values() if e.sha)
+        assert all(store.has(e.sha) for e in before.files.values() if e.sha)
+        later.close()
+    finally:
+        s.close()
