@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { Commands, EventTypes, Notifications, StopReasons } from '../src/protocol';
 
 const root = join(__dirname, '..', '..', '..');
-const pyPath = join(root, 'minicode_lsp', 'protocol.py');
+// the contract's names and codes live in protocol_ids.py (protocol.py re-exports them)
+const pyPath = join(root, 'minicode_lsp', 'protocol_ids.py');
 
-/** The string constants `NAME = "value"` of protocol.py whose name starts with prefix. */
+/** The string constants `NAME = "value"` of protocol_ids.py whose name starts with prefix. */
 function pyConstants(prefix: string): string[] {
   const src = readFileSync(pyPath, 'utf8');
   return [...src.matchAll(new RegExp(`^${prefix}[A-Z_]+ = "([^"]+)"`, 'gm'))].map((m) => m[1]);
