@@ -291,6 +291,25 @@ class SessionStore:
                 )
                 if not cur.rowcount:  # another process got there first
                     continue
+                last = conn.execute(
+                    "SELECT turn_id, type, data FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1",
+                    (row["session_id"],),
+                ).fetchone()
+                if last is not None and last["turn_id"] == row["id"] and last["type"] == "turn.finished":
+                    # killed between storing its turn.finished and its status: that event stands
+                    done = json.loads(last["data"])
+                    stop = str(done.get("stopReason") or "interrupted")
+                    conn.execute(
+                        "UPDATE turns SET status = 'finished', stop_reason = ?, usage = ?, provider = ?,"
+                        " error = ? WHERE id = ?",
+                        (stop, _dumps(done.get("usage") or {}), done.get("provider") or "", done.get("error"),
+                         row["id"]),
+                    )
+                    conn.execute("UPDATE sessions SET last_stop_reason = ?, updated_at = ? WHERE id = ?",
+                                 (stop, now, row["session_id"]))
+                    log.info("turn %s had finished (%s) before its process died", row["id"], stop)
+                    marked.append(row["id"])
+                    continue
                 conn.execute(
                     "UPDATE sessions SET last_stop_reason = 'interrupted', updated_at = ? WHERE id = ?",
                     (now, row["session_id"]),

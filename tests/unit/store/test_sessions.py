@@ -236,6 +236,22 @@ def test_mark_interrupted(store: SessionStore, db: Database) -> None:
     assert os.getpid() == store.get_turn(mine.id).pid
 
 
+def test_a_turn_killed_after_its_finish_event_gets_no_second_one(store: SessionStore, db: Database) -> None:
+    """The process stored turn.finished, then died before the status update: that event stands."""
+    s = store.create_session("t", "/ws")
+    turn = store.start_turn(s.id, "almost done")
+    store.append_event(s.id, turn.id, "turn.finished", {"stopReason": "done", "usage": {"outputTokens": 3},
+                                                       "provider": "local"})
+    with db.transaction() as conn:
+        conn.execute("UPDATE turns SET pid = ? WHERE id = ?", (dead_pid(), turn.id))
+    assert store.mark_interrupted() == [turn.id]
+    finished = [e for e in store.replay(s.id) if e.type == "turn.finished"]
+    assert len(finished) == 1 and finished[0].data["stopReason"] == "done"
+    t = store.get_turn(turn.id)
+    assert (t.status, t.stop_reason, t.provider) == ("finished", "done", "local")
+    assert store.get_session(s.id).last_stop_reason == "done"
+
+
 def test_summary_is_deterministic_markdown(store: SessionStore) -> None:
     s = store.create_session("", "/ws")
     record_turn(store, s.id, "Fix the failing test")
