@@ -63,7 +63,10 @@ class TurnCheckpoints:
                 # kept with the open group until it closes (only what changed since the last
                 # command is written): a kill during the command leaves it behind, and the next
                 # start compares it with the disk (Service.recover_shell_groups)
-                await asyncio.to_thread(save_before_snapshot, self._writer, self.snapshotter, self._before)
+                try:
+                    await asyncio.to_thread(save_before_snapshot, self._writer, self.snapshotter, self._before)
+                except Exception:  # the command still runs and is recorded; only a kill would lose it
+                    log.exception("could not keep the before-snapshot of %s", tool_call_id)
 
     def before_write(self, path: Path, current: bytes | None) -> None:
         if self._writer is not None:
