@@ -18,7 +18,7 @@ from pygls.protocol import LanguageServerProtocol
 from .service.errors import ServiceError
 
 if TYPE_CHECKING:  # pydantic loads with the first command, not at startup
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -48,10 +48,12 @@ def parse_args(command: str, model: type[M], args: Sequence[Any]) -> M:
         raise JsonRpcInvalidParams(f"invalid arguments for {command}: a string is not valid Unicode (lone surrogate)")
     from pydantic import ValidationError
 
+    from .protocol import describe_validation_error
+
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise JsonRpcInvalidParams(f"invalid arguments for {command}: {describe(exc)}") from None
+        raise JsonRpcInvalidParams(f"invalid arguments for {command}: {describe_validation_error(exc)}") from None
 
 
 def _unicode(value: Any) -> bool:
@@ -71,12 +73,6 @@ def _unicode(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return True
-
-
-def describe(exc: ValidationError) -> str:
-    from .protocol import describe_validation_error
-
-    return describe_validation_error(exc)
 
 
 def rpc_error(exc: ServiceError) -> JsonRpcException:

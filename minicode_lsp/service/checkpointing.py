@@ -12,10 +12,15 @@ from ..agent.ports import ChangedFile, GroupKind, GroupResult
 log = logging.getLogger(__name__)
 
 
-def save_before_snapshot(writer: Any, snapshotter: Any, before: Any) -> None:
-    upserts, deletes = snapshotter.state_delta(before)
-    writer.save_manifest(snapshotter.owner, upserts, deletes, snapshotter.state_meta(before))
-    snapshotter.mark_persisted(before, upserts, deletes)
+def persist_snapshot_state(checkpoints: Any, snapshotter: Any, snap: Any, *, writer: Any = None) -> None:
+    """Write what changed in the snapshotter's persisted state since last time (all of it the
+    first time); with ``writer``, in the same transaction as that shell group's manifest row."""
+    upserts, deletes = snapshotter.state_delta(snap)
+    if writer is None:
+        checkpoints.persist_snapshot_state(snapshotter.owner, upserts, deletes)
+    else:
+        writer.save_manifest(snapshotter.owner, upserts, deletes, snapshotter.state_meta(snap))
+    snapshotter.mark_persisted(snap, upserts, deletes)
 
 
 def recover_shell_group(checkpoints: Any, snapshotter: Any, group: Any, owner: str, meta: str) -> Any:
@@ -64,7 +69,8 @@ class TurnCheckpoints:
                 # command is written): a kill during the command leaves it behind, and the next
                 # start compares it with the disk (Service.recover_shell_groups)
                 try:
-                    await asyncio.to_thread(save_before_snapshot, self._writer, self.snapshotter, self._before)
+                    await asyncio.to_thread(persist_snapshot_state, self.checkpoints, self.snapshotter,
+                                            self._before, writer=self._writer)
                 except Exception:  # the command still runs and is recorded; only a kill would lose it
                     log.exception("could not keep the before-snapshot of %s", tool_call_id)
 

@@ -37,7 +37,7 @@ from ..store.redact import Redactor
 from ..store.sessions import SessionStore
 from ..store.snapshots import Snapshotter, owner_alive
 from . import retention
-from .checkpointing import recover_shell_group
+from .checkpointing import persist_snapshot_state, recover_shell_group
 from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
@@ -351,14 +351,9 @@ class Service:
         async with self.snapshot_lock:
             snap = await asyncio.to_thread(self.snapshotter.baseline)
             # persist its stat cache now, so the first command's group writes only what changed
-            await asyncio.to_thread(self._persist_snapshot_state, snap)
+            await asyncio.to_thread(persist_snapshot_state, self.checkpoints, self.snapshotter, snap)
         log.info("workspace baseline: %d file(s), %d hashed, %.1f s%s", len(snap.files), snap.hashed,
                  snap.duration_s, f", skipped {len(snap.skipped)}" if snap.skipped else "")
-
-    def _persist_snapshot_state(self, snap: Any) -> None:
-        upserts, deletes = self.snapshotter.state_delta(snap)
-        self.checkpoints.persist_snapshot_state(self.snapshotter.owner, upserts, deletes)
-        self.snapshotter.mark_persisted(snap, upserts, deletes)
 
     async def watch_readiness(self, *, not_ready_s: float = 30.0, ready_s: float = 300.0) -> None:
         """Re-probe in the background: often while not ready (a local model may start later),

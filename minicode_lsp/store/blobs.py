@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from minicode_lsp.store.db import write_transaction
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BLOB_SIZE = 5 * 1024 * 1024
@@ -597,20 +599,5 @@ class BlobStore:
         if self._db is None:
             yield None
             return
-        tx = getattr(self._db, "transaction", None)
-        if tx is not None:
-            with tx() as conn:
-                yield conn
-            return
-        conn = self._conn
-        assert conn is not None
-        if conn.in_transaction:  # nested in a caller's transaction
+        with write_transaction(self._db) as conn:
             yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")

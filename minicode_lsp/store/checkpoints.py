@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from minicode_lsp.store.blobs import BlobStore, BlobTooLarge, sha256
+from minicode_lsp.store.db import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -332,22 +333,8 @@ class CheckpointStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        tx = getattr(self.db, "transaction", None)
-        if tx is not None:
-            with tx():
-                yield self.conn
-            return
-        conn = self.conn
-        if conn.in_transaction:  # nested in a caller's transaction
+        with write_transaction(self.db) as conn:
             yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read: through ``Database.query_tuples`` (which holds its lock) when available."""
@@ -393,8 +380,9 @@ class CheckpointStore:
         owners = {r[0] for r in self._q("SELECT DISTINCT owner FROM snapshot_state")}
         needed = {r[0] for r in self._q("SELECT owner FROM shell_manifests")}
         gone = [o for o in owners - needed if not alive(o)]
-        with self._tx() as conn:
-            conn.executemany("DELETE FROM snapshot_state WHERE owner=?", [(o,) for o in gone])
+        if gone:
+            with self._tx() as conn:
+                conn.executemany("DELETE FROM snapshot_state WHERE owner=?", [(o,) for o in gone])
         return len(gone)
 
     # ------------------------------------------------------------------ reading

@@ -294,6 +294,26 @@ class Database:
         self.close()
 
 
+@contextlib.contextmanager
+def write_transaction(db: Database | sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A short write transaction: ``Database.transaction()``, or on a bare connection (some
+    tests) ``BEGIN IMMEDIATE`` ... ``COMMIT``; either way a nested use joins the caller's."""
+    if isinstance(db, Database):
+        with db.transaction() as conn:
+            yield conn
+        return
+    if db.in_transaction:  # nested in a caller's transaction
+        yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _split_sql(sql: str) -> list[str]:
     """Split a script into statements (quote- and trigger-aware via ``complete_statement``)."""
     statements: list[str] = []
