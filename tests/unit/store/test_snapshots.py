@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from minicode_lsp.store.blobs import BlobStore
-from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.checkpoints import CheckpointStore, GroupFile
 from minicode_lsp.store.snapshots import Snapshotter
 
 
@@ -242,17 +242,18 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
         s.close()
 
 
-def test_gc_keeps_the_live_snapshot_blobs_a_shell_group_needs(ws: Path, tmp_path: Path) -> None:
-    """Deleting a session runs blob gc; the workspace snapshot's blobs are the pre-images of
-    the next shell group and must survive it."""
+def command_after_gc(ws: Path, tmp_path: Path, *, pinned: bool) -> tuple[int, GroupFile, BlobStore]:
+    """Baseline, blob gc (as a session deletion runs it), then a command changes src/a.py:
+    the blobs gc removed, and the shell group's one file."""
     db = sqlite3.connect(tmp_path / "cp.db")
     store = BlobStore(tmp_path / "gc-blobs")
     cps = CheckpointStore(db, store)
     s = Snapshotter(ws, store)
-    store.pin(s.live_shas)
+    if pinned:
+        store.pin(s.live_shas)
     try:
         before = s.baseline()
-        assert cps.gc() == 0  # nothing references the baseline's blobs but the pin
+        removed = cps.gc()
         (ws / "src" / "a.py").write_bytes(b"changed by a command\n")
         after = s.take()
         w = cps.begin_group("s", "t", "c", "shell", "run_command")
@@ -260,30 +261,25 @@ def test_gc_keeps_the_live_snapshot_blobs_a_shell_group_needs(ws: Path, tmp_path
         group = w.commit()
         assert group is not None
         (f,) = group.files
-        assert f.pre_sha and store.get(f.pre_sha) == b"a\n" and not f.skipped_reason
+        return removed, f, store
     finally:
         s.close()
+        db.close()
+
+
+def test_gc_keeps_the_live_snapshot_blobs_a_shell_group_needs(ws: Path, tmp_path: Path) -> None:
+    """Deleting a session runs blob gc; the workspace snapshot's blobs are the pre-images of
+    the next shell group and must survive it."""
+    removed, f, store = command_after_gc(ws, tmp_path, pinned=True)
+    assert removed == 0  # nothing references the baseline's blobs but the pin
+    assert f.pre_sha and store.get(f.pre_sha) == b"a\n" and not f.skipped_reason
 
 
 def test_a_pre_image_removed_elsewhere_is_recorded_as_skipped(ws: Path, tmp_path: Path) -> None:
     """Another process's gc cannot see this process's pins: the group says what was lost."""
-    db = sqlite3.connect(tmp_path / "cp.db")
-    store = BlobStore(tmp_path / "gc-blobs")
-    cps = CheckpointStore(db, store)
-    s = Snapshotter(ws, store)
-    try:
-        before = s.baseline()
-        assert cps.gc() > 0  # unpinned: the baseline's blobs go
-        (ws / "src" / "a.py").write_bytes(b"changed by a command\n")
-        after = s.take()
-        w = cps.begin_group("s", "t", "c", "shell", "run_command")
-        s.record(w, s.diff(before, after))
-        group = w.commit()
-        assert group is not None
-        (f,) = group.files
-        assert f.pre_sha is None and f.action == "modify" and "removed from the store" in (f.skipped_reason or "")
-    finally:
-        s.close()
+    removed, f, _ = command_after_gc(ws, tmp_path, pinned=False)
+    assert removed > 0  # unpinned: the baseline's blobs go
+    assert f.pre_sha is None and f.action == "modify" and "removed from the store" in (f.skipped_reason or "")
 
 
 def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_path: Path) -> None:

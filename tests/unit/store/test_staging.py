@@ -30,6 +30,8 @@ from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.rewind import plan_rewind
 
+from .test_checkpoints import edit
+
 
 class Store:
     def __init__(self, root: Path, *, flusher: bool = True) -> None:
@@ -80,24 +82,11 @@ def wait_until(cond, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-
     return bool(cond())
 
 
-def edit(store: Store, path: Path, new: bytes | None, turn: str = "t1") -> str:
-    w = store.cps.begin_group("s1", turn, "call", "edit", "edit")
-    w.before_write(path, path.read_bytes() if path.exists() else None)
-    if new is None:
-        path.unlink()
-    else:
-        path.write_bytes(new)
-    w.after_write(path, new)
-    g = w.commit()
-    assert g is not None
-    return g.id
-
-
 # ---------------------------------------------------------------------------- in one process
 def test_staged_images_are_read_before_any_flush(quiet: Store, ws: Path) -> None:
     f = ws / "a.txt"
     f.write_bytes(b"before\r\n\xff")
-    gid = edit(quiet, f, b"after\n")
+    gid = edit(quiet.cps, f, b"after\n")
     g = quiet.cps.get_group(gid)
     assert g is not None
     pre, post = g.files[0].pre_sha, g.files[0].post_sha
@@ -122,9 +111,9 @@ def test_staged_images_are_read_before_any_flush(quiet: Store, ws: Path) -> None
 def test_durable_blob_is_not_staged_again(quiet: Store, ws: Path) -> None:
     f = ws / "a.txt"
     f.write_bytes(b"one\n")
-    edit(quiet, f, b"two\n")
+    edit(quiet.cps, f, b"two\n")
     quiet.blobs.drain()
-    edit(quiet, f, b"three\n")  # pre-image b"two\n" is a durable file now: only the post is staged
+    edit(quiet.cps, f, b"three\n")  # pre-image b"two\n" is a durable file now: only the post is staged
     assert list(pending(quiet.db.path)) == [hashlib.sha256(b"three\n").hexdigest()]
 
 
@@ -184,11 +173,11 @@ def test_background_flusher_runs_and_close_drains(tmp_path: Path, ws: Path) -> N
     s = Store(tmp_path)
     f = ws / "a.txt"
     f.write_bytes(b"v0\n")
-    edit(s, f, b"v1\n")
+    edit(s.cps, f, b"v1\n")
     assert wait_until(lambda: s.blobs.staged_count() == 0), "the flusher never ran"
     assert s.blobs.flushed == 2
     for i in range(2, 6):
-        edit(s, f, f"v{i}\n".encode())
+        edit(s.cps, f, f"v{i}\n".encode())
     s.close()  # drains what is left
     assert pending(s.db.path) == {}
     for i in range(6):
@@ -420,7 +409,7 @@ def test_flush_batches_are_bounded(quiet: Store, monkeypatch: pytest.MonkeyPatch
 def test_a_forked_child_can_flush_while_the_parent_flushes(quiet: Store, ws: Path) -> None:
     f = ws / "a.txt"
     f.write_bytes(b"one\n")
-    edit(quiet, f, b"two\n")
+    edit(quiet.cps, f, b"two\n")
     with quiet.blobs._flush_lock:  # as if the parent's flusher were in the middle of a pass
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
