@@ -66,6 +66,8 @@ def _usage(d: dict[str, Any] | None) -> Usage:
 
 @dataclass
 class _PartialCall:
+    index: int
+    seq: int  # order of arrival: calls that share an index keep it
     id: str = ""
     name: str = ""
     args: list[str] = field(default_factory=list)
@@ -76,20 +78,36 @@ class _Assembly:
     """The reply being built from stream chunks."""
 
     text: list[str] = field(default_factory=list)
-    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    calls: list[_PartialCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = ""
     done: bool = False
+    # The call each ``index`` currently stands for.
+    _open: dict[int, _PartialCall] = field(default_factory=dict)
 
     def add_tool_deltas(self, deltas: list[dict[str, Any]]) -> None:
+        """Add streamed tool-call deltas.
+
+        Calls are keyed by ``index`` as the wire format says, except that a delta carrying
+        a new ``id`` and a function name at an index already in use starts a new call:
+        Ollama 0.20.x, SGLang and Dynamo send every parallel call at index 0, each with its own id.
+        """
         for pos, d in enumerate(deltas):
+            if not isinstance(d, dict):
+                continue
             idx = d.get("index")
             idx = pos if not isinstance(idx, int) else idx
-            call = self.calls.setdefault(idx, _PartialCall())
-            if d.get("id"):
-                call.id = d["id"]
-            fn = d.get("function") or {}
-            if fn.get("name"):
+            raw_fn = d.get("function")
+            fn: dict[str, Any] = raw_fn if isinstance(raw_fn, dict) else {}
+            new_id = d.get("id") if isinstance(d.get("id"), str) else ""
+            call = self._open.get(idx)
+            if call is None or (new_id and call.id and new_id != call.id and fn.get("name")):
+                call = _PartialCall(index=idx, seq=len(self.calls))
+                self.calls.append(call)
+                self._open[idx] = call
+            if new_id:
+                call.id = call.id or new_id
+            if isinstance(fn.get("name"), str) and fn["name"]:
                 call.name = call.name or fn["name"]
             args = fn.get("arguments")
             if isinstance(args, str):
@@ -99,8 +117,7 @@ class _Assembly:
 
     def reply(self) -> ModelReply:
         calls = []
-        for idx in sorted(self.calls):
-            c = self.calls[idx]
+        for c in sorted(self.calls, key=lambda c: (c.index, c.seq)):
             arguments, error = parse_arguments("".join(c.args))
             calls.append(ToolCall(id=c.id or f"call_{uuid.uuid4().hex[:12]}", name=c.name,
                                   arguments=arguments, arguments_error=error))
