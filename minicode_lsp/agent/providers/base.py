@@ -65,6 +65,7 @@ class ProviderError(Exception):
         retry_after_s: float | None = None,
         hint: str = "",
         context_too_long: bool = False,
+        quota: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -72,6 +73,7 @@ class ProviderError(Exception):
         self.retry_after_s = retry_after_s
         self.hint = hint
         self.context_too_long = context_too_long
+        self.quota = quota  # out of quota/credits: not retried; a fallback may still answer
 
 
 class Provider(Protocol):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import re
@@ -78,11 +79,55 @@ EXCEPTION_RULES: list[tuple[type[BaseException], RetryRule]] = [
     (httpx.TransportError, RetryRule(True, "network error")),
 ]
 
+# What a vendor's error body says, read before its status: the first rule that matches wins.
+# Each pattern is matched against the whole body, case-insensitively.
 CONTEXT_PATTERNS = re.compile(
     r"context.length|context_length_exceeded|maximum context|context window|prompt is too long"
-    r"|too many tokens|reduce the length|input is too long|exceeds the model",
+    r"|reduce the length|input is too long|exceeds the model|exceed_context_size_error"
+    r"|exceeds the available context size|maximum model length|context size has been exceeded"
+    r"|context the overflows|context overflow|prompt too long|exceeds? the context length"
+    r"|maximum number of tokens allowed|too large for model with|too many tokens"
+    r"|n_keep.{0,20}n_ctx|larger than the max context size",
     re.IGNORECASE,
 )
+QUOTA_PATTERNS = re.compile(
+    r"insufficient_quota|exceeded your current quota|credit balance is too low|insufficient.credits"
+    r"|reached your specified (api )?usage limits|spend(ing)? limit|billing_hard_limit|billing_not_active"
+    r"|out of credits|requires more credits",
+    re.IGNORECASE,
+)
+TOOL_CHOICE_PATTERNS = re.compile(r"enable-auto-tool-choice|auto.? tool choice requires", re.IGNORECASE)
+MODEL_NOT_FOUND_PATTERNS = re.compile(r"model .{0,200}? not found|try pulling it first", re.IGNORECASE)
+NO_TOOLS_PATTERNS = re.compile(r"does not support tools", re.IGNORECASE)
+
+QUOTA_HINT = ("out of quota or credits (a billing or spend limit, not a rate limit): add credits or raise "
+              "the limit; retrying will not help")
+TOOL_CHOICE_HINT = ("the server does not accept tool calls: start vLLM with `--enable-auto-tool-choice "
+                    "--tool-call-parser <parser>` (e.g. hermes for Qwen, llama3_json for Llama 3, mistral)")
+CONTEXT_HINT = "the conversation is too long for the model's context"
+
+
+def body_rule(status: int, body: str, spec: ProviderSpec) -> RetryRule | None:
+    """The rule an error body calls for, when it says more than its status does."""
+    if status in (401, 403):
+        return None
+    if QUOTA_PATTERNS.search(body) and status in (400, 402, 403, 429):
+        return RetryRule(False, QUOTA_HINT)
+    if status == 429:  # "Request too large ... tokens per min" is a rate limit, not the context
+        return None
+    if CONTEXT_PATTERNS.search(body):
+        return RetryRule(False, CONTEXT_HINT, context_too_long=True)
+    if TOOL_CHOICE_PATTERNS.search(body):
+        return RetryRule(False, TOOL_CHOICE_HINT)
+    if NO_TOOLS_PATTERNS.search(body):
+        return RetryRule(False, f"the model {spec.model} does not support tool calls: pick a model that does "
+                                "(e.g. qwen2.5-coder, llama3.1, qwen3)")
+    if status == 404 and MODEL_NOT_FOUND_PATTERNS.search(body):
+        return RetryRule(False, f"the model {spec.model} is not available on this server: run "
+                                f"`ollama pull {spec.model}` (or check the model name)")
+    return None
+
+
 _KEYLIKE = re.compile(r"\b(sk|key|ak)-[A-Za-z0-9_\-*.]{6,}")
 
 
@@ -120,14 +165,34 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+def error_text(body: str) -> str:
+    """The message of a JSON error body (OpenRouter's wrapped upstream error unwrapped), else the body."""
+    try:
+        d = json.loads(body)
+    except ValueError:
+        return body
+    err = d.get("error", d) if isinstance(d, dict) else None
+    if isinstance(err, str):
+        return err
+    if not isinstance(err, dict) or not isinstance(err.get("message"), str):
+        return body
+    message: str = err["message"]
+    meta = err.get("metadata")
+    raw = meta.get("raw") if isinstance(meta, dict) else None
+    if raw:
+        inner = error_text(raw) if isinstance(raw, str) else json.dumps(raw)
+        provider = meta.get("provider_name") if isinstance(meta, dict) else None
+        message = f"{message} ({provider or 'upstream'}: {inner})"
+    return message
+
+
 def error_from_status(
     spec: ProviderSpec, status: int, body: str, headers: httpx.Headers | dict[str, str] | None = None
 ) -> ProviderError:
     """The ProviderError for an HTTP error response, decided by ``STATUS_RULES``."""
-    rule = STATUS_RULES.get(status) or (DEFAULT_5XX if status >= 500 else DEFAULT_4XX)
-    detail = redact(" ".join(body.split())[:300], spec)
-    if status in (400, 413, 422) and CONTEXT_PATTERNS.search(body):
-        rule = RetryRule(False, "the conversation is too long for the model's context", True)
+    rule = body_rule(status, body, spec) or STATUS_RULES.get(status) or (
+        DEFAULT_5XX if status >= 500 else DEFAULT_4XX)
+    detail = redact(" ".join(error_text(body).split())[:300], spec)
     retry_after = parse_retry_after((headers or {}).get("retry-after"))
     hint = _hint(rule, spec)
     message = f"{spec.name}: HTTP {status}: {hint}" + (f" ({detail})" if detail else "")
@@ -138,6 +203,7 @@ def error_from_status(
         retry_after_s=retry_after,
         hint=hint,
         context_too_long=rule.context_too_long,
+        quota=rule.hint == QUOTA_HINT,
     )
 
 

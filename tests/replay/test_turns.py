@@ -1,0 +1,53 @@
+"""Whole turns through the real httpx providers against vendor replies on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from minicode_lsp.agent.loop import TurnSettings, run_turn
+from minicode_lsp.agent.messages import Message, ToolCall, ToolResult
+from minicode_lsp.agent.providers.base import ProviderError
+from tests.unit.agent.fakes import make_ports
+
+from .conftest import make
+from .server import ReplayServer
+from .wire import error, openai_text
+
+
+def _history(n: int) -> list[Message]:
+    out: list[Message] = []
+    for i in range(n):
+        out += [Message(role="user", text=f"question {i}"),
+                Message(role="assistant", tool_calls=[ToolCall(f"c{i}", "run_command", {"command": f"make t{i}"})]),
+                Message(role="tool", tool_results=[ToolResult(f"c{i}", "run_command", "o" * 600)]),
+                Message(role="assistant", text=f"answer {i}")]
+    return out
+
+
+async def test_llamacpp_500_context_overflow_compacts_and_retries_once_without_retrying_the_500(
+        tmp_path: Path, replay: ReplayServer, client: httpx.AsyncClient) -> None:
+    fake = make_ports(tmp_path)
+    replay.add(error(500, {"error": {"code": 500, "type": "server_error", "message":
+                                     "the request exceeds the available context size, try increasing the context "
+                                     "size or enable context shift"}}),
+               openai_text("summary of the earlier work"), openai_text("finished"))
+    provider = make(replay, "openai", client, max_retries=2)
+    out = await run_turn(prompt="go on", history=_history(6), provider=provider, ports=fake.ports,
+                         settings=TurnSettings(permission_mode="auto", context_window=8192), cancel=asyncio.Event())
+    assert out.stop_reason == "done" and out.text == "finished"
+    assert len(replay.requests) == 3  # the overflow, the summary, the retry: the 500 was not retried
+    (compacted,) = fake.events.of("context.compacted")
+    assert compacted["reason"] == "context_too_long"
+
+
+async def test_openrouter_wrapped_error_shows_the_upstream_reason(replay: ReplayServer,
+                                                                  client: httpx.AsyncClient) -> None:
+    replay.add(error(400, {"error": {"message": "Provider returned error", "code": 400, "metadata": {
+        "raw": '{"error":{"message":"Model supports at most 1 image per prompt."}}', "provider_name": "Crucible"}}}))
+    with pytest.raises(ProviderError) as info:
+        await make(replay, "openai", client).complete(system="", messages=[Message(role="user", text="x")], tools=[])
+    assert "Crucible: Model supports at most 1 image per prompt." in str(info.value)
