@@ -23,6 +23,7 @@ from ._transport import (
     parse_json,
 )
 from .base import ModelReply, ProviderError, TextCallback
+from .ids import anthropic_id
 from .retry import error_from_status, malformed
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -45,11 +46,11 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
         return [{"type": "text", "text": m.text}] if m.text else []
     if m.role == "assistant":
         blocks: list[dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
-        blocks += [{"type": "tool_use", "id": tc.id, "name": tc.name, "input": tc.arguments} for tc in m.tool_calls]
+        blocks += [{"type": "tool_use", "id": anthropic_id(tc.id), "name": tc.name, "input": tc.arguments} for tc in m.tool_calls]
         return blocks
     out: list[dict[str, Any]] = []
     for r in m.tool_results:
-        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": r.tool_call_id, "content": r.content}
+        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": anthropic_id(r.tool_call_id), "content": r.content}
         if r.is_error:
             block["is_error"] = True
         out.append(block)

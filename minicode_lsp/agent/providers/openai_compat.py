@@ -24,6 +24,7 @@ from ._transport import (
     parse_json,
 )
 from .base import ModelReply, ProviderError, TextCallback
+from .ids import openai_id
 from .retry import error_from_status, malformed
 
 
@@ -39,7 +40,7 @@ def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, A
             msg: dict[str, Any] = {"role": "assistant", "content": m.text or (None if m.tool_calls else "")}
             if m.tool_calls:
                 msg["tool_calls"] = [
-                    {"id": tc.id, "type": "function",
+                    {"id": openai_id(tc.id), "type": "function",
                      "function": {"name": tc.name, "arguments": json.dumps(tc.arguments)}}
                     for tc in m.tool_calls
                 ]
@@ -47,7 +48,7 @@ def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, A
         else:
             for r in m.tool_results:
                 content = f"Error: {r.content}" if r.is_error and not r.content.startswith("Error") else r.content
-                out.append({"role": "tool", "tool_call_id": r.tool_call_id, "content": content})
+                out.append({"role": "tool", "tool_call_id": openai_id(r.tool_call_id), "content": content})
             if m.text:
                 out.append({"role": "user", "content": m.text})
     return out
