@@ -1,4 +1,4 @@
-"""Entry point: `minicode-lsp serve|run|demo|sessions|checkpoints|rewind|readiness|memory`."""
+"""Entry point: `minicode-lsp serve|run|demo|sessions|checkpoints|rewind|readiness|trust|memory`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rd = sub.add_parser("readiness", parents=[ws], help="can the agent work here, and if not why")
     rd.add_argument("--no-probe", action="store_true", help="do not contact the providers")
+
+    tr = sub.add_parser("trust", parents=[ws], help="show what the workspace's .minicode.toml would enable, and allow it")
+    tr.add_argument("--yes", action="store_true", help="allow without asking (exactly the content shown)")
+    tr.add_argument("--revoke", action="store_true", help="remove the allow")
 
     mem = sub.add_parser("memory", help="project and user memory entries")
     msub = mem.add_subparsers(dest="action", required=True)

@@ -227,6 +227,10 @@ def dispatch(cmd: str, args: argparse.Namespace) -> int:
             return asyncio.run(readiness_cmd(args))
         if cmd == "memory":
             return memory_cmd(args)
+        if cmd == "trust":
+            from .trust_cli import trust_cmd
+
+            return trust_cmd(args)
     except ServiceError as exc:
         print(f"minicode-lsp: error: {exc.message}", file=sys.stderr)
         return 2

@@ -2,7 +2,11 @@
 
 Sources, later ones winning: defaults, the user's config file (TOML in the platform config
 dir), the workspace's ``.minicode.toml``, ``initializationOptions``, then
-``workspace/didChangeConfiguration`` (section ``minicode``). Parsing is lenient and loud:
+``workspace/didChangeConfiguration`` (section ``minicode``). The workspace file's settings
+that send data out or run code apply only once the user allowed its exact content
+(``trust.py``); a client that says the workspace is not trusted (``workspaceTrusted: false``
+in ``initializationOptions``, as VS Code's Workspace Trust) has those keys of every
+non-user layer withheld. Parsing is lenient and loud:
 unknown keys are ignored with a warning, an invalid value keeps its default and is reported
 (the problems show in readiness), and nothing here is ever fatal.
 
@@ -19,6 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+from . import trust
 
 log = logging.getLogger(__name__)
 
@@ -169,39 +175,95 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+CLIENT_SOURCES = ("initializationOptions", "didChangeConfiguration")
+TRUST_FLAG = "workspaceTrusted"  # sent by a client in initializationOptions (VS Code: isTrusted)
+
+
 class ConfigLoader:
     """Holds the layered sources and builds the effective Settings from them."""
 
     ORDER = ("user", "workspace", "initializationOptions", "didChangeConfiguration")
 
-    def __init__(self) -> None:
+    def __init__(self, *, trust_base: Path | None = None) -> None:
         self.layers: dict[str, dict[str, Any]] = {}
         self.problems: dict[str, list[ConfigProblem]] = {}
+        self.trust_base = trust_base  # the trust file's folder (None: the user's state dir)
+        # The workspace file as last read: its path, bytes and whether its content is allowed.
+        self.workspace_path: Path | None = None
+        self.workspace_bytes: bytes | None = None
+        self.workspace_allowed = False
+        self.workspace_extra: dict[str, Any] = {}  # raw keys we gate but do not parse (mcpServers)
+        # The client said the workspace is not trusted (VS Code's Workspace Trust): only ever
+        # stricter; no client message can make a file trusted.
+        self.client_untrusted = False
+        self.withheld: list[trust.Withheld] = []
 
     def set_layer(self, source: str, data: Any) -> None:
+        if isinstance(data, dict) and TRUST_FLAG in data:
+            data = dict(data)
+            flag = data.pop(TRUST_FLAG)
+            if source in CLIENT_SOURCES and flag is False:
+                self.client_untrusted = True
         problems: list[ConfigProblem] = []
         self.layers[source] = _clean(Settings, data, source, "", problems)
         self.problems[source] = problems
 
     def load_file(self, source: str, path: Path) -> None:
+        if source == "workspace":
+            self.workspace_path, self.workspace_bytes, self.workspace_allowed = path, None, False
+            self.workspace_extra = {}
         if not path.is_file():
             self.layers.pop(source, None)
             self.problems.pop(source, None)
             return
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             log.warning("config %s: cannot read %s: %s", source, path, exc)
             self.layers[source] = {}
             self.problems[source] = [ConfigProblem(source=source, key=str(path), message=f"unreadable: {exc}")]
             return
+        if source == "workspace":
+            self.workspace_bytes = raw
+            self.workspace_allowed = trust.is_allowed(path, trust.content_hash(raw), base=self.trust_base)
+            self.workspace_extra = {k: data.pop(k) for k in ("mcpServers", "mcp_servers") if k in data}
         self.set_layer(source, data)
 
     def settings(self) -> Settings:
         merged: dict[str, Any] = {}
+        user = self.layers.get("user", {})
+        self.withheld = []
         for source in self.ORDER:
-            merged = _merge(merged, self.layers.get(source, {}))
+            layer = self.layers.get(source, {})
+            gated = (source == "workspace" and not (self.workspace_allowed and not self.client_untrusted)) or (
+                source in CLIENT_SOURCES and self.client_untrusted
+            )
+            if gated:
+                layer, withheld = trust.gate({**layer, **self.workspace_extra} if source == "workspace" else layer,
+                                             user, source)
+                if withheld.keys:
+                    self.withheld.append(withheld)
+            merged = _merge(merged, layer)
         return Settings.model_validate(merged)
+
+    def workspace_withheld(self) -> trust.Withheld | None:
+        """What the workspace file would enable once allowed (computed as if it were not)."""
+        layer = {**self.layers.get("workspace", {}), **self.workspace_extra}
+        _, withheld = trust.gate(layer, self.layers.get("user", {}), "workspace")
+        return withheld if withheld.keys else None
+
+    def allow_workspace(self, sha256: str | None = None) -> bool:
+        """Record the user's allow for the workspace file's content as last read (or only if
+        its hash is ``sha256``: what the user was shown). False when there is nothing to allow."""
+        if self.workspace_path is None or self.workspace_bytes is None:
+            return False
+        digest = trust.content_hash(self.workspace_bytes)
+        if sha256 is not None and sha256 != digest:
+            return False
+        trust.allow(self.workspace_path, digest, base=self.trust_base)
+        self.workspace_allowed = True
+        return True
 
     def all_problems(self) -> list[ConfigProblem]:
         return [p for source in self.ORDER for p in self.problems.get(source, [])]
@@ -217,6 +279,7 @@ def user_config_path() -> Path:
 
 
 def load_for_workspace(root: Path | None, loader: ConfigLoader | None = None) -> ConfigLoader:
+    """The user's config and the workspace's ``.minicode.toml`` (its trust checked)."""
     loader = loader or ConfigLoader()
     loader.load_file("user", user_config_path())
     if root is not None:

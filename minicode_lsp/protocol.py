@@ -32,6 +32,7 @@ from .protocol_ids import (
     CMD_SESSION_SUMMARIZE,
     CMD_TASK_CANCEL,
     CMD_TASK_RUN,
+    CMD_WORKSPACE_TRUST,
     CheckStatus,
     ExportFormat,
     MemoryScope,
@@ -164,6 +165,14 @@ class MemoryAcceptArgs(StrictArgs):
     id: str = Field(min_length=1)
 
 
+class WorkspaceTrustArgs(StrictArgs):
+    """Allow the workspace's .minicode.toml as it is now. With ``sha256`` (the hash the user was
+    shown) it is recorded only if the file still has that content; without it the server asks
+    the user first, showing the settings the allow would enable."""
+
+    sha256: str | None = None
+
+
 COMMAND_ARGS: dict[str, type[StrictArgs]] = {
     CMD_TASK_RUN: TaskRunArgs,
     CMD_TASK_CANCEL: SessionIdArgs,
@@ -182,6 +191,7 @@ COMMAND_ARGS: dict[str, type[StrictArgs]] = {
     CMD_MEMORY_ADD: MemoryAddArgs,
     CMD_MEMORY_REMOVE: MemoryRemoveArgs,
     CMD_MEMORY_ACCEPT: MemoryAcceptArgs,
+    CMD_WORKSPACE_TRUST: WorkspaceTrustArgs,
 }
 
 

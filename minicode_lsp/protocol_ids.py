@@ -26,6 +26,7 @@ CMD_MEMORY_SHOW = "minicode.memory.show"
 CMD_MEMORY_ADD = "minicode.memory.add"
 CMD_MEMORY_REMOVE = "minicode.memory.remove"
 CMD_MEMORY_ACCEPT = "minicode.memory.accept"
+CMD_WORKSPACE_TRUST = "minicode.workspace.trust"
 
 COMMANDS: tuple[str, ...] = (
     CMD_TASK_RUN,
@@ -45,6 +46,7 @@ COMMANDS: tuple[str, ...] = (
     CMD_MEMORY_ADD,
     CMD_MEMORY_REMOVE,
     CMD_MEMORY_ACCEPT,
+    CMD_WORKSPACE_TRUST,
 )
 
 # ---------------------------------------------------------------- notifications (server -> client)

@@ -52,6 +52,7 @@ HANDLERS: dict[str, Handler] = {
     p.CMD_MEMORY_ADD: lambda svc, a: svc.memory_add(a),
     p.CMD_MEMORY_REMOVE: lambda svc, a: svc.memory_remove(a),
     p.CMD_MEMORY_ACCEPT: lambda svc, a: svc.memory_accept(a),
+    p.CMD_WORKSPACE_TRUST: lambda svc, a: svc.trust_workspace(a),
 }
 
 

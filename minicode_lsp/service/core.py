@@ -24,6 +24,7 @@ from ..protocol import (
     SessionListArgs,
     SessionReplayArgs,
     TaskRunArgs,
+    WorkspaceTrustArgs,
 )
 from ..store import export as exporting
 from ..store.blobs import BlobStore
@@ -44,6 +45,7 @@ from .frontend import Frontend
 from .readiness import build_report
 from .rewind import RewindService
 from .tasks import TaskRunner
+from .trust import trust_workspace, workspace_trust_check
 from .turns import RunningTurn, execute_turn, missing_key, secret_values, summarize_with_model
 
 if TYPE_CHECKING:
@@ -336,9 +338,10 @@ class Service:
 
     # ------------------------------------------------------------------ readiness
     async def refresh_readiness(self, *, probe: bool = True) -> ReadinessReport:
+        trust_check = workspace_trust_check(self.loader, self.root)
         report = await build_report(
             self.settings, self.loader.all_problems(), self.root, self.store_dir, probe=probe,
-            client=self.http_client() if probe else None,
+            client=self.http_client() if probe else None, extra_checks=[trust_check] if trust_check else [],
         )
         changed = self.readiness is None or report.wire() != self.readiness.wire()
         self.readiness = report
@@ -362,6 +365,11 @@ class Service:
             await self.refresh_readiness(probe=True)
             state = self.readiness.state if self.readiness else "blocked"
             await asyncio.sleep(ready_s if state == "ready" else not_ready_s)
+
+    # ------------------------------------------------------------------ workspace trust
+    async def trust_workspace(self, args: WorkspaceTrustArgs) -> dict[str, Any]:
+        """``minicode.workspace.trust``: allow the workspace's .minicode.toml as it is now."""
+        return await trust_workspace(self, args)
 
     # ------------------------------------------------------------------ memory
     def _memory_for(self, scope: str) -> MemoryStore:

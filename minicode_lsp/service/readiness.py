@@ -71,10 +71,11 @@ def _fix_for(p: ProviderConfig, is_default: bool) -> str:
 
 async def build_report(
     settings: Settings, problems: list[ConfigProblem], root: Path, store_dir: Path, *, probe: bool,
-    client: Any = None,
+    client: Any = None, extra_checks: list[ReadinessCheck] | None = None,
 ) -> ReadinessReport:
-    """``client``: the service's shared httpx client, used when probing."""
-    checks: list[ReadinessCheck] = []
+    """``client``: the service's shared httpx client, used when probing. ``extra_checks``
+    (e.g. workspace trust) are reported as they are."""
+    checks: list[ReadinessCheck] = list(extra_checks or [])
     statuses: list[ProviderStatus] = []
     is_default = not settings.providers
     providers = settings.effective_providers()

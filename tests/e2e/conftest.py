@@ -9,6 +9,8 @@ import pytest
 
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
+from ..trusting import allow_workspace_config
+
 SAMPLE = {
     "calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
     "notes.txt": "first line\nsecond line\n",
@@ -32,6 +34,7 @@ def write_config(root: Path, model: ScriptedModelServer, *, mode: str = "auto", 
         f'{providers}\n[agent]\npermissionMode = "{mode}"\n\n[store]\npath = "{root.parent / "store"}"\n{extra}',
         encoding="utf-8",
     )
+    allow_workspace_config(root)
 
 
 @pytest.fixture

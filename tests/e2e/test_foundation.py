@@ -13,6 +13,7 @@ from pygls.exceptions import JsonRpcException
 from minicode_lsp import protocol as p
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
+from ..trusting import allow_workspace_config
 from .harness import editor
 
 
@@ -48,6 +49,7 @@ async def test_readiness_blocked_says_what_to_set(tmp_path: Path) -> None:
         'model = "claude"\napiKeyEnv = "MINICODE_TEST_MISSING_KEY"\n[store]\npath = "%s"\n' % (tmp_path / "store"),
         encoding="utf-8",
     )
+    allow_workspace_config(root)
     async with editor(root) as ed:
         report = await ed.command(p.CMD_READINESS, {})
         assert report["state"] == "blocked"
@@ -91,6 +93,7 @@ async def test_bad_requests_get_clear_errors_and_the_server_lives(workspace: Pat
 async def test_invalid_config_keeps_defaults_and_shows_in_readiness(workspace: Path, model: ScriptedModelServer) -> None:
     text = (workspace / ".minicode.toml").read_text() + '\n[rewind]\nconfirm = "sometimes"\nbogus = 1\n'
     (workspace / ".minicode.toml").write_text(text)
+    allow_workspace_config(workspace)
     async with editor(workspace) as ed:
         report = await ed.command(p.CMD_READINESS, {})
         names = {c["name"] for c in report["checks"]}
@@ -152,6 +155,7 @@ async def test_a_store_that_cannot_open_is_named_in_every_answer(tmp_path: Path)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should go\n")
     (root / ".minicode.toml").write_text(f'[store]\npath = "{blocker / "store"}"\n', encoding="utf-8")
+    allow_workspace_config(root)
     async with editor(root) as ed:
         for name in (p.CMD_SESSION_LIST, p.CMD_READINESS):
             err = await _error_of(ed, name, {})

@@ -10,6 +10,7 @@ import pytest
 
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
+from ..trusting import allow_workspace_config
 from . import stats
 
 HERE = Path(__file__).parent
@@ -49,6 +50,7 @@ def write_config(root: Path, model: ScriptedModelServer, store: Path, *, mode: s
         f'{providers}\n[agent]\npermissionMode = "{mode}"\n\n[store]\npath = "{store}"\n{extra}',
         encoding="utf-8",
     )
+    allow_workspace_config(root)
 
 
 def make_workspace(base: Path, model: ScriptedModelServer, *, mode: str = "plan", files: dict[str, str] | None = None,

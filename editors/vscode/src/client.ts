@@ -127,7 +127,8 @@ export class ServerManager implements vscode.Disposable {
       outputChannel: logChannel(),
       traceOutputChannel: this.traceChannel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: serverSettings(this.settingKeys),
+      // VS Code's Workspace Trust: an untrusted workspace only ever makes the server stricter
+      initializationOptions: { ...serverSettings(this.settingKeys), workspaceTrusted: vscode.workspace.isTrusted },
       synchronize: { configurationSection: 'minicode' },
       middleware: {
         executeCommand: (command, args, next) => {

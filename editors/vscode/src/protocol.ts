@@ -20,6 +20,7 @@ export const Commands = {
   memoryAdd: 'minicode.memory.add',
   memoryRemove: 'minicode.memory.remove',
   memoryAccept: 'minicode.memory.accept',
+  workspaceTrust: 'minicode.workspace.trust',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -179,6 +180,10 @@ export interface MemoryRemoveArgs {
 /** Accept a reflection proposal as a memory entry. */
 export interface MemoryAcceptArgs {
   id: string;
+}
+/** Allow the workspace's .minicode.toml as it is now (sha256: only if it still has that content). */
+export interface WorkspaceTrustArgs {
+  sha256?: string;
 }
 
 // --------------------------------------------------------------------------- results

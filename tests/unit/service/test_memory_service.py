@@ -12,6 +12,7 @@ from minicode_lsp.protocol import MemoryAcceptArgs, MemoryShowArgs
 from minicode_lsp.service.errors import NotFound
 from minicode_lsp.service.turn_memory import load_working_memory
 
+from ...trusting import allow_workspace_config
 from .test_retention import make_service
 
 
@@ -53,6 +54,7 @@ def test_cli_memory_accept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.setenv("MINICODE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    allow_workspace_config(ws)
     svc = make_service(tmp_path)
     try:
         entry = svc.memory.add("Deploy with tools/deploy.sh", proposed=True)

@@ -27,6 +27,7 @@ M.commands = {
   memory_add = "minicode.memory.add",
   memory_remove = "minicode.memory.remove",
   memory_accept = "minicode.memory.accept",
+  workspace_trust = "minicode.workspace.trust",
 }
 
 --- Notification methods, server to client.

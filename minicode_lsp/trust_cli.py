@@ -1,0 +1,54 @@
+"""`minicode-lsp trust`: show what a workspace's .minicode.toml would enable, and allow it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import trust
+from .config import WORKSPACE_FILE, load_for_workspace
+
+
+def trust_cmd(args: argparse.Namespace) -> int:
+    root = Path(args.workspace).resolve()
+    path = root / WORKSPACE_FILE
+    if getattr(args, "revoke", False):
+        removed = trust.revoke(path)
+        print(f"{path}: allow removed" if removed else f"{path} was not allowed")
+        return 0
+    loader = load_for_workspace(root)
+    if loader.workspace_bytes is None:
+        print(f"minicode-lsp: error: there is no readable {WORKSPACE_FILE} in {root}", file=sys.stderr)
+        return 2
+    digest = trust.content_hash(loader.workspace_bytes)
+    withheld = loader.workspace_withheld()
+    settings = trust.describe(withheld) if withheld else []
+    if args.json and not args.yes:
+        print(json.dumps({"path": str(path), "sha256": digest, "allowed": loader.workspace_allowed,
+                          "settings": settings}, indent=2))
+        return 0
+    print(f"{path} (sha256 {digest})")
+    if loader.workspace_allowed:
+        print("already allowed with this content")
+    print("allowing it enables:" if settings else "it sets nothing that needs an allow")
+    for line in settings:
+        print(f"  {line}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content",
+                  file=sys.stderr)
+            return 2
+        try:
+            answer = input("Allow this file's settings? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            print("not allowed")
+            return 1
+    if not loader.allow_workspace(digest):  # the content shown, never a later one
+        print("minicode-lsp: error: the file changed meanwhile; run again", file=sys.stderr)
+        return 2
+    print(f"allowed; recorded in {trust.trust_file()} (any change to the file asks again)")
+    return 0
