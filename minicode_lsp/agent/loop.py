@@ -274,6 +274,10 @@ class _Turn:
                 arguments={"command": self.kernel.test_command, "timeout_s": self.settings.test_timeout_s},
             )
             out = await self._execute(call, gate=True)
+            if out.meta.get("declined") or out.meta.get("plan_refused"):
+                # the user would not run the test command: the change stays unverified, theirs to review
+                self.error = f"the test command `{self.kernel.test_command}` was not run (declined); review the change"
+                return ev.AWAIT_USER
             passed = out.meta.get("exit_code") == 0 and not out.is_error
             reason = self.kernel.record_gate_tests(passed)
             if reason is None:

@@ -84,7 +84,8 @@ class ToolRunner:
         self.emit = emit
 
     async def execute(self, call: ToolCall, *, gate: bool = False) -> Executed:
-        """Run one call; ``gate`` marks the verification gate's own test run (never asked)."""
+        """Run one call; ``gate`` marks the verification gate's own test run: a command like any
+        other (asked in ask mode, refused in plan mode, shown in the transcript)."""
         tool = get_tool(call.name)
         await self.emit(
             ev.TOOL_STARTED, {"toolCallId": call.id, "name": call.name, "arguments": call.arguments}
@@ -108,7 +109,7 @@ class ToolRunner:
             return ToolOutput(
                 prompts.PLAN_REFUSAL.format(tool=call.name), is_error=True, meta={"plan_refused": True}
             )
-        if self.mode != "ask" or gate:
+        if self.mode != "ask":
             return None
         if tool.kind == "edit":
             path = call.arguments.get("path") if isinstance(call.arguments, dict) else None
