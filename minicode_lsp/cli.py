@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (the default)")
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
-    serve.add_argument("--tcp", action="store_true", help="listen on TCP instead (loopback only)")
+    serve.add_argument("--tcp", action="store_true",
+                       help="listen on TCP instead (loopback only; the client must send the token printed at "
+                            "start, or $MINICODE_TCP_TOKEN, as initializationOptions.token)")
     serve.add_argument("--host", default="127.0.0.1", help="TCP host: 127.0.0.1, localhost or ::1")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
 
@@ -117,9 +119,18 @@ def serve(args: argparse.Namespace) -> int:
         if problem:
             print(f"minicode-lsp: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
             return 2
-        print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only)", file=sys.stderr)
+        from .tcp import TOKEN_ENV, make_token, serve_tcp
+
         try:
-            server.start_tcp(args.host, args.port)
+            token, from_env = make_token()
+        except ValueError as exc:
+            print(f"minicode-lsp: {exc}", file=sys.stderr)
+            return 2
+        print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only); a client must send "
+              f"initializationOptions.token = " + (f"${TOKEN_ENV}" if from_env else token), file=sys.stderr)
+        sys.stderr.flush()
+        try:
+            serve_tcp(server, args.host, args.port, token)
         finally:
             server.close_service()
     else:

@@ -199,9 +199,10 @@ class ConfigLoader:
         self.withheld: list[trust.Withheld] = []
 
     def set_layer(self, source: str, data: Any) -> None:
-        if isinstance(data, dict) and TRUST_FLAG in data:
+        if isinstance(data, dict) and (TRUST_FLAG in data or "token" in data):
             data = dict(data)
-            flag = data.pop(TRUST_FLAG)
+            data.pop("token", None)  # the `serve --tcp` token: checked by tcp.py, not a setting
+            flag = data.pop(TRUST_FLAG, None)
             if source in CLIENT_SOURCES and flag is False:
                 self.client_untrusted = True
         problems: list[ConfigProblem] = []
