@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto: edit and run freely; plan: read-only; ask: confirm each edit and command")
     run.add_argument("--session", help="resume this session (any unique id prefix)")
 
+    acp = sub.add_parser("acp", help="speak the Agent Client Protocol on stdio (Zed, JetBrains, codecompanion.nvim, ...)")
+    acp.add_argument("--workspace", help="folder for requests that name none (default: the current folder)")
+
     demo = sub.add_parser("demo", help="run a real task against a scripted model on 127.0.0.1")
     demo.add_argument("--keep", action="store_true", help="keep the temporary project folder")
 
@@ -165,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd is None:
             args.tcp = False
         return serve(args)
+    if cmd == "acp":
+        from .acp.main import main as acp_main
+
+        return acp_main(args.workspace)
     from . import cli_commands
 
     try:

@@ -69,6 +69,7 @@ EV_ERROR = "error"
 EV_CONTEXT_USAGE = "context.usage"
 EV_CONTEXT_COMPACTED = "context.compacted"
 EV_MEMORY_INJECTED = "memory.injected"
+EV_MODE_CHANGED = "mode.changed"  # the session's permission mode was set (ACP set_mode); turnId null
 
 EVENT_TYPES: tuple[str, ...] = (
     EV_TURN_STARTED,
@@ -83,6 +84,7 @@ EVENT_TYPES: tuple[str, ...] = (
     EV_CONTEXT_USAGE,
     EV_CONTEXT_COMPACTED,
     EV_MEMORY_INJECTED,
+    EV_MODE_CHANGED,
 )
 
 # --------------------------------------------------------------------------- enumerations

@@ -43,6 +43,7 @@ export const EventTypes = {
   contextUsage: 'context.usage',
   contextCompacted: 'context.compacted',
   memoryInjected: 'memory.injected',
+  modeChanged: 'mode.changed',
 } as const;
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
 

@@ -53,6 +53,7 @@ M.event_types = {
   context_usage = "context.usage",
   context_compacted = "context.compacted",
   memory_injected = "memory.injected",
+  mode_changed = "mode.changed",
 }
 
 --- Reasons a turn stops (`turn.finished` `data.stopReason`).

@@ -1,0 +1,203 @@
+"""The editor as the service sees it, over ACP: updates, permission requests, file writes.
+
+One ``AcpFrontend`` per workspace the connection opened. Which ACP session a call is about comes
+from ``CURRENT_SESSION``, a context variable set where a prompt (or a slash command) starts: the
+turn's task inherits it, so a permission asked from deep inside a tool goes to the right session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from acp import helpers
+from acp.schema import (
+    AllowedOutcome,
+    PermissionOption,
+    SessionInfoUpdate,
+    ToolCallLocation,
+    ToolCallUpdate,
+    ToolKind,
+)
+
+from .. import protocol_ids as p
+from ..service.diskio import atomic_write, decode, read_disk, remove_file
+from ..service.frontend import FileEdit
+from .updates import EventMapper, tool_kind, tool_title
+
+if TYPE_CHECKING:
+    from .agent import AcpSession, MiniCodeAgent
+
+log = logging.getLogger(__name__)
+
+CURRENT_SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("acp_session", default=None)
+# Set while a change the user already approved (a rewind preview) is written: no second question.
+PREAPPROVED: contextvars.ContextVar[bool] = contextvars.ContextVar("acp_preapproved", default=False)
+
+ALLOW_ONCE = PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once")
+ALLOW_ALWAYS = PermissionOption(option_id="allow_always", name="Allow for this session", kind="allow_always")
+REJECT_ONCE = PermissionOption(option_id="reject_once", name="Reject", kind="reject_once")
+OPTIONS = [ALLOW_ONCE, ALLOW_ALWAYS, REJECT_ONCE]
+# How long a permission request may stay unanswered (a client that never answers must not
+# hold a turn for ever; session/cancel ends it sooner).
+PERMISSION_TIMEOUT_S = 3600.0
+
+
+class AcpFrontend:
+    supports_confirmation = True
+
+    def __init__(self, agent: MiniCodeAgent, root: Path) -> None:
+        self.agent = agent
+        self.root = root
+
+    # ------------------------------------------------------------------ reading
+    def open_text(self, path: Path) -> str | None:
+        return None  # ACP clients tell no open buffers; their fs/read is async and per request
+
+    # ------------------------------------------------------------------ notifications
+    def publish(self, method: str, payload: dict[str, Any]) -> None:
+        if method == p.NOTIFY_EVENT:
+            session = self.agent.sessions.get(str(payload.get("sessionId")))
+            if session is None:
+                return
+            for update in session.mapper.updates(str(payload.get("type")), payload.get("data") or {},
+                                                 payload.get("turnId")):
+                self.agent.send_update(session.id, update)
+            session.observe(str(payload.get("type")), payload.get("data") or {}, payload.get("turnId"))
+        elif method == p.NOTIFY_SESSIONS and payload.get("change") in ("created", "updated"):
+            session = self.agent.sessions.get(str(payload.get("sessionId")))
+            if session is not None:
+                title = session.title()
+                if title and title != session.sent_title:
+                    session.sent_title = title
+                    self.agent.send_update(session.id, SessionInfoUpdate(
+                        session_update="session_info_update", title=title))
+
+    def notify_user(self, message: str) -> None:
+        sid = CURRENT_SESSION.get()
+        if sid is not None:
+            self.agent.send_update(sid, helpers.update_agent_thought_text(f"{message}\n"))
+        else:
+            log.warning("%s", message)
+
+    # ------------------------------------------------------------------ questions
+    async def choose(self, message: str, actions: list[str]) -> str | None:
+        """A command approval (or any other question) as ``session/request_permission``."""
+        session = self._session()
+        if session is None:
+            log.warning("no ACP session to ask %r; answering no", message)
+            return None
+        by_kind = {_kind_of(a): a for a in actions}
+        options = [o for o in OPTIONS if o.kind in by_kind]
+        call_id = session.mapper.open_call or f"ask-{id(message):x}"
+        name, arguments = session.mapper.call_info(call_id)
+        tool_call = ToolCallUpdate(
+            tool_call_id=call_id, title=tool_title(name, arguments) if name else message,
+            kind=tool_kind(name) if name else "other", status="pending", raw_input=arguments,
+            content=[helpers.tool_content(helpers.text_block(message))],
+        )
+        chosen = await self._ask(session, tool_call, options)
+        if chosen is None:
+            return None
+        return by_kind.get(chosen)
+
+    async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str, confirm: bool) -> bool:
+        session = self._session()
+        if confirm and not PREAPPROVED.get() and not (session and session.edits_allowed):
+            if session is None:
+                return False
+            call_id = session.mapper.open_call or f"edit-{id(edits):x}"
+            content: list[Any] = [helpers.tool_diff_content(str(e.path), decode(e.new) if e.new is not None else "",
+                                                 decode(e.old) if e.old is not None else None) for e in edits]
+            kind: ToolKind = "delete" if all(e.new is None for e in edits) else "edit"
+            tool_call = ToolCallUpdate(
+                tool_call_id=call_id, title=label, kind=kind, status="pending", content=content,
+                locations=[ToolCallLocation(path=str(e.path)) for e in edits],
+            )
+            chosen = await self._ask(session, tool_call, OPTIONS)
+            if chosen not in ("allow_once", "allow_always"):
+                return False
+            if chosen == "allow_always":
+                session.edits_allowed = True
+        for edit in edits:
+            await self._write(session, edit)
+        return True
+
+    async def _write(self, session: AcpSession | None, edit: FileEdit) -> None:
+        """Through the client's ``fs/write_text_file`` when it offers it (its buffers stay in step),
+        then checked on disk: the agent's own commands read the disk, so a write the client kept
+        in an unsaved buffer is written to disk here."""
+        if edit.new is None:
+            remove_file(edit.path)
+            return
+        if session is not None and self.agent.client_writes and _is_text(edit.new):
+            try:
+                await asyncio.wait_for(self.agent.client.write_text_file(
+                    session_id=session.id, path=str(edit.path), content=edit.new.decode("utf-8")), timeout=30)
+            except Exception as exc:  # a client that fails or never answers: the disk is the truth
+                log.info("fs/write_text_file for %s failed (%s); writing the disk", edit.path, exc)
+            if read_disk(edit.path) == edit.new:
+                return
+        atomic_write(edit.path, edit.new)
+
+    async def _ask(self, session: AcpSession, tool_call: ToolCallUpdate,
+                   options: list[PermissionOption]) -> str | None:
+        """The option id the user picked; None when cancelled, unanswered or the client failed."""
+        try:
+            response = await asyncio.wait_for(
+                self.agent.client.request_permission(session_id=session.id, tool_call=tool_call, options=options),
+                timeout=PERMISSION_TIMEOUT_S,
+            )
+        except TimeoutError:
+            log.warning("no answer to a permission request in %.0f s: taken as a refusal", PERMISSION_TIMEOUT_S)
+            return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an error answer is a refusal, never a crash of the tool
+            log.info("permission request answered with an error (%s): taken as a refusal", exc)
+            return None
+        outcome = response.outcome
+        chosen = outcome.option_id if isinstance(outcome, AllowedOutcome) else None
+        if chosen in ("allow_once", "allow_always") and tool_call.tool_call_id:
+            self.agent.send_update(session.id, helpers.update_tool_call(tool_call.tool_call_id, status="in_progress"))
+        return chosen
+
+    def _session(self) -> AcpSession | None:
+        sid = CURRENT_SESSION.get()
+        return self.agent.sessions.get(sid) if sid else None
+
+    # ------------------------------------------------------------------ the rest of the port
+    async def show_document(self, path: Path) -> bool:
+        return False
+
+    async def progress_begin(self, key: str, title: str, message: str) -> Any:
+        return None
+
+    def progress_report(self, key: str, message: str) -> None:
+        pass
+
+    def progress_end(self, key: str, message: str) -> None:
+        pass
+
+
+def _kind_of(action: str) -> str:
+    low = action.lower()
+    if any(w in low for w in ("deny", "decline", "reject", "no", "cancel")):
+        return "reject_once"
+    if "session" in low or "always" in low:
+        return "allow_always"
+    return "allow_once"
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in data
+
+
+__all__ = ["CURRENT_SESSION", "PREAPPROVED", "AcpFrontend", "EventMapper"]
