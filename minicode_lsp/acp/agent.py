@@ -129,6 +129,11 @@ def _error(exc: ServiceError) -> RequestError:
     return RequestError(exc.code, exc.message)
 
 
+def invalid(message: str) -> RequestError:
+    """Invalid params, with the reason as the message (what clients show)."""
+    return RequestError(p.ERR_INVALID_PARAMS, message)
+
+
 class MiniCodeAgent:
     """Routed by the SDK by attribute name: keep every attribute that is not a method of the
     protocol out of its names (an attribute called ``cancel`` would shadow ``session/cancel``)."""
@@ -166,10 +171,10 @@ class MiniCodeAgent:
     def workspace(self, cwd: str | None) -> Service:
         root = Path(cwd).expanduser() if cwd else self.launch_root
         if not root.is_absolute():
-            raise RequestError.invalid_params({"cwd": f"must be an absolute path, got {cwd!r}"})
+            raise invalid(f"cwd must be an absolute path, got {cwd!r}")
         root = root.resolve()
         if not root.is_dir():
-            raise RequestError.invalid_params({"cwd": f"{root} is not a folder"})
+            raise invalid(f"cwd {root} is not a folder")
         svc = self.workspaces.get(root)
         if svc is None:
             try:
@@ -312,13 +317,13 @@ class MiniCodeAgent:
                                 **kwargs: Any) -> SetSessionConfigOptionResponse:
         session = self.session(session_id)
         if config_id != "mode":
-            raise RequestError.invalid_params({"configId": f"unknown option {config_id!r}; MiniCode has: mode"})
+            raise invalid(f"unknown option {config_id!r}; MiniCode has: mode")
         self._set_mode(session, str(value))
         return SetSessionConfigOptionResponse(config_options=self._config_options(session))
 
     def _set_mode(self, session: AcpSession, mode: str) -> None:
         if mode not in MODES:
-            raise RequestError.invalid_params({"mode": f"unknown mode {mode!r}; one of {', '.join(MODES)}"})
+            raise invalid(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         if mode == session.mode:
             return
         session.mode = session.mapper.mode = mode
@@ -333,7 +338,7 @@ class MiniCodeAgent:
         session = self.session(session_id)
         text = prompt_text(prompt, session.svc.root)
         if not text.strip():
-            raise RequestError.invalid_params({"prompt": "the prompt is empty"})
+            raise invalid("the prompt is empty")
         async with session.lock:  # a prompt sent while a turn runs waits here: queued, not refused
             token = CURRENT_SESSION.set(session.id)
             try:
