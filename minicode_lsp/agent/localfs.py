@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from .fileio import read_regular
+
 log = logging.getLogger(__name__)
 
 BeforeWrite = Callable[[Path], Awaitable[None] | None]
@@ -68,10 +70,7 @@ class LocalFileSystem:
             await result
 
     async def read(self, path: Path) -> bytes | None:
-        try:
-            return path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return await asyncio.to_thread(read_regular, path)
 
     async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
         await self._before(path)

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..agent.fileio import NotRegularFile, read_regular
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder, fsync, rename; keep the file's mode."""
@@ -53,11 +55,15 @@ def remove_temps(path: Path) -> None:
         remove_file(tmp)
 
 
-def read_disk(path: Path) -> bytes | None:
+def read_disk(path: Path, max_bytes: int | None = None) -> bytes | None:
+    """The file's bytes; None when absent or a directory. Never opens a FIFO, device or socket:
+    those raise ``NotRegularFile`` (an OSError), as a file over ``max_bytes`` raises ``FileTooLarge``."""
     try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
+        return read_regular(path, max_bytes)
+    except NotRegularFile:
+        if path.is_dir():
+            return None
+        raise
 
 
 def encoding_of(data: bytes | None) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..agent.fileio import read_regular
 from ..agent.messages import Message, Usage
 from ..agent.ports import ApprovalDecision, Ports
 from ..config import ProviderConfig, Settings
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INSTRUCTION_FILES = ("AGENTS.md", "MINICODE.md")
+MAX_INSTRUCTION_BYTES = 1024 * 1024
 # Stop reasons the user must act on (fix a provider, shorten the context, look at a bug):
 # the editor shows them; every other ending is in the transcript and the progress end.
 ACTIONABLE = ("provider_error", "context_exhausted", "blocked")
@@ -115,10 +117,14 @@ def read_instructions(root: Path, user_dir: Path | None) -> tuple[str, list[str]
     for folder in [d for d in (user_dir, root) if d is not None]:
         for name in INSTRUCTION_FILES:
             path = folder / name
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            try:  # a FIFO or device here must not hang the turn's start; a huge file is not read
+                data = read_regular(path, MAX_INSTRUCTION_BYTES)
+            except OSError as exc:
+                log.warning("instruction file %s not read: %s", path, exc)
                 continue
+            if data is None:
+                continue
+            text = data.decode("utf-8", errors="replace")
             parts.append(f"## {name} ({'user' if folder == user_dir else 'workspace'})\n{text.strip()}")
             sources.append(str(path))
     return "\n\n".join(parts), sources
@@ -256,7 +262,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         compaction_threshold=settings.memory.compaction_threshold,
         approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )
-    instructions, sources = read_instructions(svc.root, svc.user_dir)
+    instructions, sources = await asyncio.to_thread(read_instructions, svc.root, svc.user_dir)
     memories = svc.select_memories(args.prompt)
     if memories:
         lines = "\n".join(f"- {m.text}" for m in memories)

@@ -6,10 +6,12 @@ changes, and its post-image after, so a crash in between still leaves a rewindab
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from ..agent.fileio import MAX_FILE_BYTES
 from ..agent.ports import UserDeclined
 from .diskio import atomic_write, encoding_of, read_disk, remove_file
 from .frontend import FileEdit, Frontend
@@ -27,7 +29,7 @@ class WorkspaceFileSystem:
         self.after_write = after_write
 
     async def read(self, path: Path) -> bytes | None:
-        return current_bytes(self.frontend, path)
+        return await read_current(self.frontend, path)
 
     async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
         await self._change(path, data, confirm=confirm, label=label)
@@ -36,7 +38,7 @@ class WorkspaceFileSystem:
         await self._change(path, None, confirm=confirm, label=label)
 
     async def _change(self, path: Path, data: bytes | None, *, confirm: bool, label: str) -> None:
-        current = current_bytes(self.frontend, path)
+        current = await read_current(self.frontend, path, max_bytes=None)
         self.before_write(path, current)
         await apply_changes(
             self.frontend,
@@ -48,17 +50,30 @@ class WorkspaceFileSystem:
         self.after_write(path, data)
 
 
-def current_bytes(frontend: Frontend, path: Path) -> bytes | None:
-    """The open buffer's text (in the file's encoding) or the disk bytes; None when absent."""
+async def read_current(frontend: Frontend, path: Path, *, max_bytes: int | None = MAX_FILE_BYTES) -> bytes | None:
+    """``current_bytes`` with the disk read off the event loop (a slow disk or a big file never
+    stalls the server); regular files only (``NotRegularFile`` otherwise), at most ``max_bytes``."""
     text = frontend.open_text(path)
+    disk = await asyncio.to_thread(read_disk, path, max_bytes)
     if text is None:
-        return read_disk(path)
-    disk = read_disk(path)
+        return disk
+    return _encoded(text, disk)
+
+
+def _encoded(text: str, disk: bytes | None) -> bytes:
     enc = encoding_of(disk)
     try:
         return text.encode(enc)
     except UnicodeEncodeError:
         return text.encode("utf-8")
+
+
+def current_bytes(frontend: Frontend, path: Path) -> bytes | None:
+    """The open buffer's text (in the file's encoding) or the disk bytes; None when absent."""
+    text = frontend.open_text(path)
+    if text is None:
+        return read_disk(path)
+    return _encoded(text, read_disk(path))
 
 
 async def apply_changes(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -11,7 +13,10 @@ from .base import ToolContext, ToolError, ToolOutput, bool_arg, decode, is_binar
 from .read_file import number_lines
 
 KIND = "edit"
-MAX_WINDOWS = 20000
+# A miss shows the closest text; finding it is bounded (a 2,000-line file once took 32 s).
+FUZZY_BUDGET_S = 1.0
+FUZZY_CANDIDATES = 8
+FUZZY_CHARS = 4000
 SNIPPET_LINES = 12
 
 SPEC = ToolSpec(
@@ -38,23 +43,49 @@ def _line_of(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
 
 
-def closest_lines(text: str, old: str) -> tuple[int, list[str], float] | None:
-    """The window of lines most similar to ``old``: (first line number, lines, ratio)."""
+def closest_lines(text: str, old: str, budget_s: float = FUZZY_BUDGET_S) -> tuple[int, list[str], float] | None:
+    """The window of lines most similar to ``old``: (first line number, lines, ratio).
+
+    Bounded work whatever the sizes: every window gets a cheap score (the lines of ``old``
+    it holds exactly, ignoring indentation, plus how alike its first line is to ``old``'s),
+    and only the best ``FUZZY_CANDIDATES`` windows get the costly ``SequenceMatcher`` ratio,
+    on at most ``FUZZY_CHARS`` characters each, within ``budget_s`` seconds.
+    """
+    deadline = time.monotonic() + budget_s
     lines = text.splitlines()
+    if not lines:
+        return None
     old_lines = old.splitlines() or [old]
     n = len(old_lines)
-    target = "\n".join(s.strip() for s in old_lines)
+    target_lines = [s.strip() for s in old_lines]
+    target = "\n".join(target_lines)[:FUZZY_CHARS]
     stripped = [s.strip() for s in lines]
+    windows = max(1, len(lines) - n + 1)
+    wanted = {t for t in target_lines if t}
+    hits = [0]
+    for s in stripped:
+        hits.append(hits[-1] + (s in wanted))
+    first = next((t for t in target_lines if t), "")
+    scores: list[tuple[float, int]] = []
+    for i in range(windows):
+        exact = hits[min(i + n, len(lines))] - hits[i]
+        alike = 0.0
+        if first and time.monotonic() < deadline:
+            alike = SequenceMatcher(None, first[:200], stripped[i][:200], autojunk=False).quick_ratio()
+        scores.append((exact + alike, i))
+    scores.sort(key=lambda si: (-si[0], si[1]))
     best: tuple[int, float] = (0, 0.0)
-    for i in range(min(max(1, len(lines) - n + 1), MAX_WINDOWS)):
-        cand = "\n".join(stripped[i : i + n])
+    for _, i in scores[:FUZZY_CANDIDATES]:
+        if time.monotonic() > deadline and best[1] > 0:
+            break
+        cand = "\n".join(stripped[i : i + n])[:FUZZY_CHARS]
         sm = SequenceMatcher(None, target, cand, autojunk=False)
         if sm.real_quick_ratio() <= best[1] or sm.quick_ratio() <= best[1]:
             continue
         ratio = sm.ratio()
         if ratio > best[1]:
             best = (i, ratio)
-    if best[1] < 0.5 or not lines:
+    if best[1] < 0.5:
         return None
     i = best[0]
     return i + 1, lines[i : i + n], best[1]
@@ -111,7 +142,8 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         new = tf.to_file_newlines(_strip_line_numbers(new_text) or new_text)
         count = tf.text.count(old)
     if count == 0:
-        raise ToolError(_miss_message(shown, tf.text, old_text.replace("\r\n", "\n")))
+        # Off the event loop: even bounded, the similarity search takes up to a second.
+        raise ToolError(await asyncio.to_thread(_miss_message, shown, tf.text, old_text.replace("\r\n", "\n")))
     if count > 1 and not replace_all:
         starts: list[str]
         at, starts = 0, []

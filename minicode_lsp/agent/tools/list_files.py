@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from ..messages import ToolSpec
@@ -39,22 +41,32 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     if start.is_file():
         return ToolOutput(shown)
     root = root_of(start, ctx.ports.roots)
-    spec = glob_spec(pattern) if pattern else None
-    found: list[str] = []
-    more = False
-    for path in walk_files(start, root):
-        rel = path.relative_to(root).as_posix()
-        if spec is not None and not (
-            spec.match_file(rel) or spec.match_file(path.relative_to(start).as_posix())
-        ):
-            continue
-        if len(found) >= MAX_ENTRIES:
-            more = True
-            break
-        found.append(ctx.show(path))
+    stop = [False]  # a cancelled turn ends the walk in the worker thread
+    try:
+        found, more = await asyncio.to_thread(_list, ctx, start, root, pattern or None, stop)
+    finally:
+        stop[0] = True
     if not found:
         what = f" matching '{pattern}'" if pattern else ""
         return ToolOutput(f"no files{what} under {shown}")
     if more:
         found.append(f"[listing capped at {MAX_ENTRIES} files; narrow it with path or pattern]")
     return ToolOutput("\n".join(found))
+
+
+def _list(ctx: ToolContext, start: Path, root: Path, pattern: str | None, stop: list[bool]) -> tuple[list[str], bool]:
+    """Walk off the event loop: a big tree takes seconds."""
+    spec = glob_spec(pattern) if pattern else None
+    found: list[str] = []
+    for path in walk_files(start, root):
+        if stop[0]:
+            break
+        rel = path.relative_to(root).as_posix()
+        if spec is not None and not (
+            spec.match_file(rel) or spec.match_file(path.relative_to(start).as_posix())
+        ):
+            continue
+        if len(found) >= MAX_ENTRIES:
+            return found, True
+        found.append(ctx.show(path))
+    return found, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..messages import ToolSpec
@@ -55,7 +56,11 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     data = await ctx.ports.fs.read(path)
     if data is None:
         raise ToolError(f"{shown} does not exist")
-    meta: dict[str, Any] = {"path": str(path)}
+    # Decoding and numbering a big file takes a while: off the event loop.
+    return await asyncio.to_thread(_render, data, shown, args, {"path": str(path)})
+
+
+def _render(data: bytes, shown: str, args: dict[str, Any], meta: dict[str, Any]) -> ToolOutput:
     if is_binary(data):
         return ToolOutput(f"{shown} is a binary file ({len(data)} bytes); not shown", meta=meta)
     lines = decode(data).text.splitlines()
