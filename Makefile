@@ -26,8 +26,14 @@ lint: setup
 # The README's test command: everything CI runs.
 test: lint test-python test-neovim test-vscode
 
-test-python: setup
-	$(BIN)/pytest -q -p no:cacheprovider tests
+# acpx (a headless ACP client) and the ACP JSON Schema, for tests/e2e/test_acpx.py
+ACPX_DIR := .tools/acpx
+$(ACPX_DIR)/.installed:
+	npm install --prefix $(ACPX_DIR) --no-audit --no-fund --loglevel=error acpx@0.19.1 @agentclientprotocol/sdk@2.4.0
+	touch $@
+
+test-python: setup $(ACPX_DIR)/.installed
+	MINICODE_REQUIRE_ACPX=1 $(BIN)/pytest -q -p no:cacheprovider tests
 
 test-reliability: setup
 	$(BIN)/pytest -q -p no:cacheprovider -m reliability tests/reliability
