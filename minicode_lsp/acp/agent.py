@@ -366,8 +366,11 @@ class MiniCodeAgent:
             await asyncio.wait({running.task})
         await self.flush()
         turn_id = ids["turnId"]
-        data = session.finished.pop(turn_id, {})
+        data = session.finished.pop(turn_id, None)
         error = session.errors.pop(turn_id, {})
+        if data is None:  # the turn's task ended without recording its end: a bug, said as one
+            raise RequestError(-32603, "MiniCode: the turn ended without a result (a bug; the log has the "
+                               "details: minicode-lsp --log-file FILE acp)", {"turnId": turn_id})
         reason = str(data.get("stopReason") or "cancelled")
         usage = data.get("usage") or {}
         if reason in ("provider_error", "blocked"):
