@@ -87,3 +87,5 @@ class Ports:
     forbidden: list[Path] = field(default_factory=list)
     # Environment for run_command: already stripped of provider API keys by the service.
     command_env: dict[str, str] | None = None
+    # The longest a run_command may run (``agent.commandTimeoutS``); also its default.
+    command_timeout_s: float | None = None

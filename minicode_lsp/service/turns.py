@@ -252,6 +252,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         roots=[svc.root],
         forbidden=[svc.store_dir],
         command_env=command_env(settings),
+        command_timeout_s=settings.agent.command_timeout_s,
     )
     turn_settings = TurnSettings(
         profile=args.profile or settings.agent.profile,

@@ -18,6 +18,7 @@ import pytest
 from minicode_lsp import protocol as p
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
+from ..trusting import allow_workspace_config
 from . import stats
 from .conftest import make_workspace
 from .rpc import RawServer
@@ -97,5 +98,112 @@ def test_hostile_tool_never_blocks_the_server(tmp_path: Path, model: ScriptedMod
         again = srv.result(p.CMD_TASK_RUN, {"prompt": "again", "sessionId": ids["sessionId"]})
         assert srv.wait_turn(again["turnId"], timeout=30)["stopReason"] == "done"
         assert srv.alive()
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------------------- commands are contained
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids: list[int], within: float = 5.0) -> list[int]:
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def read_pids(root: Path, names: list[str], within: float = 10.0) -> list[int]:
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        try:
+            texts = [(root / n).read_text().strip() for n in names]
+            if all(texts):
+                return [int(t) for t in texts]
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"pid files {names} not written")
+
+
+# Each escapes a plain process group: its own session, a double fork, nohup, a fork-and-setsid.
+ESCAPES = {
+    "setsid": "setsid bash -c 'echo $$ > p.setsid; exec sleep 60' >/dev/null 2>&1 &",
+    "nohup": "nohup bash -c 'echo $$ > p.nohup; exec sleep 60' >/dev/null 2>&1 &",
+    "double_fork": "( ( bash -c 'echo $$ > p.double_fork; exec sleep 60' >/dev/null 2>&1 & ) & )",
+    "setsid_fork": "setsid -f bash -c 'echo $$ > p.setsid_fork; exec sleep 60' >/dev/null 2>&1",
+    "background": "bash -c 'echo $$ > p.background; exec sleep 60' &",
+}
+
+
+@pytest.mark.timeout(60)
+def test_detached_processes_end_with_their_command(tmp_path: Path) -> None:
+    import asyncio
+
+    from minicode_lsp.agent.tools.run_command import run_shell
+
+    command = "\n".join([*ESCAPES.values(), "sleep 0.3", "echo done"])
+    result = asyncio.run(run_shell(command, cwd=tmp_path, env=None, timeout_s=30))
+    assert "done" in result.output and result.exit_code == 0, result
+    pids = read_pids(tmp_path, [f"p.{name}" for name in ESCAPES], within=1)
+    left = wait_gone(pids, within=3)
+    assert not left, {name: pid for name, pid in zip(ESCAPES, pids, strict=True) if pid in left}
+
+
+@pytest.mark.timeout(120)
+def test_command_processes_end_when_the_server_is_killed(tmp_path: Path, model: ScriptedModelServer) -> None:
+    root = make_workspace(tmp_path, model, mode="auto")
+    command = "\n".join([ESCAPES["setsid"], ESCAPES["double_fork"], "sleep 60"])
+    model.set_script([call("run_command", command=command), {"text": "done"}])
+    srv = RawServer(root, tmp_path / "home")
+    try:
+        srv.initialize()
+        srv.result(p.CMD_TASK_RUN, {"prompt": "start things"})
+        pids = read_pids(root, ["p.setsid", "p.double_fork"], within=30)
+        srv.proc.kill()  # SIGKILL: no cleanup code of the server runs
+        srv.proc.wait(timeout=10)
+        left = wait_gone(pids, within=5)
+        assert not left, f"processes {left} outlived the killed server's turn"
+    finally:
+        srv.close(graceful=False)
+
+
+@pytest.mark.timeout(120)
+def test_command_timeout_setting_and_late_writes(tmp_path: Path, model: ScriptedModelServer) -> None:
+    """``agent.commandTimeoutS`` bounds every command (the model asked for 100 s); a detached
+    process that would write a file after its command returned is ended with the command, so
+    no change happens outside a checkpoint group."""
+    root = make_workspace(tmp_path, model, mode="auto", extra="\n[agent]\ncommandTimeoutS = 1\n")
+    text = (root / ".minicode.toml").read_text()
+    # one [agent] table: move the setting into the existing one
+    text = text.replace("\n[agent]\ncommandTimeoutS = 1\n", "").replace(
+        'permissionMode = "auto"', 'permissionMode = "auto"\ncommandTimeoutS = 1')
+    (root / ".minicode.toml").write_text(text)
+    allow_workspace_config(root)
+    late = "setsid bash -c 'sleep 0.8; echo late > late.txt' >/dev/null 2>&1 & echo returned"
+    model.set_script([call("run_command", command="sleep 30", timeout_s=100), call("run_command", command=late),
+                      {"text": "done"}])
+    srv = RawServer(root, tmp_path / "home")
+    try:
+        srv.initialize()
+        t0 = time.monotonic()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "run"})
+        done = srv.wait_turn(ids["turnId"], timeout=20)
+        elapsed = time.monotonic() - t0
+        assert done["stopReason"] == "done", done
+        finished = [e["data"] for e in srv.events(ids["turnId"]) if e["type"] == p.EV_TOOL_FINISHED]
+        assert finished[0]["isError"] and "timed out after 1 s" in finished[0]["output"], finished[0]
+        assert elapsed < 15, elapsed
+        time.sleep(1.5)
+        assert not (root / "late.txt").exists(), "a process of a finished command changed the workspace"
     finally:
         srv.close()

@@ -1,7 +1,10 @@
-"""run_command: ``bash -c`` in the workspace root, in its own process group.
+"""run_command: ``bash -c`` in the workspace root, its whole process tree contained.
 
-A timeout or a cancellation kills the whole group (SIGTERM, then SIGKILL) and still
-returns the output so far. Output is capped (head and tail kept).
+Each command runs under a supervisor process (``supervisor.py``, a child subreaper) that
+owns every process the command starts, detached or not; they all end when the command
+ends: bash exits, the timeout (``agent.commandTimeoutS`` at most) passes, the turn is
+cancelled or ends, or the server dies. Output so far is still returned; it is capped (head
+and tail kept).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +36,14 @@ SPEC = ToolSpec(
     description=(
         "Run a shell command (bash -c) in the workspace root and return its combined "
         "stdout/stderr and exit code. Use it to run tests, linters and builds. "
-        f"Default timeout {int(DEFAULT_TIMEOUT_S)} s; on timeout the process group is killed."
+        "The user's command timeout (120 s unless configured) is the default and the longest "
+        "allowed; on timeout every process the command started is ended."
     ),
     parameters={
         "type": "object",
         "properties": {
             "command": {"type": "string", "description": "The shell command."},
-            "timeout_s": {"type": "number", "description": "Timeout in seconds (default 120)."},
+            "timeout_s": {"type": "number", "description": "Timeout in seconds (at most the user's limit)."},
         },
         "required": ["command"],
     },
@@ -87,31 +92,47 @@ class ShellResult:
     omitted_bytes: int = 0
 
 
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+STOP_WAIT_S = 3.0  # the supervisor's TERM grace and kill rounds take well under a second
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
 async def _exited(proc: asyncio.subprocess.Process) -> None:
-    """Wait for the process itself to exit.
-
-    ``Process.wait()`` also waits for its pipes to close, which a background child
-    holding stdout would delay forever; ``returncode`` is set as soon as it exits.
-    """
+    """Wait for the process itself to exit (``Process.wait()`` also waits for its pipes)."""
     delay = 0.002
     while proc.returncode is None:
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the group, give it a moment, then SIGKILL whatever is left."""
-    _signal_group(proc.pid, signal.SIGTERM)
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Ask the supervisor to end the command's whole tree and wait for it; SIGKILL it last."""
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        with contextlib.suppress(OSError, RuntimeError):
+            proc.stdin.write(b"stop\n")
+            proc.stdin.close()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_exited(proc), TERM_GRACE_S)
-    _signal_group(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_exited(proc), TERM_GRACE_S)
+        await asyncio.wait_for(_exited(proc), STOP_WAIT_S)
+    if proc.returncode is None:  # never seen: the supervisor is stuck; its tree then goes to init
+        log.warning("run_command supervisor %d did not stop in %.0f s; killing it", proc.pid, STOP_WAIT_S)
+        _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_exited(proc), TERM_GRACE_S)
+
+
+async def _spawn(command: str, cwd: Path, env: dict[str, str] | None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-I", "-S", str(SUPERVISOR), command,
+        cwd=str(cwd), env=env,
+        stdin=asyncio.subprocess.PIPE,  # the control pipe: a line or EOF ends the tree
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
 
 
 async def run_shell(
@@ -123,25 +144,16 @@ async def run_shell(
     cancel: asyncio.Event | None = None,
     cap: int = OUTPUT_CAP,
 ) -> ShellResult:
-    spawn = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            command,
-            cwd=str(cwd),
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-    )
+    """Run ``bash -c command`` under a supervisor (``supervisor.py``) that owns every process
+    the command starts: they all end when bash exits, on timeout, on cancel, when this
+    coroutine is cancelled and when the server dies."""
+    spawn = asyncio.ensure_future(_spawn(command, cwd, env))
     try:
-        # Shielded: cancelled mid-spawn, asyncio would kill bash but not its group.
+        # Shielded: cancelled mid-spawn, asyncio would kill the supervisor but not its tree.
         proc = await asyncio.shield(spawn)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            await _kill_group(await spawn)
+            await _stop(await spawn)
         raise
     out = _CappedOutput(cap)
 
@@ -160,25 +172,19 @@ async def run_shell(
         if waiter not in done:
             cancelled = stopper is not None and stopper in done
             timed_out = not cancelled
-            log.info(
-                "run_command %s; killing process group %d",
-                "cancelled" if cancelled else "timed out",
-                proc.pid,
-            )
-            await _kill_group(proc)
+            log.info("run_command %s; ending its process tree (supervisor %d)",
+                     "cancelled" if cancelled else "timed out", proc.pid)
+            await _stop(proc)
     finally:
-        if proc.returncode is None:  # asyncio cancellation: kill before anything else
-            await _kill_group(proc)
+        if proc.returncode is None:  # asyncio cancellation: end the tree before anything else
+            await _stop(proc)
         if stopper is not None:
             stopper.cancel()
         waiter.cancel()
-        try:
+        try:  # every holder of the pipe is gone with the tree: EOF comes at once
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_S)
         except TimeoutError:
-            # Something in the group still holds the pipe (a background child): end it.
-            _signal_group(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(reader, DRAIN_S)
+            log.warning("run_command output still open after its tree ended")
         reader.cancel()
     return ShellResult(
         output=out.text(),
@@ -200,22 +206,27 @@ def format_result(command: str, r: ShellResult, timeout_s: float) -> str:
     return "\n".join(lines)
 
 
-def timeout_arg(args: dict[str, Any]) -> float:
+def timeout_arg(args: dict[str, Any], limit: float | None = None) -> float:
+    """The model's ``timeout_s``, at most ``limit`` (the user's ``agent.commandTimeoutS``,
+    which is also the default)."""
+    cap = min(limit, MAX_TIMEOUT_S) if limit else MAX_TIMEOUT_S
     raw = args.get("timeout_s")
     if raw is None:
-        return DEFAULT_TIMEOUT_S
+        return min(DEFAULT_TIMEOUT_S, cap) if not limit else cap
     try:
         value = float(raw)
     except (TypeError, ValueError):
         raise ToolError("timeout_s must be a number of seconds") from None
-    return min(max(value, 0.1), MAX_TIMEOUT_S)
+    if value != value:  # NaN
+        raise ToolError("timeout_s must be a number of seconds")
+    return min(max(value, 0.1), cap)
 
 
 async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     command = str_arg(args, "command")
     if not command.strip():
         raise ToolError("command is empty")
-    timeout_s = timeout_arg(args)
+    timeout_s = timeout_arg(args, ctx.ports.command_timeout_s)
     try:
         r = await run_shell(
             command, cwd=ctx.root, env=ctx.ports.command_env, timeout_s=timeout_s, cancel=ctx.cancel

@@ -1,0 +1,158 @@
+"""The supervisor of one ``run_command``: a tiny process that owns the command's whole process tree.
+
+Run as ``python -I -S supervisor.py COMMAND`` (stdlib only, nothing of the package), with the
+command's output pipe as stdout and a control pipe from the server as stdin. It makes itself
+a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``): every process the command starts,
+however it detaches (``setsid``, ``nohup``, a double fork, ``&``), stays its descendant when
+its parent exits, instead of being handed to init. So the supervisor can always find and end
+all of them:
+
+- when ``bash`` exits, whatever it left running is ended (SIGTERM, a short grace, SIGKILL)
+  before the supervisor exits with bash's status: a command's processes never outlive it;
+- when the server writes to the control pipe (timeout, cancel, the turn ends) or the pipe
+  reaches EOF (the server died or was killed), the whole tree is ended the same way.
+
+Exit status: bash's exit code; 128+N when bash died of signal N.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import shutil
+import signal
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+TERM_GRACE_S = 0.2
+
+
+def make_subreaper() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (from /proc: parent links)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        if len(fields) < 2 or fields[0] == b"Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+    out: list[int] = []
+    stack = [root]
+    while stack:
+        for pid in children.get(stack.pop(), []):
+            out.append(pid)
+            stack.append(pid)
+    return out
+
+
+def reap() -> dict[int, int]:
+    """Collect every exited child (orphans come to us as the subreaper); pid -> wait status."""
+    done: dict[int, int] = {}
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return done
+        if pid == 0:
+            return done
+        done[pid] = status
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def end_tree(me: int, statuses: dict[int, int]) -> None:
+    """SIGTERM every descendant, wait a little, then SIGKILL until none is left (a process
+    forking while we kill is caught by the next round)."""
+    pids = descendants(me)
+    if not pids:
+        statuses.update(reap())
+        return
+    signal_all(pids, signal.SIGTERM)
+    until = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < until:
+        statuses.update(reap())
+        if not descendants(me):
+            return
+        time.sleep(0.01)
+    for _ in range(200):
+        pids = descendants(me)
+        if not pids:
+            break
+        signal_all(pids, signal.SIGKILL)
+        time.sleep(0.005)
+        statuses.update(reap())
+    statuses.update(reap())
+
+
+def exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: supervisor.py COMMAND", file=sys.stderr)
+        return 2
+    make_subreaper()
+    me = os.getpid()
+    control = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.set_inheritable(control, False)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)  # ended through the control pipe, never mid-cleanup
+    shell = shutil.which("bash") or "/bin/bash"
+    bash = os.posix_spawn(shell, ["bash", "-c", argv[1]], dict(os.environ), setsid=True)
+    statuses: dict[int, int] = {}
+    stopped = False
+    while bash not in statuses:
+        statuses.update(reap())
+        if bash in statuses:
+            break
+        try:
+            ready, _, _ = select.select([control, wake_r], [], [], 0.5)
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+        if control in ready:
+            stopped = True  # a stop request, or EOF: the server is gone
+            break
+    end_tree(me, statuses)
+    if stopped and bash not in statuses:
+        statuses.update(reap())
+    status = statuses.get(bash)
+    return exit_code(status) if status is not None else 128 + signal.SIGKILL
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
