@@ -73,14 +73,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# the scripted model: fix a bug with edit_file, read the file back (the verification gate), finish
+# the scripted model (ask mode): stream a reply and fix the bug (approved inline), propose a
+# second edit (rejected inline), run a command (approved inline: its output and exit code show),
+# finish; the follow-up turn runs a failing command (allowed for the session) and finishes
 cat >"$WORK/script.json" <<'JSON'
 [
-  {"text": "The subtraction is the bug; I will fix it.", "chunk_delay_s": 0.05,
+  {"text": "The subtraction is the bug. I will change `a - b` to `a + b` in **calc.py**, then check it.", "chunk_delay_s": 0.08,
    "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}}]},
-  {"text": "Let me check the file.", "delay_s": 1.0,
-   "tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
-  {"text": "Done: add() now adds.", "delay_s": 1.0, "chunk_delay_s": 0.05}
+  {"text": "I could also add a docstring.",
+   "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "def add(a, b):\n", "new_text": "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n"}}]},
+  {"text": "Fine, no docstring. Let me run it.",
+   "tool_calls": [{"name": "run_command", "arguments": {"command": "python3 -c \"import calc; print('add(2, 3) =', calc.add(2, 3))\""}}]},
+  {"text": "Done: `add()` now adds.\n\n- fixed `calc.py`\n- checked `add(2, 3) == 5`", "chunk_delay_s": 0.03},
+  {"text": "Let me run the test suite.",
+   "tool_calls": [{"name": "run_command", "arguments": {"command": "python3 -c \"import sys; print('test_add ... ok'); print('test_sub ... FAIL'); print('FAILED (failures=1)'); sys.exit(1)\""}}]},
+  {"text": "One test fails: `test_sub` has no function to test yet. Nothing else to change in `add()`."}
 ]
 JSON
 "$PY" -m minicode_lsp.testing.model_server --script "$WORK/script.json" --port 0 --port-file "$WORK/model-url" >"$WORK/model-server.log" 2>&1 &
@@ -104,7 +111,7 @@ baseUrl = "$BASE_URL"
 model = "scripted"
 
 [agent]
-permissionMode = "auto"
+permissionMode = "ask"
 
 [store]
 path = "$WORK/store"

@@ -1,9 +1,12 @@
 // Starting, stopping and talking to the minicode-lsp server (vscode-languageclient).
 import * as vscode from 'vscode';
 import { withRewindSaves } from './autosave';
+import * as readline from 'node:readline';
 import {
+  CancellationToken,
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
+  ShowMessageRequest,
   LanguageClient,
   type LanguageClientOptions,
   RevealOutputChannelOn,
@@ -12,11 +15,21 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 import { errorMessage, log, logChannel, showError } from './logger';
+import { stderrLevel } from './model/serverLog';
 import { explicitValue, findExecutable, serverLaunch, settingsTree } from './model/settings';
 import { Notifications } from './protocol';
 import type { CommandId, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
 
 export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
+
+/** Who answers the approvals the server asks for (the chat view). */
+export interface ApprovalHandlers {
+  applyEdit(
+    params: { edit: object; label?: string },
+    next: (p: { edit: object; label?: string }) => Promise<{ applied: boolean; failureReason?: string }>,
+  ): Promise<{ applied: boolean; failureReason?: string }>;
+  messageRequest(params: { type: number; message: string; actions?: { title: string }[] | null }, token?: vscode.CancellationToken): Promise<{ title: string } | null>;
+}
 
 /** The `minicode` settings the user set explicitly, as the server's settings tree. */
 export function serverSettings(settingKeys: readonly string[]): Record<string, unknown> {
@@ -36,6 +49,8 @@ export class ServerManager implements vscode.Disposable {
    * (return undefined to let the server run them as sent).
    */
   readonly interceptors = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | undefined>();
+  /** Set by the chat view before start. */
+  approvals: ApprovalHandlers | undefined;
 
   private readonly eventEmitter = new vscode.EventEmitter<MinicodeEvent>();
   private readonly readinessEmitter = new vscode.EventEmitter<ReadinessReport>();
@@ -106,11 +121,14 @@ export class ServerManager implements vscode.Disposable {
     const resolved = findExecutable(launch.command, env.PATH);
     if (!resolved) {
       this.setState('failed');
-      const choice = await showError(
+      // not awaited: the toast stays until dismissed, and a restart queued behind this start
+      // (the user fixing the setting) must not wait for that
+      void showError(
         `MiniCode: the server command "${launch.command}" was not found. Install minicode-lsp (pip install minicode-lsp) or set "minicode.server.command".`,
         'Open Settings',
-      );
-      if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'minicode.server.command');
+      ).then((choice) => {
+        if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'minicode.server.command');
+      });
       return;
     }
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -127,6 +145,11 @@ export class ServerManager implements vscode.Disposable {
       outputChannel: logChannel(),
       traceOutputChannel: this.traceChannel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
+      stdioOptions: {
+        stdout: (input, channel) => readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', (l) => channel.info(l)),
+        // the server's log records also arrive as window/logMessage: once in the log, not twice
+        stderr: (input, channel) => readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', (l) => channel[stderrLevel(l)](l)),
+      },
       // VS Code's Workspace Trust: an untrusted workspace only ever makes the server stricter
       initializationOptions: { ...serverSettings(this.settingKeys), workspaceTrusted: vscode.workspace.isTrusted },
       synchronize: { configurationSection: 'minicode' },
@@ -137,6 +160,12 @@ export class ServerManager implements vscode.Disposable {
           return handled ?? withRewindSaves(command, async () => next(command, args));
         },
         workspace: {
+          // the agent's edits in ask mode are approved in the chat view (see chatView.ts)
+          handleApplyEdit: async (params, next) => {
+            const approvals = this.approvals;
+            if (!approvals) return next(params, CancellationToken.None);
+            return approvals.applyEdit(params, async (p) => (await next(p as typeof params, CancellationToken.None)) as { applied: boolean });
+          },
           // Send only what the user set (not VS Code's defaults), so .minicode.toml still counts.
           // (A stopped client would start itself to send it: only a running one sends.)
           didChangeConfiguration: async () => {
@@ -157,6 +186,11 @@ export class ServerManager implements vscode.Disposable {
     };
     // the client id 'minicode' makes vscode-languageclient read minicode.trace.server
     const client = new LanguageClient('minicode', 'MiniCode', serverOptions, clientOptions);
+    client.onRequest(ShowMessageRequest.type, async (params, token) => {
+      if (this.approvals) return this.approvals.messageRequest(params, token);
+      const picked = await vscode.window.showInformationMessage(params.message, ...(params.actions ?? []).map((a) => a.title));
+      return (params.actions ?? []).find((a) => a.title === picked) ?? null;
+    });
     client.onNotification(Notifications.event, (p: MinicodeEvent) => this.eventEmitter.fire(p));
     client.onNotification(Notifications.readiness, (p: ReadinessReport) => this.readinessEmitter.fire(p));
     client.onNotification(Notifications.sessions, (p: SessionsChanged) => this.sessionsEmitter.fire(p));

@@ -1,9 +1,10 @@
 // The extension's commands (palette, editor and side-panel context menus). Each one turns
 // the user's choice into ONE argument object for a server command and renders the result.
 import * as vscode from 'vscode';
+import type { ChatView } from './chatView';
 import type { ServerManager } from './client';
 import { errorMessage, log, showError, showLogs } from './logger';
-import { displayPath, relativeTime, stopReasonLabel, truncate } from './model/format';
+import { displayPath, plural, relativeTime, stopReasonLabel, truncate } from './model/format';
 import { targetLabel } from './model/rewind';
 import { reportMarkdown } from './model/readiness';
 import { groupsOf, sessionsOf, sortSessions, type TreeNode } from './model/sessions';
@@ -19,7 +20,6 @@ import type {
   SessionSummary,
   TaskContext,
   TaskRunArgs,
-  TaskRunResult,
 } from './protocol';
 import type { RewindPreviewer, RewindRequest } from './rewindPreview';
 import type { SessionsView } from './sessionsView';
@@ -34,10 +34,11 @@ export interface Parts {
   rewind: RewindPreviewer;
   status: ReadinessStatus;
   infoDocs: VirtualDocuments;
+  chat: ChatView;
 }
 
 /** Task context from the active editor: its file, the selection, its text and diagnostics. */
-function editorContext(server: ServerManager): TaskContext | undefined {
+export function editorContext(server: ServerManager): TaskContext | undefined {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !['file', 'untitled'].includes(editor.document.uri.scheme)) return undefined;
   const sel = editor.selection;
@@ -66,7 +67,7 @@ async function pickSession(server: ServerManager, placeHolder: string): Promise<
     sessions.map((s) => ({
       label: truncate(s.title || s.id, 80),
       description: [relativeTime(s.updatedAt ?? s.createdAt), stopReasonLabel(s.lastStopReason)].filter(Boolean).join(' · '),
-      detail: `${s.turns ?? '?'} turn(s) · ${s.id}`,
+      detail: `${plural(s.turns ?? 0, 'turn')} · ${s.id}`,
       session: s,
     })),
     { placeHolder, matchOnDetail: true },
@@ -102,7 +103,7 @@ async function pickTarget(server: ServerManager, verb: string): Promise<RewindRe
     const target: RewindTarget = { groupId: g.id };
     items.push({
       label: `$(git-commit) ${truncate(g.label || g.id, 70)}`,
-      description: [g.kind, `${g.files?.length ?? 0} file(s)`, relativeTime(g.createdAt)].filter(Boolean).join(' · '),
+      description: [g.kind, plural(g.files?.length ?? 0, 'file'), relativeTime(g.createdAt)].filter(Boolean).join(' · '),
       req: { sessionId: g.sessionId, target, label: `"${truncate(g.label || g.id, 50)}" and all after it` },
     });
   }
@@ -111,7 +112,7 @@ async function pickTarget(server: ServerManager, verb: string): Promise<RewindRe
 }
 
 export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
-  const { server, sessions, transcript, rewind, status, infoDocs } = p;
+  const { server, sessions, transcript, rewind, status, infoDocs, chat } = p;
 
   const guarded =
     <A extends unknown[]>(name: string, fn: (...args: A) => Promise<unknown>) =>
@@ -123,26 +124,18 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
       }
     };
 
+  /** A prompt goes in through the chat view; a prompt given as an argument is sent from there. */
   const runTask = async (args?: Partial<TaskRunArgs>) => {
-    const prompt =
-      args?.prompt ??
-      (await vscode.window.showInputBox({
-        title: args?.sessionId ? 'MiniCode: continue the session' : 'MiniCode: Run Task',
-        prompt: 'What should MiniCode do? The current file and selection go along as context.',
-        placeHolder: 'e.g. add type hints to this function',
-        ignoreFocusOut: true,
-      }));
-    if (!prompt?.trim()) return;
-    const request: TaskRunArgs = { prompt: prompt.trim() };
-    if (args?.sessionId) request.sessionId = args.sessionId;
-    const context = args?.context ?? editorContext(server);
-    if (context) request.context = context;
-    if (args?.profile) request.profile = args.profile;
-    if (args?.permissionMode) request.permissionMode = args.permissionMode;
-    const result = await server.execute<TaskRunResult>(Commands.taskRun, request);
-    log.info(`task started: session ${result.sessionId} turn ${result.turnId}`);
-    transcript.startTurn(result.sessionId, result.turnId, request.prompt);
-    await transcript.show();
+    if (args?.sessionId) await chat.openSession(args.sessionId);
+    if (!args?.prompt?.trim()) {
+      await chat.reveal(false);
+      return;
+    }
+    if (!args.sessionId && !args.context) {
+      // a new task: not a follow-up of the session on show
+      await chat.newChat();
+    }
+    await chat.send(args.prompt, args.permissionMode);
     sessions.refresh();
   };
 
@@ -157,16 +150,18 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
     runTask(args && typeof args === 'object' && !(args instanceof vscode.Uri) && !('kind' in args) ? args : undefined),
   );
 
+  // ■ stops the RUNNING turn (the shown one when several run), never merely the selected session
   reg('minicode.cancelTask', async (node?: TreeNode) => {
-    const running = transcript.runningSessions();
-    let sessionId = node?.sessionId ?? (running.length === 1 ? running[0] : undefined);
-    if (!sessionId && running.length > 1) sessionId = await vscode.window.showQuickPick(running, { placeHolder: 'Cancel the task of which session?' });
-    if (!sessionId) {
-      void vscode.window.showInformationMessage('MiniCode: no task is running.');
-      return;
-    }
-    const r = await server.execute<{ cancelled: boolean }>(Commands.taskCancel, { sessionId });
-    void vscode.window.showInformationMessage(r?.cancelled ? 'MiniCode: task cancelled.' : 'MiniCode: the task had already finished.');
+    const picked = node && typeof node === 'object' && 'sessionId' in node ? node.sessionId : undefined;
+    const cancelled = await chat.stop(picked);
+    if (cancelled === undefined) void vscode.window.showInformationMessage('MiniCode: no task is running.');
+    else void vscode.window.showInformationMessage(cancelled ? 'MiniCode: task cancelled.' : 'MiniCode: the task had already finished.');
+  });
+
+  reg('minicode.openChat', async () => chat.reveal(false));
+  reg('minicode.openInChat', async (node?: TreeNode) => {
+    const sessionId = await sessionOf(node, 'Open which session?');
+    if (sessionId) await chat.openSession(sessionId);
   });
 
   reg('minicode.showSessions', async () => sessions.focus());

@@ -1,8 +1,9 @@
 // Entry point: wiring only.
 import * as vscode from 'vscode';
 import { AgentEditSaver } from './autosave';
+import { ChatView } from './chatView';
 import { ServerManager } from './client';
-import { registerCommands } from './commands';
+import { editorContext, registerCommands } from './commands';
 import { logChannel } from './logger';
 import { Commands } from './protocol';
 import { RewindPreviewer, type RewindRequest } from './rewindPreview';
@@ -16,14 +17,21 @@ let server: ServerManager | undefined;
 export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   ctx.subscriptions.push(logChannel());
   const settingKeys = Object.keys(ctx.extension.packageJSON?.contributes?.configuration?.properties ?? {});
-  server = new ServerManager(settingKeys);
+  const srv = new ServerManager(settingKeys);
+  server = srv;
   const status = new ReadinessStatus(server);
   const sessions = new SessionsView(server);
   const transcript = new TranscriptView(server);
   const rewind = new RewindPreviewer(server);
   const infoDocs = new VirtualDocuments('minicode-info');
-  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs, new AgentEditSaver(server.onEvent));
-  registerCommands(ctx, { server, sessions, transcript, rewind, status, infoDocs });
+  const chat = new ChatView(ctx.extensionUri, server, rewind, () => editorContext(srv));
+  // approvals (ask mode's edits, commands) are answered inline in the chat view
+  server.approvals = {
+    applyEdit: (params, next) => chat.handleApplyEdit(params, next),
+    messageRequest: (params, token) => chat.handleMessageRequest(params, token),
+  };
+  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs, chat, new AgentEditSaver(server.onEvent));
+  registerCommands(ctx, { server, sessions, transcript, rewind, status, infoDocs, chat });
   // the server's "preview rewind of agent edits in this file" code action asks it to open a
   // document; in VS Code the preview quick pick, diffs and Refactor Preview do better
   server.interceptors.set(Commands.rewindPreview, (args) => {

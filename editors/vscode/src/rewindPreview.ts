@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { ServerManager } from './client';
 import { errorMessage, showError } from './logger';
-import { basename, displayPath } from './model/format';
+import { basename, displayPath, plural } from './model/format';
 import { fileSummary, restoredFiles, targetLabel, type RestoredFile } from './model/rewind';
 import { Commands, ErrorCodes } from './protocol';
 import type { RewindApplyResult, RewindFile, RewindPreviewResult, RewindTarget } from './protocol';
@@ -111,7 +111,7 @@ export class RewindPreviewer implements vscode.Disposable {
       {
         act: 'apply',
         label: '$(check) Apply rewind…',
-        detail: conflicts ? `${conflicts} file(s) in conflict are left out` : 'VS Code shows the edit in its Refactor Preview to confirm',
+        detail: conflicts ? `${plural(conflicts, 'file')} in conflict ${conflicts === 1 ? 'is' : 'are'} left out` : 'VS Code shows the edit in its Refactor Preview to confirm',
         alwaysShow: true,
       },
     ];

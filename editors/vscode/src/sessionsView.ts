@@ -64,6 +64,9 @@ export class SessionsView implements vscode.TreeDataProvider<TreeNode>, vscode.D
     } else {
       item.iconPath = new vscode.ThemeIcon(ICONS[node.kind] ?? 'circle-outline');
     }
+    if (node.kind === 'session') {
+      item.command = { command: 'minicode.openInChat', title: 'Open in Chat', arguments: [node] };
+    }
     if (node.kind === 'info' && !node.sessionId && !this.server.running) {
       item.command = { command: 'minicode.showLogs', title: 'Show Logs' };
     }

@@ -60,9 +60,7 @@ export class TranscriptView implements vscode.Disposable {
     applyEvent(t, ev);
     if (ev.type === EventTypes.turnStarted) {
       this.setRunning(ev.sessionId, ev.turnId);
-      this.current = ev.sessionId;
-      // a turn started here (palette, code action, another client command): follow it
-      if (!this.visible()) void this.show();
+      this.current = ev.sessionId; // followed when open; the chat view is where a turn shows
     } else if (ev.type === EventTypes.turnFinished) {
       this.setRunning(ev.sessionId, undefined);
     }

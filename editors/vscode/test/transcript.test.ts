@@ -26,7 +26,8 @@ describe('event rendering', () => {
     expect(md).toContain('✓ `edit_file` a.py — ok');
     expect(md).toContain('✎ files changed: `a.py` (edit group g1)');
     expect(md).toContain('✗ `run_command` pytest -q — failed: exit 1');
-    expect(md).toContain('**Stop reason: done** (done) — usage: inputTokens 12, outputTokens 3');
+    expect(md).toContain('**Stop reason: done** — usage: inputTokens 12, outputTokens 3');
+    expect(md).not.toContain('(done)');
     expect(md).not.toContain('_running…_');
     expect(md.indexOf('I will edit a.py.')).toBeLessThan(md.indexOf('Done.'));
   });
@@ -80,5 +81,14 @@ describe('event rendering', () => {
 
   it('says how to start when nothing ran', () => {
     expect(renderTranscript(undefined)).toContain('Run Task');
+  });
+});
+
+describe('error hints', () => {
+  it('a hint the message already carries is not repeated', () => {
+    const t = newTranscript('s1');
+    applyEvent(t, ev(0, 'error', { message: 'HTTP 401 (not retryable): set OPENAI_API_KEY', hint: 'set OPENAI_API_KEY' }));
+    const md = renderTranscript(t);
+    expect(md.split('set OPENAI_API_KEY').length - 1).toBe(1);
   });
 });

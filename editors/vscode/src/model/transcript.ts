@@ -145,7 +145,8 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
     case EventTypes.error: {
       const message = str(pick(data, 'message', 'error', 'detail')) ?? 'error';
       const hint = str(data.hint);
-      turn.parts.push({ kind: 'error', text: hint ? `${message} (${hint})` : message });
+      // the hint once: a message may already carry it
+      turn.parts.push({ kind: 'error', text: hint && !message.includes(hint) ? `${message} (${hint})` : message });
       break;
     }
     case EventTypes.turnFinished: {
@@ -193,7 +194,10 @@ export function renderTurn(turn: TurnTranscript, index: number, roots: string[] 
   }
   if (turn.finished) {
     const usage = usageText(turn.usage);
-    out.push(`**Stop reason: ${turn.stopReason ?? 'unknown'}**${turn.stopReason ? ` (${stopReasonLabel(turn.stopReason)})` : ''}${usage ? ` — ${usage}` : ''}`, '');
+    // the label only when it says more than the reason itself (not "done (done)")
+    const label = stopReasonLabel(turn.stopReason);
+    const extra = turn.stopReason && label && label !== turn.stopReason ? ` (${label})` : '';
+    out.push(`**Stop reason: ${turn.stopReason ?? 'unknown'}**${extra}${usage ? ` — ${usage}` : ''}`, '');
   } else {
     out.push('_running…_', '');
   }

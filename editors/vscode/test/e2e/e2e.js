@@ -1,8 +1,11 @@
-// Drive the real VS Code workbench (code-server) in Debian's Chromium with playwright-core:
-// run "MiniCode: Run Task…" from the palette, watch the transcript stream and the file change,
-// find the session and its edit group in the side panel, preview the rewind (diff + Refactor
-// Preview), apply it, check the text is restored, and check the readiness status item.
-// Run by scripts/e2e.sh, which sets E2E_URL, E2E_WS and E2E_ARTIFACTS.
+// Drive the real VS Code workbench (code-server) in Debian's Chromium with playwright-core, in
+// ASK mode, through the MiniCode chat view: type a prompt, watch the answer stream, approve one
+// edit inline, reject another, approve a command inline and see its output and exit code,
+// follow up in the same session (a failing command, allowed for the session), stop a running
+// turn, preview and apply a rewind from a checkpoint card, open a session from the Sessions
+// tree (replayed from the store), and recover from a wrong server command without dismissing
+// its toast. Screenshots of each state land in artifacts/vscode/.
+// Run by scripts/e2e.sh, which sets E2E_URL, E2E_WS, E2E_ARTIFACTS and E2E_MODEL_URL.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,6 +19,7 @@ const PROMPT = 'Fix the add function in calc.py';
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+const onDisk = (name) => fs.readFileSync(path.join(ws, name), 'utf8');
 
 async function shot(page, name) {
   const file = path.join(art, `${name}.png`);
@@ -96,6 +100,32 @@ async function widenSidebar(page, by) {
   await page.mouse.up();
 }
 
+
+/** The chat view's page (a webview: an iframe in an iframe). */
+function chatFrame(page) {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
+/** Wait for the disk copy of a file to satisfy `ok`. */
+async function waitDisk(page, name, ok, what) {
+  for (let i = 0; i < 75 && !ok(onDisk(name)); i++) await page.waitForTimeout(200);
+  if (!ok(onDisk(name))) throw new Error(`${name} on disk: ${what}: ${onDisk(name)}`);
+}
+
+/** Type a prompt in the chat view and send it with Enter. */
+async function ask(chat, text) {
+  const box = chat.locator('textarea.prompt');
+  await box.click();
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The pending approval card (its buttons work) containing `text`. */
+function pendingCard(chat, text) {
+  return chat.locator('.card.needs-you').filter({ hasText: text }).first();
+}
+
+
 async function step(name, fn) {
   log('--', name);
   await fn();
@@ -112,6 +142,7 @@ async function step(name, fn) {
   let rc = 1;
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.on('pageerror', (e) => log('pageerror:', e.message.split('\n')[0]));
+  const chat = chatFrame(page);
   try {
     await step('open the workbench', async () => {
       await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
@@ -126,217 +157,149 @@ async function step(name, fn) {
       log('status item:', (await item.innerText()).trim());
     });
 
-    await step('open calc.py', async () => {
-      const row = page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'calc.py' }).first();
-      await row.waitFor({ timeout: 30000 });
-      await row.click();
-      await editorWith(page, 'return a - b').first().waitFor({ timeout: 15000 });
-      await editorWith(page, 'return a - b').first().click();
+    await step('open the chat view (MiniCode: Open Chat)', async () => {
+      await palette(page, 'MiniCode: Open Chat');
+      await chat.locator('textarea.prompt').waitFor({ timeout: 30000 });
+      await widenSidebar(page, 260).catch((e) => log('could not widen the side bar:', e.message));
+      await chat.locator('.provider').filter({ hasText: 'scripted' }).waitFor({ timeout: 30000 });
+      log('provider shown:', (await chat.locator('.provider').innerText()).trim());
+      const mode = await chat.locator('select.mode').inputValue();
+      if (mode !== 'ask') throw new Error(`the mode picker says ${mode}, not ask`);
     });
 
-    await step('run "MiniCode: Run Task…" from the palette', async () => {
-      await palette(page, 'MiniCode: Run Task…');
-      const input = page.locator('.quick-input-widget input');
-      await page.locator('.quick-input-widget').filter({ hasText: 'What should MiniCode do?' }).waitFor({ timeout: 15000 });
-      await input.fill(PROMPT);
-      await page.keyboard.press('Enter');
+    await step('type a prompt: the answer streams as rendered Markdown', async () => {
+      await ask(chat, PROMPT);
+      await chat.locator('.user .prompt-text').filter({ hasText: PROMPT }).waitFor({ timeout: 20000 });
+      // streaming: part of the text shows before the whole reply is there
+      const text = chat.locator('.markdown').first();
+      await text.waitFor({ timeout: 30000 });
+      const partial = (await text.innerText()).trim();
+      await chat.locator('.markdown strong').filter({ hasText: 'calc.py' }).waitFor({ timeout: 30000 });
+      log(`streamed: "${partial}" … then "${(await text.innerText()).trim()}"`);
+      if (partial.length >= (await text.innerText()).trim().length) log('(the first read already had the whole text)');
+      await chat.locator('.markdown code').filter({ hasText: 'a + b' }).first().waitFor({ timeout: 5000 });
+      await shot(page, 'chat-streaming');
     });
 
-    await step('the transcript streams the turn', async () => {
-      await editorWith(page, 'MiniCode:').first().waitFor({ timeout: 30000 });
-      // streaming: the edit shows while the turn still runs (the scripted model waits a second
-      // before each of its last two replies)
-      await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .view-lines')]
-        .map((e) => (e.textContent || '').replace(/\u00a0/g, ' '))
-        .some((t) => t.includes('edit_file') && t.includes('running…')), null, { timeout: 45000 });
-      log('transcript shows the edit while the turn runs');
-      await shot(page, 'transcript-running');
-      await editorWith(page, 'Stop reason: done').first().waitFor({ timeout: 60000 });
-      await editorWith(page, 'files changed').first().waitFor({ timeout: 5000 });
+    await step('approve the edit inline: its diff shows in the card, the file changes', async () => {
+      const card = pendingCard(chat, 'calc.py');
+      await card.waitFor({ timeout: 30000 });
+      await card.locator('pre.diff .add').filter({ hasText: 'return a + b' }).waitFor({ timeout: 5000 });
+      log('approval card:', (await card.locator('.card-head').innerText()).trim());
+      await shot(page, 'chat-approve-edit');
+      await card.getByRole('button', { name: 'Approve' }).click();
+      await waitDisk(page, 'calc.py', (t) => t.includes('return a + b'), 'the approved edit is missing');
+      await chat.locator('.card.tool.edit .verdict.approved').first().waitFor({ timeout: 15000 });
+    });
+
+    await step('reject the second edit inline: the file keeps its text', async () => {
+      const card = pendingCard(chat, 'calc.py');
+      await card.waitFor({ timeout: 30000 });
+      await card.locator('pre.diff .add').filter({ hasText: 'Add two numbers' }).waitFor({ timeout: 5000 });
+      await shot(page, 'chat-reject-edit');
+      await card.getByRole('button', { name: 'Reject' }).click();
+      await chat.locator('.card.tool.edit .verdict.rejected').first().waitFor({ timeout: 15000 });
       await page.waitForTimeout(500);
-      await shot(page, 'transcript');
+      if (onDisk('calc.py').includes('Add two numbers')) throw new Error('the rejected edit was applied');
     });
 
-    await step('the agent\'s change is in the editor, and saved (the buffer had no unsaved changes)', async () => {
-      await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
-      const onDisk = () => require('fs').readFileSync(require('path').join(ws, 'calc.py'), 'utf8');
-      for (let i = 0; i < 50 && !onDisk().includes('return a + b'); i++) await page.waitForTimeout(200);
-      if (!onDisk().includes('return a + b')) throw new Error('calc.py on disk lacks the agent\'s edit: ' + onDisk());
+    await step('approve a command inline: its output and exit code show', async () => {
+      const card = pendingCard(chat, 'calc.add(2, 3)');
+      await card.waitFor({ timeout: 30000 });
+      await card.locator('pre.command-line').waitFor({ timeout: 5000 });
+      await shot(page, 'chat-approve-command');
+      await card.getByRole('button', { name: 'Approve' }).click();
+      const done = chat.locator('.card.tool.command.ok').filter({ hasText: 'exit code 0' }).first();
+      await done.waitFor({ timeout: 30000 });
+      await done.locator('pre.output').filter({ hasText: 'add(2, 3) = 5' }).waitFor({ timeout: 5000 });
     });
 
-    await step('the server\'s source action "preview rewind of agent edits in this file" opens the preview list', async () => {
-      await editorWith(page, 'return a + b').first().click();
-      await palette(page, 'Source Action...');
-      const action = page.locator('.action-widget .monaco-list-row').filter({ hasText: 'preview rewind of agent edits in this file' }).first();
-      await action.waitFor({ timeout: 15000 });
-      // the action widget takes keys: move the focus to the item, then Enter
-      const focused = page.locator('.action-widget .monaco-list-row.focused');
-      for (let i = 0; i < 5 && !((await focused.textContent().catch(() => '')) || '').includes('preview rewind of agent edits'); i++) {
-        await page.keyboard.press('ArrowDown');
-      }
-      await page.keyboard.press('Enter');
-      await page.locator('.quick-input-widget').filter({ hasText: "rewind the agent's edits in calc.py" }).waitFor({ timeout: 20000 });
-      await shot(page, 'source-action-preview');
-      await quickPick(page, 'Cancel');
-    });
-
-    await step('the session and its edit group are in the side panel', async () => {
-      await palette(page, 'MiniCode: Show Sessions');
-      await widenSidebar(page, 220).catch((e) => log('could not widen the side bar:', e.message));
-      const session = page.locator('.monaco-list-row').filter({ hasText: PROMPT }).first();
-      await session.waitFor({ timeout: 20000 });
-      await session.click(); // expand: its turns, whose edit groups show expanded
-      const file = page.locator('.monaco-list-row').filter({ hasText: 'calc.py' }).filter({ hasText: 'modify' }).first();
-      const group = page.locator('.monaco-list-row[aria-level="3"]').first();
-      await group.waitFor({ timeout: 20000 });
-      log('edit group row:', (await group.innerText()).replace(/\s+/g, ' ').trim());
-      await group.click(); // expand the group: its files
-      await file.waitFor({ timeout: 20000 });
+    await step('the turn ends with its stop reason, tokens and time', async () => {
+      const footer = chat.locator('.footer.stop-done').first();
+      await footer.waitFor({ timeout: 60000 });
+      const said = (await footer.innerText()).trim();
+      log('footer:', said);
+      if (!/^done · \d+ tokens .* · [\d.]+ s/.test(said)) throw new Error(`unexpected footer: ${said}`);
+      await chat.locator('.checkpoint').first().waitFor({ timeout: 5000 });
       await page.waitForTimeout(300);
-      await shot(page, 'side-panel');
+      await shot(page, 'chat-done');
     });
 
-    await step('a file of the group opens the diff of the agent\'s change', async () => {
-      await page.locator('.monaco-list-row[aria-level="4"]').filter({ hasText: 'calc.py' }).first().click();
-      await page.locator('.tab').filter({ hasText: "before the agent's change" }).first().waitFor({ timeout: 20000 });
-      await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
-      await page.waitForTimeout(500);
-      await shot(page, 'agent-diff');
-    });
-
-    await step('preview the rewind of the edit group: per-file diff', async () => {
-      const group = page.locator('.monaco-list-row[aria-level="3"]').first();
-      await contextMenu(page, group, 'Preview Rewind to Here');
-      await page.locator('.quick-input-widget').filter({ hasText: 'Apply rewind' }).waitFor({ timeout: 20000 });
-      await quickPick(page, 'calc.py');
-      await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
-      await page.waitForTimeout(800);
-      await shot(page, 'rewind-diff');
-    });
-
-    await step('apply: VS Code\'s Refactor Preview shows the file', async () => {
-      await quickPick(page, 'Apply rewind');
-      const apply = page.getByRole('button', { name: 'Apply' }).first();
-      await apply.waitFor({ timeout: 20000 });
-      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
-      await page.waitForTimeout(800);
-      await shot(page, 'rewind-preview');
-      // edits that need confirmation start unchecked: tick them, then Apply
-      const boxes = page.locator('.bulk-edit-panel .edit-checkbox');
-      log('checkboxes in the Refactor Preview:', await boxes.count());
-      await boxes.first().click();
+    await step('follow up in the same view: a failing command, allowed for the session, is marked failed', async () => {
+      await ask(chat, 'Run the test suite');
+      const card = pendingCard(chat, 'FAILED');
+      await card.waitFor({ timeout: 30000 });
+      await card.getByRole('button', { name: 'Allow for this session' }).click();
+      const failed = chat.locator('.card.tool.command.failed').filter({ hasText: 'exit code 1' }).first();
+      await failed.waitFor({ timeout: 30000 });
+      await failed.locator('.badge.failed').waitFor({ timeout: 5000 });
+      await chat.locator('.footer[class*="stop-"]').nth(1).waitFor({ timeout: 60000 });
+      const turns = await chat.locator('section.turn').count();
+      if (turns !== 2) throw new Error(`expected 2 turns in the view, found ${turns}`);
       await page.waitForTimeout(300);
-      await apply.click();
+      await shot(page, 'chat-follow-up');
     });
 
-    await step('the file\'s text is restored', async () => {
-      await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
-      await onlyEditorsWith(page, 'return a - b', 'return a + b');
-      const onDisk = () => require('fs').readFileSync(require('path').join(ws, 'calc.py'), 'utf8');
-      for (let i = 0; i < 50 && !onDisk().includes('return a - b'); i++) await page.waitForTimeout(200);
-      if (!onDisk().includes('return a - b')) throw new Error('calc.py on disk was not restored: ' + onDisk());
-      await shot(page, 'rewound');
-    });
-
-    await step('"MiniCode: Undo Rewind" brings the agent\'s change back (confirmed in the Refactor Preview)', async () => {
-      await palette(page, 'MiniCode: Undo Rewind');
-      const apply = page.getByRole('button', { name: 'Apply' }).first();
-      await apply.waitFor({ timeout: 20000 });
-      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
-      await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
-      await page.waitForTimeout(300);
-      await apply.click();
-      await page.getByText('MiniCode: rewind undone.').first().waitFor({ timeout: 20000 });
-      // no editor showed it after the rewind; the preview's diff still shows the restored text
-      await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
-      await shot(page, 'undo-rewind');
-    });
-
-    await step('the status item opens the readiness report', async () => {
-      const item = page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded)/ }).first();
-      await item.waitFor({ timeout: 15000 });
-      await item.click();
-      await editorWith(page, 'MiniCode readiness').first().waitFor({ timeout: 30000 });
-      await page.waitForTimeout(300);
-      await shot(page, 'readiness');
-    });
-    await step('replay and export the session from its context menu', async () => {
-      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await contextMenu(page, session, 'Replay Session');
-      await page.locator('.tab').filter({ hasText: /^Replay / }).first().waitFor({ timeout: 20000 });
-      await editorWith(page, 'Stop reason: done').first().waitFor({ timeout: 10000 });
-      await contextMenu(page, session, 'Export Session');
-      await quickPick(page, 'Markdown');
-      await editorWith(page, '**Prompt**').first().waitFor({ timeout: 20000 });
-      await page.waitForTimeout(300);
-      await shot(page, 'export');
-    });
-
-    await step('resume the session with a second prompt', async () => {
-      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await contextMenu(page, session, 'Resume Session…');
-      await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
-      await page.locator('.quick-input-widget input').fill('Anything else?');
-      await page.keyboard.press('Enter');
-      await editorWith(page, 'Turn 2: Anything else?').first().waitFor({ timeout: 30000 });
-      await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .view-lines')]
-        .some((e) => (e.textContent || '').replace(/\u00a0/g, ' ').split('Stop reason').length === 3), null, { timeout: 60000 });
-      await page.locator('.monaco-list-row[aria-level="2"]').filter({ hasText: '2. Anything else?' }).first().waitFor({ timeout: 20000 });
-      await shot(page, 'resumed');
-    });
-
-    await step('"MiniCode: Cancel Task" stops a running turn', async () => {
-      // the model takes 30 s to answer the next request
+    await step('stop a running turn with Stop', async () => {
       const r = await fetch(`${process.env.E2E_MODEL_URL}/_control/enqueue`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify([{ text: 'Still thinking.', delay_s: 30 }]),
       });
       if (!r.ok) throw new Error(`enqueue: HTTP ${r.status}`);
-      const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await contextMenu(page, session, 'Resume Session…');
-      await page.locator('.quick-input-widget').filter({ hasText: 'continue the session' }).waitFor({ timeout: 15000 });
-      await page.locator('.quick-input-widget input').fill('Take your time');
-      await page.keyboard.press('Enter');
-      await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .view-lines')]
-        .map((e) => (e.textContent || '').replace(/\u00a0/g, ' '))
-        .some((t) => t.includes('Turn 3: Take your time') && t.includes('running…')), null, { timeout: 30000 });
+      await ask(chat, 'Take your time');
+      const stop = chat.getByRole('button', { name: 'Stop' });
+      await stop.waitFor({ timeout: 20000 });
       await page.waitForTimeout(1000);
-      await palette(page, 'MiniCode: Cancel Task');
-      await page.getByText('MiniCode: task cancelled.').first().waitFor({ timeout: 20000 });
-      await editorWith(page, 'Stop reason: cancelled').first().waitFor({ timeout: 20000 });
-      await shot(page, 'cancelled');
+      await stop.click();
+      await chat.locator('.footer.stop-cancelled').first().waitFor({ timeout: 30000 });
+      await chat.getByRole('button', { name: 'Send' }).waitFor({ timeout: 10000 });
+      await shot(page, 'chat-stopped');
     });
 
-    await step('"MiniCode: Preview Rewind…" from the palette offers targets, then the files', async () => {
-      await palette(page, 'MiniCode: Preview Rewind…');
-      await quickPick(page, 'Whole session');
-      await page.locator('.quick-input-widget').filter({ hasText: 'rewind the latest session' }).waitFor({ timeout: 20000 });
-      await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
-      await shot(page, 'palette-preview');
-      await quickPick(page, 'Cancel');
+    await step('a checkpoint card previews the rewind; apply it', async () => {
+      await chat.locator('.checkpoint').first().getByRole('button', { name: 'Preview rewind to here' }).click();
+      await page.locator('.quick-input-widget').filter({ hasText: 'Apply rewind' }).waitFor({ timeout: 20000 });
+      await quickPick(page, 'calc.py');
+      await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
+      await page.waitForTimeout(800);
+      await shot(page, 'chat-rewind-preview');
+      await quickPick(page, 'Apply rewind');
+      const apply = page.getByRole('button', { name: 'Apply' }).first();
+      await apply.waitFor({ timeout: 20000 });
+      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
+      await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
+      await page.waitForTimeout(300);
+      await apply.click();
+      await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
+      await waitDisk(page, 'calc.py', (t) => t.includes('return a - b'), 'not rewound');
     });
 
-    await step('delete the session from its context menu', async () => {
+    await step('a session picked in the Sessions tree opens in the chat view, replayed from the store', async () => {
+      await chat.getByRole('button', { name: 'New chat' }).click();
+      await chat.locator('.empty').waitFor({ timeout: 10000 });
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
-      await contextMenu(page, session, 'Delete Session');
-      await page.locator('.monaco-dialog-box').getByRole('button', { name: 'Delete' }).click();
-      await session.waitFor({ state: 'detached', timeout: 20000 });
-      await page.getByText('No MiniCode sessions in this workspace yet.').first().waitFor({ timeout: 10000 });
+      await session.waitFor({ timeout: 20000 });
+      await session.click();
+      await chat.locator('section.turn').nth(2).waitFor({ timeout: 20000 });
+      await chat.locator('.card.tool.command.failed').filter({ hasText: 'exit code 1' }).first().waitFor({ timeout: 10000 });
+      await page.waitForTimeout(500);
+      await shot(page, 'chat-replayed');
     });
 
-    await step('a missing server command: a clear error with "Show Logs"', async () => {
+    await step('a wrong server command: a clear error; fixing it restarts the server without dismissing the toast', async () => {
       // a workspace setting (the user settings file is not watched reliably in code-server)
-      fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
-      fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'minicode.server.command': ['minicode-lsp-not-installed', 'serve'] }));
+      const settings = path.join(ws, '.vscode', 'settings.json');
+      fs.mkdirSync(path.dirname(settings), { recursive: true });
+      fs.writeFileSync(settings, JSON.stringify({ 'minicode.server.command': ['minicode-lsp-not-installed', 'serve'] }));
       const toast = page.locator('.notification-toast').filter({ hasText: 'minicode-lsp-not-installed' }).first();
       await toast.waitFor({ timeout: 30000 });
       log('error:', (await toast.locator('.notification-list-item-message').first().innerText()).trim());
       await page.locator('.statusbar-item').filter({ hasText: 'MiniCode: server failed' }).first().waitFor({ timeout: 10000 });
-      await toast.getByRole('button', { name: 'Show Logs' }).click();
-      await page.locator('.panel').filter({ hasText: 'was not found' }).first().waitFor({ timeout: 15000 });
-      await page.waitForTimeout(300);
       await shot(page, 'server-not-found');
+      fs.writeFileSync(settings, JSON.stringify({}));
+      await page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded|checking|starting)/ }).first().waitFor({ timeout: 30000 });
+      log('the server restarted with the toast still up:', await toast.isVisible());
     });
     rc = 0;
   } catch (e) {

@@ -1,0 +1,488 @@
+// The MiniCode chat view: a webview view in the MiniCode container. The prompt goes in here,
+// the turn streams here (rendered by out/webview.js), tool calls are cards, and the approvals
+// the server asks for (an agent edit in ask mode, a command) are answered inline.
+import * as vscode from 'vscode';
+import type { ServerManager } from './client';
+import { errorMessage, log, showError } from './logger';
+import {
+  commandOfRequest,
+  commandReply,
+  editReply,
+  fileChanges,
+  isAgentConfirmation,
+  withoutConfirmation,
+  type Decision,
+  type LspWorkspaceEdit,
+} from './model/approvals';
+import {
+  attachApproval,
+  cancelTarget,
+  cardAwaiting,
+  chatFromReplay,
+  newChat,
+  reduceEvent,
+  settleApproval,
+  startChatTurn,
+  type ApprovalFile,
+  type ChatSession,
+  type ChatTurn,
+} from './model/chat';
+import { basename } from './model/format';
+import { Commands, EventTypes } from './protocol';
+import type {
+  MinicodeEvent,
+  PermissionMode,
+  ReadinessReport,
+  SessionDetail,
+  SessionReplayResult,
+  TaskContext,
+  TaskRunArgs,
+  TaskRunResult,
+} from './protocol';
+import type { RewindPreviewer } from './rewindPreview';
+import { VirtualDocuments } from './virtualDocs';
+
+export const CHAT_VIEW_ID = 'minicode.chat';
+
+interface PendingEdit {
+  kind: 'edit';
+  sessionId: string;
+  resolve: (d: Decision) => void;
+  files: (ApprovalFile & { before: string; after: string })[];
+}
+interface PendingCommand {
+  kind: 'command';
+  sessionId: string;
+  resolve: (d: Decision) => void;
+}
+type Pending = PendingEdit | PendingCommand;
+
+type FromWebview =
+  | { type: 'ready' }
+  | { type: 'send'; text: string; mode?: PermissionMode }
+  | { type: 'stop' }
+  | { type: 'newChat' }
+  | { type: 'mode'; mode: PermissionMode }
+  | { type: 'decide'; id: string; decision: Decision }
+  | { type: 'openApprovalDiff'; id: string; uri: string }
+  | { type: 'openDiff'; groupId: string; uri: string }
+  | { type: 'previewRewind'; groupId: string }
+  | { type: 'openFile'; uri: string }
+  | { type: 'command'; command: string }
+  | { type: 'painted'; samples: number[] };
+
+function roots(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+}
+
+function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  for (let i = 0; i < 32; i++) out += chars.charAt(Math.floor(Math.random() * chars.length));
+  return out;
+}
+
+async function currentText(uri: string): Promise<string | undefined> {
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(uri).toString());
+  if (open) return open.getText();
+  try {
+    return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.parse(uri)));
+  } catch {
+    return undefined;
+  }
+}
+
+export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private readonly sessions = new Map<string, ChatSession>();
+  /** Turns running now, by session. */
+  private readonly running = new Map<string, string>();
+  private shown: string | undefined;
+  private postedRev = -1;
+  private mode: PermissionMode;
+  private provider = '';
+  private readonly pending = new Map<string, Pending>();
+  /** Sessions whose edits the user allowed for the rest of the session. */
+  private readonly editsAllowed = new Set<string>();
+  private nextId = 1;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Server time of the newest text.delta not yet posted (the webview measures paint latency from it). */
+  private lastTextAt: number | undefined;
+  private readonly docs = new VirtualDocuments('minicode-approval');
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly runningEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeRunning = this.runningEmitter.event;
+  /** Paint latencies (ms) the webview measured, for the bench. */
+  readonly paintSamples: number[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly server: ServerManager,
+    private readonly rewind: RewindPreviewer,
+    private readonly editorContext: () => TaskContext | undefined,
+  ) {
+    this.mode = (vscode.workspace.getConfiguration('minicode').get<PermissionMode>('agent.permissionMode') ?? 'ask') as PermissionMode;
+    this.disposables.push(
+      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, this, { webviewOptions: { retainContextWhenHidden: true } }),
+      server.onEvent((ev) => this.onEvent(ev)),
+      server.onReadiness((r) => this.setReadiness(r)),
+      server.onState(() => this.post({ type: 'server', state: server.state })),
+      this.docs,
+    );
+  }
+
+  // ------------------------------------------------------------------ webview
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    const media = vscode.Uri.joinPath(this.extensionUri, 'out');
+    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
+    const n = nonce();
+    const script = view.webview.asWebviewUri(vscode.Uri.joinPath(media, 'webview.js'));
+    const css = view.webview.asWebviewUri(vscode.Uri.joinPath(media, 'webview.css'));
+    const codicons = view.webview.asWebviewUri(vscode.Uri.joinPath(media, 'codicon.css'));
+    const csp = [
+      "default-src 'none'",
+      `style-src ${view.webview.cspSource}`,
+      `font-src ${view.webview.cspSource}`,
+      `img-src ${view.webview.cspSource} data:`,
+      `script-src 'nonce-${n}'`,
+    ].join('; ');
+    view.webview.html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link href="${codicons}" rel="stylesheet"><link href="${css}" rel="stylesheet">
+<title>MiniCode</title></head>
+<body><div id="app" role="main"></div><script nonce="${n}" src="${script}"></script></body></html>`;
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m)),
+      view.onDidDispose(() => {
+        if (this.view === view) {
+          this.view = undefined;
+          this.ready = false;
+        }
+      }),
+    );
+  }
+
+  private post(message: unknown): void {
+    if (this.view && this.ready) void this.view.webview.postMessage(message);
+  }
+
+  /** Send the shown session whole (on open, on switching sessions). */
+  private postReset(): void {
+    const s = this.shown ? this.sessions.get(this.shown) : undefined;
+    this.postedRev = s?.rev ?? -1;
+    this.post({
+      type: 'reset',
+      session: s ?? null,
+      running: !!(this.shown && this.running.has(this.shown)),
+      mode: this.mode,
+      provider: this.provider,
+      server: this.server.state,
+      roots: roots(),
+    });
+  }
+
+  /** Send the turns of the shown session that changed since the last post. */
+  private flush(): void {
+    this.flushTimer = undefined;
+    const s = this.shown ? this.sessions.get(this.shown) : undefined;
+    if (!s) return;
+    const turns: ChatTurn[] = s.turns.filter((t) => t.rev > this.postedRev);
+    this.postedRev = s.rev;
+    const at = this.lastTextAt;
+    this.lastTextAt = undefined;
+    if (turns.length) this.post({ type: 'turns', sessionId: s.sessionId, title: s.title, turns, running: this.running.has(s.sessionId), at });
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flush(), 0);
+  }
+
+  private setReadiness(r: ReadinessReport): void {
+    const p = r.providers?.[0];
+    this.provider = p ? `${p.name} · ${p.model}` : '';
+    this.post({ type: 'provider', provider: this.provider });
+  }
+
+  // ------------------------------------------------------------------ state
+  private chat(sessionId: string): ChatSession {
+    let s = this.sessions.get(sessionId);
+    if (!s) {
+      s = newChat(sessionId);
+      this.sessions.set(sessionId, s);
+    }
+    return s;
+  }
+
+  runningSessions(): string[] {
+    return [...this.running.keys()];
+  }
+
+  get shownSession(): string | undefined {
+    return this.shown;
+  }
+
+  private setRunning(sessionId: string, turnId: string | undefined): void {
+    if (turnId) this.running.set(sessionId, turnId);
+    else this.running.delete(sessionId);
+    void vscode.commands.executeCommand('setContext', 'minicode.taskRunning', this.running.size > 0);
+    this.runningEmitter.fire();
+    if (sessionId === this.shown) this.post({ type: 'running', running: !!turnId });
+  }
+
+  private onEvent(ev: MinicodeEvent): void {
+    if (!ev?.sessionId) return;
+    const s = this.chat(ev.sessionId);
+    reduceEvent(s, ev);
+    if (ev.type === EventTypes.turnStarted) {
+      this.setRunning(ev.sessionId, ev.turnId);
+      if (!this.shown || !this.running.has(this.shown) || this.shown === ev.sessionId) this.show(ev.sessionId, false);
+    } else if (ev.type === EventTypes.turnFinished) {
+      this.setRunning(ev.sessionId, undefined);
+      // an approval the turn no longer waits for (cancelled, failed) is withdrawn
+      for (const [id, p] of this.pending) if (p.sessionId === ev.sessionId) this.answer(id, 'reject', 'cancelled');
+    }
+    if (ev.sessionId === this.shown) {
+      if (ev.type === EventTypes.textDelta && typeof ev.at === 'number') this.lastTextAt = ev.at;
+      this.scheduleFlush();
+    }
+  }
+
+  /** Show a session in the view (without fetching it). */
+  private show(sessionId: string | undefined, reveal = true): void {
+    const changed = this.shown !== sessionId;
+    this.shown = sessionId;
+    if (changed) this.postReset();
+    if (reveal) void this.reveal();
+  }
+
+  async reveal(preserveFocus = true): Promise<void> {
+    if (this.view) this.view.show(preserveFocus);
+    else await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`).then(undefined, () => undefined);
+    if (preserveFocus) return;
+    this.post({ type: 'focus' });
+  }
+
+  /** An empty chat: the next prompt starts a new session. */
+  async newChat(): Promise<void> {
+    this.show(undefined);
+  }
+
+  /** Open a stored session in the view, replayed from the store. */
+  async openSession(sessionId: string): Promise<void> {
+    const [replay, detail] = await Promise.all([
+      this.server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId }),
+      this.server.execute<SessionDetail>(Commands.sessionShow, { sessionId }).catch(() => undefined),
+    ]);
+    const s = chatFromReplay(sessionId, replay?.events ?? [], detail?.title);
+    const live = this.sessions.get(sessionId);
+    // a turn running now keeps what the live stream already brought
+    if (live && this.running.has(sessionId)) {
+      for (const turn of live.turns) if (!s.turns.some((t) => t.turnId === turn.turnId)) s.turns.push(turn);
+      s.rev = Math.max(s.rev, live.rev) + 1;
+    }
+    this.sessions.set(sessionId, s);
+    this.shown = undefined;
+    this.show(sessionId);
+  }
+
+  // ------------------------------------------------------------------ prompts
+  async send(text: string, mode?: PermissionMode): Promise<void> {
+    const prompt = text.trim();
+    if (!prompt) return;
+    const request: TaskRunArgs = { prompt, permissionMode: mode ?? this.mode };
+    if (this.shown && !this.running.has(this.shown)) request.sessionId = this.shown;
+    const context = this.editorContext();
+    if (context) request.context = context;
+    const result = await this.server.execute<TaskRunResult>(Commands.taskRun, request);
+    log.info(`task started: session ${result.sessionId} turn ${result.turnId}`);
+    const s = this.chat(result.sessionId);
+    startChatTurn(s, result.turnId, prompt, request.permissionMode);
+    if (!this.running.has(result.sessionId)) this.setRunning(result.sessionId, result.turnId);
+    this.show(result.sessionId);
+    this.scheduleFlush();
+  }
+
+  /** Cancel the running turn: the one shown, else the only one running. */
+  async stop(picked?: string): Promise<boolean | undefined> {
+    const sessionId = cancelTarget(this.runningSessions(), this.shown, picked);
+    if (!sessionId) return undefined;
+    const r = await this.server.execute<{ cancelled: boolean }>(Commands.taskCancel, { sessionId });
+    return !!r?.cancelled;
+  }
+
+  // ------------------------------------------------------------------ approvals
+  /** workspace/applyEdit: the agent's edit in ask mode is approved here, not in the Refactor Preview. */
+  async handleApplyEdit(
+    params: { edit: LspWorkspaceEdit; label?: string },
+    next: (p: { edit: LspWorkspaceEdit; label?: string }) => Promise<{ applied: boolean; failureReason?: string }>,
+  ): Promise<{ applied: boolean; failureReason?: string }> {
+    if (!isAgentConfirmation(params.edit)) return next(params);
+    const sessionId = this.sessionAwaiting('edit');
+    if (sessionId && this.editsAllowed.has(sessionId)) return next({ ...params, edit: withoutConfirmation(params.edit) });
+    if (vscode.workspace.getConfiguration('minicode').get<boolean>('approvals.refactorPreview')) {
+      const viaPreview = await next(params);
+      if (viaPreview.applied) return viaPreview;
+      // Apply pressed with nothing ticked, or the preview closed: not a decline — ask here
+      log.info('the Refactor Preview applied nothing: the approval stays in the chat view');
+    }
+    const texts = new Map<string, string | undefined>();
+    const uris = new Set<string>([
+      ...Object.keys(params.edit.changes ?? {}),
+      ...(params.edit.documentChanges ?? []).map((c) => c.textDocument?.uri ?? c.uri).filter((u): u is string => !!u),
+    ]);
+    for (const uri of uris) texts.set(uri, await currentText(uri));
+    let files: PendingEdit['files'];
+    try {
+      files = fileChanges(params.edit, (u) => texts.get(u), roots()).map((f) => ({
+        uri: f.uri,
+        path: f.path,
+        action: f.action,
+        added: f.stats.added,
+        removed: f.stats.removed,
+        diff: f.diff,
+        before: f.before,
+        after: f.after,
+      }));
+    } catch (err) {
+      log.warn(`cannot show the agent's edit: ${errorMessage(err)}`);
+      return next(params);
+    }
+    const decision = await this.ask('edit', files[0]?.uri ?? '', files);
+    if (decision === 'session' && sessionId) this.editsAllowed.add(sessionId);
+    return editReply(decision) ?? next({ ...params, edit: withoutConfirmation(params.edit) });
+  }
+
+  /** window/showMessageRequest: a command approval is answered here; anything else as VS Code does. */
+  async handleMessageRequest(
+    params: { type: number; message: string; actions?: { title: string }[] | null },
+    token?: vscode.CancellationToken,
+  ): Promise<{ title: string } | null> {
+    const command = commandOfRequest(params);
+    if (command === undefined) {
+      const titles = (params.actions ?? []).map((a) => a.title);
+      const fn = params.type === 1 ? vscode.window.showErrorMessage : params.type === 2 ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      const picked = await fn(params.message, ...titles);
+      return picked ? (params.actions ?? []).find((a) => a.title === picked) ?? null : null;
+    }
+    const decision = await this.ask('command', command, undefined, token);
+    return commandReply(decision, params.actions);
+  }
+
+  private sessionAwaiting(request: 'edit' | 'command', match?: string): string | undefined {
+    const candidates = [this.shown, ...this.running.keys()].filter((s): s is string => !!s && this.running.has(s));
+    for (const sid of candidates) if (cardAwaiting(this.chat(sid), request, match)) return sid;
+    return candidates[0];
+  }
+
+  /** Put an approval on its card (or on a card of its own) and wait for the user's answer. */
+  private ask(request: 'edit' | 'command', match: string, files?: PendingEdit['files'], token?: vscode.CancellationToken): Promise<Decision> {
+    const id = `a${this.nextId++}`;
+    const sessionId = this.sessionAwaiting(request, match) ?? this.shown ?? '';
+    const s = this.chat(sessionId);
+    let card = cardAwaiting(s, request, match);
+    if (!card) {
+      // no card to attach to (the event has not arrived): a card of its own in the last turn
+      const turnId = this.running.get(sessionId) ?? s.turns[s.turns.length - 1]?.turnId ?? 'approval';
+      reduceEvent(s, { sessionId, turnId, seq: undefined as unknown as number, type: EventTypes.toolStarted, data: { name: request === 'edit' ? 'edit_file' : 'run_command', arguments: request === 'edit' ? { path: files?.[0]?.path ?? '' } : { command: match } } });
+      reduceEvent(s, { sessionId, turnId, seq: undefined as unknown as number, type: EventTypes.approvalRequested, data: { kind: request, command: request === 'command' ? match : undefined, path: files?.[0]?.path } });
+      card = cardAwaiting(s, request, match);
+    }
+    const shownFiles = files?.map(({ before: _b, after: _a, ...f }) => f);
+    if (card) attachApproval(s, card, id, shownFiles);
+    if (this.shown !== sessionId) this.show(sessionId);
+    else void this.reveal();
+    this.scheduleFlush();
+    return new Promise<Decision>((resolve) => {
+      this.pending.set(id, request === 'edit' ? { kind: 'edit', sessionId, resolve, files: files ?? [] } : { kind: 'command', sessionId, resolve });
+      token?.onCancellationRequested(() => this.answer(id, 'reject', 'cancelled'));
+    });
+  }
+
+  /** The user's answer (or a withdrawal) for approval `id`. */
+  answer(id: string, decision: Decision, state?: 'cancelled'): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    const s = this.sessions.get(p.sessionId);
+    if (s) settleApproval(s, id, state ?? (decision === 'approve' ? 'approved' : decision === 'session' ? 'session' : 'rejected'));
+    p.resolve(decision);
+    if (p.sessionId === this.shown) this.scheduleFlush();
+  }
+
+  /** Approvals waiting now (for tests and the bench). */
+  pendingApprovals(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  private async openApprovalDiff(id: string, uri: string): Promise<void> {
+    const p = this.pending.get(id);
+    if (!p || p.kind !== 'edit') return;
+    const f = p.files.find((x) => x.uri === uri) ?? p.files[0];
+    if (!f) return;
+    const left = this.docs.set(this.docs.uri(`/${id}/${f.path}`, 'before'), f.before);
+    const right = this.docs.set(this.docs.uri(`/${id}/${f.path}`, 'proposed'), f.after);
+    await vscode.commands.executeCommand('vscode.diff', left, right, `${basename(f.path)}: current ↔ proposed by MiniCode`, { preview: true, preserveFocus: true });
+  }
+
+  // ------------------------------------------------------------------ messages
+  private async onMessage(m: FromWebview): Promise<void> {
+    try {
+      switch (m.type) {
+        case 'ready':
+          this.ready = true;
+          this.postReset();
+          break;
+        case 'send':
+          if (m.mode) this.mode = m.mode;
+          await this.send(m.text, m.mode);
+          break;
+        case 'stop': {
+          const r = await this.stop();
+          if (r === undefined) void vscode.window.showInformationMessage('MiniCode: no task is running.');
+          break;
+        }
+        case 'newChat':
+          this.show(undefined, false);
+          break;
+        case 'mode':
+          this.mode = m.mode;
+          break;
+        case 'decide':
+          this.answer(m.id, m.decision);
+          break;
+        case 'openApprovalDiff':
+          await this.openApprovalDiff(m.id, m.uri);
+          break;
+        case 'openDiff':
+          if (this.shown) await this.rewind.openAgentDiff(this.shown, m.groupId, m.uri);
+          break;
+        case 'previewRewind':
+          if (this.shown) await this.rewind.previewAndMaybeApply({ sessionId: this.shown, target: { groupId: m.groupId }, label: 'this checkpoint and all after it' });
+          break;
+        case 'openFile':
+          await vscode.window.showTextDocument(vscode.Uri.parse(m.uri), { preview: true });
+          break;
+        case 'command':
+          if (m.command.startsWith('minicode.') || m.command.startsWith('workbench.action.openSettings')) await vscode.commands.executeCommand(m.command);
+          break;
+        case 'painted':
+          this.paintSamples.push(...m.samples);
+          break;
+      }
+    } catch (err) {
+      void showError(`MiniCode: ${errorMessage(err)}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    for (const id of [...this.pending.keys()]) this.answer(id, 'reject', 'cancelled');
+    this.disposables.forEach((d) => d.dispose());
+    this.runningEmitter.dispose();
+  }
+}

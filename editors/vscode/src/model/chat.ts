@@ -1,0 +1,385 @@
+// The chat view's model (pure: no vscode import): `minicode/event` notifications (or a session
+// replayed from the store) reduced to turns of items the webview renders: streamed text, one
+// compact card per tool call (with its approval while one is pending), checkpoints, errors, and
+// the turn's end (stop reason, tokens, time). Every item carries `rev`, bumped on each change,
+// so the webview re-renders only what changed.
+import { EventTypes } from '../protocol';
+import type { MinicodeEvent, ReplayEvent } from '../protocol';
+import { diffStats, statsText, type DiffStats } from './diff';
+import { stopReasonLabel, truncate } from './format';
+
+export type ToolKind = 'read' | 'search' | 'edit' | 'command' | 'other';
+export type ApprovalState = 'waiting' | 'pending' | 'approved' | 'session' | 'rejected' | 'cancelled';
+
+export interface ApprovalFile {
+  uri: string;
+  path: string;
+  action: string;
+  added: number;
+  removed: number;
+  diff: string;
+}
+
+export interface Approval {
+  /** Set once the server's request (applyEdit / showMessageRequest) arrived: the buttons work. */
+  id?: string;
+  request: 'edit' | 'command';
+  state: ApprovalState;
+  command?: string;
+  path?: string;
+  files?: ApprovalFile[];
+}
+
+export interface TextItem {
+  kind: 'text';
+  id: string;
+  rev: number;
+  text: string;
+}
+export interface ToolItem {
+  kind: 'tool';
+  id: string;
+  rev: number;
+  callId?: string;
+  name: string;
+  tool: ToolKind;
+  /** What it acted on: a path, a pattern, a command line. */
+  target: string;
+  status: 'running' | 'ok' | 'failed';
+  exitCode?: number;
+  output?: string;
+  summary?: string;
+  stats?: DiffStats;
+  files?: { uri: string; action: string }[];
+  groupId?: string;
+  approval?: Approval;
+}
+export interface CheckpointItem {
+  kind: 'checkpoint';
+  id: string;
+  rev: number;
+  groupId: string;
+  files: { uri: string; action: string }[];
+}
+export interface NoteItem {
+  kind: 'note' | 'error';
+  id: string;
+  rev: number;
+  text: string;
+  hint?: string;
+}
+export type ChatItem = TextItem | ToolItem | CheckpointItem | NoteItem;
+
+export interface ChatTurn {
+  turnId: string;
+  prompt?: string;
+  mode?: string;
+  items: ChatItem[];
+  finished: boolean;
+  stopReason?: string;
+  usage?: Record<string, number>;
+  provider?: string;
+  error?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  lastSeq: number;
+  rev: number;
+}
+
+export interface ChatSession {
+  sessionId: string;
+  title?: string;
+  turns: ChatTurn[];
+  /** Bumped on every change (item revs come from it). */
+  rev: number;
+}
+
+export function newChat(sessionId: string, title?: string): ChatSession {
+  return { sessionId, title, turns: [], rev: 0 };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function toolKind(name: string): ToolKind {
+  if (['edit_file', 'write_file', 'delete_file', 'apply_patch'].includes(name)) return 'edit';
+  if (['run_command', 'shell', 'bash'].includes(name)) return 'command';
+  if (['search', 'grep', 'find_files'].includes(name)) return 'search';
+  if (['read_file', 'list_files'].includes(name)) return 'read';
+  return 'other';
+}
+
+function targetOf(args: unknown): string {
+  if (!args || typeof args !== 'object') return typeof args === 'string' ? truncate(args, 200) : '';
+  const a = args as Record<string, unknown>;
+  if (typeof a.command === 'string') return a.command;
+  if (typeof a.pattern === 'string') return a.path ? `${a.pattern} in ${String(a.path)}` : a.pattern;
+  if (typeof a.path === 'string') return a.path;
+  return truncate(JSON.stringify(a), 200);
+}
+
+/** Lines added and removed by an edit tool's arguments (when they say it). */
+function statsOfArgs(name: string, args: unknown): DiffStats | undefined {
+  if (!args || typeof args !== 'object') return undefined;
+  const a = args as Record<string, unknown>;
+  if (name === 'edit_file' && typeof a.old_text === 'string' && typeof a.new_text === 'string') return diffStats(a.old_text, a.new_text);
+  if (name === 'write_file' && typeof a.content === 'string') return diffStats('', a.content);
+  return undefined;
+}
+
+/** `[exit code 1]` at the end of a command's output. */
+export function exitCodeOf(output: string | undefined): number | undefined {
+  const m = /\[exit code (-?\d+)\]\s*$/.exec(output ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+function turnFor(s: ChatSession, turnId: string): ChatTurn {
+  let turn = s.turns.find((x) => x.turnId === turnId);
+  if (!turn) {
+    turn = { turnId, items: [], finished: false, lastSeq: -1, rev: ++s.rev };
+    s.turns.push(turn);
+  }
+  return turn;
+}
+
+function touch(s: ChatSession, turn: ChatTurn, item?: ChatItem): void {
+  s.rev++;
+  turn.rev = s.rev;
+  if (item) item.rev = s.rev;
+}
+
+type NewItem = Omit<TextItem, 'id' | 'rev'> | Omit<ToolItem, 'id' | 'rev'> | Omit<CheckpointItem, 'id' | 'rev'> | Omit<NoteItem, 'id' | 'rev'>;
+
+function push(s: ChatSession, turn: ChatTurn, item: NewItem): ChatItem {
+  const full = { ...item, id: `${turn.turnId}:${turn.items.length}`, rev: 0 } as ChatItem;
+  turn.items.push(full);
+  touch(s, turn, full);
+  return full;
+}
+
+function tools(turn: ChatTurn): ToolItem[] {
+  return turn.items.filter((i): i is ToolItem => i.kind === 'tool');
+}
+
+/** Record a turn this client started, before its first event arrives. */
+export function startChatTurn(s: ChatSession, turnId: string, prompt: string, mode?: string): ChatTurn {
+  const turn = turnFor(s, turnId);
+  turn.prompt ??= prompt;
+  turn.mode ??= mode;
+  s.title ??= prompt;
+  touch(s, turn);
+  return turn;
+}
+
+/** Fold one event in. Events of a turn at or below its last seen `seq` are ignored. */
+export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): ChatTurn {
+  const turn = turnFor(s, ev.turnId);
+  if (typeof ev.seq === 'number') {
+    if (ev.seq <= turn.lastSeq) return turn;
+    turn.lastSeq = ev.seq;
+  }
+  const data = (ev.data ?? {}) as Record<string, unknown>;
+  const at = typeof ev.at === 'number' ? ev.at : undefined;
+  switch (ev.type) {
+    case EventTypes.turnStarted: {
+      turn.prompt = str(data.prompt) ?? turn.prompt;
+      turn.mode = str(data.permissionMode) ?? turn.mode;
+      turn.startedAt = at ?? turn.startedAt;
+      s.title ??= turn.prompt;
+      touch(s, turn);
+      break;
+    }
+    case EventTypes.textDelta: {
+      const text = str(data.text) ?? '';
+      if (!text) break;
+      const last = turn.items[turn.items.length - 1];
+      if (last?.kind === 'text') {
+        last.text += text;
+        touch(s, turn, last);
+      } else push(s, turn, { kind: 'text', text });
+      break;
+    }
+    case EventTypes.toolStarted: {
+      const name = str(data.name) ?? 'tool';
+      push(s, turn, {
+        kind: 'tool',
+        callId: str(data.toolCallId),
+        name,
+        tool: toolKind(name),
+        target: targetOf(data.arguments),
+        status: 'running',
+        stats: statsOfArgs(name, data.arguments),
+      } as ToolItem);
+      break;
+    }
+    case EventTypes.approvalRequested: {
+      const callId = str(data.toolCallId);
+      const card = tools(turn).find((t) => t.callId === callId) ?? [...tools(turn)].reverse().find((t) => t.status === 'running');
+      const request = data.kind === 'command' ? 'command' : 'edit';
+      const approval: Approval = { request, state: 'waiting', command: str(data.command), path: str(data.path) };
+      if (card) {
+        card.approval = { ...approval, ...(card.approval?.id ? { id: card.approval.id, state: card.approval.state, files: card.approval.files } : {}) };
+        touch(s, turn, card);
+      }
+      break;
+    }
+    case EventTypes.toolFinished: {
+      const callId = str(data.toolCallId);
+      const name = str(data.name) ?? 'tool';
+      let card = (callId && tools(turn).find((t) => t.callId === callId)) || [...tools(turn)].reverse().find((t) => t.status === 'running' && t.name === name);
+      if (!card) card = push(s, turn, { kind: 'tool', callId, name, tool: toolKind(name), target: '', status: 'running' } as ToolItem) as ToolItem;
+      const output = str(data.output);
+      const exitCode = card.tool === 'command' ? exitCodeOf(output) : undefined;
+      const failed = data.isError === true || (exitCode !== undefined && exitCode !== 0);
+      card.status = failed ? 'failed' : 'ok';
+      card.exitCode = exitCode;
+      card.output = output;
+      card.summary = str(data.summary);
+      if (card.approval && (card.approval.state === 'waiting' || card.approval.state === 'pending')) {
+        card.approval.state = failed && data.isError === true ? 'rejected' : 'approved';
+      }
+      touch(s, turn, card);
+      break;
+    }
+    case EventTypes.filesChanged: {
+      const files = Array.isArray(data.files)
+        ? (data.files as Record<string, unknown>[]).filter((f) => typeof f?.uri === 'string').map((f) => ({ uri: f.uri as string, action: str(f.action) ?? 'modify' }))
+        : Array.isArray(data.uris)
+          ? data.uris.filter((u): u is string => typeof u === 'string').map((uri) => ({ uri, action: 'modify' }))
+          : [];
+      const groupId = str(data.groupId);
+      const card = [...tools(turn)].reverse().find((t) => t.tool === 'edit' || t.tool === 'command');
+      if (card && !card.groupId) {
+        card.files = files;
+        card.groupId = groupId;
+        touch(s, turn, card);
+      }
+      if (groupId) push(s, turn, { kind: 'checkpoint', groupId, files } as CheckpointItem);
+      break;
+    }
+    case EventTypes.providerFallback: {
+      const why = str(data.reason);
+      push(s, turn, { kind: 'note', text: `provider fallback: ${str(data.fromProvider) ?? '?'} → ${str(data.toProvider) ?? '?'}${why ? ` (${truncate(why, 160)})` : ''}` } as NoteItem);
+      break;
+    }
+    case EventTypes.contextCompacted: {
+      push(s, turn, { kind: 'note', text: 'context compacted' } as NoteItem);
+      break;
+    }
+    case EventTypes.error: {
+      const message = str(data.message) ?? 'error';
+      const hint = str(data.hint);
+      // the hint once: some messages already carry it
+      push(s, turn, { kind: 'error', text: message, hint: hint && !message.includes(hint) ? hint : undefined } as NoteItem);
+      break;
+    }
+    case EventTypes.turnFinished: {
+      turn.finished = true;
+      turn.stopReason = str(data.stopReason) ?? turn.stopReason;
+      if (data.usage && typeof data.usage === 'object') turn.usage = data.usage as Record<string, number>;
+      turn.provider = str(data.provider) ?? turn.provider;
+      turn.error = str(data.error) ?? undefined;
+      turn.finishedAt = at ?? turn.finishedAt;
+      for (const card of tools(turn)) {
+        let changed = false;
+        if (card.status === 'running') {
+          card.status = 'failed';
+          changed = true;
+        }
+        if (card.approval && (card.approval.state === 'waiting' || card.approval.state === 'pending')) {
+          card.approval.state = 'cancelled';
+          changed = true;
+        }
+        if (changed) touch(s, turn, card);
+      }
+      touch(s, turn);
+      break;
+    }
+    default:
+      break; // context.usage, memory.injected and future types: not shown
+  }
+  return turn;
+}
+
+/** A session rebuilt from `minicode.session.replay`. */
+export function chatFromReplay(sessionId: string, events: readonly ReplayEvent[], title?: string): ChatSession {
+  const s = newChat(sessionId, title);
+  for (const ev of [...events].sort((a, b) => a.seq - b.seq)) reduceEvent(s, ev);
+  return s;
+}
+
+/** The tool card an approval request belongs to: the newest one waiting for it in a running turn. */
+export function cardAwaiting(s: ChatSession, request: 'edit' | 'command', match?: string): ToolItem | undefined {
+  for (const turn of [...s.turns].reverse()) {
+    if (turn.finished) continue;
+    const waiting = tools(turn).filter((t) => t.approval?.request === request && t.approval.state === 'waiting' && !t.approval.id);
+    const exact = match ? waiting.reverse().find((t) => t.approval?.command === match || (t.approval?.path && match.endsWith(t.approval.path))) : undefined;
+    if (exact) return exact;
+    if (waiting.length) return waiting[waiting.length - 1];
+  }
+  return undefined;
+}
+
+/** Attach the server's request to a card: its buttons now answer it. */
+export function attachApproval(s: ChatSession, card: ToolItem, id: string, files?: ApprovalFile[]): void {
+  card.approval = { ...(card.approval ?? { request: files ? 'edit' : 'command' }), id, state: 'pending', files };
+  if (files?.length && card.tool === 'edit') {
+    card.stats = files.reduce((acc, f) => ({ added: acc.added + f.added, removed: acc.removed + f.removed }), { added: 0, removed: 0 });
+  }
+  const turn = s.turns.find((t) => t.items.includes(card));
+  if (turn) touch(s, turn, card);
+}
+
+/** Record the user's answer on the card carrying approval `id`. */
+export function settleApproval(s: ChatSession, id: string, state: ApprovalState): ToolItem | undefined {
+  for (const turn of s.turns) {
+    for (const card of tools(turn)) {
+      if (card.approval?.id === id) {
+        card.approval.state = state;
+        touch(s, turn, card);
+        return card;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The line at the end of a turn: stop reason, tokens, time. */
+export function turnFooter(turn: ChatTurn): string {
+  if (!turn.finished) return '';
+  const parts = [stopReasonLabel(turn.stopReason) || 'finished'];
+  const u = turn.usage ?? {};
+  const tokIn = typeof u.inputTokens === 'number' ? u.inputTokens : undefined;
+  const tokOut = typeof u.outputTokens === 'number' ? u.outputTokens : undefined;
+  if (tokIn !== undefined || tokOut !== undefined) parts.push(`${(tokIn ?? 0) + (tokOut ?? 0)} tokens (${tokIn ?? 0} in, ${tokOut ?? 0} out)`);
+  if (turn.startedAt !== undefined && turn.finishedAt !== undefined && turn.finishedAt >= turn.startedAt) {
+    const s = turn.finishedAt - turn.startedAt;
+    parts.push(s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+  }
+  if (turn.provider) parts.push(turn.provider);
+  return parts.join(' · ');
+}
+
+/** What a tool card says in one line (the webview adds the buttons). */
+export function toolHeadline(card: ToolItem): string {
+  const verb: Record<ToolKind, string> = { read: 'Read', search: 'Searched', edit: 'Edited', command: 'Ran', other: card.name };
+  let head = card.tool === 'other' ? `${card.name}${card.target ? ` ${card.target}` : ''}` : `${verb[card.tool]} ${card.target || card.name}`;
+  if (card.tool === 'read' && card.name === 'list_files') head = `Listed ${card.target || '.'}`;
+  if (card.tool === 'edit' && card.name === 'delete_file') head = `Deleted ${card.target}`;
+  if (card.tool === 'edit' && card.stats) head += ` ${statsText(card.stats)}`;
+  if (card.tool === 'command' && card.exitCode !== undefined) head += ` — exit code ${card.exitCode}`;
+  return head;
+}
+
+/** Outputs longer than this many lines are folded in the card. */
+export const FOLD_LINES = 12;
+
+export function isLong(output: string | undefined): boolean {
+  return !!output && output.split('\n').length > FOLD_LINES;
+}
+
+/** Which session ■ should cancel: the running one (the one shown when several run). */
+export function cancelTarget(running: readonly string[], shown?: string, picked?: string): string | undefined {
+  if (picked && running.includes(picked)) return picked;
+  if (shown && running.includes(shown)) return shown;
+  return running.length === 1 ? running[0] : undefined;
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import {
+  attachApproval,
+  cancelTarget,
+  cardAwaiting,
+  chatFromReplay,
+  exitCodeOf,
+  isLong,
+  newChat,
+  reduceEvent,
+  settleApproval,
+  startChatTurn,
+  toolHeadline,
+  turnFooter,
+  type ToolItem,
+} from '../src/model/chat';
+import type { MinicodeEvent, ReplayEvent } from '../src/protocol';
+
+let seq = 0;
+const ev = (type: string, data: Record<string, unknown> = {}, turnId = 't1', at?: number): MinicodeEvent => ({ sessionId: 's1', turnId, seq: seq++, type, data, at });
+const cards = (s: ReturnType<typeof newChat>, turn = 0) => s.turns[turn].items.filter((i): i is ToolItem => i.kind === 'tool');
+
+describe('chat model: events reduced to turns of items', () => {
+  it('streams text into one block and bumps its rev on each delta (the webview re-renders only it)', () => {
+    const s = newChat('s1');
+    startChatTurn(s, 't1', 'fix calc', 'ask');
+    reduceEvent(s, ev('turn.started', { prompt: 'fix calc', permissionMode: 'ask' }, 't1', 100));
+    reduceEvent(s, ev('text.delta', { text: 'I will ' }));
+    const first = s.turns[0].items[0];
+    const rev1 = first.rev;
+    reduceEvent(s, ev('text.delta', { text: '**fix** it.' }));
+    expect(s.turns[0].items).toHaveLength(1);
+    expect(s.turns[0].items[0]).toMatchObject({ kind: 'text', text: 'I will **fix** it.' });
+    expect(s.turns[0].items[0].rev).toBeGreaterThan(rev1);
+    expect(s.turns[0].mode).toBe('ask');
+    expect(s.title).toBe('fix calc');
+  });
+
+  it('a failing command is a failure with its exit code and output, not "ok"', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'python -m unittest' } }));
+    const output = '$ python -m unittest\nFAILED (failures=2)\n[exit code 1]';
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'c1', name: 'run_command', isError: false, summary: '$ python -m unittest', output }));
+    const [card] = cards(s);
+    expect(card.status).toBe('failed');
+    expect(card.exitCode).toBe(1);
+    expect(card.output).toContain('FAILED (failures=2)');
+    expect(toolHeadline(card)).toBe('Ran python -m unittest — exit code 1');
+  });
+
+  it('a passing command is ok with exit code 0; long output is folded', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'ls' } }));
+    const output = ['$ ls', ...Array.from({ length: 30 }, (_, i) => `f${i}`), '[exit code 0]'].join('\n');
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'c1', name: 'run_command', isError: false, output }));
+    expect(cards(s)[0]).toMatchObject({ status: 'ok', exitCode: 0 });
+    expect(isLong(cards(s)[0].output)).toBe(true);
+    expect(isLong('$ ls\na\n[exit code 0]')).toBe(false);
+    expect(exitCodeOf('x\n[exit code -9]\n')).toBe(-9);
+    expect(exitCodeOf('no code')).toBeUndefined();
+  });
+
+  it('an edit card has its +n -m, its files and checkpoint; reads and searches are compact cards', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('tool.started', { toolCallId: 'r1', name: 'read_file', arguments: { path: 'calc.py' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'r1', name: 'read_file', isError: false, output: 'def add' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 's1', name: 'search', arguments: { pattern: 'add', path: 'src' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 's1', name: 'search', isError: false }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e1', name: 'edit_file', arguments: { path: 'calc.py', old_text: 'return a - b\n', new_text: 'return a + b\n# fixed\n' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'edit_file', isError: false }));
+    reduceEvent(s, ev('files.changed', { groupId: 'g1', uris: ['file:///ws/calc.py'], files: [{ uri: 'file:///ws/calc.py', action: 'modify' }] }));
+    const [read, search, edit] = cards(s);
+    expect(toolHeadline(read)).toBe('Read calc.py');
+    expect(toolHeadline(search)).toBe('Searched add in src');
+    expect(toolHeadline(edit)).toBe('Edited calc.py +2 -1');
+    expect(edit).toMatchObject({ groupId: 'g1', files: [{ uri: 'file:///ws/calc.py', action: 'modify' }] });
+    const cp = s.turns[0].items[s.turns[0].items.length - 1];
+    expect(cp).toMatchObject({ kind: 'checkpoint', groupId: 'g1' });
+  });
+
+  it('an approval attaches to its card, stays pending until answered, and records the answer', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'make test' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'c1', name: 'run_command', kind: 'command', command: 'make test' }));
+    const card = cardAwaiting(s, 'command', 'make test');
+    expect(card?.callId).toBe('c1');
+    attachApproval(s, card!, 'a1');
+    expect(card!.approval).toMatchObject({ id: 'a1', state: 'pending', command: 'make test' });
+    // nothing but an answer settles it (no timer in the model)
+    expect(cardAwaiting(s, 'command', 'make test')).toBeUndefined();
+    settleApproval(s, 'a1', 'approved');
+    expect(card!.approval!.state).toBe('approved');
+  });
+
+  it('an edit approval carries the files with their diff and stats; the card takes the stats', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e1', name: 'write_file', arguments: { path: 'a.py', content: 'x' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'a.py' }));
+    const card = cardAwaiting(s, 'edit', 'file:///ws/a.py')!;
+    attachApproval(s, card, 'a2', [{ uri: 'file:///ws/a.py', path: 'a.py', action: 'modify', added: 3, removed: 2, diff: '@@' }]);
+    expect(toolHeadline(card)).toBe('Edited a.py +3 -2');
+  });
+
+  it('a turn that ends withdraws its pending approvals and fails running tools', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 't1', 10));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'sleep 9' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'c1', kind: 'command', command: 'sleep 9' }));
+    reduceEvent(s, ev('turn.finished', { stopReason: 'cancelled', usage: { inputTokens: 10, outputTokens: 5 } }, 't1', 12.5));
+    expect(cards(s)[0]).toMatchObject({ status: 'failed', approval: { state: 'cancelled' } });
+    expect(turnFooter(s.turns[0])).toBe('cancelled · 15 tokens (10 in, 5 out) · 2.5 s');
+  });
+
+  it('the footer says the stop reason once (no "done (done)")', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 't1', 1));
+    reduceEvent(s, ev('turn.finished', { stopReason: 'done', provider: 'scripted' }, 't1', 2));
+    expect(turnFooter(s.turns[0])).toBe('done · 1.0 s · scripted');
+    expect(turnFooter(s.turns[0])).not.toContain('(done)');
+  });
+
+  it('an error shows its hint once, even when the message already has it', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('error', { message: 'HTTP 401 (not retryable): set OPENAI_API_KEY', hint: 'set OPENAI_API_KEY' }));
+    reduceEvent(s, ev('error', { message: 'HTTP 404', hint: 'check the model name' }));
+    const [a, b] = s.turns[0].items;
+    expect(a).toMatchObject({ kind: 'error', text: 'HTTP 401 (not retryable): set OPENAI_API_KEY', hint: undefined });
+    expect(b).toMatchObject({ kind: 'error', text: 'HTTP 404', hint: 'check the model name' });
+  });
+
+  it('ignores repeated events (seq) and replays a stored session in order', () => {
+    const events: ReplayEvent[] = [
+      { seq: 2, turnId: 't1', type: 'text.delta', data: { text: 'b' } },
+      { seq: 0, turnId: 't1', type: 'turn.started', data: { prompt: 'p1' } },
+      { seq: 1, turnId: 't1', type: 'text.delta', data: { text: 'a' } },
+      { seq: 3, turnId: 't1', type: 'turn.finished', data: { stopReason: 'done' } },
+      { seq: 4, turnId: 't2', type: 'turn.started', data: { prompt: 'follow-up' } },
+    ];
+    const s = chatFromReplay('s1', events, 'title');
+    expect(s.turns.map((t) => t.prompt)).toEqual(['p1', 'follow-up']);
+    expect(s.turns[0].items[0]).toMatchObject({ text: 'ab' });
+    reduceEvent(s, { sessionId: 's1', turnId: 't1', seq: 2, type: 'text.delta', data: { text: 'dup' } });
+    expect(s.turns[0].items[0]).toMatchObject({ text: 'ab' });
+  });
+
+  it('a 2,000-event session reduces quickly', () => {
+    const events: ReplayEvent[] = [{ seq: 0, turnId: 't', type: 'turn.started', data: { prompt: 'big' } }];
+    for (let i = 1; i < 2000; i++) {
+      events.push(i % 10 === 0
+        ? { seq: i, turnId: 't', type: i % 20 === 0 ? 'tool.started' : 'tool.finished', data: { toolCallId: `c${Math.floor(i / 20)}`, name: 'read_file', arguments: { path: 'x' } } }
+        : { seq: i, turnId: 't', type: 'text.delta', data: { text: `word${i} ` } });
+    }
+    const t0 = performance.now();
+    const s = chatFromReplay('s', events);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(s.turns[0].items.length).toBeGreaterThan(100);
+  });
+});
+
+describe('■ cancels the running turn', () => {
+  it('the running session, not the one selected in the tree', () => {
+    // old behaviour: the selected node's session was cancelled even when it was not running
+    expect(cancelTarget(['run1'], undefined, 'idle-selected')).toBe('run1');
+    expect(cancelTarget(['run1', 'run2'], 'run2')).toBe('run2');
+    expect(cancelTarget(['run1', 'run2'], 'idle', 'run1')).toBe('run1');
+    expect(cancelTarget(['run1', 'run2'], 'idle')).toBeUndefined();
+    expect(cancelTarget([], 'x', 'x')).toBeUndefined();
+  });
+});
