@@ -322,7 +322,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     next: (p: { edit: LspWorkspaceEdit; label?: string }) => Promise<{ applied: boolean; failureReason?: string }>,
   ): Promise<{ applied: boolean; failureReason?: string }> {
     if (!isAgentConfirmation(params.edit)) return next(params);
-    const sessionId = this.sessionAwaiting('edit');
+    // the agent's edit follows its approval.requested event; a rewind (same annotation) does not
+    const sessionId = this.sessionAwaiting('edit', undefined, true);
+    const agentDescribed = Object.values(params.edit.changeAnnotations ?? {}).some((a) => a.description?.startsWith('MiniCode agent'));
+    if (!sessionId && !agentDescribed) return next(params);
     if (sessionId && this.editsAllowed.has(sessionId)) return next({ ...params, edit: withoutConfirmation(params.edit) });
     if (vscode.workspace.getConfiguration('minicode').get<boolean>('approvals.refactorPreview')) {
       const viaPreview = await next(params);
@@ -373,10 +376,11 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     return commandReply(decision, params.actions);
   }
 
-  private sessionAwaiting(request: 'edit' | 'command', match?: string): string | undefined {
+  /** The running session with a card waiting for this approval (else the first running one, unless `strict`). */
+  private sessionAwaiting(request: 'edit' | 'command', match?: string, strict = false): string | undefined {
     const candidates = [this.shown, ...this.running.keys()].filter((s): s is string => !!s && this.running.has(s));
     for (const sid of candidates) if (cardAwaiting(this.chat(sid), request, match)) return sid;
-    return candidates[0];
+    return strict ? undefined : candidates[0];
   }
 
   /** Put an approval on its card (or on a card of its own) and wait for the user's answer. */

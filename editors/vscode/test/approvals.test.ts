@@ -167,6 +167,16 @@ describe('the chat view answers the server\'s approval requests', () => {
     expect(chat.pendingApprovals()).toHaveLength(0);
   });
 
+  it('a rewind (same annotation, no approval event of the agent) goes to VS Code as sent: the Refactor Preview', async () => {
+    const next = vi.fn(async () => ({ applied: true }));
+    emit('tool.finished', { toolCallId: 'c1', name: 'edit_file', isError: false }); // nothing awaits an edit now
+    const rewindEdit = agentEdit();
+    rewindEdit.changeAnnotations!['minicode.agent'].description = 'MiniCode rewind of session s1, turn(s) t1';
+    await expect(chat.handleApplyEdit({ edit: rewindEdit }, next)).resolves.toEqual({ applied: true });
+    expect(next).toHaveBeenCalledWith({ edit: rewindEdit });
+    expect(chat.pendingApprovals()).toHaveLength(0);
+  });
+
   it('other message requests are shown as VS Code shows them', async () => {
     stub.calls.infos.length = 0;
     await chat.handleMessageRequest({ type: 3, message: 'MiniCode: trust this workspace?', actions: [{ title: 'Trust' }] });

@@ -103,6 +103,19 @@ describe('chat model: events reduced to turns of items', () => {
     expect(toolHeadline(card)).toBe('Edited a.py +3 -2');
   });
 
+  it('a rejected edit is "declined", not a failure of the tool', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e1', name: 'edit_file', arguments: { path: 'a.py', old_text: 'a', new_text: 'b' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'a.py' }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'edit_file', isError: true, summary: 'the user declined this edit; nothing was changed' }));
+    expect(cards(s)[0]).toMatchObject({ status: 'declined', approval: { state: 'rejected' } });
+    // without an approval, an error that mentions refusing stays a failure
+    reduceEvent(s, ev('tool.started', { toolCallId: 'r1', name: 'run_command', arguments: { command: 'curl x' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'r1', name: 'run_command', isError: true, summary: 'connection refused' }));
+    expect(cards(s)[1].status).toBe('failed');
+  });
+
   it('a turn that ends withdraws its pending approvals and fails running tools', () => {
     const s = newChat('s1');
     reduceEvent(s, ev('turn.started', { prompt: 'p' }, 't1', 10));

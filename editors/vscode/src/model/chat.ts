@@ -45,7 +45,8 @@ export interface ToolItem {
   tool: ToolKind;
   /** What it acted on: a path, a pattern, a command line. */
   target: string;
-  status: 'running' | 'ok' | 'failed';
+  /** `declined`: the user rejected it (not a failure of the tool). */
+  status: 'running' | 'ok' | 'failed' | 'declined';
   exitCode?: number;
   output?: string;
   summary?: string;
@@ -230,12 +231,14 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       const output = str(data.output);
       const exitCode = card.tool === 'command' ? exitCodeOf(output) : undefined;
       const failed = data.isError === true || (exitCode !== undefined && exitCode !== 0);
-      card.status = failed ? 'failed' : 'ok';
+      const said = `${str(data.summary) ?? ''}\n${output ?? ''}`;
+      const rejected = card.approval?.state === 'rejected' || (!!card.approval && data.isError === true && /the user (declined|refused|rejected)/i.test(said));
+      card.status = rejected ? 'declined' : failed ? 'failed' : 'ok';
       card.exitCode = exitCode;
       card.output = output;
       card.summary = str(data.summary);
       if (card.approval && (card.approval.state === 'waiting' || card.approval.state === 'pending')) {
-        card.approval.state = failed && data.isError === true ? 'rejected' : 'approved';
+        card.approval.state = rejected ? 'rejected' : 'approved';
       }
       touch(s, turn, card);
       break;

@@ -173,6 +173,7 @@ function renderTool(card: ToolItem): HTMLElement {
   head.append(icon(card.status === 'running' ? 'loading codicon-modifier-spin' : TOOL_ICON[card.tool] ?? 'tools'));
   head.append(el('span', 'headline', toolHeadline(card)));
   if (card.status === 'failed') head.append(el('span', 'badge failed', 'failed'));
+  else if (card.status === 'declined') head.append(el('span', 'badge declined', 'rejected'));
   else if (card.status === 'ok' && card.tool === 'command') head.append(el('span', 'badge ok', 'ok'));
   box.append(head);
   if (card.approval) renderApproval(card, box);
@@ -185,7 +186,7 @@ function renderTool(card: ToolItem): HTMLElement {
       box.append(row);
     }
   }
-  if (card.output && (card.tool === 'command' || card.status === 'failed')) {
+  if (card.output && (card.tool === 'command' || card.status === 'failed') && card.status !== 'declined') {
     const pre = el('pre', 'output', card.output);
     if (isLong(card.output)) {
       const det = el('details', 'fold');
