@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 NVIM_VERSION ?= 0.11.4
 
-.PHONY: setup lint test test-python test-reliability test-neovim test-vscode test-vscode-unit test-vscode-e2e demo bench clean
+.PHONY: setup lint test test-python test-reliability test-neovim test-vscode test-vscode-unit test-vscode-e2e demo bench bench-vscode clean
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,10 @@ test-vscode-unit:
 
 test-vscode-e2e: setup
 	MINICODE_PYTHON=$(abspath $(PY)) bash editors/vscode/scripts/e2e.sh
+
+# The chat view's paint latency and session-opening time in the real workbench (one run).
+bench-vscode: setup
+	E2E_DRIVER=test/e2e/bench.js MINICODE_PYTHON=$(abspath $(PY)) bash editors/vscode/scripts/e2e.sh
 
 # The main job: a real task against a scripted model on 127.0.0.1, in a throwaway copy of a sample project.
 demo: setup

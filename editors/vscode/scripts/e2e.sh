@@ -38,7 +38,7 @@ TOOLS="${MINICODE_TOOLS:-$ROOT/.tools}"
 VENV="${MINICODE_VENV:-$ROOT/.venv}"
 WORK="${E2E_WORK:-$TOOLS/vscode-e2e}"
 mkdir -p "$ART"
-rm -f "$ART"/*.png "$ART"/*.log
+[ -n "${E2E_DRIVER:-}" ] || rm -f "$ART"/*.png "$ART"/*.log
 rm -rf "$ART/logs"
 
 # ------------------------------------------------------------------ tools
@@ -156,4 +156,4 @@ curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { log "code-server did
 log "code-server on 127.0.0.1:$PORT"
 
 E2E_URL="http://127.0.0.1:$PORT/?folder=$WORK/ws" E2E_WS="$WORK/ws" E2E_ARTIFACTS="$ART" E2E_MODEL_URL="${BASE_URL%/v1}" \
-  node "$EXT/test/e2e/e2e.js"
+  node "$EXT/${E2E_DRIVER:-test/e2e/e2e.js}"

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 // defaults (initializationOptions and didChangeConfiguration rank above them on the server).
 
 /** Settings sections that configure the client only and are never sent to the server. */
-export const CLIENT_ONLY_SECTIONS = ['server', 'trace'] as const;
+export const CLIENT_ONLY_SECTIONS = ['server', 'trace', 'approvals'] as const;
 
 export interface ServerLaunch {
   command: string;

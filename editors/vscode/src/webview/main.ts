@@ -138,7 +138,8 @@ const TOOL_ICON: Record<string, string> = { read: 'file', search: 'search', edit
 function renderApproval(card: ToolItem, box: HTMLElement): void {
   const a = card.approval!;
   const wrap = el('div', `approval ${a.state}`);
-  if (a.request === 'command' && a.command) wrap.append(el('pre', 'command-line', `$ ${a.command}`));
+  const open = a.state === 'pending' || a.state === 'waiting';
+  if (a.request === 'command' && a.command && open) wrap.append(el('pre', 'command-line', `$ ${a.command}`));
   for (const f of a.files ?? []) {
     const row = el('div', 'file-row');
     row.append(el('span', 'path', f.path), el('span', 'stats', `+${f.added} -${f.removed}`));
