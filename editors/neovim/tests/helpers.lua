@@ -195,4 +195,62 @@ function H.wait_finished(rec, count, ms)
   end)
 end
 
+--- Run `fn` as a coroutine driven by timers, so Neovim's main loop (typeahead from
+--- nvim_feedkeys, mode changes, autocmds) runs between its steps; H.finish() at its end.
+---@param fn fun()
+function H.async(fn)
+  local co = coroutine.create(function()
+    local ok, err = xpcall(fn, debug.traceback)
+    if not ok then
+      H.check(false, "error in the test: " .. tostring(err))
+      H.finish()
+    end
+  end)
+  H.co = co
+  vim.schedule(function()
+    assert(coroutine.resume(co))
+  end)
+end
+
+--- In an H.async test: give the main loop `ms` (keys typed with feedkeys are processed).
+---@param ms integer
+function H.sleep(ms)
+  local co = assert(coroutine.running())
+  vim.defer_fn(function()
+    assert(coroutine.resume(co))
+  end, ms)
+  coroutine.yield()
+end
+
+--- In an H.async test: wait until pred() is true, letting the main loop run (keys included).
+---@param ms integer
+---@param pred fun(): any
+---@return boolean
+function H.poll(ms, pred)
+  local deadline = vim.uv.now() + ms
+  while true do
+    local ok, v = pcall(pred)
+    if ok and v then
+      return true
+    end
+    if vim.uv.now() > deadline then
+      return false
+    end
+    H.sleep(20)
+  end
+end
+
+--- Read a file's bytes (nil when absent).
+---@param path string
+---@return string?
+function H.read_bytes(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
 return H

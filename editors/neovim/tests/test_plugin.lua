@@ -6,9 +6,9 @@ H.check(vim.fn.exists(":MiniCode") == 2, ":MiniCode exists after plugin/minicode
 H.check(package.loaded["minicode.commands"] == nil, "plugin/minicode.lua loads no module eagerly")
 
 local subs = vim.fn.getcompletion("MiniCode ", "cmdline")
-local expected = { "cancel", "checkpoints", "export", "log", "readiness", "replay", "resume", "rewind",
+local expected = { "cancel", "checkpoints", "export", "log", "readiness", "replay", "resume", "review", "rewind",
   "rewind-preview", "rewind-undo", "run", "sessions" }
-H.check(vim.deep_equal(subs, expected), "completion lists the 12 subcommands", subs)
+H.check(vim.deep_equal(subs, expected), "completion lists the subcommands", subs)
 H.check(vim.deep_equal(vim.fn.getcompletion("MiniCode rewind-preview l", "cmdline"), { "latest" }),
   "completion of rewind targets")
 
@@ -87,8 +87,17 @@ H.check(answer == true and diff.current() == nil, "ga accepts")
 diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
 answer = nil
 vim.cmd("tabclose")
-H.wait(1000, function() return answer ~= nil end)
-H.check(answer == false and diff.current() == nil, "closing the tab rejects")
+H.wait(300, function() return answer ~= nil end)
+H.check(answer == nil and diff.current() ~= nil and not diff.current().shown,
+  "closing the tab hides the review; it stays pending (never declines)", diff.current())
+diff.reopen()
+H.check(diff.current() and diff.current().shown and #vim.api.nvim_list_tabpages() == 2, "diff.reopen() shows it again")
+vim.cmd("normal q")
+H.check(answer == nil and diff.current() ~= nil and #vim.api.nvim_list_tabpages() == 1, "q closes it without declining")
+vim.cmd("MiniCode review")
+H.check(diff.current() and diff.current().shown, ":MiniCode review shows it again")
+vim.cmd("normal gr")
+H.check(answer == false and diff.current() == nil, "gr then rejects it")
 
 config.options.diff.layout = "unified"
 diff.show({ title = "t", kind = "edit", files = files, on_done = function(a) answer = a end })
@@ -148,7 +157,9 @@ H.out("") -- ends the "Running healthchecks..." line Neovim prints
 local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
 H.check(health:find("not found", 1, true) and health:find("pipx install", 1, true),
   "checkhealth reports the missing executable with a fix", health)
-vim.cmd("tabclose")
+if #vim.api.nvim_list_tabpages() > 1 then -- checkhealth reuses an empty window, else opens a tab
+  vim.cmd("tabclose")
+end
 
 -- the vimdoc: tags generate without errors and every |minicode...| link has a tag
 local tmp = vim.fn.tempname()

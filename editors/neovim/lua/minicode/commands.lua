@@ -148,6 +148,12 @@ M.subcommands = {
     end,
     complete = complete_sessions,
   },
+  review = {
+    desc = "review: show the pending review again (after q)",
+    impl = function()
+      require("minicode.diff").reopen()
+    end,
+  },
   log = {
     desc = "log: open the LSP log",
     impl = function()

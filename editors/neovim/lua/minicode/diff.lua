@@ -4,9 +4,15 @@
 --- the `workspace/applyEdit` handler: an edit whose change annotations say
 --- `needsConfirmation` opens a diff view (a tab with the current and the proposed text in
 --- `diffthis` windows, or one unified diff buffer) and is applied only when the user accepts
---- (`ga`, or `require("minicode.diff").accept()`); declining (`gr`, `q`, closing the tab,
---- or `require("minicode.diff").reject()`) answers `{ applied = false }`.
---- The same view shows rewind previews (`:MiniCode rewind-preview`).
+--- (`ga`, or `require("minicode.diff").accept()`); declining (`gr`, or
+--- `require("minicode.diff").reject()`) answers `{ applied = false }`.
+--- The same view shows rewind previews (`:MiniCode rewind-preview`) and, read-only, what an
+--- agent edit changed (from the chat and the panel).
+---
+--- Reviews never take the user's keys: a review opens only while the user is in Normal mode
+--- (typing in Insert or Command-line mode, it waits and says so once); `q` or closing its tab
+--- only hides a review (`:MiniCode review` shows it again); a review of an agent edit closes
+--- itself, declined, when its turn ends or is cancelled.
 
 local edits = require("minicode.edits")
 
@@ -19,16 +25,18 @@ M.apply = edits.apply
 
 ---@class minicode.DiffOpts
 ---@field title string
----@field kind "edit"|"rewind"
+---@field kind "edit"|"rewind"|"view" ("view": read-only, nothing to accept)
 ---@field files minicode.DiffFile[]
 ---@field on_done fun(accepted: boolean)
 ---@field info? table extra data (the rewind preview)
+---@field session? string the session whose turn asked (edits): the review ends with the turn
 
 ---@class minicode.DiffView: minicode.DiffOpts
 ---@field index integer the file shown
----@field tab integer tabpage handle
+---@field tab? integer tabpage handle while shown
 ---@field bufs integer[] buffers of the file shown
 ---@field resolved boolean
+---@field hidden boolean closed by the user without a decision (edits stay pending)
 
 ---@type minicode.DiffView?
 local view = nil
@@ -39,6 +47,8 @@ local preapproved = {}
 
 local augroup = vim.api.nvim_create_augroup("minicode.diff", { clear = true })
 local counter = 0
+
+local ui = require("minicode.ui")
 
 local function text_diff(a, b, opts)
   local fn = (vim.text and vim.text.diff) or vim.diff
@@ -84,21 +94,43 @@ local function scratch(name, lines, filetype)
   return bufnr
 end
 
-local function set_keys(bufnr)
+local function hint(kind)
+  local keys = require("minicode.config").options.diff.keys
+  if kind == "view" then
+    return ("%s/%s files  q close  ? help"):format(keys.next_file, keys.prev_file)
+  end
+  return ("%s accept  %s reject  %s/%s files  q close  ? help"):format(keys.accept, keys.reject, keys.next_file, keys.prev_file)
+end
+
+---@return {[1]: string, [2]: string}[]
+local function help_keys()
+  local keys = require("minicode.config").options.diff.keys
+  local v = view
+  local list = {}
+  if v and v.kind ~= "view" then
+    list[#list + 1] = { keys.accept, v.kind == "rewind" and "apply the rewind" or "accept the edit" }
+    list[#list + 1] = { keys.reject, v.kind == "rewind" and "discard the preview" or "reject the edit (the agent is told)" }
+  end
+  list[#list + 1] = { keys.next_file, "next file" }
+  list[#list + 1] = { keys.prev_file, "previous file" }
+  list[#list + 1] = { "q", v and v.kind == "edit" and "close (the review stays pending: :MiniCode review)" or "close" }
+  list[#list + 1] = { "?", "this help" }
+  return list
+end
+
+local function set_keys(bufnr, kind)
   local keys = require("minicode.config").options.diff.keys
   local function map(lhs, fn, desc)
     vim.keymap.set("n", lhs, fn, { buffer = bufnr, nowait = true, silent = true, desc = desc })
   end
-  map(keys.accept, M.accept, "MiniCode: accept the edit")
-  map(keys.reject, M.reject, "MiniCode: reject the edit")
-  map("q", M.reject, "MiniCode: reject the edit")
+  if kind ~= "view" then
+    map(keys.accept, M.accept, "MiniCode: accept the edit")
+    map(keys.reject, M.reject, "MiniCode: reject the edit")
+  end
+  map("q", M.close, "MiniCode: close")
   map(keys.next_file, M.next_file, "MiniCode: next file")
   map(keys.prev_file, M.prev_file, "MiniCode: previous file")
-end
-
-local function hint()
-  local keys = require("minicode.config").options.diff.keys
-  return ("%s accept  %s reject  %s/%s files"):format(keys.accept, keys.reject, keys.next_file, keys.prev_file)
+  ui.map_help(bufnr, "MiniCode review", help_keys)
 end
 
 local function wipe(bufs)
@@ -116,7 +148,7 @@ end
 --- Draw the file at view.index into the view's tab.
 local function render()
   local v = assert(view)
-  if not vim.api.nvim_tabpage_is_valid(v.tab) then
+  if not v.tab or not vim.api.nvim_tabpage_is_valid(v.tab) then
     return
   end
   local layout = require("minicode.config").options.diff.layout
@@ -131,19 +163,22 @@ local function render()
   end
   local all_unknown = file == nil or (file.current == nil and file.proposed == nil)
   if layout == "unified" or all_unknown then
-    local lines = { ("# %s"):format(v.title), ("# %s"):format(hint()), "" }
+    local lines = { ("# %s"):format(v.title), ("# %s"):format(hint(v.kind)), "" }
+    if #v.files == 0 then
+      lines[#lines + 1] = "(no changes)"
+    end
     for _, f in ipairs(v.files) do
       vim.list_extend(lines, unified_lines(f))
       lines[#lines + 1] = ""
     end
     local b = scratch(v.title .. " (diff)", lines, "diff")
-    set_keys(b)
+    set_keys(b, v.kind)
     v.bufs = { b }
     for i = #wins, 2, -1 do
       pcall(vim.api.nvim_win_close, wins[i], true)
     end
     vim.api.nvim_win_set_buf(wins[1], b)
-    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), "  " .. hint())
+    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), "  " .. hint(v.kind))
   else
     if #wins < 2 then
       vim.api.nvim_win_call(wins[1], function()
@@ -153,10 +188,12 @@ local function render()
     end
     local name = vim.fn.fnamemodify(file.path, ":~:.")
     local ft = vim.filetype.match({ filename = file.path }) or ""
-    local left = scratch(name .. " (current)", file.current or {}, ft)
-    local right = scratch(name .. " (proposed)", file.proposed or {}, ft)
-    set_keys(left)
-    set_keys(right)
+    local before = v.kind == "view" and "before" or "current"
+    local after = v.kind == "view" and "after" or "proposed"
+    local left = scratch(("%s (%s)"):format(name, before), file.current or {}, ft)
+    local right = scratch(("%s (%s)"):format(name, after), file.proposed or {}, ft)
+    set_keys(left, v.kind)
+    set_keys(right, v.kind)
     v.bufs = { left, right }
     for _, w in ipairs(wins) do
       vim.api.nvim_win_call(w, function()
@@ -166,9 +203,9 @@ local function render()
     vim.api.nvim_win_set_buf(wins[1], left)
     vim.api.nvim_win_set_buf(wins[2], right)
     local status = file.status and ("  [" .. file.status .. "]") or ""
-    bar(wins[1], ("current: %s%s"):format(name, file.current == nil and "  (absent)" or ""), "  " .. v.title)
-    bar(wins[2], ("proposed: %s%s%s  (%d/%d)"):format(name, file.proposed == nil and "  (deleted)" or "", status, v.index, n),
-      "  " .. hint())
+    bar(wins[1], ("%s: %s%s"):format(before, name, file.current == nil and "  (absent)" or ""), "  " .. v.title)
+    bar(wins[2], ("%s: %s%s%s  (%d/%d)"):format(after, name, file.proposed == nil and "  (deleted)" or "", status, v.index, n),
+      "  " .. hint(v.kind))
     for _, w in ipairs({ wins[1], wins[2] }) do
       vim.api.nvim_win_call(w, function()
         vim.cmd("diffthis")
@@ -179,11 +216,26 @@ local function render()
   wipe(old)
 end
 
----@param opts minicode.DiffOpts
-local function open(opts)
-  view = vim.tbl_extend("force", opts, { index = 1, bufs = {}, resolved = false }) --[[@as minicode.DiffView]]
+---@param v minicode.DiffView
+---@return string
+local function describe(v)
+  local names = {}
+  for _, f in ipairs(v.files) do
+    names[#names + 1] = vim.fn.fnamemodify(f.path, ":t")
+  end
+  return ("%s %s"):format(v.kind == "rewind" and "Rewind preview of" or (v.kind == "view" and "Diff of" or "Review of"),
+    #names > 0 and table.concat(names, ", ") or v.title)
+end
+
+--- Put the view on screen (a new tab). Only called in Normal mode (ui.when_idle).
+local function display()
+  local v = view
+  if not v or v.resolved or (v.tab and vim.api.nvim_tabpage_is_valid(v.tab)) then
+    return
+  end
+  v.hidden = false
   vim.cmd("tabnew")
-  view.tab = vim.api.nvim_get_current_tabpage()
+  v.tab = vim.api.nvim_get_current_tabpage()
   local placeholder = vim.api.nvim_get_current_buf()
   vim.bo[placeholder].bufhidden = "wipe"
   local layout = require("minicode.config").options.diff.layout
@@ -191,7 +243,40 @@ local function open(opts)
     vim.cmd("rightbelow vsplit")
   end
   render()
-  vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeDiffOpen", data = { title = opts.title, kind = opts.kind }, modeline = false })
+  vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeDiffOpen", data = { title = v.title, kind = v.kind }, modeline = false })
+end
+
+--- Show the next queued view when none is pending.
+local function pump()
+  if view or #queue == 0 then
+    return
+  end
+  local opts = table.remove(queue, 1)
+  view = vim.tbl_extend("force", opts, { index = 1, bufs = {}, resolved = false, hidden = false }) --[[@as minicode.DiffView]]
+  local v = view
+  ui.when_idle(function()
+    if view == v then
+      display()
+    end
+  end, describe(v))
+end
+
+---@param v minicode.DiffView
+local function close_tab(v)
+  local tab = v.tab
+  v.tab = nil
+  if tab and vim.api.nvim_tabpage_is_valid(tab) then
+    if #vim.api.nvim_list_tabpages() > 1 then
+      local nr = vim.api.nvim_tabpage_get_number(tab)
+      pcall(vim.cmd, "tabclose " .. nr)
+    else
+      pcall(vim.cmd, "diffoff!")
+      vim.cmd("enew")
+      pcall(vim.cmd, "only")
+    end
+  end
+  wipe(v.bufs)
+  v.bufs = {}
 end
 
 ---@param accepted boolean
@@ -202,28 +287,12 @@ local function resolve(accepted)
   end
   v.resolved = true
   view = nil
-  if vim.api.nvim_tabpage_is_valid(v.tab) then
-    if #vim.api.nvim_list_tabpages() > 1 then
-      local nr = vim.api.nvim_tabpage_get_number(v.tab)
-      pcall(vim.cmd, "tabclose " .. nr)
-    else
-      pcall(vim.cmd, "diffoff!")
-      vim.cmd("enew")
-      pcall(vim.cmd, "only")
-    end
-  end
-  wipe(v.bufs)
+  close_tab(v)
   local ok, err = pcall(v.on_done, accepted)
   if not ok then
-    vim.notify("minicode: " .. tostring(err), vim.log.levels.ERROR)
+    ui.notify(tostring(err), vim.log.levels.ERROR)
   end
-  if #queue > 0 then
-    vim.schedule(function()
-      if not view and #queue > 0 then
-        open(table.remove(queue, 1))
-      end
-    end)
-  end
+  vim.schedule(pump)
 end
 
 vim.api.nvim_create_autocmd("TabClosed", {
@@ -231,31 +300,94 @@ vim.api.nvim_create_autocmd("TabClosed", {
   callback = function()
     -- the closed tabpage is still valid while TabClosed runs
     vim.schedule(function()
-      if view and not view.resolved and not vim.api.nvim_tabpage_is_valid(view.tab) then
-        resolve(false)
+      local v = view
+      if v and not v.resolved and v.tab and not vim.api.nvim_tabpage_is_valid(v.tab) then
+        M.close()
       end
     end)
   end,
 })
 
---- Show a diff view (queued behind the one open now, if any).
+--- Show a diff view (after the pending one, if any; only once the user is in Normal mode).
 ---@param opts minicode.DiffOpts
 function M.show(opts)
-  if view then
-    queue[#queue + 1] = opts
-  else
-    open(opts)
-  end
+  queue[#queue + 1] = opts
+  pump()
 end
 
 --- Accept the edit shown now.
 function M.accept()
-  resolve(true)
+  if view and view.kind ~= "view" then
+    resolve(true)
+  end
 end
 
 --- Decline the edit shown now.
 function M.reject()
   resolve(false)
+end
+
+--- Close the view without deciding: a review of an agent edit stays pending (hidden) until
+--- `:MiniCode review`, a decision or the end of its turn; anything else is dismissed.
+function M.close()
+  local v = view
+  if not v or v.resolved then
+    return
+  end
+  if v.kind ~= "edit" then
+    resolve(false)
+    return
+  end
+  close_tab(v)
+  if not v.hidden then
+    v.hidden = true
+    ui.notify(describe(v) .. " hidden, still pending: :MiniCode review shows it")
+  end
+end
+
+--- Show the pending review again (after `q`).
+function M.reopen()
+  local v = view
+  if not v then
+    ui.notify("no review pending")
+    return
+  end
+  if v.tab and vim.api.nvim_tabpage_is_valid(v.tab) then
+    vim.api.nvim_set_current_tabpage(v.tab)
+    return
+  end
+  ui.when_idle(function()
+    if view == v then
+      display()
+    end
+  end, describe(v))
+end
+
+--- Close (declined) every review of an agent edit that belongs to `session_id` (or to no known
+--- session), shown, hidden or queued: its turn ended, nobody waits for the answer any more.
+---@param session_id? string
+---@param reason string
+function M.end_turn(session_id, reason)
+  local closed = 0
+  for i = #queue, 1, -1 do
+    local q = queue[i]
+    if q.kind == "edit" and (q.session == nil or q.session == session_id) then
+      table.remove(queue, i)
+      pcall(q.on_done, false)
+      closed = closed + 1
+    end
+  end
+  local v = view
+  if v and v.kind == "edit" and not v.resolved and (v.session == nil or v.session == session_id) then
+    ui.drop_waiting(function(desc)
+      return desc == describe(v)
+    end)
+    resolve(false)
+    closed = closed + 1
+  end
+  if closed > 0 then
+    ui.notify(("review closed: the turn ended (%s)"):format(reason))
+  end
 end
 
 function M.next_file()
@@ -272,13 +404,15 @@ function M.prev_file()
   end
 end
 
---- The view shown now: `{ title, kind, files, index }`, or nil. For tests and statuslines.
----@return {title: string, kind: string, files: minicode.DiffFile[], index: integer, pending: integer}?
+--- The view pending now: `{ title, kind, files, index, shown, pending }`, or nil. For tests
+--- and statuslines (`shown` is false while it waits for Normal mode or is hidden).
+---@return {title: string, kind: string, files: minicode.DiffFile[], index: integer, pending: integer, shown: boolean}?
 function M.current()
   if not view then
     return nil
   end
-  return { title = view.title, kind = view.kind, files = view.files, index = view.index, pending = #queue }
+  local shown = view.tab ~= nil and vim.api.nvim_tabpage_is_valid(view.tab)
+  return { title = view.title, kind = view.kind, files = view.files, index = view.index, pending = #queue, shown = shown }
 end
 
 --- Accept the next applyEdit whose files are all in `uris` without asking again (used after
@@ -339,32 +473,47 @@ function M.handle_apply_edit(_, params, ctx)
     end
     return { applied = false, failureReason = "declined in Neovim" }
   end
+  -- the session asking: the one turn running now (a review ends with its turn)
+  local state = require("minicode.state")
+  local session
+  for sid in pairs(state.running) do
+    session = session == nil and sid or false
+  end
   M.show({
     title = title,
     kind = "edit",
     files = files,
+    session = session or nil,
     on_done = function(accepted)
       vim.schedule(function()
         local ok, err = coroutine.resume(co, accepted)
         if not ok then
-          vim.notify("minicode: applyEdit: " .. tostring(err), vim.log.levels.ERROR)
+          ui.notify("applyEdit: " .. tostring(err), vim.log.levels.ERROR)
         end
       end)
     end,
   })
   local accepted = coroutine.yield()
   if accepted then
-    return edits.apply(edit, encoding)
+    local result = edits.apply(edit, encoding)
+    if not result.applied then
+      -- a refused accept says why (the agent hears the same reason)
+      ui.notify(("edit not applied: %s"):format(result.failureReason or "unknown reason"), vim.log.levels.WARN)
+    end
+    return result
   end
   return { applied = false, failureReason = "declined in Neovim" }
 end
 
 --- Show a rewind preview (the result of minicode.rewind.preview) as a diff; `on_accept` runs
---- when the user accepts it.
+--- when the user accepts it. With `opts.changes`, show instead what the agent changed (the
+--- preview's sides swapped, read-only: nothing to accept).
 ---@param preview minicode.RewindPreview
----@param on_accept fun(preview: minicode.RewindPreview)
+---@param on_accept? fun(preview: minicode.RewindPreview)
 ---@param title? string
-function M.show_preview(preview, on_accept, title)
+---@param opts? {changes?: boolean}
+function M.show_preview(preview, on_accept, title, opts)
+  opts = opts or {}
   local client = require("minicode.lsp").get_client()
   local encoding = client and client.offset_encoding or "utf-16"
   local files = edits.files_from_edit(preview.edit or {}, encoding)
@@ -386,16 +535,40 @@ function M.show_preview(preview, on_accept, title)
       }
     end
   end
+  if opts.changes then
+    for _, f in ipairs(files) do
+      f.current, f.proposed, f.status, f.action = f.proposed, f.current, nil, nil
+    end
+  end
+  local empty = #files == 0
+  if empty and not opts.changes then
+    ui.notify("nothing to rewind")
+    return
+  end
   M.show({
-    title = title or "Rewind preview",
-    kind = "rewind",
+    title = title or (opts.changes and "Agent changes" or "Rewind preview"),
+    kind = opts.changes and "view" or "rewind",
     files = files,
     info = preview,
     on_done = function(accepted)
-      if accepted then
+      if accepted and on_accept then
         on_accept(preview)
       end
     end,
+  })
+end
+
+--- Show two texts of one file side by side, read-only (what an agent edit changed).
+---@param title string
+---@param path string
+---@param before? string[] nil: the file did not exist
+---@param after? string[] nil: the file was deleted
+function M.show_change(title, path, before, after)
+  M.show({
+    title = title,
+    kind = "view",
+    files = { { uri = vim.uri_from_fname(path), path = path, current = before, proposed = after } },
+    on_done = function() end,
   })
 end
 

@@ -39,6 +39,115 @@ local function current_lines(path)
   return nil
 end
 
+--- Byte index in `line` of LSP character `char` in `encoding` (0.10 and 0.11 signatures).
+---@param line string
+---@param char integer
+---@param encoding string
+---@return integer
+local function byteindex(line, char, encoding)
+  if encoding == "utf-8" then
+    return math.min(char, #line)
+  end
+  local ok, idx
+  if vim.fn.has("nvim-0.11") == 1 then
+    ok, idx = pcall(vim.str_byteindex, line, encoding, char, false)
+  else
+    ok, idx = pcall(vim.str_byteindex, line, char, encoding == "utf-16")
+  end
+  return ok and idx or #line
+end
+
+--- Apply LSP text edits to a text (bytes), exactly: no line is added or dropped. Used for
+--- files that are not loaded in a buffer (Neovim's buffer of an empty file always holds one
+--- empty line, so a whole-text insert there would gain a trailing blank line).
+---@param text string
+---@param edits lsp.TextEdit[]
+---@param encoding string
+---@return string
+function M.apply_to_text(text, edits, encoding)
+  -- byte offset where each line starts
+  local starts = { 1 }
+  for pos in text:gmatch("()\n") do
+    starts[#starts + 1] = pos + 1
+  end
+  local function offset(p)
+    local l = p.line + 1
+    if l > #starts then
+      return #text + 1
+    end
+    local line_end = (starts[l + 1] and starts[l + 1] - 1) or (#text + 1) -- position of the "\n" (or end)
+    local line = text:sub(starts[l], line_end - 1)
+    return starts[l] + byteindex(line, p.character, encoding)
+  end
+  local list = {}
+  for i, e in ipairs(edits) do
+    list[#list + 1] = { s = offset(e.range.start), e = offset(e.range["end"]), text = e.newText or "", i = i }
+  end
+  -- from the end, so earlier offsets stay valid; equal starts keep their order
+  table.sort(list, function(a, b)
+    if a.s ~= b.s then
+      return a.s > b.s
+    end
+    return a.i > b.i
+  end)
+  for _, e in ipairs(list) do
+    text = text:sub(1, e.s - 1) .. e.text .. text:sub(math.max(e.e, e.s))
+  end
+  return text
+end
+
+--- A text's lines as Neovim shows them (a final newline ends the last line, adds none).
+---@param text string
+---@return string[]
+function M.text_lines(text)
+  if text == "" then
+    return {}
+  end
+  local lines = vim.split(text, "\n", { plain = true })
+  if lines[#lines] == "" then
+    lines[#lines] = nil
+  end
+  return lines
+end
+
+---@param path string
+---@return string? bytes, nil when the file does not exist
+local function read_bytes(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+--- Write bytes atomically (a temporary file renamed over the target), creating folders.
+---@param path string
+---@param data string
+---@return boolean ok
+---@return string? err
+local function write_bytes(path, data)
+  vim.fn.mkdir(vim.fs.dirname(path), "p")
+  local tmp = ("%s.minicode-%d.tmp"):format(path, vim.uv.os_getpid())
+  local f, err = io.open(tmp, "wb")
+  if not f then
+    return false, err
+  end
+  f:write(data)
+  f:close()
+  local stat = vim.uv.fs_stat(path)
+  if stat then
+    vim.uv.fs_chmod(tmp, stat.mode % 4096)
+  end
+  local ok, rerr = vim.uv.fs_rename(tmp, path)
+  if not ok then
+    os.remove(tmp)
+    return false, rerr
+  end
+  return true
+end
+
 ---@param lines string[]
 ---@param edits lsp.TextEdit[]
 ---@param encoding string
@@ -120,9 +229,12 @@ function M.files_from_edit(edit, encoding)
     local proposed
     if e.op == "delete" and #e.edits == 0 then
       proposed = nil
+    elseif loaded_buffer(path) and e.op ~= "create" then
+      proposed = apply_to_lines(vim.deepcopy(current or {}), e.edits, encoding)
     else
-      local base = (e.op == "create" or current == nil) and {} or current
-      proposed = apply_to_lines(vim.deepcopy(base), e.edits, encoding)
+      -- not in a buffer (or created): the exact text, as apply() writes it
+      local base = e.op == "create" and "" or (read_bytes(path) or "")
+      proposed = M.text_lines(M.apply_to_text(base, e.edits, encoding))
     end
     files[#files + 1] = { uri = uri, path = path, current = current, proposed = proposed }
   end
@@ -155,7 +267,8 @@ function M.apply(edit, encoding)
   -- the server would hear "applied"; say so instead
   for _, change in ipairs(edit.documentChanges or {}) do
     local doc = change.textDocument
-    if doc and type(doc.version) == "number" and doc.version > 0 then
+    -- (version 0 is the version of a buffer just opened: a real version, checked too)
+    if doc and type(doc.version) == "number" and doc.version >= 0 then
       local b = loaded_buffer(vim.uri_to_fname(doc.uri))
       local current = b and vim.lsp.util.buf_versions[b]
       if type(current) == "number" and current > doc.version then
@@ -163,22 +276,60 @@ function M.apply(edit, encoding)
       end
     end
   end
-  -- files not loaded, and loaded buffers with no unsaved changes, are written after the edit:
-  -- the agent's next command (its tests) reads the disk, and nothing of the user's is saved
-  local to_write = {}
-  for _, f in ipairs(M.files_from_edit(edit, encoding)) do
-    local b = loaded_buffer(f.path)
-    if not b or not vim.bo[b].modified then
-      to_write[#to_write + 1] = f.path
+  -- loaded buffers get the edit through Neovim (undo, marks, didChange); a clean one is
+  -- written afterwards so the agent's next command (its tests) reads the disk, and nothing of
+  -- the user's is saved. Files not loaded are changed on disk directly, byte for byte.
+  local changes = edit.documentChanges
+  if not changes then
+    changes = {}
+    for uri, list in pairs(edit.changes or {}) do
+      changes[#changes + 1] = { textDocument = { uri = uri }, edits = list }
     end
   end
-  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, edit, encoding)
-  if not ok then
-    return { applied = false, failureReason = tostring(err) }
+  local to_write = {}
+  for _, change in ipairs(changes) do
+    local ok, err = pcall(function()
+      if change.kind == "create" then
+        local path = vim.uri_to_fname(change.uri)
+        local opts = change.options or {}
+        if not vim.uv.fs_stat(path) or (opts.overwrite and not opts.ignoreIfExists) then
+          assert(write_bytes(path, ""))
+        end
+      elseif change.kind == "rename" or change.kind == "delete" then
+        vim.lsp.util.apply_workspace_edit({ documentChanges = { change } }, encoding)
+      elseif change.textDocument then
+        local path = vim.uri_to_fname(change.textDocument.uri)
+        local b = loaded_buffer(path)
+        if b then
+          if not vim.bo[b].modified then
+            to_write[b] = true
+          end
+          local lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
+          if #lines == 1 and lines[1] == "" then
+            -- an empty buffer: set the exact text (an insert would keep Neovim's empty line)
+            local text = M.apply_to_text("", change.edits or {}, encoding)
+            vim.api.nvim_buf_set_lines(b, 0, -1, false, M.text_lines(text))
+            if text ~= "" and text:sub(-1) ~= "\n" then
+              vim.bo[b].eol = false
+              vim.bo[b].fixeol = false
+            end
+          else
+            vim.lsp.util.apply_text_edits(change.edits or {}, b, encoding)
+          end
+        else
+          local text = M.apply_to_text(read_bytes(path) or "", change.edits or {}, encoding)
+          local wok, werr = write_bytes(path, text)
+          assert(wok, werr)
+          -- an unloaded buffer of the file reads the new text when it loads
+        end
+      end
+    end)
+    if not ok then
+      return { applied = false, failureReason = tostring(err) }
+    end
   end
-  for _, path in ipairs(to_write) do
-    local b = loaded_buffer(path)
-    if b and vim.bo[b].modified then
+  for b in pairs(to_write) do
+    if vim.api.nvim_buf_is_loaded(b) and vim.bo[b].modified then
       vim.api.nvim_buf_call(b, function()
         vim.cmd("silent noautocmd write")
       end)

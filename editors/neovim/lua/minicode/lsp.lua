@@ -41,6 +41,9 @@ function M.handlers()
     ["workspace/applyEdit"] = function(...)
       return require("minicode.diff").handle_apply_edit(...)
     end,
+    ["window/showMessageRequest"] = function(...)
+      return M.show_message_request(...)
+    end,
     [n.event] = function(_, params)
       require("minicode.transcript").on_event(params)
     end,
@@ -51,6 +54,38 @@ function M.handlers()
       require("minicode.panel").on_sessions_changed(params)
     end,
   }
+end
+
+--- `window/showMessageRequest` (the server's questions, e.g. "MiniCode wants to run: ...") through
+--- `vim.ui.select`, so dressing/snacks/telescope pickers render it; asked only in Normal mode
+--- (a question waits while the user types). Cancelling the picker answers null (= Deny).
+---@param params lsp.ShowMessageRequestParams
+---@return lsp.MessageActionItem|vim.NIL
+function M.show_message_request(_, params)
+  local actions = type(params) == "table" and params.actions or {}
+  local co, is_main = coroutine.running()
+  if #actions == 0 or not co or is_main then
+    if #actions > 0 then
+      require("minicode.ui").notify(tostring(params.message))
+    end
+    return vim.NIL
+  end
+  local message = tostring(params.message or "MiniCode asks")
+  require("minicode.ui").when_idle(function()
+    vim.ui.select(actions, {
+      prompt = message,
+      kind = "minicode.approval",
+      format_item = function(item)
+        return item.title
+      end,
+    }, function(choice)
+      vim.schedule(function()
+        coroutine.resume(co, choice)
+      end)
+    end)
+  end, "Question (" .. message .. ")")
+  local choice = coroutine.yield()
+  return choice or vim.NIL
 end
 
 --- Commands run on the client when a code action carries them (instead of being sent to the

@@ -192,6 +192,8 @@ function M.on_event(ev)
     if state.running[ev.sessionId] == ev.turnId then
       state.running[ev.sessionId] = nil
     end
+    local d = type(ev.data) == "table" and ev.data or {}
+    require("minicode.diff").end_turn(ev.sessionId, tostring(d.stopReason or "finished"))
   end
   M.render_event(ev)
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeEvent", data = ev, modeline = false })

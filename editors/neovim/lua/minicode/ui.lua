@@ -1,0 +1,170 @@
+---@mod minicode.ui Shared UI pieces: notifications, highlight groups, waiting for Normal mode, help
+---
+--- Every message goes through `notify()`: one line, `vim.notify` with `{ title = "MiniCode" }`
+--- (nvim-notify, snacks and fidget show the title; the default handler shows the line).
+--- Highlight groups (`:hi MiniCode...`) are linked to standard groups with `default = true`,
+--- so a colorscheme or the user may override them.
+
+local M = {}
+
+M.TITLE = "MiniCode"
+
+--- One-line notification with the MiniCode title.
+---@param msg string
+---@param level? integer vim.log.levels
+function M.notify(msg, level)
+  msg = tostring(msg):gsub("%s*\n%s*", "; ")
+  vim.notify(msg, level or vim.log.levels.INFO, { title = M.TITLE })
+end
+
+--- The highlight groups and the standard groups they link to (see |minicode-highlights|).
+M.highlights = {
+  MiniCodeTitle = "Title",
+  MiniCodeUser = "Statement",
+  MiniCodeAssistant = "Identifier",
+  MiniCodeTool = "Function",
+  MiniCodeToolOk = "DiagnosticOk",
+  MiniCodeToolFailed = "DiagnosticError",
+  MiniCodeOutput = "Comment",
+  MiniCodeEdit = "Special",
+  MiniCodeAdded = "DiffAdd",
+  MiniCodeRemoved = "DiffDelete",
+  MiniCodeCheckpoint = "Constant",
+  MiniCodeStop = "DiagnosticInfo",
+  MiniCodeError = "DiagnosticError",
+  MiniCodeWarn = "DiagnosticWarn",
+  MiniCodePrompt = "Question",
+  MiniCodeHint = "NonText",
+  MiniCodeRunning = "DiagnosticWarn",
+  MiniCodeReady = "DiagnosticOk",
+  MiniCodeRewound = "Comment",
+}
+
+local did_highlights = false
+
+--- Define the highlight groups (once; again after a colorscheme change).
+function M.define_highlights()
+  for name, link in pairs(M.highlights) do
+    vim.api.nvim_set_hl(0, name, { link = link, default = true })
+  end
+  if not did_highlights then
+    did_highlights = true
+    vim.api.nvim_create_autocmd("ColorScheme", {
+      group = vim.api.nvim_create_augroup("minicode.highlights", { clear = true }),
+      callback = M.define_highlights,
+    })
+  end
+end
+
+--- Whether the user is in plain Normal mode (not typing, not in a command line or a pending
+--- operator): only then may MiniCode open a window or take the focus.
+---@return boolean
+function M.is_idle()
+  local mode = vim.api.nvim_get_mode()
+  return mode.mode == "n" and not mode.blocking
+end
+
+---@type {fn: fun(), desc: string}[]
+local waiting = {}
+local wait_group = nil
+
+local function flush()
+  if not M.is_idle() then
+    return
+  end
+  local list = waiting
+  waiting = {}
+  for _, w in ipairs(list) do
+    local ok, err = pcall(w.fn)
+    if not ok then
+      M.notify(w.desc .. ": " .. tostring(err), vim.log.levels.ERROR)
+    end
+  end
+end
+
+--- Run `fn` now when the user is in Normal mode, else when they come back to it. `desc` is
+--- what waits ("review of a.py"), shown once as a notification while the user types.
+---@param fn fun()
+---@param desc string
+function M.when_idle(fn, desc)
+  if M.is_idle() and #waiting == 0 then
+    fn()
+    return
+  end
+  waiting[#waiting + 1] = { fn = fn, desc = desc }
+  M.notify(desc .. " waiting: it opens when you are back in Normal mode")
+  if not wait_group then
+    wait_group = vim.api.nvim_create_augroup("minicode.when_idle", { clear = true })
+    vim.api.nvim_create_autocmd("ModeChanged", {
+      group = wait_group,
+      pattern = "*:n",
+      callback = function()
+        -- after the mode change settled (a mapping may go on to another mode)
+        vim.schedule(flush)
+      end,
+    })
+  end
+  vim.schedule(flush)
+end
+
+--- How many things wait for Normal mode (for tests and statuslines).
+---@return integer
+function M.waiting()
+  return #waiting
+end
+
+--- Drop waiting items whose `desc` matches (e.g. a review whose turn ended).
+---@param pred fun(desc: string): boolean
+function M.drop_waiting(pred)
+  for i = #waiting, 1, -1 do
+    if pred(waiting[i].desc) then
+      table.remove(waiting, i)
+    end
+  end
+end
+
+--- A floating help window listing `keys` ({lhs, what} pairs); `q`/`<Esc>`/`?` close it.
+---@param title string
+---@param keys {[1]: string, [2]: string}[]
+function M.help(title, keys)
+  local lines = {}
+  local width = #title
+  for _, k in ipairs(keys) do
+    local line = ("  %-10s %s"):format(k[1], k[2])
+    lines[#lines + 1] = line
+    width = math.max(width, vim.fn.strdisplaywidth(line))
+  end
+  local b = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(b, 0, -1, false, lines)
+  vim.bo[b].modifiable = false
+  vim.bo[b].bufhidden = "wipe"
+  local win = vim.api.nvim_open_win(b, true, {
+    relative = "editor",
+    row = math.max(0, math.floor((vim.o.lines - #lines) / 2) - 1),
+    col = math.max(0, math.floor((vim.o.columns - width) / 2)),
+    width = width + 2,
+    height = #lines,
+    style = "minimal",
+    border = "rounded",
+    title = " " .. title .. " ",
+    title_pos = "center",
+  })
+  for _, lhs in ipairs({ "q", "<Esc>", "?" }) do
+    vim.keymap.set("n", lhs, function()
+      pcall(vim.api.nvim_win_close, win, true)
+    end, { buffer = b, nowait = true, silent = true })
+  end
+  return win
+end
+
+--- Map `?` in buffer `b` to a help window for `keys`.
+---@param b integer
+---@param title string
+---@param keys {[1]: string, [2]: string}[]|fun(): {[1]: string, [2]: string}[]
+function M.map_help(b, title, keys)
+  vim.keymap.set("n", "?", function()
+    M.help(title, type(keys) == "function" and keys() or keys)
+  end, { buffer = b, nowait = true, silent = true, desc = "MiniCode: help" })
+end
+
+return M
