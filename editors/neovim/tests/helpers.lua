@@ -118,6 +118,15 @@ function H.workspace(files, agent)
     toml[#toml + 1] = ("%s = %q"):format(k, v)
   end
   vim.fn.writefile(toml, dir .. "/.minicode.toml")
+  -- a workspace's .minicode.toml counts only once the user allowed its exact content
+  -- (`minicode-lsp trust`; the trust file lives in this test's private XDG_STATE_HOME)
+  local server = vim.env.MINICODE_SERVER
+  if server then
+    local res = vim.system({ server, "trust", "--workspace", dir, "--yes" }, { text = true }):wait(30000)
+    if res.code ~= 0 then
+      H.out("  minicode-lsp trust failed:", res.stderr or "")
+    end
+  end
   vim.cmd.cd(vim.fn.fnameescape(dir))
   return dir
 end
