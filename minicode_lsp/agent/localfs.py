@@ -18,8 +18,6 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .fileio import read_regular
-
 log = logging.getLogger(__name__)
 
 BeforeWrite = Callable[[Path], Awaitable[None] | None]
@@ -69,15 +67,25 @@ class LocalFileSystem:
         if inspect.isawaitable(result):
             await result
 
+    # Paths come resolved from ``tools.paths``; ``tools.confined`` walks them without following
+    # a link, so a folder swapped for a link after the check is refused, never written through.
     async def read(self, path: Path) -> bytes | None:
-        return await asyncio.to_thread(read_regular, path)
+        from .tools import confined
+
+        return await asyncio.to_thread(confined.read_bytes, path)
 
     async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
+        from .tools import confined
+
         await self._before(path)
-        await asyncio.to_thread(atomic_write, path, data)
+        await asyncio.to_thread(confined.write_bytes, path, data)
         log.debug("wrote %s (%d bytes): %s", path, len(data), label)
 
     async def delete(self, path: Path, *, confirm: bool, label: str) -> None:
+        from .tools import confined
+
         await self._before(path)
-        path.unlink()
+        if not path.exists():
+            raise FileNotFoundError(path)
+        confined.remove(path)
         log.debug("deleted %s: %s", path, label)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..agent.fileio import read_regular
 from ..agent.messages import Message, Usage
 from ..agent.ports import ApprovalDecision, Ports
-from ..config import ProviderConfig, Settings
+from ..config import ProviderConfig, Settings, user_config_path
 from ..protocol import (
     EV_ERROR,
     EV_MEMORY_INJECTED,
@@ -110,15 +110,47 @@ def command_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def off_limits(svc: Service) -> list[Path]:
+    """MiniCode's own folders, never touched by the agent's file tools: this workspace's store,
+    the user's config folder (config, AGENTS.md), the state folder (trust file, every store)
+    and the data folder (user memory)."""
+    from ..store.locations import user_data_dir
+    from ..trust import state_dir
+
+    folders = [svc.store_dir, user_config_path().parent, state_dir(), user_data_dir()]
+    if svc.user_dir is not None:
+        folders.append(svc.user_dir)
+    return folders
+
+
+def _read_workspace_instruction(root: Path, name: str) -> bytes | None:
+    """A workspace instruction file, only if it (and any link to it) stays inside the
+    workspace and is not a hard link to a shared file."""
+    from ..agent.tools import confined
+    from ..agent.tools.paths import PathRefused, resolve_path
+
+    if not os.path.lexists(root / name):
+        return None
+    try:
+        return confined.read_bytes(resolve_path(name, [root]), MAX_INSTRUCTION_BYTES)
+    except PathRefused as exc:
+        raise OSError(f"ignored: {exc}") from None
+
+
 def read_instructions(root: Path, user_dir: Path | None) -> tuple[str, list[str]]:
-    """AGENTS.md / MINICODE.md from the user's config dir and the workspace root, read fresh."""
+    """AGENTS.md / MINICODE.md from the user's config dir and the workspace root, read fresh.
+    The workspace's must stay inside it: a link to /etc/passwd or any outside file, or a hard
+    link, is ignored."""
     parts: list[str] = []
     sources: list[str] = []
     for folder in [d for d in (user_dir, root) if d is not None]:
         for name in INSTRUCTION_FILES:
             path = folder / name
             try:  # a FIFO or device here must not hang the turn's start; a huge file is not read
-                data = read_regular(path, MAX_INSTRUCTION_BYTES)
+                if folder == root and folder != user_dir:
+                    data = _read_workspace_instruction(root, name)
+                else:
+                    data = read_regular(path, MAX_INSTRUCTION_BYTES)
             except OSError as exc:
                 log.warning("instruction file %s not read: %s", path, exc)
                 continue
@@ -250,7 +282,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         events=events,
         checkpoints=checkpoints,
         roots=[svc.root],
-        forbidden=[svc.store_dir],
+        forbidden=off_limits(svc),
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..agent.fileio import MAX_FILE_BYTES
 from ..agent.ports import UserDeclined
+from ..agent.tools import confined
 from .diskio import atomic_write, encoding_of, read_disk, remove_file
 from .frontend import FileEdit, Frontend
 
@@ -29,7 +30,7 @@ class WorkspaceFileSystem:
         self.after_write = after_write
 
     async def read(self, path: Path) -> bytes | None:
-        return await read_current(self.frontend, path)
+        return await read_current(self.frontend, path, reader=confined.read_disk)
 
     async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
         await self._change(path, data, confirm=confirm, label=label)
@@ -38,7 +39,7 @@ class WorkspaceFileSystem:
         await self._change(path, None, confirm=confirm, label=label)
 
     async def _change(self, path: Path, data: bytes | None, *, confirm: bool, label: str) -> None:
-        current = await read_current(self.frontend, path, max_bytes=None)
+        current = await read_current(self.frontend, path, max_bytes=None, reader=confined.read_disk)
         self.before_write(path, current)
         await apply_changes(
             self.frontend,
@@ -46,15 +47,19 @@ class WorkspaceFileSystem:
             label=label,
             description=f"MiniCode agent: {label}",
             confirm=confirm,
+            writer=confined.write_bytes,
+            remover=confined.remove,
         )
         self.after_write(path, data)
 
 
-async def read_current(frontend: Frontend, path: Path, *, max_bytes: int | None = MAX_FILE_BYTES) -> bytes | None:
+async def read_current(frontend: Frontend, path: Path, *, max_bytes: int | None = MAX_FILE_BYTES,
+                       reader: Callable[[Path, int | None], bytes | None] = read_disk) -> bytes | None:
     """``current_bytes`` with the disk read off the event loop (a slow disk or a big file never
-    stalls the server); regular files only (``NotRegularFile`` otherwise), at most ``max_bytes``."""
+    stalls the server); regular files only (``NotRegularFile`` otherwise), at most ``max_bytes``.
+    The agent's tools pass ``confined.read_disk`` (no link followed, no shared file read)."""
     text = frontend.open_text(path)
-    disk = await asyncio.to_thread(read_disk, path, max_bytes)
+    disk = await asyncio.to_thread(reader, path, max_bytes)
     if text is None:
         return disk
     return _encoded(text, disk)
@@ -77,7 +82,8 @@ def current_bytes(frontend: Frontend, path: Path) -> bytes | None:
 
 
 async def apply_changes(
-    frontend: Frontend, edits: list[FileEdit], *, label: str, description: str, confirm: bool
+    frontend: Frontend, edits: list[FileEdit], *, label: str, description: str, confirm: bool,
+    writer: Callable[[Path, bytes], None] = atomic_write, remover: Callable[[Path], None] = remove_file,
 ) -> None:
     """Apply through the editor when a file is open or confirmation is needed; else to disk.
 
@@ -102,6 +108,6 @@ async def apply_changes(
                 on_disk.append(edit)
     for edit in on_disk:
         if edit.new is None:
-            remove_file(edit.path)
+            remover(edit.path)
         else:
-            atomic_write(edit.path, edit.new)
+            writer(edit.path, edit.new)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ SPEC = ToolSpec(
     name="list_files",
     description=(
         "List files under a directory of the workspace (recursively), skipping files ignored "
-        "by .gitignore and the .git directory. Optional glob pattern, e.g. '*.py' or 'src/**/*.ts'."
+        "by .gitignore and the .git directory. Symbolic links are listed as 'path -> target (link)' "
+        "and never followed. Optional glob pattern, e.g. '*.py' or 'src/**/*.ts'."
     ),
     parameters={
         "type": "object",
@@ -58,7 +60,8 @@ def _list(ctx: ToolContext, start: Path, root: Path, pattern: str | None, stop: 
     """Walk off the event loop: a big tree takes seconds."""
     spec = glob_spec(pattern) if pattern else None
     found: list[str] = []
-    for path in walk_files(start, root):
+    links: list[Path] = []
+    for path in walk_files(start, root, links=links, forbidden=ctx.ports.forbidden):
         if stop[0]:
             break
         rel = path.relative_to(root).as_posix()
@@ -69,4 +72,22 @@ def _list(ctx: ToolContext, start: Path, root: Path, pattern: str | None, stop: 
         if len(found) >= MAX_ENTRIES:
             return found, True
         found.append(ctx.show(path))
+    for link in links:  # shown as links, never followed
+        rel = link.relative_to(root).as_posix()
+        if spec is not None and not (spec.match_file(rel) or spec.match_file(link.relative_to(start).as_posix())):
+            continue
+        if len(found) >= MAX_ENTRIES:
+            return found, True
+        found.append(describe_link(link, ctx))
     return found, False
+
+
+def describe_link(link: Path, ctx: ToolContext) -> str:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    real = Path(os.path.realpath(link))
+    roots = [Path(os.path.realpath(r)) for r in ctx.ports.roots]
+    inside = any(real == r or real.is_relative_to(r) for r in roots)
+    return f"{ctx.show(link)} -> {target} ({'link' if inside else 'link to outside the workspace, not followed'})"

@@ -2,12 +2,17 @@
 
 Relative paths are taken from the first root; absolute paths are accepted when inside a
 root. Symlinks are resolved before the check, so a link pointing outside is refused.
-Anything inside a ``.git`` directory or a forbidden path (the store) is refused too.
+Anything inside a ``.git`` directory — in any case spelling, and the other names a
+case-insensitive or Windows file system takes for it (``.GIT``, ``.git.``, ``GIT~1``,
+``.git`` with ignorable characters) — or inside a forbidden path (MiniCode's own store,
+state, config and data folders, compared without regard to case) is refused too. The
+returned path holds no link; ``confined.py`` keeps it that way while it is used.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 
@@ -17,6 +22,24 @@ class PathRefused(Exception):
 
 def _inside(path: Path, parent: Path) -> bool:
     return path == parent or path.is_relative_to(parent)
+
+
+def _fold(text: str) -> str:
+    """A name as a case-insensitive, normalising file system compares it."""
+    text = "".join(c for c in unicodedata.normalize("NFC", text) if unicodedata.category(c) != "Cf")
+    return text.rstrip(" .").casefold() if text not in (".", "..") else text
+
+
+def is_git_name(name: str) -> bool:
+    folded = _fold(name)
+    return folded == ".git" or folded == "git~1"
+
+
+def inside_folded(path: Path, parent: Path) -> bool:
+    """``path`` is ``parent`` or under it, comparing every component without regard to case."""
+    a = [_fold(p) for p in path.parts]
+    b = [_fold(p) for p in parent.parts]
+    return a[: len(b)] == b
 
 
 def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = None) -> Path:
@@ -39,11 +62,11 @@ def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = Non
             f"'{raw}' resolves to {resolved}, outside the workspace ({where}); "
             "only paths inside the workspace are allowed"
         )
-    if ".git" in resolved.relative_to(root).parts:
+    if any(is_git_name(part) for part in resolved.relative_to(root).parts):
         raise PathRefused(f"'{raw}' is inside a .git directory, which the agent may not touch")
     for bad in forbidden or []:
-        if _inside(resolved, Path(os.path.realpath(bad))):
-            raise PathRefused(f"'{raw}' is inside the agent's own store, which is off limits")
+        if inside_folded(resolved, Path(os.path.realpath(bad))) or inside_folded(resolved, Path(bad)):
+            raise PathRefused(f"'{raw}' is inside MiniCode's own store, state or config, which is off limits")
     return resolved
 
 

@@ -17,6 +17,7 @@ import re2
 
 from ..messages import ToolSpec
 from .base import ToolContext, ToolError, ToolOutput, decode, is_binary, root_of, str_arg
+from .paths import PathRefused
 from .walk import glob_spec, walk_files
 
 KIND = "read"
@@ -32,7 +33,7 @@ SPEC = ToolSpec(
     description=(
         "Search file contents with a regular expression (RE2 syntax: like Python's re, without "
         "lookaround or backreferences; ^ and $ match at line ends). Returns 'path:line: text' for "
-        "each matching line. Skips .gitignore'd files, .git and binary files. Optional path "
+        "each matching line. Skips .gitignore'd files, .git, binary files and symbolic links. Optional path "
         "(a directory or file) and glob (e.g. '*.py') narrow the search."
     ),
     parameters={
@@ -85,11 +86,13 @@ def matching_lines(regex: Any, data: bytes, limit: int) -> list[tuple[int, str]]
     return found
 
 
-def _files(start: Path, root: Path, glob: str | None, stop: list[bool]) -> tuple[list[Path], bool]:
-    """The files to search (at most ``MAX_FILES``) and whether there were more."""
+def _files(start: Path, root: Path, glob: str | None, stop: list[bool],
+           forbidden: list[Path] | None = None) -> tuple[list[Path], bool]:
+    """The files to search (at most ``MAX_FILES``) and whether there were more. Symbolic
+    links are never searched (a link inside the workspace has its target searched anyway)."""
     spec = glob_spec(glob) if glob else None
     out: list[Path] = []
-    for path in [start] if start.is_file() else walk_files(start, root):
+    for path in [start] if start.is_file() else walk_files(start, root, forbidden=forbidden):
         if stop[0]:
             break
         if spec is not None and not spec.match_file(path.relative_to(root).as_posix()):
@@ -118,7 +121,8 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     stop = [False]  # set when this coroutine is cancelled: the worker thread ends its walk
     deadline = time.monotonic() + TIME_BUDGET_S
     try:
-        files, capped = await asyncio.to_thread(_files, start, root, glob or None, stop)
+        files, capped = await asyncio.to_thread(_files, start, root, glob or None, stop,
+                                                ctx.ports.forbidden)
         out: list[str] = []
         scanned = skipped = 0
         out_of_time = False
@@ -135,7 +139,7 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
             scanned += 1
             try:
                 data = await ctx.ports.fs.read(path)  # open buffer first; regular files only
-            except OSError:
+            except (OSError, PathRefused):  # not regular, swapped for a link, hard-linked: never read
                 continue
             if data is None or is_binary(data):
                 continue

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pathspec
 
+from .paths import inside_folded, is_git_name
+
 ALWAYS_SKIPPED = frozenset({".git"})
 
 
@@ -37,11 +39,13 @@ def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.GitIgnor
     return ignored
 
 
-def walk_files(start: Path, root: Path) -> Iterator[Path]:
-    """Yield files under ``start`` (sorted, depth-first) that git would not ignore.
+def walk_files(start: Path, root: Path, *, links: list[Path] | None = None,
+               forbidden: list[Path] | None = None) -> Iterator[Path]:
+    """Yield regular files under ``start`` (sorted, depth-first) that git would not ignore.
 
-    ``.gitignore`` files from ``root`` down to ``start`` and below apply. Symlinked
-    directories are not followed.
+    ``.gitignore`` files from ``root`` down to ``start`` and below apply. Symbolic links are
+    never followed nor yielded: they are appended to ``links`` (when given) for the caller
+    to show as links. ``.git`` (any spelling) and the ``forbidden`` folders are skipped.
     """
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     chain = [root]
@@ -52,10 +56,11 @@ def walk_files(start: Path, root: Path) -> Iterator[Path]:
         spec = _load_ignore(d)
         if spec is not None:
             specs.append((d, spec))
-    yield from _walk(start, specs)
+    yield from _walk(start, specs, links, [Path(os.path.realpath(f)) for f in forbidden or []])
 
 
-def _walk(directory: Path, specs: list[tuple[Path, pathspec.GitIgnoreSpec]]) -> Iterator[Path]:
+def _walk(directory: Path, specs: list[tuple[Path, pathspec.GitIgnoreSpec]], links: list[Path] | None,
+          forbidden: list[Path]) -> Iterator[Path]:
     own = _load_ignore(directory)
     if own is not None:
         specs = [*specs, (directory, own)]
@@ -64,16 +69,22 @@ def _walk(directory: Path, specs: list[tuple[Path, pathspec.GitIgnoreSpec]]) -> 
     except OSError:
         return
     for entry in entries:
-        if entry.name in ALWAYS_SKIPPED:
+        if entry.name in ALWAYS_SKIPPED or is_git_name(entry.name):
             continue
         path = Path(entry.path)
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
+            is_link = entry.is_symlink()
         except OSError:
             continue
         if _ignored(path, is_dir, specs):
             continue
-        if is_dir:
-            yield from _walk(path, specs)
+        if is_link:
+            if links is not None:
+                links.append(path)
+        elif is_dir:
+            if any(inside_folded(path, f) for f in forbidden):
+                continue
+            yield from _walk(path, specs, links, forbidden)
         else:
             yield path
