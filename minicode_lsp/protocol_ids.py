@@ -70,6 +70,8 @@ EV_CONTEXT_USAGE = "context.usage"
 EV_CONTEXT_COMPACTED = "context.compacted"
 EV_MEMORY_INJECTED = "memory.injected"
 EV_MODE_CHANGED = "mode.changed"  # the session's permission mode was set (ACP set_mode); turnId null
+EV_THOUGHT_DELTA = "thought.delta"
+EV_MODEL_WAITING = "model.waiting"
 
 EVENT_TYPES: tuple[str, ...] = (
     EV_TURN_STARTED,
@@ -85,6 +87,8 @@ EVENT_TYPES: tuple[str, ...] = (
     EV_CONTEXT_COMPACTED,
     EV_MEMORY_INJECTED,
     EV_MODE_CHANGED,
+    EV_THOUGHT_DELTA,
+    EV_MODEL_WAITING,
 )
 
 # --------------------------------------------------------------------------- enumerations

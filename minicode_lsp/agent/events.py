@@ -8,6 +8,8 @@ Mirrors the constants in ``minicode_lsp/protocol.py`` (the agent must not import
 from __future__ import annotations
 
 TEXT_DELTA = "text.delta"
+THOUGHT_DELTA = "thought.delta"  # streamed reasoning/thinking: shown folded, never part of the answer
+MODEL_WAITING = "model.waiting"  # {seconds, phase, provider}: the model has not answered yet
 TOOL_STARTED = "tool.started"
 TOOL_FINISHED = "tool.finished"
 FILES_CHANGED = "files.changed"

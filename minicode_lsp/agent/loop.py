@@ -19,7 +19,7 @@ from . import events as ev
 from . import prompts
 from .compaction import ContextManager
 from .kernel import Kernel
-from .messages import Message, ToolCall, ToolResult, Usage
+from .messages import CUT_OFF, Message, ToolCall, ToolResult, Usage
 from .ports import Ports
 from .providers.base import ModelReply, Provider, ProviderError
 from .tools.base import ToolOutput
@@ -31,6 +31,9 @@ from .working_memory import WorkingMemory
 log = logging.getLogger(__name__)
 
 PERMISSION_MODES = ("plan", "ask", "auto")
+# Stop reasons (OpenAI-compatible servers, Anthropic) that mean "cut off by the output token limit".
+CUT_REASONS = frozenset({"length", "max_tokens"})
+MAX_CONTINUATIONS = 2  # a cut answer is continued this many times, then ends with a note
 
 
 @dataclass
@@ -111,6 +114,8 @@ class _Turn:
         self.text = ""
         self.error: str | None = None
         self.gate_runs = 0
+        self.continuations = 0
+        self._cut_prefix = ""  # the cut-off text a continuation carries on
         self._pending: tuple[list[ToolCall], list[ToolResult]] | None = None
         self.runner = ToolRunner(
             ports, mode=mode, cancel=cancel, approved_commands=settings.approved_commands, emit=self.emit
@@ -134,6 +139,13 @@ class _Turn:
 
     async def _on_text(self, delta: str) -> None:
         await self.emit(ev.TEXT_DELTA, {"text": delta})
+
+    async def _on_thought(self, delta: str) -> None:
+        await self.emit(ev.THOUGHT_DELTA, {"text": delta})
+
+    def _output_limit(self) -> int:
+        spec = getattr(self.provider, "spec", None)
+        return int(getattr(spec, "max_tokens", 0) or 4096)
 
     def _provider_name(self) -> str | None:
         name = getattr(self.provider, "last_provider_name", None)
@@ -202,13 +214,25 @@ class _Turn:
             reply = await self._ask(note)
             if isinstance(reply, str):
                 return reply
+            reply = await self._retry_cut_call(reply, note)
             self.kernel.begin_step()
             self.usage.add(reply.usage)
             msg = reply.message
             self.conversation.append(msg)
             if msg.text.strip():
-                self.text = msg.text
+                self.text = self._cut_prefix + msg.text
+            self._cut_prefix = ""
             if not msg.tool_calls:
+                if reply.finish_reason in CUT_REASONS and msg.text.strip():
+                    if self.continuations < MAX_CONTINUATIONS:
+                        log.info("the answer was cut off by the output token limit: asking to continue")
+                        self.continuations += 1
+                        self._cut_prefix = self.text
+                        self.conversation.append(Message(role="user", text=prompts.CONTINUE_CUT))
+                        continue
+                    cut_note = prompts.CUT_NOTE.format(limit=self._output_limit())
+                    self.text += cut_note
+                    await self._on_text(cut_note)
                 reason = await self._on_final()
                 if reason is not None:
                     return reason
@@ -216,7 +240,37 @@ class _Turn:
             if await self._run_tools(msg.tool_calls):
                 return ev.BLOCKED
 
-    async def _ask_model(self, note: str) -> ModelReply | str:
+    async def _retry_cut_call(self, reply: ModelReply, note: str) -> ModelReply:
+        """A tool call cut by the output token limit: asked again once with twice the limit; if
+        that is cut too (or fails), the cut calls tell the model it ran out of output tokens."""
+        def cut(r: ModelReply) -> list[ToolCall]:
+            if r.finish_reason not in CUT_REASONS:
+                return []
+            return [c for c in r.message.tool_calls if c.arguments_error is not None]
+
+        if not cut(reply):
+            return reply
+        limit = self._output_limit() * 2
+        log.info("a tool call was cut off by the output token limit: asking again with max_tokens=%d", limit)
+        try:
+            again = await self._ask_model(note, max_tokens=limit)
+        except Cancelled:
+            raise
+        except Exception as e:  # a provider that refuses the higher limit: report the cut call
+            log.info("the retry with a higher output limit failed: %s", e)
+            again = None
+        if isinstance(again, ModelReply):
+            self.usage.add(reply.usage)  # the cut reply was paid for too
+            reply = again
+        for c in cut(reply):
+            c.arguments_error = (
+                f"{CUT_OFF}: the reply hit the output token limit (maxTokens {limit if isinstance(again, ModelReply) else limit // 2}) "
+                f"while writing the arguments of {c.name}, so the call was cut off and not run; make smaller "
+                "calls (e.g. several edit_file calls, or write a large file in parts)"
+            )
+        return reply
+
+    async def _ask_model(self, note: str, max_tokens: int | None = None) -> ModelReply | str:
         head = f"{self.system}\n\n{note}" if note else self.system
         forced = False
         while True:
@@ -226,9 +280,11 @@ class _Turn:
             if request is None:  # the provider said "too long" and nothing is left to compact
                 return ev.CONTEXT_EXHAUSTED
             try:
+                more: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
                 reply = await race(
                     self.provider.complete(
-                        system=request.system, messages=request.messages, tools=self.tools, on_text=self._on_text
+                        system=request.system, messages=request.messages, tools=self.tools,
+                        on_text=None if max_tokens else self._on_text, on_thought=self._on_thought, **more,
                     ),
                     self.cancel,
                 )

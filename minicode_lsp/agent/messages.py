@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 Role = Literal["user", "assistant", "tool"]
 
+# ``ToolCall.arguments_error`` starts with this when the reply hit the output token limit while
+# the model was writing the call (the arguments are cut, not invalid).
+CUT_OFF = "ran out of output tokens"
+
 
 @dataclass
 class ToolCall:

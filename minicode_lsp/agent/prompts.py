@@ -50,6 +50,11 @@ TESTS_FAILED = (
     "The verification gate ran the project's test command and it failed. Fix the problem, then answer "
     "again.\n\n{output}"
 )
+CONTINUE_CUT = (
+    "Your last reply was cut off by the output token limit. Continue exactly where it stopped, "
+    "without repeating anything."
+)
+CUT_NOTE = "\n\n[the answer was cut off at the output token limit (maxTokens = {limit}); ask to continue]"
 BUDGET_LOW = "Step budget: {left} step(s) left. Wrap up: finish the change, verify it and answer."
 BUDGET_WIDENED = "Step budget extended by {extra} steps to {budget} because you are making progress."
 

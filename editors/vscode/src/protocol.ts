@@ -44,6 +44,8 @@ export const EventTypes = {
   contextCompacted: 'context.compacted',
   memoryInjected: 'memory.injected',
   modeChanged: 'mode.changed',
+  thoughtDelta: 'thought.delta',
+  modelWaiting: 'model.waiting',
 } as const;
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
 

@@ -127,10 +127,12 @@ class HttpProvider:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec],
+                     max_tokens: int | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
+    async def _once(self, body: dict[str, Any], on_text: TextCallback | None,
+                    on_thought: TextCallback | None = None) -> ModelReply:
         raise NotImplementedError
 
     async def complete(
@@ -140,7 +142,11 @@ class HttpProvider:
         messages: list[Message],
         tools: list[ToolSpec],
         on_text: TextCallback | None = None,
+        on_thought: TextCallback | None = None,
+        max_tokens: int | None = None,
     ) -> ModelReply:
-        body = self.request_body(system, messages, tools)
+        body = self.request_body(system, messages, tools, max_tokens)
         gate = TextGate(on_text)
-        return await with_retries(lambda: self._once(body, gate.attempt()), self.spec, self._sleep)
+        thoughts = TextGate(on_thought, marker=False)
+        return await with_retries(lambda: self._once(body, gate.attempt(), thoughts.attempt()), self.spec,
+                                  self._sleep)

@@ -125,10 +125,11 @@ class AnthropicProvider(HttpProvider):
         base = self.spec.base_url.rstrip("/")
         return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
 
-    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec],
+                     max_tokens: int | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.spec.model,
-            "max_tokens": self.spec.max_tokens,
+            "max_tokens": max_tokens or self.spec.max_tokens,
             "messages": to_anthropic_messages(messages),
             "stream": True,
         }
@@ -145,7 +146,8 @@ class AnthropicProvider(HttpProvider):
             headers["x-api-key"] = self.spec.api_key
         return headers
 
-    async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
+    async def _once(self, body: dict[str, Any], on_text: TextCallback | None,
+                    on_thought: TextCallback | None = None) -> ModelReply:
         async with self._transport.post(self.url, body, self.headers()) as response:
             if not is_event_stream(response):
                 reply = self._from_json(parse_json(self.spec, await response.aread()))

@@ -86,8 +86,13 @@ class Provider(Protocol):
         messages: list[Message],
         tools: list[ToolSpec],
         on_text: TextCallback | None = None,
+        on_thought: TextCallback | None = None,
+        max_tokens: int | None = None,
     ) -> ModelReply:
         """Send one streaming request; call ``on_text`` for each text delta; return the reply.
+
+        ``on_thought`` gets streamed reasoning (kept out of the reply's text); ``max_tokens``
+        overrides ``spec.max_tokens`` for this request.
 
         Raises ``ProviderError`` (after its own retries) on failure.
         """

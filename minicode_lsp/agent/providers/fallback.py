@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..messages import Message, ToolSpec
 from .base import ModelReply, Provider, ProviderError, ProviderSpec, TextCallback
@@ -62,15 +63,22 @@ class FallbackChain:
         messages: list[Message],
         tools: list[ToolSpec],
         on_text: TextCallback | None = None,
+        on_thought: TextCallback | None = None,
+        max_tokens: int | None = None,
     ) -> ModelReply:
         gate = TextGate(on_text)
+        thoughts = TextGate(on_thought, marker=False)
+        extra: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens is not None else {}
+        if on_thought is not None:
+            extra["on_thought"] = thoughts.attempt
         self.failures = []
         self.last_provider_name = None
         last: ProviderError | None = None
         for i, provider in enumerate(self.providers):
             try:
+                more = {k: (v() if k == "on_thought" else v) for k, v in extra.items()}
                 reply = await provider.complete(system=system, messages=messages, tools=tools,
-                                                on_text=gate.attempt())
+                                                on_text=gate.attempt(), **more)
             except ProviderError as e:
                 last = e
                 self.failures.append(Failure(provider.spec.name, e))

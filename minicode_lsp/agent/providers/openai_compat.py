@@ -14,6 +14,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from ..messages import Message, ToolCall, ToolSpec, Usage
 from ._transport import (
     HttpProvider,
@@ -133,12 +135,49 @@ class OpenAICompatProvider(HttpProvider):
     def url(self) -> str:
         return self.spec.base_url.rstrip("/") + "/chat/completions"
 
-    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+    @property
+    def token_field(self) -> str:
+        """OpenAI itself wants ``max_completion_tokens`` (its reasoning models refuse ``max_tokens``);
+        every other compatible server reads ``max_tokens``."""
+        if self._token_field is None:
+            host = httpx.URL(self.spec.base_url).host if "://" in self.spec.base_url else ""
+            self._token_field = "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
+        return self._token_field
+
+    _token_field: str | None = None
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        on_text: TextCallback | None = None,
+        on_thought: TextCallback | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelReply:
+        kw: dict[str, Any] = {"system": system, "messages": messages, "tools": tools, "on_text": on_text,
+                              "on_thought": on_thought, "max_tokens": max_tokens}
+        try:
+            return await super().complete(**kw)
+        except ProviderError as e:
+            # "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens' instead" (and back)
+            other = "max_completion_tokens" if self.token_field == "max_tokens" else "max_tokens"
+            said = str(e).lower()
+            if e.status != 400 or f"'{self.token_field}'" not in said or other not in said \
+                    or "support" not in said:
+                raise
+            self._token_field = other
+            return await super().complete(**kw)
+
+    def request_body(self, system: str, messages: list[Message], tools: list[ToolSpec],
+                     max_tokens: int | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.spec.model,
             "messages": to_openai_messages(system, messages),
             "stream": True,
             "stream_options": {"include_usage": True},
+            self.token_field: max_tokens or self.spec.max_tokens,
         }
         if tools:
             body["tools"] = to_openai_tools(tools)
@@ -150,7 +189,8 @@ class OpenAICompatProvider(HttpProvider):
             headers["authorization"] = f"Bearer {self.spec.api_key}"
         return headers
 
-    async def _once(self, body: dict[str, Any], on_text: TextCallback | None) -> ModelReply:
+    async def _once(self, body: dict[str, Any], on_text: TextCallback | None,
+                    on_thought: TextCallback | None = None) -> ModelReply:
         async with self._transport.post(self.url, body, self.headers()) as response:
             if not is_event_stream(response):
                 raw = await response.aread()

@@ -98,6 +98,11 @@ QUOTA_PATTERNS = re.compile(
 )
 TOOL_CHOICE_PATTERNS = re.compile(r"enable-auto-tool-choice|auto.? tool choice requires", re.IGNORECASE)
 MODEL_NOT_FOUND_PATTERNS = re.compile(r"model .{0,200}? not found|try pulling it first", re.IGNORECASE)
+# vLLM: "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context length
+# is 4096 tokens and your request has 100 input tokens"; Anthropic: "max_tokens: 20000 > 8192, which is
+# the maximum allowed". Compacting the conversation would not help: the limit itself is wrong.
+MAX_TOKENS_PATTERNS = re.compile(
+    r"max_(completion_)?tokens'? (or 'max_completion_tokens' )?is too large|max_tokens: \d+ > \d+", re.IGNORECASE)
 NO_TOOLS_PATTERNS = re.compile(r"does not support tools", re.IGNORECASE)
 
 QUOTA_HINT = ("out of quota or credits (a billing or spend limit, not a rate limit): add credits or raise "
@@ -115,6 +120,9 @@ def body_rule(status: int, body: str, spec: ProviderSpec) -> RetryRule | None:
         return RetryRule(False, QUOTA_HINT)
     if status == 429:  # "Request too large ... tokens per min" is a rate limit, not the context
         return None
+    if MAX_TOKENS_PATTERNS.search(body):
+        return RetryRule(False, f"maxTokens ({spec.max_tokens}) does not fit this model's context or limit: "
+                                "set a lower maxTokens for this provider")
     if CONTEXT_PATTERNS.search(body):
         return RetryRule(False, CONTEXT_HINT, context_too_long=True)
     if TOOL_CHOICE_PATTERNS.search(body):
@@ -272,8 +280,9 @@ class TextGate:
     new attempt diverges, ``RETRY_MARKER`` is emitted and the new attempt streams from its start.
     """
 
-    def __init__(self, on_text: TextCallback | None) -> None:
+    def __init__(self, on_text: TextCallback | None, *, marker: bool = True) -> None:
         self._on_text = on_text
+        self._marker = marker  # False: a divergent attempt streams on without the marker
         self._shown = ""  # text shown since the last marker
         self._current = 0  # id of the live attempt
 
@@ -303,6 +312,6 @@ class TextGate:
                 await self._on_text(new)
                 return
             self._shown = text
-            await self._on_text(RETRY_MARKER + text)
+            await self._on_text((RETRY_MARKER if self._marker else "\n\n") + text)
 
         return on_text

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ..messages import ToolCall, ToolSpec
+from ..messages import CUT_OFF, ToolCall, ToolSpec
 from ..ports import UserDeclined
 from . import delete_file, edit_file, list_files, read_file, remember, run_command, search, write_file
 from .base import ToolContext, ToolError, ToolKind, ToolOutput
@@ -66,6 +66,8 @@ async def dispatch(call: ToolCall, ctx: ToolContext) -> ToolOutput:
     if tool is None:
         names = ", ".join(TOOLS)
         return ToolOutput(f"unknown tool '{call.name}'; the tools are: {names}", is_error=True)
+    if call.arguments_error is not None and call.arguments_error.startswith(CUT_OFF):
+        return ToolOutput(call.arguments_error, is_error=True)
     if call.arguments_error is not None:
         return ToolOutput(
             f"the arguments for {call.name} were not valid JSON ({call.arguments_error}); "

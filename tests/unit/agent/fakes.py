@@ -44,6 +44,7 @@ class Request:
     system: str
     messages: list[Message]
     tools: list[str]
+    max_tokens: int | None = None
 
 
 class ScriptedProvider:
@@ -67,8 +68,10 @@ class ScriptedProvider:
         messages: list[Message],
         tools: list[ToolSpec],
         on_text: Callable[[str], Awaitable[None]] | None = None,
+        on_thought: Callable[[str], Awaitable[None]] | None = None,
+        max_tokens: int | None = None,
     ) -> ModelReply:
-        self.requests.append(Request(system, list(messages), [t.name for t in tools]))
+        self.requests.append(Request(system, list(messages), [t.name for t in tools], max_tokens))
         item = self.script.pop(0) if self.script else text("(script exhausted)")
         if isinstance(item, BaseException):
             raise item

@@ -54,6 +54,8 @@ M.event_types = {
   context_compacted = "context.compacted",
   memory_injected = "memory.injected",
   mode_changed = "mode.changed",
+  thought_delta = "thought.delta",
+  model_waiting = "model.waiting",
 }
 
 --- Reasons a turn stops (`turn.finished` `data.stopReason`).
