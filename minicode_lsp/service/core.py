@@ -37,7 +37,7 @@ from ..store.memory import MemoryStore
 from ..store.redact import Redactor
 from ..store.sessions import SessionStore
 from ..store.snapshots import Snapshotter, owner_alive
-from . import retention
+from . import retention, rewind_disk
 from .checkpointing import persist_snapshot_state, recover_shell_group
 from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
@@ -64,6 +64,7 @@ class Service:
         self.user_dir = user_dir if user_dir is not None else user_config_path().parent
         self.tasks = TaskRunner()
         self.running: dict[str, RunningTurn] = {}
+        self.rewinding: set[str] = set()  # sessions whose rewind is being applied: no turn starts
         self.allowed_commands: dict[str, set[str]] = {}
         self.readiness: ReadinessReport | None = None
         self._http: Any = None
@@ -93,6 +94,7 @@ class Service:
             max_files=snap.max_files, time_budget_s=snap.time_budget_s, watch=watch,
         )
         self.blobs.pin(self.snapshotter.live_shas)  # the next shell group's pre-images
+        self._recover_rewind()
         interrupted = self.sessions.mark_interrupted()
         if interrupted:
             log.warning("marked %d interrupted turn(s) from an earlier run", len(interrupted))
@@ -101,6 +103,20 @@ class Service:
                     for f in group.files:
                         remove_temps(Path(f.path))
         self.recover_shell_groups()
+
+    def _recover_rewind(self) -> None:
+        """A rewind killed half way is undone (its journal), its staging folder removed, and its
+        unfinished safety group dropped: a rewind is all or nothing, even across a kill."""
+        try:
+            header = rewind_disk.recover(self.store_dir)
+        except Exception:  # never stops the store from opening
+            log.exception("could not recover an interrupted rewind")
+            return
+        group_id = header.get("group") if header else None
+        if group_id:
+            group = self.checkpoints.get_group(group_id)
+            if group is not None and group.status == "open":
+                self.checkpoints.resume_group(group).abort()
 
     def recover_shell_groups(self) -> None:
         """Shell groups whose process was killed while the command ran (their turn is no longer
@@ -180,6 +196,8 @@ class Service:
             session_id = self.resolve_session(args.session_id)
             if session_id in self.running:
                 raise Busy(f"session {session_id} already has a running turn; cancel it first")
+            if session_id in self.rewinding:
+                raise Busy(f"session {session_id} is being rewound; start the turn once the rewind is done")
             change = "updated"
             turn = self.sessions.start_turn(session_id, args.prompt, profile, mode)
         else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import stat
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -11,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent.ports import UserDeclined
 from ..protocol import RewindApplyArgs, RewindPreviewArgs
+from ..store.ids import is_alive
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
 from .diskio import decode
-from .errors import InvalidParams, NotFound, StalePreview
+from .errors import Busy, InvalidParams, NotFound, StalePreview
 from .frontend import FileEdit
-from .workspace_fs import apply_changes, current_bytes
+from .rewind_disk import DiskRewind, NodeOp, RewindFailed
+from .workspace_fs import current_bytes
 
 if TYPE_CHECKING:
     from .core import Service
@@ -83,7 +88,51 @@ class RewindService:
         self.previews: OrderedDict[str, StoredPreview] = OrderedDict()
 
     def _reader(self) -> Any:
-        return lambda path: current_bytes(self.svc.frontend, Path(path))
+        """A path's current content: an open buffer's text, a file's bytes, a link's target
+        (never followed), ``b""`` for a folder; None when absent."""
+        def read(path: str) -> bytes | None:
+            p = Path(path)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                return current_bytes(self.svc.frontend, p)
+            if stat.S_ISLNK(st.st_mode):
+                return os.readlink(os.fsencode(p))
+            if stat.S_ISDIR(st.st_mode):
+                return b""
+            return current_bytes(self.svc.frontend, p)
+        return read
+
+    @staticmethod
+    def _meta(path: str) -> tuple[str, int | None] | None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        kind = "dir" if stat.S_ISDIR(st.st_mode) else "link" if stat.S_ISLNK(st.st_mode) else "file"
+        return kind, stat.S_IMODE(st.st_mode) if kind != "link" else None
+
+    @staticmethod
+    def _children(path: str) -> list[str]:
+        try:
+            return [f"{path}/{name}" for name in os.listdir(path)]
+        except OSError:
+            return []
+
+    def refuse_if_running(self, session_id: str | None) -> None:
+        """A rewind never interleaves with a turn of its session (in this process or another)."""
+        if session_id is None:
+            return
+        if session_id in self.svc.running:
+            raise Busy(f"session {session_id} has a running turn; cancel it or wait for it to end, then rewind")
+        sessions = self.svc.sessions
+        for row in self.svc.db.query("SELECT pid, pid_marker, host FROM turns WHERE session_id = ?"
+                                     " AND status = 'running'", (session_id,)):
+            if row["pid"] == os.getpid() or (row["host"] and row["host"] != sessions.host):
+                continue
+            if row["pid"] and is_alive(row["pid"], row["pid_marker"]):
+                raise Busy(f"session {session_id} has a turn running in another process (pid {row['pid']});"
+                           " wait for it to end, then rewind")
 
     def _plan(self, args: RewindPreviewArgs, *, force: bool) -> tuple[str | None, RewindPlan]:
         session_id = self.svc.resolve_session_or_latest(args.session_id)
@@ -99,7 +148,8 @@ class RewindService:
         paths = None
         if args.uris:
             paths = {self.svc.path_of_uri(u).as_posix() for u in args.uris}
-        return session_id, plan_rewind(groups, self.svc.blobs, self._reader(), force=force, paths=paths)
+        return session_id, plan_rewind(groups, self.svc.blobs, self._reader(), force=force, paths=paths,
+                                       meta=self._meta, children=self._children)
 
     def _label(self, session_id: str | None, plan: RewindPlan) -> tuple[str, str]:
         turns = sorted({g.turn_id for g in plan.groups if g.turn_id})
@@ -117,7 +167,7 @@ class RewindService:
         self.previews[preview_id] = StoredPreview(session_id, args, plan, label)
         while len(self.previews) > MAX_PREVIEWS:
             self.previews.popitem(last=False)
-        writable = [f for f in plan.files if f.write and f.new_content != f.current]
+        writable = [f for f in plan.files if f.write and f.text_edit]
         edit = workspace_edit(writable, {f.path: f.current for f in plan.files}, label=label, description=desc,
                               confirm=self.svc.settings.rewind.confirm)
         files = []
@@ -140,13 +190,15 @@ class RewindService:
             stored = self.previews.get(args.preview_id)
             if stored is None:
                 raise NotFound(f"unknown or expired preview {args.preview_id}; preview again")
-            if stored.plan.is_stale(self._reader()):
+            self.refuse_if_running(stored.session_id)
+            if stored.plan.is_stale(self._reader(), self._meta):
                 raise StalePreview("files changed since the preview was made; preview again")
             session_id, plan = stored.session_id, stored.plan
             if args.force and plan.conflicts:
                 session_id, plan = self._plan(stored.args, force=True)
         else:
             session_id, plan = self._plan(args, force=args.force)
+        self.refuse_if_running(session_id)
         if not plan.groups:
             return {"applied": False, "safetyGroupId": None, "files": [], "reason": "nothing to rewind"}
         if not any(f.write for f in plan.files):  # every file left out (conflicts): nothing happens
@@ -156,7 +208,7 @@ class RewindService:
                         f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
                         if plan.conflicts else "")}
         label, desc = self._label(session_id, plan)
-        to_write = [f for f in plan.files if f.write and f.new_content != f.current]
+        to_write = plan.to_write
         result = await self._write(session_id, fully_undone(plan), to_write, label, desc)
         result["files"] = [f.to_wire() for f in plan.files]
         if args.preview_id:
@@ -167,12 +219,23 @@ class RewindService:
                      desc: str) -> dict[str, Any]:
         writer = self.svc.checkpoints.begin_group(session_id, None, None, "rewind", label)
         for f in files:
-            writer.before_write(f.path, f.current)
-        if not await self._apply(files, label, desc):
+            writer.before_write(f.path, None if f.current_kind == "dir" else f.current, kind=f.current_kind,
+                                mode=f.current_mode if f.current is not None else None)
+        self.svc.rewinding.add(session_id or "")
+        try:
+            applied = await self._apply(files, label, desc, group_id=writer.id)
+        except RewindFailed as exc:
+            writer.abort()
+            return {"applied": False, "safetyGroupId": None, "reason": str(exc)}
+        finally:
+            self.svc.rewinding.discard(session_id or "")
+        if not applied:
             writer.abort()
             return {"applied": False, "safetyGroupId": None, "reason": "declined in the editor"}
         for f in files:
-            writer.after_write(f.path, f.new_content)
+            mode = f.new_mode if f.new_mode is not None else f.current_mode
+            writer.after_write(f.path, None if f.new_kind == "dir" else f.new_content, kind=f.new_kind,
+                               mode=mode if f.new_content is not None else None)
         group = writer.commit()
         safety_id = group.id if group is not None else None
         if safety_id is not None:
@@ -181,31 +244,95 @@ class RewindService:
             self.svc.notify_sessions(session_id, "updated")
         return {"applied": True, "safetyGroupId": safety_id}
 
-    async def _apply(self, files: list[FilePlan], label: str, desc: str) -> bool:
-        """Write the planned contents (through the editor for open or confirmed files); False if declined."""
-        edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in files]
-        if not edits:
+    def _op(self, f: FilePlan, *, content: bool = True) -> NodeOp | None:
+        """The disk change of one planned path (``content`` False: its mode only; an editor
+        writes its text)."""
+        rel = Path(f.path).relative_to(self.svc.root).as_posix()
+        cur_kind = None if f.current is None else f.current_kind
+        new_kind = None if f.new_content is None else f.new_kind
+        if not content:
+            if cur_kind != "file" or new_kind != "file" or f.new_mode is None or f.new_mode == f.current_mode:
+                return None
+            return NodeOp(rel, cur_kind, new_kind, None, f.new_mode, f.current_mode)
+        data = None if new_kind in (None, "dir") else f.new_content
+        if cur_kind == new_kind and (new_kind == "dir" or data == f.current):
+            data = None  # same content: its mode only
+            if f.new_mode is None or f.new_mode == f.current_mode:
+                return None
+        return NodeOp(rel, cur_kind, new_kind, data, f.new_mode, f.current_mode)
+
+    async def _apply(self, files: list[FilePlan], label: str, desc: str, *, group_id: str | None = None) -> bool:
+        """Write the planned states, all or nothing: staged on disk first, then the editor's part
+        (open files, or every text change when confirmation is asked), then moved into place.
+        False if declined (nothing changed); ``RewindFailed`` when it could not be done (nothing
+        changed either, the reason says why)."""
+        frontend, confirm = self.svc.frontend, self.svc.settings.rewind.confirm
+        editor = [f for f in files if f.text_edit and (confirm or frontend.open_text(Path(f.path)) is not None)]
+        ops: list[NodeOp] = []
+        by_path: dict[str, NodeOp] = {}
+        for f in files:
+            op = self._op(f)
+            if op is not None:
+                ops.append(op)
+                by_path[f.path] = op
+        if not ops and not editor:
             return True
+        disk = DiskRewind(self.svc.root, self.svc.store_dir, ops, group_id=group_id)
+        await asyncio.to_thread(disk.prepare)
         try:
-            await apply_changes(self.svc.frontend, edits, label=label, description=desc,
-                                confirm=self.svc.settings.rewind.confirm)
+            if editor:
+                if not await self._ask_editor(editor, label, desc, confirm):
+                    disk.discard()
+                    return False
+                for f in editor:  # what the editor did: its open buffers hold the text now
+                    op = by_path.get(f.path)
+                    if op is None:
+                        continue
+                    op.cur_kind, op.cur_mode = disk.state(op.rel)
+                    if frontend.open_text(Path(f.path)) is not None or (op.new_kind is None and op.cur_kind is None):
+                        op.data = None  # the buffer is the truth (or the editor deleted the file)
+                        if op.new_kind is None or op.cur_kind != "file" or op.mode in (None, op.cur_mode):
+                            disk.ops.remove(op)
+                            continue
+                        op.new_kind = "file"
+            await asyncio.to_thread(disk.commit)
+        except BaseException:
+            disk.discard()
+            raise
+        return True
+
+    async def _ask_editor(self, editor: list[FilePlan], label: str, desc: str, confirm: bool) -> bool:
+        frontend = self.svc.frontend
+        edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in editor]
+        if confirm and not frontend.supports_confirmation:
+            names = ", ".join(e.path.name for e in edits)
+            answer = await frontend.choose(f"MiniCode: {label} ({names})?", ["Apply", "Decline"])
+            if answer != "Apply":
+                return False
+            confirm = False
+        try:
+            return bool(await frontend.apply_edits(edits, label=label, description=desc, confirm=confirm))
         except UserDeclined:
             return False
-        return True
 
     async def undo(self, session_id: str | None) -> dict[str, Any]:
         sid = self.svc.resolve_session_or_latest(session_id) if session_id else None
         safety = self.svc.checkpoints.latest_safety_group(sid)
         if safety is None:
             raise NotFound("no rewind to undo")
-        plan = plan_rewind([safety], self.svc.blobs, self._reader())
+        self.refuse_if_running(safety.session_id)
+        plan = plan_rewind([safety], self.svc.blobs, self._reader(), meta=self._meta, children=self._children)
         if plan.conflicts:
             paths = ", ".join(f.path for f in plan.conflicts)
             raise InvalidParams(f"files changed since the rewind, undo would overwrite them: {paths}")
-        files = [f for f in plan.files if f.new_content != f.current]
+        files = plan.to_write
         label = "Undo rewind"
         desc = f"MiniCode: restore the state before rewind {safety.id}"
-        if not await self._apply(files, label, desc):
+        try:
+            applied = await self._apply(files, label, desc)
+        except RewindFailed as exc:
+            return {"applied": False, "restoredGroupId": safety.id, "files": [], "reason": str(exc)}
+        if not applied:
             return {"applied": False, "restoredGroupId": safety.id, "files": []}
         self.svc.checkpoints.unmark_rewound(safety.id)
         if safety.session_id:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 GroupKind = Literal["edit", "shell", "rewind"]
 FileAction = Literal["create", "modify", "delete"]
+NodeKind = Literal["file", "link", "dir"]
+StateRow = tuple[str, int, int, int, str | None, int, int]  # see snapshots.StateRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS edit_groups (
@@ -55,6 +58,9 @@ CREATE TABLE IF NOT EXISTS group_files (
   action TEXT NOT NULL,  -- create | modify | delete
   pre_sha TEXT, post_sha TEXT,  -- NULL: absent (or skipped)
   post_known INTEGER NOT NULL DEFAULT 0, skipped_reason TEXT,
+  -- what kind of thing the path was (file | link | dir; NULL: file) and its permission bits
+  -- (NULL: absent or unknown); a link's image is its target, a folder has none (migration 3)
+  pre_kind TEXT, post_kind TEXT, pre_mode INTEGER, post_mode INTEGER,
   PRIMARY KEY (group_id, path)
 );
 CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
@@ -63,7 +69,8 @@ CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
 -- its before-snapshot, so a process killed during the command leaves enough to find its changes
 CREATE TABLE IF NOT EXISTS snapshot_state (
   owner TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-  inode INTEGER NOT NULL, sha TEXT, PRIMARY KEY (owner, rel)
+  inode INTEGER NOT NULL, sha TEXT, mode INTEGER NOT NULL DEFAULT 0, ctime_ns INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (owner, rel)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
 """
@@ -77,6 +84,10 @@ class GroupFile:
     post_sha: str | None  # None: absent, or unknown when not post_known
     skipped_reason: str | None = None
     post_known: bool = True
+    pre_kind: str = "file"  # file | link (the image is its target) | dir (no image)
+    post_kind: str = "file"
+    pre_mode: int | None = None  # permission bits; None: absent or not recorded
+    post_mode: int | None = None
 
     @property
     def uri(self) -> str:
@@ -117,6 +128,10 @@ def norm_path(path: str | os.PathLike[str]) -> str:
     return p.as_posix()
 
 
+def _mode_changed(pre: int | None, post: int | None) -> bool:
+    return pre is not None and post is not None and pre != post
+
+
 def _action(pre_present: bool, post_present: bool) -> FileAction:
     return "modify" if pre_present and post_present else "create" if post_present else "delete"
 
@@ -132,6 +147,19 @@ class _Entry:
     post_present: bool = True
     pre_data: bytes | None = None  # image bytes to stage with the rows at commit
     post_data: bytes | None = None
+    pre_kind: str = "file"
+    post_kind: str = "file"
+    pre_mode: int | None = None
+    post_mode: int | None = None
+
+
+def disk_mode(path: str | os.PathLike[str]) -> int | None:
+    """The permission bits of a regular file at ``path`` (not followed); None otherwise."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
 
 
 class GroupWriter:
@@ -164,35 +192,47 @@ class GroupWriter:
             self._ordinal = int(cur.lastrowid or 0)
             self._row_written = True
 
-    def before_write(self, path: str | os.PathLike[str], current: bytes | None) -> None:
+    def before_write(self, path: str | os.PathLike[str], current: bytes | None, *, kind: str = "file",
+                     mode: int | None = None) -> None:
         """Record ``current`` as the pre-image the first time ``path`` is touched; durable on return
-        (committed with the rows, in the same transaction)."""
+        (committed with the rows, in the same transaction). ``kind``: what ``current`` is (a
+        link's image is its target; a folder has none); ``mode``: its permission bits (default:
+        a regular file's, read from the disk)."""
         key = norm_path(path)
         if key in self._files or self._done:
             return
+        if mode is None and current is not None and kind == "file":
+            mode = disk_mode(key)
+        present = current is not None or kind == "dir"
         sha, skipped = self._image(current)
         blobs = self.store.blobs
         staged = False
         with self.store._tx() as conn:
             self._ensure_row(conn)
             conn.execute("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
-                         " post_known, skipped_reason) VALUES (?,?,?,?,NULL,0,?)",
-                         (self.id, key, "create" if current is None else "modify", sha, skipped))
+                         " post_known, skipped_reason, pre_kind, pre_mode) VALUES (?,?,?,?,NULL,0,?,?,?)",
+                         (self.id, key, "modify" if present else "create", sha, skipped, kind, mode))
             if current is not None and sha is not None:
                 staged = blobs.stage(conn, sha, current)
-        self._files[key] = _Entry(pre_sha=sha, skipped=skipped, row_written=True, pre_present=current is not None)
+        self._files[key] = _Entry(pre_sha=sha, skipped=skipped, row_written=True, pre_present=present,
+                                  pre_kind=kind, pre_mode=mode if present else None)
         if staged:
             blobs.wake()
 
-    def after_write(self, path: str | os.PathLike[str], new: bytes | None) -> None:
-        """Record ``new`` (None: deleted) as the post-image; stored in the database at commit."""
+    def after_write(self, path: str | os.PathLike[str], new: bytes | None, *, kind: str = "file",
+                    mode: int | None = None) -> None:
+        """Record ``new`` (None: deleted) as the post-image; stored in the database at commit.
+        ``mode`` defaults to a regular file's bits as they are on disk now."""
         key = norm_path(path)
         entry = self._files.get(key)
         if entry is None:
             raise ValueError(f"after_write without before_write for {key}")
+        if mode is None and new is not None and kind == "file":
+            mode = disk_mode(key)
         sha, skipped = self._image(new)
-        entry.post_sha, entry.post_known, entry.post_present = sha, True, new is not None
+        entry.post_sha, entry.post_known, entry.post_present = sha, True, new is not None or kind == "dir"
         entry.post_data = new if sha is not None else None
+        entry.post_kind, entry.post_mode = kind, mode if entry.post_present else None
         entry.skipped = entry.skipped or skipped
 
     def add_change(self, path: str | os.PathLike[str], pre: bytes | None, post: bytes | None) -> None:
@@ -210,7 +250,9 @@ class GroupWriter:
             entry.post_data = post
 
     def add_change_sha(self, path: str | os.PathLike[str], pre_sha: str | None, post_sha: str | None,
-                       *, skipped_reason: str | None = None, action: FileAction | None = None) -> None:
+                       *, skipped_reason: str | None = None, action: FileAction | None = None,
+                       pre_kind: str = "file", post_kind: str = "file", pre_mode: int | None = None,
+                       post_mode: int | None = None) -> None:
         """Like ``add_change`` with blobs already in the store (e.g. from a ``Snapshotter``).
 
         ``action`` tells absent from skipped when a sha is None (default: from the shas).
@@ -222,9 +264,11 @@ class GroupWriter:
         if old is not None:
             old.post_sha, old.post_known, old.post_present = post_sha, True, post_present
             old.post_data = None
+            old.post_kind, old.post_mode = post_kind, post_mode
             old.skipped = old.skipped or skipped_reason
             return
-        self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason, False, pre_present, post_present)
+        self._files[key] = _Entry(pre_sha, post_sha, True, skipped_reason, False, pre_present, post_present,
+                                  pre_kind=pre_kind, post_kind=post_kind, pre_mode=pre_mode, post_mode=post_mode)
 
     @property
     def paths(self) -> list[str]:
@@ -248,7 +292,9 @@ class GroupWriter:
                 e.post_sha, skipped = self._image(data)
                 e.post_data = data if e.post_sha is not None else None
                 e.post_known, e.skipped, e.post_present = True, e.skipped or skipped, data is not None
-            if e.post_known and (e.skipped is not None or e.pre_sha != e.post_sha):
+            if e.post_known and (e.skipped is not None or e.pre_sha != e.post_sha
+                                 or e.pre_present != e.post_present or e.pre_kind != e.post_kind
+                                 or _mode_changed(e.pre_mode, e.post_mode)):
                 keep[key] = e
         blobs = self.store.blobs
         to_stage: dict[str, bytes] = {}
@@ -266,16 +312,18 @@ class GroupWriter:
             if dropped:
                 conn.executemany("DELETE FROM group_files WHERE group_id=? AND path=?", dropped)
             # rows before_write made are updated in place (cheaper than a replace: no index changes)
-            updates = [(_action(e.pre_present, e.post_present), e.post_sha, e.skipped, self.id, k)
-                       for k, e in keep.items() if e.row_written]
+            updates = [(_action(e.pre_present, e.post_present), e.post_sha, e.skipped, e.post_kind, e.post_mode,
+                        self.id, k) for k, e in keep.items() if e.row_written]
             if updates:
-                conn.executemany("UPDATE group_files SET action=?, post_sha=?, post_known=1, skipped_reason=?"
-                                 " WHERE group_id=? AND path=?", updates)
-            inserts = [(self.id, k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped)
+                conn.executemany("UPDATE group_files SET action=?, post_sha=?, post_known=1, skipped_reason=?,"
+                                 " post_kind=?, post_mode=? WHERE group_id=? AND path=?", updates)
+            inserts = [(self.id, k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped,
+                        e.pre_kind, e.post_kind, e.pre_mode, e.post_mode)
                        for k, e in keep.items() if not e.row_written]
             if inserts:
                 conn.executemany("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
-                                 " post_known, skipped_reason) VALUES (?,?,?,?,?,1,?)", inserts)
+                                 " post_known, skipped_reason, pre_kind, post_kind, pre_mode, post_mode)"
+                                 " VALUES (?,?,?,?,?,1,?,?,?,?,?)", inserts)
             conn.execute("UPDATE edit_groups SET status='closed' WHERE id=?", (self.id,))
             conn.execute("DELETE FROM shell_manifests WHERE group_id=?", (self.id,))
             for sha, data in to_stage.items():
@@ -284,7 +332,8 @@ class GroupWriter:
             blobs.wake()
         for e in self._files.values():
             e.pre_data = e.post_data = None
-        files = tuple(GroupFile(k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped, True)
+        files = tuple(GroupFile(k, _action(e.pre_present, e.post_present), e.pre_sha, e.post_sha, e.skipped, True,
+                                e.pre_kind, e.post_kind, e.pre_mode, e.post_mode)
                       for k, e in sorted(keep.items()))
         return Group(self.id, self.session_id, self.turn_id, self.tool_call_id, self.kind, self.label,
                      self.created_at, self._ordinal, "closed", None, files)
@@ -301,7 +350,7 @@ class GroupWriter:
             conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
             conn.execute("DELETE FROM shell_manifests WHERE group_id=?", (self.id,))
 
-    def save_manifest(self, owner: str, upserts: Sequence[tuple[str, int, int, int, str | None]],
+    def save_manifest(self, owner: str, upserts: Sequence[StateRow],
                       deletes: Sequence[str], meta: str) -> None:
         """Keep the before-snapshot of a shell group with its open row: the owner's
         ``snapshot_state`` rows brought up to date (``Snapshotter.state_delta``: only what
@@ -361,18 +410,17 @@ class CheckpointStore:
                 out.append((group, owner, meta))
         return out
 
-    def persist_snapshot_state(self, owner: str, upserts: Sequence[tuple[str, int, int, int, str | None]],
-                               deletes: Sequence[str]) -> None:
+    def persist_snapshot_state(self, owner: str, upserts: Sequence[StateRow], deletes: Sequence[str]) -> None:
         """Bring an owner's persisted stat cache up to date (``Snapshotter.state_delta``)."""
         with self._tx() as conn:
-            conn.executemany("INSERT OR REPLACE INTO snapshot_state(owner, rel, size, mtime_ns, inode, sha)"
-                             " VALUES (?,?,?,?,?,?)", [(owner, *row) for row in upserts])
+            conn.executemany("INSERT OR REPLACE INTO snapshot_state(owner, rel, size, mtime_ns, inode, sha, mode,"
+                             " ctime_ns) VALUES (?,?,?,?,?,?,?,?)", [(owner, *row) for row in upserts])
             conn.executemany("DELETE FROM snapshot_state WHERE owner=? AND rel=?", [(owner, r) for r in deletes])
 
-    def snapshot_state(self, owner: str) -> list[tuple[str, int, int, int, str | None]]:
-        """An owner's persisted stat cache: ``(rel, size, mtime_ns, inode, sha)`` rows."""
+    def snapshot_state(self, owner: str) -> list[StateRow]:
+        """An owner's persisted stat cache: ``(rel, size, mtime_ns, inode, sha, mode, ctime_ns)`` rows."""
         return [tuple(r) for r in self._q(  # type: ignore[misc]
-            "SELECT rel, size, mtime_ns, inode, sha FROM snapshot_state WHERE owner=?", (owner,))]
+            "SELECT rel, size, mtime_ns, inode, sha, mode, ctime_ns FROM snapshot_state WHERE owner=?", (owner,))]
 
     def drop_snapshot_states(self, alive: Callable[[str], bool]) -> int:
         """Delete the persisted stat caches of owners ``alive`` says are gone and that no
@@ -393,10 +441,12 @@ class CheckpointStore:
         files: dict[str, list[GroupFile]] = {i: [] for i in ids}
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
-            q = ("SELECT group_id, path, action, pre_sha, post_sha, skipped_reason, post_known FROM group_files"
+            q = ("SELECT group_id, path, action, pre_sha, post_sha, skipped_reason, post_known, pre_kind,"
+                 " post_kind, pre_mode, post_mode FROM group_files"
                  f" WHERE group_id IN ({','.join('?' * len(part))}) ORDER BY path")
-            for g, path, action, pre, post, skipped, known in self._q(q, part):
-                files[g].append(GroupFile(path, action, pre, post, skipped, bool(known)))
+            for g, path, action, pre, post, skipped, known, pk, qk, pm, qm in self._q(q, part):
+                files[g].append(GroupFile(path, action, pre, post, skipped, bool(known), pk or "file", qk or "file",
+                                          pm, qm))
         return [Group(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], tuple(files[r[0]]))
                 for r in rows]
 

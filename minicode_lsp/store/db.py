@@ -122,6 +122,28 @@ MIGRATIONS: list[str] = [
         data BLOB NOT NULL
     );
     """,
+    # 3: exact rewinds. A checkpointed path records what it was (file, symbolic link or folder)
+    # and its permission bits before and after; the snapshot stat cache keeps mode and ctime
+    # (a chmod, or an in-place rewrite that keeps size and mtime, is seen). The tables are the
+    # checkpoint store's (store/checkpoints.py SCHEMA); they are created here in their earlier
+    # shape when a store never had them, so the ALTERs bring every store to the same one.
+    """
+    CREATE TABLE IF NOT EXISTS group_files (
+      group_id TEXT NOT NULL, path TEXT NOT NULL, action TEXT NOT NULL,
+      pre_sha TEXT, post_sha TEXT, post_known INTEGER NOT NULL DEFAULT 0, skipped_reason TEXT,
+      PRIMARY KEY (group_id, path)
+    );
+    CREATE TABLE IF NOT EXISTS snapshot_state (
+      owner TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+      inode INTEGER NOT NULL, sha TEXT, PRIMARY KEY (owner, rel)
+    ) WITHOUT ROWID;
+    ALTER TABLE group_files ADD COLUMN pre_kind TEXT;
+    ALTER TABLE group_files ADD COLUMN post_kind TEXT;
+    ALTER TABLE group_files ADD COLUMN pre_mode INTEGER;
+    ALTER TABLE group_files ADD COLUMN post_mode INTEGER;
+    ALTER TABLE snapshot_state ADD COLUMN mode INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE snapshot_state ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -43,15 +43,40 @@ SYNC_TIMEOUT_S = 2.0  # waiting longer for the watcher than a full re-stat would
 RACY_NS = 1_000_000_000  # files modified within 1 s before a take are re-hashed next time
 
 
+TEMP_SUFFIX = ".minicode-tmp"  # our own temporary files and staging folders: never user files
+
+
+# a persisted stat-cache row: (rel, size, mtime_ns, inode, sha, mode, ctime_ns)
+StateRow = tuple[str, int, int, int, str | None, int, int]
+
+
 @dataclass(frozen=True)
 class Entry:
     size: int
     mtime_ns: int
     inode: int
-    sha: str | None  # None: not hashed (skipped)
+    sha: str | None  # None: not hashed (skipped); for a symbolic link: the sha of its target
+    mode: int = 0  # st_mode (type and permission bits); 0: unknown (a state stored before modes)
+    ctime_ns: int = 0  # 0: unknown
+
+    @property
+    def kind(self) -> str:
+        """``file``, ``link`` or ``dir``."""
+        return "dir" if stat.S_ISDIR(self.mode) else "link" if stat.S_ISLNK(self.mode) else "file"
+
+    @property
+    def perms(self) -> int | None:
+        return stat.S_IMODE(self.mode) if self.mode else None
 
     def same_stat(self, other: Entry) -> bool:
-        return (self.size, self.mtime_ns, self.inode) == (other.size, other.mtime_ns, other.inode)
+        """Unchanged as far as stat can tell: size, mtime, inode, and (when both are known) mode
+        and ctime. ctime moves with every write, rename or chmod and cannot be set back, so an
+        in-place rewrite that keeps size and mtime (``touch -r``) is still seen, as git does."""
+        if (self.size, self.mtime_ns, self.inode) != (other.size, other.mtime_ns, other.inode):
+            return False
+        if self.mode and other.mode and self.mode != other.mode:
+            return False
+        return not (self.ctime_ns and other.ctime_ns and self.ctime_ns != other.ctime_ns)
 
 
 @dataclass
@@ -75,6 +100,19 @@ class Change:
     pre_sha: str | None
     post_sha: str | None
     skipped_reason: str | None = None
+    pre_kind: str = "file"  # file | link | dir
+    post_kind: str = "file"
+    pre_mode: int | None = None  # permission bits; None: absent or unknown
+    post_mode: int | None = None
+
+
+def _tracked(mode: int) -> bool:
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)
+
+
+def _unhashed(e: Entry) -> bool:
+    """A file or link whose content is unknown (over the size cap, unreadable, out of time)."""
+    return e.sha is None and e.kind != "dir"
 
 
 def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir: bool) -> bool:
@@ -226,7 +264,9 @@ class Snapshotter:
             else:
                 self._unpersisted |= snap.touched
         checked = snap.files.keys() if snap.full_walk else self._checked
-        self._racy = {r for r in checked if r in snap.files and snap.files[r].mtime_ns >= start_wall - RACY_NS}
+        racy_after = start_wall - RACY_NS
+        self._racy = {r for r in checked if r in snap.files
+                      and max(snap.files[r].mtime_ns, snap.files[r].ctime_ns) >= racy_after}
         snap.duration_s = time.monotonic() - t0
         self._last = snap
         return snap
@@ -267,7 +307,7 @@ class Snapshotter:
             except OSError:
                 snap.files.pop(rel, None)
                 continue
-            if not stat.S_ISREG(st.st_mode) or self._ignored(rel):
+            if not _tracked(st.st_mode) or self._ignored(rel):
                 snap.files.pop(rel, None)
                 continue
             # a file the watcher saw written is re-hashed even if its stat looks unchanged
@@ -303,7 +343,7 @@ class Snapshotter:
     def _ignored(self, rel: str) -> bool:
         """Whether a file (found by the watcher) is ignored: ``.git``, the store, or a .gitignore."""
         parts = rel.split("/")
-        if ".git" in parts:
+        if ".git" in parts or any(p.endswith(TEMP_SUFFIX) for p in parts):
             return True
         for i in range(1, len(parts) + 1):
             prefix, parent = "/".join(parts[:i]), "/".join(parts[:i - 1])
@@ -312,7 +352,8 @@ class Snapshotter:
         return False
 
     def _walk(self, top: str) -> Iterator[tuple[str, os.stat_result]]:
-        """Regular files under ``top`` (relative), skipping ignored ones; specs carried per folder."""
+        """Regular files, symbolic links (never followed) and folders under ``top`` (relative),
+        skipping ignored ones; specs carried per folder."""
         extra = self._extra
         stack = [(top, self._specs_for(top))]
         while stack:
@@ -328,24 +369,40 @@ class Snapshotter:
                 if spec is not None:
                     specs = (*specs, (d, spec))
             for e in entries:
-                if e.name == ".git":
+                if e.name == ".git" or e.name.endswith(TEMP_SUFFIX):
                     continue
                 rel = f"{d}/{e.name}" if d else e.name
                 try:
                     is_dir = e.is_dir(follow_symlinks=False)
-                    if not is_dir and not e.is_file(follow_symlinks=False):
+                    if not is_dir and not e.is_file(follow_symlinks=False) and not e.is_symlink():
                         continue
                     if rel in extra or (specs and _matches(specs, rel, is_dir)):
                         continue
                     if is_dir:
                         stack.append((rel, specs))
-                    else:
-                        yield rel, e.stat(follow_symlinks=False)
+                    yield rel, e.stat(follow_symlinks=False)
                 except OSError:
                     continue
 
     def _visit(self, snap: Snapshot, rel: str, st: os.stat_result, cached: Entry | None, t0: float) -> None:
-        entry = Entry(st.st_size, st.st_mtime_ns, st.st_ino, None)
+        if stat.S_ISDIR(st.st_mode):  # a folder: its existence and mode (its size and mtime move
+            snap.files[rel] = Entry(0, 0, st.st_ino, None, st.st_mode, 0)  # with what is inside it)
+            return
+        entry = Entry(st.st_size, st.st_mtime_ns, st.st_ino, None, st.st_mode, st.st_ctime_ns)
+        if stat.S_ISLNK(st.st_mode):  # a link: its target, as bytes (never followed)
+            if cached is not None and cached.same_stat(entry) and cached.sha is not None and rel not in self._racy:
+                snap.files[rel] = cached
+                return
+            try:
+                target = os.readlink(os.fsencode(self.root / rel))
+            except OSError as exc:
+                snap.files[rel] = entry
+                snap.skipped[rel] = f"unreadable link: {exc.strerror}"
+                return
+            sha = hashlib.sha256(target).hexdigest()
+            self.blobs.put_known(sha, target, fsync=False)
+            snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha, st.st_mode, st.st_ctime_ns)
+            return
         if cached is not None and cached.same_stat(entry) and rel not in self._racy and (
                 cached.sha is not None or st.st_size > self.max_file_size):
             snap.files[rel] = cached
@@ -373,7 +430,7 @@ class Snapshotter:
         sha = hashlib.sha256(data).hexdigest()
         self.blobs.put_known(sha, data, fsync=False)
         snap.hashed += 1
-        snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha)
+        snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha, st.st_mode, st.st_ctime_ns)
 
     # ------------------------------------------------------------------ comparing
     def diff(self, before: Snapshot, after: Snapshot) -> list[Change]:
@@ -389,17 +446,27 @@ class Snapshotter:
             path = (self.root / rel).as_posix()
             reason = after.skipped.get(rel) or before.skipped.get(rel)
             if a is None and b is not None:
-                out.append(Change(path, "create", None, b.sha, reason if b.sha is None else None))
+                out.append(Change(path, "create", None, b.sha, reason if _unhashed(b) else None,
+                                  post_kind=b.kind, post_mode=b.perms))
             elif b is None and a is not None and after.complete:  # (incomplete: unknown, not deleted)
-                out.append(Change(path, "delete", a.sha, None, reason if a.sha is None else None))
+                out.append(Change(path, "delete", a.sha, None, reason if _unhashed(a) else None,
+                                  pre_kind=a.kind, pre_mode=a.perms))
             elif a is not None and b is not None:
-                hashed = a.sha is not None and b.sha is not None
-                if a.sha != b.sha if hashed else not a.same_stat(b):
-                    out.append(Change(path, "modify", a.sha, b.sha, None if hashed else reason or "not hashed"))
+                mode_changed = a.perms is not None and b.perms is not None and a.perms != b.perms
+                if a.kind != b.kind:
+                    changed, why = True, reason if _unhashed(a) or _unhashed(b) else None
+                elif a.kind == "dir":
+                    changed, why = mode_changed, None
+                else:
+                    hashed = a.sha is not None and b.sha is not None
+                    changed = (a.sha != b.sha if hashed else not a.same_stat(b)) or mode_changed
+                    why = None if hashed else reason or "not hashed"
+                if changed:
+                    out.append(Change(path, "modify", a.sha, b.sha, why, a.kind, b.kind, a.perms, b.perms))
         return out
 
     # ------------------------------------------------------------------ persisted state
-    def state_delta(self, snap: Snapshot) -> tuple[list[tuple[str, int, int, int, str | None]], list[str]]:
+    def state_delta(self, snap: Snapshot) -> tuple[list[StateRow], list[str]]:
         """What changed in ``snap`` since the state last persisted (``mark_persisted``):
         ``(upserts, deletes)`` for ``GroupWriter.save_manifest``. The first call returns every
         file; later ones look only at the paths the watcher's takes re-checked since (all of
@@ -418,10 +485,10 @@ class Snapshotter:
                 if rel in old:
                     deletes.append(rel)
             elif old.get(rel) != e:
-                upserts.append((rel, e.size, e.mtime_ns, e.inode, e.sha))
+                upserts.append((rel, e.size, e.mtime_ns, e.inode, e.sha, e.mode, e.ctime_ns))
         return upserts, deletes
 
-    def mark_persisted(self, snap: Snapshot, upserts: list[tuple[str, int, int, int, str | None]],
+    def mark_persisted(self, snap: Snapshot, upserts: list[StateRow],
                        deletes: list[str]) -> None:
         """``state_delta(snap)``'s rows were written: the persisted state is ``snap`` now."""
         for rel in deletes:
@@ -434,14 +501,15 @@ class Snapshotter:
     def state_meta(snap: Snapshot) -> str:
         return json.dumps({"complete": snap.complete, "skipped": snap.skipped})
 
-    def from_state(self, rows: list[tuple[str, int, int, int, str | None]], meta: str) -> Snapshot:
+    def from_state(self, rows: list[StateRow], meta: str) -> Snapshot:
         """The snapshot a persisted state holds (``CheckpointStore.snapshot_state`` rows)."""
         try:
             doc = json.loads(meta)
             skipped, complete = dict(doc.get("skipped", {})), bool(doc.get("complete", True))
         except (ValueError, AttributeError, TypeError):
             skipped, complete = {}, False
-        files = {rel: Entry(int(size), int(mtime), int(inode), sha) for rel, size, mtime, inode, sha in rows}
+        files = {rel: Entry(int(size), int(mtime), int(inode), sha, int(mode or 0), int(ctime or 0))
+                 for rel, size, mtime, inode, sha, mode, ctime in rows}
         return Snapshot(self.root, files, skipped, complete)
 
     def adopt(self, snap: Snapshot) -> None:
@@ -472,7 +540,9 @@ class Snapshotter:
             if pre is not None and not self.blobs.has(pre):
                 log.warning("pre-image of %s was removed from the store before the command ran", c.path)
                 pre, reason = None, reason or "its earlier content was removed from the store by a cleanup"
-            writer.add_change_sha(c.path, pre, c.post_sha, skipped_reason=reason, action=c.action)
+            writer.add_change_sha(c.path, pre, c.post_sha, skipped_reason=reason, action=c.action,
+                                  pre_kind=c.pre_kind, post_kind=c.post_kind, pre_mode=c.pre_mode,
+                                  post_mode=c.post_mode)
 
 
 def owner_alive(owner: str) -> bool:

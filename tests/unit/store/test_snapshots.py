@@ -11,7 +11,7 @@ import pytest
 
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore, GroupFile
-from minicode_lsp.store.snapshots import Snapshotter
+from minicode_lsp.store.snapshots import Snapshot, Snapshotter
 
 
 @pytest.fixture
@@ -38,6 +38,11 @@ def snapper(request: pytest.FixtureRequest, ws: Path, blobs: BlobStore) -> Itera
     s.close()
 
 
+def files_of(snap: Snapshot) -> set[str]:
+    """The regular files of a snapshot (it also holds folders and symbolic links)."""
+    return {rel for rel, e in snap.files.items() if e.kind == "file"}
+
+
 def bump(path: Path) -> None:
     """Make sure the mtime moves even on coarse clocks."""
     st = path.stat()
@@ -46,7 +51,8 @@ def bump(path: Path) -> None:
 
 def test_create_modify_delete_detected(snapper: Snapshotter, ws: Path, blobs: BlobStore) -> None:
     before = snapper.baseline()
-    assert set(before.files) == {"src/a.py", "src/b.py", "README"}
+    assert files_of(before) == {"src/a.py", "src/b.py", "README"}
+    assert before.files["src"].kind == "dir"  # folders are entries too (their mode, their existence)
     assert blobs.get(before.files["src/a.py"].sha or "") == b"a\n"  # pre-images stored
     (ws / "src" / "a.py").write_bytes(b"changed\n")
     (ws / "src" / "b.py").unlink()
@@ -54,7 +60,7 @@ def test_create_modify_delete_detected(snapper: Snapshotter, ws: Path, blobs: Bl
     (ws / "new" / "c.txt").write_bytes(b"c\n")
     after = snapper.take()
     changes = {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in snapper.diff(before, after)}
-    assert changes == {("src/a.py", "modify"), ("src/b.py", "delete"), ("new/c.txt", "create")}
+    assert changes == {("src/a.py", "modify"), ("src/b.py", "delete"), ("new/c.txt", "create"), ("new", "create")}
     mod = next(c for c in snapper.diff(before, after) if c.action == "modify")
     assert blobs.get(mod.pre_sha or "") == b"a\n" and blobs.get(mod.post_sha or "") == b"changed\n"
 
@@ -95,7 +101,7 @@ def test_gitignore_root_and_nested(ws: Path, blobs: BlobStore) -> None:
     (ws / ".store").mkdir()
     (ws / ".store" / "db").write_text("db")
     snap = Snapshotter(ws, blobs, store_dir=ws / ".store").take()
-    assert set(snap.files) == {".gitignore", "src/.gitignore", "src/a.py", "src/b.py", "src/gen_keep.py",
+    assert files_of(snap) == {".gitignore", "src/.gitignore", "src/a.py", "src/b.py", "src/gen_keep.py",
                                "README"}
 
 
@@ -153,7 +159,8 @@ def test_watch_sees_new_directory_tree(ws: Path, blobs: BlobStore) -> None:
         assert not after.full_walk
         got = {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in s.diff(before, after)}
         assert got == {("d1/d2/d3/f.txt", "create"), ("src/a.py", "delete"), ("src/b.py", "delete"),
-                       ("lib/a.py", "create"), ("lib/b.py", "create")}
+                       ("lib/a.py", "create"), ("lib/b.py", "create"), ("d1", "create"), ("d1/d2", "create"),
+                       ("d1/d2/d3", "create"), ("src", "delete"), ("lib", "create")}
     finally:
         s.close()
 
@@ -178,10 +185,10 @@ def test_time_budget_leftovers_hashed_later(ws: Path, blobs: BlobStore) -> None:
     s = Snapshotter(ws, blobs, time_budget_s=-1, watch=True)
     try:
         first = s.take()
-        assert all(e.sha is None for e in first.files.values())
+        assert all(e.sha is None for e in first.files.values() if e.kind == "file")
         s.time_budget_s = 60
         second = s.take()
-        assert all(e.sha is not None for e in second.files.values()) and not second.skipped
+        assert all(e.sha is not None for e in second.files.values() if e.kind == "file") and not second.skipped
     finally:
         s.close()
 
@@ -228,7 +235,7 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
             real_dispatch(self, event)
 
         monkeypatch.setattr(snapshots._Dirty, "dispatch", slow_creates)
-        for rel in before.files:  # the "command": reads every file, then creates one
+        for rel in files_of(before):  # the "command": reads every file, then creates one
             (ws / rel).read_bytes()
         (ws / "made.txt").write_text("made\n")
         after = s.take()

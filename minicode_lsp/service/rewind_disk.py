@@ -1,0 +1,441 @@
+"""All-or-nothing rewinds on disk: staged, then moved into place, rolled back on any failure.
+
+Confinement: every path is reached from the workspace root one folder at a time, each opened
+with ``O_DIRECTORY | O_NOFOLLOW``, and every change is made relative to its parent folder's
+descriptor. A folder on the way that is a symbolic link is refused, never followed, so a
+rewind never writes or deletes outside the workspace (a link *itself* is a thing a rewind can
+remove, create or retarget; what it points to is never touched).
+
+Atomicity: new contents (files with their modes, links) are written first into a staging
+folder: in the store folder when it is on the workspace's file system, else a
+``.<nonce>.minicode-tmp`` folder at the workspace root (snapshots never count such names as
+user files). Nothing in the workspace has changed if staging fails. Then each entry that
+goes away or is replaced is moved into the staging folder (kept as a backup), each new one
+moved into place; folders are removed deepest first and created shallowest first. Any error
+undoes every step taken, in reverse, and the rewind reports the reason with nothing changed.
+
+A journal in the store folder records each step before it is taken (fsynced). A process
+killed half way leaves it; ``recover`` (at the next start) undoes the recorded steps the same
+way and removes the staging folder, so a rewind is never left half done and no temporary
+file stays behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+JOURNAL = "rewind-journal.jsonl"
+STAGING = "rewind-staging"
+TEMP_SUFFIX = ".minicode-tmp"
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class RewindFailed(Exception):
+    """The rewind could not be applied; nothing was changed. ``str()`` says why."""
+
+
+@dataclass
+class NodeOp:
+    """One path's change: from ``cur_kind`` (None: absent) to ``new_kind`` with ``data`` (a
+    file's bytes, a link's target; None: remove) and ``mode`` (permission bits; None: keep, or
+    the default for a new file)."""
+
+    rel: str
+    cur_kind: str | None
+    new_kind: str | None
+    data: bytes | None
+    mode: int | None
+    cur_mode: int | None = None
+    key: str = ""  # its names in the staging folder: s<key> (new), b<key> (the old one, moved aside)
+
+    @property
+    def replaces(self) -> bool:
+        """Whatever is there goes (moved aside, or a folder removed) before the new one comes."""
+        if self.cur_kind is None:
+            return False
+        return self.new_kind is None or self.new_kind != self.cur_kind or self.new_kind != "dir" and self.data is not None
+
+    @property
+    def chmod_only(self) -> bool:
+        return self.cur_kind is not None and self.cur_kind == self.new_kind and self.data is None and (
+            self.new_kind == "dir" or self.new_kind == "file")
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _refuse_link(rel: str, part: str) -> RewindFailed:
+    return RewindFailed(f"{rel}: {part} is a symbolic link or not a folder; a rewind never writes through one")
+
+
+class _Dirs:
+    """Folder descriptors under the root, opened without following links (cached per rewind)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fds: dict[str, int] = {"": os.open(root, DIR_FLAGS)}
+
+    def get(self, rel_dir: str, *, create: list[str] | None = None) -> int | None:
+        """The descriptor of folder ``rel_dir``; None when it does not exist (``create``: make the
+        missing folders, recording them)."""
+        if rel_dir in self.fds:
+            return self.fds[rel_dir]
+        parent, _, name = rel_dir.rpartition("/")
+        pfd = self.get(parent, create=create)
+        if pfd is None:
+            return None
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
+        except FileNotFoundError:
+            if create is None:
+                return None
+            os.mkdir(name, 0o777 & ~_umask(), dir_fd=pfd)
+            create.append(rel_dir)
+            fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ELOOP):  # a link (or a file) where a folder should be
+                raise _refuse_link(rel_dir, rel_dir) from None
+            raise
+        self.fds[rel_dir] = fd
+        return fd
+
+    def forget(self, rel_dir: str) -> None:
+        """A folder was removed: drop its descriptor (and those below it)."""
+        for key in [k for k in self.fds if k == rel_dir or k.startswith(rel_dir + "/")]:
+            os.close(self.fds.pop(key))
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
+
+
+def _split(rel: str) -> tuple[str, str]:
+    parent, _, name = rel.rpartition("/")
+    return parent, name
+
+
+def _kind_at(dirfd: int | None, name: str) -> tuple[str | None, int | None]:
+    if dirfd is None:
+        return None, None
+    try:
+        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None, None
+    kind = "dir" if stat.S_ISDIR(st.st_mode) else "link" if stat.S_ISLNK(st.st_mode) else (
+        "file" if stat.S_ISREG(st.st_mode) else "other")
+    return kind, stat.S_IMODE(st.st_mode)
+
+
+def _fsync_dir(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+
+
+class DiskRewind:
+    """One rewind's changes under ``root``: ``prepare`` (stage; nothing changes), then
+    ``commit`` (all or nothing) or ``discard``."""
+
+    def __init__(self, root: Path, store_dir: Path, ops: list[NodeOp], *, group_id: str | None = None) -> None:
+        self.root, self.store_dir, self.ops, self.group_id = root, store_dir, ops, group_id
+        self.dirs: _Dirs | None = None
+        self.stage: Path | None = None
+        self.stage_fd: int | None = None
+        self._journal: int | None = None
+        self._done: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ staging
+    def _stage_dir(self) -> Path:
+        nonce = uuid.uuid4().hex[:12]
+        try:
+            if os.stat(self.store_dir).st_dev == os.stat(self.root).st_dev:
+                return self.store_dir / STAGING / nonce
+        except OSError:
+            pass
+        return self.root / f".rewind-{nonce}{TEMP_SUFFIX}"
+
+    def prepare(self) -> None:
+        """Check every path (no link on the way, still what the plan saw) and stage the new
+        contents. Raises ``RewindFailed``; the workspace is untouched either way."""
+        try:
+            self.dirs = _Dirs(self.root)
+            for op in self.ops:
+                parent, name = _split(op.rel)
+                fd = self.dirs.get(parent)
+                kind, _mode = _kind_at(fd, name)
+                if kind != op.cur_kind and not (kind is None and op.cur_kind is None):
+                    raise RewindFailed(f"{op.rel} changed since the rewind was planned; preview again")
+            self.stage = self._stage_dir()
+            self.stage.mkdir(mode=0o700, parents=True)
+            self.stage_fd = os.open(self.stage, DIR_FLAGS)
+            for i, op in enumerate(self.ops):
+                op.key = str(i)
+                if op.new_kind == "file" and op.data is not None:
+                    mode = op.mode if op.mode is not None else (op.cur_mode if op.cur_mode is not None
+                                                                 else 0o666 & ~_umask())
+                    fd = os.open(f"s{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                                 dir_fd=self.stage_fd)
+                    try:
+                        view = memoryview(op.data)
+                        while view:
+                            view = view[os.write(fd, view):]
+                        os.fchmod(fd, mode)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                elif op.new_kind == "link" and op.data is not None:
+                    os.symlink(op.data, f"s{i}", dir_fd=self.stage_fd)
+            _fsync_dir(self.stage_fd)
+            self._open_journal()
+        except RewindFailed:
+            self.discard()
+            raise
+        except OSError as exc:
+            self.discard()
+            raise RewindFailed(f"could not stage the rewind: {exc.strerror or exc}") from None
+
+    def state(self, rel: str) -> tuple[str | None, int | None]:
+        """What is at ``rel`` now (kind, permission bits), never following a link."""
+        assert self.dirs is not None
+        parent, name = _split(rel)
+        return _kind_at(self.dirs.get(parent), name)
+
+    def _open_journal(self) -> None:
+        path = self.store_dir / JOURNAL
+        self._journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id})
+
+    def _log(self, record: dict[str, Any]) -> None:
+        assert self._journal is not None
+        os.write(self._journal, (json.dumps(record) + "\n").encode())
+        os.fsync(self._journal)
+
+    # ------------------------------------------------------------------ applying
+    def commit(self) -> None:
+        """Move everything into place; on any error undo what was done and raise ``RewindFailed``."""
+        assert self.dirs is not None and self.stage_fd is not None
+        try:
+            self._apply()
+        except (OSError, RewindFailed) as exc:
+            reason = str(exc) if isinstance(exc, RewindFailed) else (
+                f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}".lstrip(": "))
+            log.warning("rewind failed, undoing its %d step(s): %s", len(self._done), reason)
+            try:
+                self._rollback()
+            except OSError as undo_exc:
+                log.exception("rewind: could not undo every step; the journal is kept for the next start")
+                self._close()
+                raise RewindFailed(f"{reason}; some steps could not be undone yet ({undo_exc}): they will be"
+                                   " at the next start") from None
+            self.discard()
+            raise RewindFailed(f"nothing was changed: {reason}") from None
+        self.discard()
+
+    def _step(self, record: dict[str, Any]) -> None:
+        self._log(record)
+        self._done.append(record)
+
+    def _apply(self) -> None:
+        dirs, stage_fd = self.dirs, self.stage_fd
+        assert dirs is not None and stage_fd is not None
+        indexed = [(op.key, op) for op in self.ops]
+        # 1. what goes away: deepest first (a folder is empty once its entries went)
+        for i, op in sorted(indexed, key=lambda x: -x[1].rel.count("/")):
+            if not op.replaces:
+                continue
+            parent, name = _split(op.rel)
+            fd = dirs.get(parent)
+            if fd is None:
+                raise RewindFailed(f"{op.rel}: its folder disappeared")
+            if op.cur_kind == "dir":
+                self._step({"do": "rmdir", "rel": op.rel, "mode": op.cur_mode})
+                dirs.forget(op.rel)
+                os.rmdir(name, dir_fd=fd)
+            else:
+                self._step({"do": "aside", "rel": op.rel, "backup": f"b{i}"})
+                os.rename(name, f"b{i}", src_dir_fd=fd, dst_dir_fd=stage_fd)
+        # 2. what comes: shallowest first (a new folder exists before what goes in it)
+        for i, op in sorted(indexed, key=lambda x: x[1].rel.count("/")):
+            parent, name = _split(op.rel)
+            if op.chmod_only:
+                if op.mode is None or op.mode == op.cur_mode:
+                    continue
+                fd = dirs.get(parent)
+                if fd is None:
+                    raise RewindFailed(f"{op.rel}: its folder disappeared")
+                flags = DIR_FLAGS if op.new_kind == "dir" else os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                self._step({"do": "chmod", "rel": op.rel, "mode": op.cur_mode, "dir": op.new_kind == "dir"})
+                nfd = os.open(name, flags, dir_fd=fd)
+                try:
+                    os.fchmod(nfd, op.mode)
+                finally:
+                    os.close(nfd)
+                continue
+            if op.new_kind is None or (op.new_kind == "dir" and not op.replaces and op.cur_kind == "dir"):
+                continue
+            made: list[str] = []
+            self._step({"do": "parents", "rel": op.rel})
+            fd = dirs.get(parent, create=made)
+            if made:
+                self._done[-1]["made"] = made
+                self._log({"do": "made", "dirs": made})
+            assert fd is not None
+            if op.new_kind == "dir":
+                mode = op.mode if op.mode is not None else 0o777 & ~_umask()
+                self._step({"do": "mkdir", "rel": op.rel})
+                os.mkdir(name, 0o700, dir_fd=fd)
+                dfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+                try:
+                    os.fchmod(dfd, mode)  # exactly, whatever the umask
+                finally:
+                    os.close(dfd)
+            else:
+                if _kind_at(fd, name)[0] is not None:
+                    raise RewindFailed(f"{op.rel} appeared while the rewind was applied")
+                self._step({"do": "place", "rel": op.rel, "staged": f"s{i}"})
+                os.rename(f"s{i}", name, src_dir_fd=stage_fd, dst_dir_fd=fd)
+        for fd in dirs.fds.values():
+            _fsync_dir(fd)
+
+    def _rollback(self) -> None:
+        assert self.stage is not None
+        _undo(self.root, self.stage, list(reversed(self._done)))
+        self._done.clear()
+
+    # ------------------------------------------------------------------ cleaning up
+    def _close(self) -> None:
+        if self.dirs is not None:
+            self.dirs.close()
+            self.dirs = None
+        if self.stage_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.stage_fd)
+            self.stage_fd = None
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._journal)
+            self._journal = None
+
+    def discard(self) -> None:
+        """Drop the staging folder (backups included) and the journal."""
+        self._close()
+        if self.stage is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.store_dir / JOURNAL).unlink()
+
+
+def _undo(root: Path, stage: Path, steps: list[dict[str, Any]]) -> None:
+    """Undo ``steps`` (newest first). Each may or may not have happened (a kill can come between
+    writing its record and taking it); each undo checks which."""
+    dirs = _Dirs(root)
+    stage_fd = os.open(stage, DIR_FLAGS)
+    try:
+        for step in steps:
+            do, rel = step.get("do"), str(step.get("rel", ""))
+            parent, name = _split(rel)
+            if do == "place":  # the staged entry went in: move it back out
+                fd = dirs.get(parent)
+                if fd is not None and _kind_at(stage_fd, step["staged"])[0] is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(name, step["staged"], src_dir_fd=fd, dst_dir_fd=stage_fd)
+            elif do == "aside":  # the old entry was moved aside: put it back
+                if _kind_at(stage_fd, step["backup"])[0] is not None:
+                    fd = dirs.get(parent, create=[])
+                    assert fd is not None
+                    os.rename(step["backup"], name, src_dir_fd=stage_fd, dst_dir_fd=fd)
+            elif do == "rmdir":
+                fd = dirs.get(parent, create=[])
+                assert fd is not None
+                if _kind_at(fd, name)[0] is None:
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                    dfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+                    try:
+                        os.fchmod(dfd, step["mode"] if step.get("mode") is not None else 0o777 & ~_umask())
+                    finally:
+                        os.close(dfd)
+            elif do == "mkdir":
+                fd = dirs.get(parent)
+                if fd is not None and _kind_at(fd, name)[0] == "dir":
+                    dirs.forget(rel)
+                    with contextlib.suppress(OSError):
+                        os.rmdir(name, dir_fd=fd)
+            elif do == "chmod":
+                fd = dirs.get(parent)
+                if fd is not None and step.get("mode") is not None and _kind_at(fd, name)[0] is not None:
+                    flags = DIR_FLAGS if step.get("dir") else os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                    nfd = os.open(name, flags, dir_fd=fd)
+                    try:
+                        os.fchmod(nfd, step["mode"])
+                    finally:
+                        os.close(nfd)
+            elif do == "parents":
+                for made in reversed(step.get("made", [])):
+                    p_parent, p_name = _split(made)
+                    fd = dirs.get(p_parent)
+                    if fd is not None:
+                        dirs.forget(made)
+                        with contextlib.suppress(OSError):
+                            os.rmdir(p_name, dir_fd=fd)
+    finally:
+        dirs.close()
+        os.close(stage_fd)
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:  # the last line, cut by the kill
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def recover(store_dir: Path) -> dict[str, Any] | None:
+    """Undo a rewind a killed process left half done (its journal); returns the journal's header
+    (``group``: the rewind's safety group, to drop) or None when there was nothing to recover.
+    Leftover staging folders in the store are removed too."""
+    path = store_dir / JOURNAL
+    header: dict[str, Any] | None = None
+    if path.exists():
+        records = list(_records(path))
+        header = records[0] if records and "stage" in records[0] else None
+        if header is not None:
+            stage = Path(header["stage"])
+            steps: list[dict[str, Any]] = []
+            for r in records[1:]:
+                if r.get("do") == "made":  # the folders the "parents" step just before it created
+                    if steps and steps[-1].get("do") == "parents":
+                        steps[-1]["made"] = r.get("dirs", [])
+                elif r.get("do") in ("place", "aside", "rmdir", "mkdir", "chmod", "parents"):
+                    steps.append(r)
+            if stage.is_dir():
+                try:
+                    _undo(Path(header["root"]), stage, list(reversed(steps)))
+                    log.warning("undid a rewind interrupted by a kill (%d step(s))", len(steps))
+                except (OSError, RewindFailed) as exc:
+                    log.error("could not undo an interrupted rewind: %s; its backups stay in %s", exc, stage)
+                    return header
+            shutil.rmtree(stage, ignore_errors=True)
+        path.unlink(missing_ok=True)
+    shutil.rmtree(store_dir / STAGING, ignore_errors=True)
+    return header
