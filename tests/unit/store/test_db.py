@@ -189,3 +189,45 @@ def test_size_bytes_counts_live_pages(tmp_path: Path) -> None:
         conn.execute("DELETE FROM sessions")
     assert db.size_bytes() < empty + 20_000
     db.close()
+
+
+def test_a_store_from_before_exact_rewinds_is_brought_forward(tmp_path: Path) -> None:
+    """Migration 3: a store whose checkpoint tables have their earlier shape (no kinds, no modes)
+    opens, keeps its rows (read as files of unknown mode) and records kinds and modes from then on."""
+    from minicode_lsp.store.blobs import BlobStore
+    from minicode_lsp.store.checkpoints import CheckpointStore
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sql in dbmod.MIGRATIONS[:2]:
+        for statement in dbmod._split_sql(sql):
+            conn.execute(statement)
+    conn.executescript("""
+        CREATE TABLE edit_groups (ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+          session_id TEXT, turn_id TEXT, tool_call_id TEXT, kind TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
+          created_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', rewound_by TEXT);
+        CREATE TABLE group_files (group_id TEXT NOT NULL, path TEXT NOT NULL, action TEXT NOT NULL,
+          pre_sha TEXT, post_sha TEXT, post_known INTEGER NOT NULL DEFAULT 0, skipped_reason TEXT,
+          PRIMARY KEY (group_id, path));
+        CREATE TABLE snapshot_state (owner TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL,
+          mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, sha TEXT, PRIMARY KEY (owner, rel)) WITHOUT ROWID;
+        INSERT INTO edit_groups(id, session_id, kind, created_at, status) VALUES ('g1', 's1', 'edit', 'now', 'closed');
+        INSERT INTO group_files VALUES ('g1', '/w/a.txt', 'modify', 'aa', 'bb', 1, NULL);
+        INSERT INTO snapshot_state VALUES ('o', 'a.txt', 1, 2, 3, 'aa');
+        PRAGMA user_version = 2;
+    """)
+    conn.close()
+    with Database(path) as db:
+        assert db.schema_version == len(dbmod.MIGRATIONS) >= 3
+        cps = CheckpointStore(db, BlobStore(tmp_path / "blobs"))
+        (old,) = cps.get_group("g1").files  # type: ignore[union-attr]
+        assert (old.pre_kind, old.post_kind, old.pre_mode, old.post_mode) == ("file", "file", None, None)
+        assert cps.snapshot_state("o") == [("a.txt", 1, 2, 3, "aa", 0, 0)]
+        w = cps.begin_group("s1", None, None, "shell", "ln")
+        w.add_change_sha("/w/l", None, "cc", action="create", post_kind="link")
+        w.add_change_sha("/w/d", None, None, action="create", post_kind="dir", post_mode=0o750)
+        g = w.commit()
+        assert g is not None
+        assert {(f.path, f.post_kind, f.post_mode) for f in cps.get_group(g.id).files} == {  # type: ignore[union-attr]
+            ("/w/l", "link", None), ("/w/d", "dir", 0o750)}
+        cps.close()

@@ -1,0 +1,138 @@
+"""All-or-nothing rewinds (issue #15, finding 5): a rewind that fails half way, or is killed
+half way, changes nothing and leaves no temporary file; one never writes or deletes through a
+linked folder out of the workspace; one never interleaves with a running turn of its session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from minicode_lsp.config import ConfigLoader
+from minicode_lsp.protocol import RewindApplyArgs, RewindPreviewArgs, RewindTarget, TaskRunArgs
+from minicode_lsp.service import HeadlessFrontend, Service
+from minicode_lsp.service.errors import Busy
+from minicode_lsp.testing.model_server import ScriptedModelServer
+
+from .test_rewind_exact import World, tree, world  # noqa: F401 (the fixture)
+
+
+def temps(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in root.rglob("*") if "minicode-tmp" in p.name]
+
+
+async def test_a_rewind_that_fails_half_way_changes_nothing(world: World) -> None:
+    (world.root / "a.txt").write_text("a\n")
+    (world.root / "sub").mkdir()
+    (world.root / "sub/c.txt").write_text("c\n")
+    await world.shell("echo changed > a.txt && rm -r sub && echo x > x.txt")
+    (world.root / "sub").write_text("the user's file where the folder was\n")  # sub/c.txt cannot come back
+    before = tree(world.root)
+    result = await world.rewind_all()
+    assert not result["applied"], result
+    assert "sub" in result["reason"], result
+    assert tree(world.root) == before, "a failed rewind left some files rewound and some not"
+    assert temps(world.root) == []
+    (world.root / "sub").unlink()
+    result = await world.rewind_all()  # once the obstacle is gone the whole rewind goes through
+    assert result["applied"], result
+    assert (world.root / "a.txt").read_text() == "a\n" and (world.root / "sub/c.txt").read_text() == "c\n"
+    assert not (world.root / "x.txt").exists()
+
+
+async def test_a_rewind_never_deletes_through_a_linked_folder(world: World) -> None:
+    await world.shell("mkdir sub && echo made > sub/f.txt")
+    # the user moves the folder out of the workspace and leaves a link to it
+    os.rename(world.root / "sub", world.outside / "sub")
+    os.symlink(world.outside / "sub", world.root / "sub")
+    outside_before = tree(world.outside)
+    result = await world.rewind_all()
+    assert not result["applied"] and "symbolic link" in result["reason"], result
+    assert tree(world.outside) == outside_before, "the rewind deleted a file outside the workspace"
+
+
+async def test_a_rewind_is_refused_while_a_turn_of_its_session_runs(tmp_path: Path) -> None:
+    with ScriptedModelServer([{"fault": "delay", "seconds": 30, "text": "late"}]) as model:
+        root = tmp_path / "ws"
+        root.mkdir()
+        (root / "a.txt").write_text("a\n")
+        loader = ConfigLoader()
+        loader.set_layer("initializationOptions", {
+            "store": {"path": str(tmp_path / "store")}, "rewind": {"confirm": False},
+            "providers": [{"name": "m", "baseUrl": model.openai_base_url, "model": "m"}]})
+        svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
+        try:
+            sid = svc.sessions.create_session("s", str(root)).id
+            writer = svc.checkpoints.begin_group(sid, None, None, "edit", "edit a")
+            writer.before_write(root / "a.txt", b"a\n")
+            (root / "a.txt").write_text("agent\n")
+            writer.after_write(root / "a.txt", b"agent\n")
+            writer.commit()
+            svc.run_task(TaskRunArgs(prompt="go on", session_id=sid, permission_mode="auto"))
+            target = RewindTarget(latest=True)
+            preview = svc.rewinds.preview(RewindPreviewArgs(session_id=sid, target=target))
+            with pytest.raises(Busy, match="running turn"):
+                await svc.rewinds.apply(RewindApplyArgs(preview_id=preview["previewId"]))
+            with pytest.raises(Busy, match="running turn"):
+                await svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=target))
+            assert (root / "a.txt").read_text() == "agent\n", "the rewind ran during the turn"
+            await svc.cancel(sid)
+            await svc.wait_idle(timeout=10)
+            result = await svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=target))
+            assert result["applied"] and (root / "a.txt").read_text() == "a\n"
+        finally:
+            await svc.shutdown()
+            svc.close()
+
+
+KILLER = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from minicode_lsp.config import ConfigLoader
+    from minicode_lsp.protocol import RewindApplyArgs, RewindTarget
+    from minicode_lsp.service import HeadlessFrontend, Service
+
+    root, store, sid, after = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    calls = 0
+    def killing(real):
+        def wrapped(*args, **kwargs):
+            global calls
+            calls += 1
+            if calls > after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+        return wrapped
+    loader = ConfigLoader()
+    loader.set_layer("initializationOptions", {"store": {"path": store}, "rewind": {"confirm": False}})
+    svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
+    os.rename, os.replace = killing(os.rename), killing(os.replace)
+    asyncio.run(svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=RewindTarget(session=True))))
+    print("not killed")
+""")
+
+
+@pytest.mark.parametrize("after", [0, 1, 3])
+async def test_a_rewind_killed_half_way_is_undone_at_the_next_start(world: World, after: int) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (world.root / name).write_text(f"{name}\n")
+    await world.shell("echo 1 > a.txt && echo 2 > b.txt && rm c.txt && mkdir d && echo 4 > d/e.txt")
+    world.svc.sessions.finish_turn(world.turn, "done")
+    world.svc.close()
+    before = tree(world.root)
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(world.root), str(world.root.parent / "store"),
+                           world.session, str(after)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    if after:
+        assert tree(world.root) != before, "the kill did not land half way through the rewind"
+    # the next start undoes what the killed rewind had done, and leaves no temporary file
+    world.svc = Service(world.root, HeadlessFrontend(interactive=False), loader=world.svc.loader, watch=False)
+    world.svc.settings.rewind.confirm = False
+    assert tree(world.root) == before, "a rewind killed half way left the workspace half rewound"
+    assert temps(world.root) == [] and temps(world.root.parent / "store") == []
+    result = await world.rewind_all()
+    assert result["applied"], result
+    assert (world.root / "c.txt").read_text() == "c.txt\n" and not (world.root / "d").exists()
