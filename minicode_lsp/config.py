@@ -63,7 +63,9 @@ class RewindConfig(Section):
 class StoreConfig(Section):
     path: str = ""  # empty: the platform state dir, one folder per workspace root
     max_sessions: int = Field(default=500, ge=1)
-    max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)  # history, the workspace's snapshot not counted
+    keep_sessions: int = Field(default=20, ge=0)  # retention never deletes the newest N sessions
+    keep_days: float = Field(default=7.0, ge=0)  # nor any session updated less than this long ago
     max_blob_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
 

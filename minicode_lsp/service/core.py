@@ -218,9 +218,12 @@ class Service:
     def _apply_retention(self, keep: set[str]) -> None:
         store = self.settings.store
         try:
+            live = self.snapshotter.live_sizes()
             gone = retention.prune(self.sessions, self.checkpoints, self.blobs, self.db,
                                    max_sessions=store.max_sessions, max_bytes=store.max_bytes,
-                                   keep=keep | set(self.running))
+                                   keep=keep | set(self.running), keep_newest=store.keep_sessions,
+                                   keep_days=store.keep_days, snapshot=retention.snapshot_bytes(self.db, live),
+                                   store_dir=self.store_dir)
         except Exception:  # retention must never stop a task from starting
             log.exception("retention failed")
             return

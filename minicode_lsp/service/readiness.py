@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
 from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
+from .retention import take_note as take_retention_note
 
 if TYPE_CHECKING:
     import httpx
@@ -115,6 +116,10 @@ async def build_report(
         )
     checks.append(_writable("workspace", root, "the agent cannot edit files here"))
     checks.append(_writable("store", store_dir, "sessions and checkpoints cannot be saved"))
+    note = take_retention_note(store_dir)  # shown once
+    if note:
+        checks.append(ReadinessCheck(name="retention", status="ok", detail=note,
+                                     fix="raise store.maxBytes, store.keepSessions or store.keepDays to keep more"))
     for problem in problems:
         checks.append(
             ReadinessCheck(

@@ -526,6 +526,11 @@ class Snapshotter:
                 out.update(e.sha for e in s.files.values() if e.sha)
         return out
 
+    def live_sizes(self) -> dict[str, int]:
+        """sha -> size of the latest snapshot's blobs (the workspace's own copy, not history)."""
+        snap = self._last
+        return {e.sha: e.size for e in snap.files.values() if e.sha} if snap is not None else {}
+
     def record(self, writer: Any, changes: list[Change]) -> None:
         """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group).
 

@@ -15,7 +15,9 @@ def make_service(tmp_path: Path, **store: object) -> Service:
     root = tmp_path / "ws"
     root.mkdir(exist_ok=True)
     loader = ConfigLoader()
-    loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "store"), **store}})
+    # no newest-N / minimum-age protection here: these tests are about the caps themselves
+    loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "store"), "keepSessions": 0,
+                                                         "keepDays": 0, **store}})
     return Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
 
 
@@ -63,7 +65,7 @@ async def test_a_new_task_applies_retention(tmp_path: Path) -> None:
         root.mkdir()
         loader = ConfigLoader()
         loader.set_layer("initializationOptions", {
-            "store": {"path": str(tmp_path / "store"), "maxSessions": 1},
+            "store": {"path": str(tmp_path / "store"), "maxSessions": 1, "keepSessions": 0, "keepDays": 0},
             "providers": [{"name": "m", "baseUrl": model.openai_base_url, "model": "m"}],
         })
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
