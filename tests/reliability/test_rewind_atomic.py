@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,16 @@ from minicode_lsp.service import HeadlessFrontend, Service
 from minicode_lsp.service.errors import Busy
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
-from .test_rewind_exact import World, tree, world  # noqa: F401 (the fixture)
+from .rewinding import World, tree
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(tmp_path)
+    try:
+        yield w
+    finally:
+        w.svc.close()
 
 
 def temps(root: Path) -> list[str]:

@@ -8,43 +8,12 @@ repository (so the snapshot walks the tree with its stat cache, no watcher).
 from __future__ import annotations
 
 import os
-import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from minicode_lsp.config import ConfigLoader
-from minicode_lsp.protocol import RewindApplyArgs, RewindTarget
-from minicode_lsp.service import HeadlessFrontend, Service
-from minicode_lsp.service.checkpointing import TurnCheckpoints
-
-
-class World:
-    def __init__(self, tmp: Path) -> None:
-        self.root = tmp / "ws"
-        self.root.mkdir()
-        self.outside = tmp / "outside"
-        self.outside.mkdir()
-        loader = ConfigLoader()
-        loader.set_layer("initializationOptions", {"store": {"path": str(tmp / "store")}})
-        self.svc = Service(self.root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
-        self.svc.settings.rewind.confirm = False
-        self.session = self.svc.sessions.create_session("exact", str(self.root)).id
-        self.turn = self.svc.sessions.start_turn(self.session, "exact").id
-
-    async def shell(self, command: str) -> Any:
-        tc = TurnCheckpoints(self.svc.checkpoints, self.svc.snapshotter, session_id=self.session,
-                             turn_id=self.turn, snapshot_lock=self.svc.snapshot_lock)
-        await tc.begin(tool_call_id=uuid.uuid4().hex, tool="run_command", kind="shell", label=command)
-        subprocess.run(["sh", "-c", command], cwd=self.root, check=True)
-        return await tc.end()
-
-    async def rewind_all(self) -> dict[str, Any]:
-        return await self.svc.rewinds.apply(RewindApplyArgs(session_id=self.session,
-                                                            target=RewindTarget(session=True)))
+from .rewinding import World, tree
 
 
 @pytest.fixture
@@ -54,23 +23,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         yield w
     finally:
         w.svc.close()
-
-
-def tree(root: Path) -> dict[str, tuple[str, Any, int]]:
-    """Every entry under ``root``: kind, content (bytes, link target or None) and mode bits."""
-    out: dict[str, tuple[str, Any, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink():
-                out[rel] = ("link", os.readlink(p), 0)
-            elif p.is_dir():
-                out[rel] = ("dir", None, st.st_mode & 0o7777)
-            else:
-                out[rel] = ("file", p.read_bytes(), st.st_mode & 0o7777)
-    return out
 
 
 async def test_rewind_all_removes_folders_a_command_created(world: World) -> None:
