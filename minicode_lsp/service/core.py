@@ -244,6 +244,12 @@ class Service:
             done, _ = await asyncio.wait({running.task}, timeout=1.0)
             if not done:
                 running.task.cancel()
+                done, _ = await asyncio.wait({running.task}, timeout=1.0)
+        if self.running.get(sid) is running and (running.task is None or not done):
+            # the turn's task did not end even when cancelled: free the session anyway (its
+            # task still records turn.finished when it ends; a new turn may start meanwhile)
+            log.error("turn %s did not end within 2 s of task.cancel; its session is freed", running.turn_id)
+            del self.running[sid]
         return {"cancelled": True}
 
     def cancel_turn_by_id(self, turn_id: str) -> None:

@@ -264,8 +264,32 @@ class EditorApprover:
         return "deny"
 
 
+def ended(stop_reason: str, error: str | None = None) -> TurnOutcome:
+    """The outcome of a turn that ended before or outside the agent loop."""
+    from ..agent.loop import TurnOutcome
+
+    return TurnOutcome(stop_reason=stop_reason, text="", usage=Usage(), messages=[], provider=None, error=error,
+                       steps=0, files_changed=[])
+
+
 async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> None:
-    from ..agent.loop import TurnOutcome, TurnSettings, run_turn
+    """The one supervised path of a turn: whatever fails inside (recording its events on a full
+    disk, a damaged memory database, the provider, a client's answer, a bug) or cancels it, the
+    turn ends with a stop reason, ``turn.finished`` is attempted, and the session is freed."""
+    outcome: TurnOutcome | None = None
+    try:
+        outcome = await _run_turn(svc, running, args, settings)
+    except asyncio.CancelledError:
+        outcome = ended("cancelled")
+    except Exception as exc:  # a bug or a store failure, not a provider failure: never lose the turn
+        log.exception("turn %s failed", running.turn_id)
+        outcome = ended("blocked", f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        await finish_turn(svc, running, outcome or ended("blocked", "the turn ended without an outcome"))
+
+
+async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> TurnOutcome:
+    from ..agent.loop import TurnSettings, run_turn
     from ..agent.providers import make_provider
     from ..agent.providers.fallback import FallbackChain
 
@@ -296,7 +320,11 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )
     instructions, sources = await asyncio.to_thread(read_instructions, svc.root, svc.user_dir)
-    memories = svc.select_memories(args.prompt)
+    try:
+        memories = svc.select_memories(args.prompt)
+    except Exception:  # a damaged memory database costs the turn its memories, not the turn
+        log.exception("turn %s: memory entries could not be read; the turn runs without them", turn_id)
+        memories = []
     if memories:
         lines = "\n".join(f"- {m.text}" for m in memories)
         instructions = f"{instructions}\n\n## Memory (facts kept from earlier sessions)\n{lines}".strip()
@@ -312,7 +340,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
     )
     if memories:
         await events.emit(EV_MEMORY_INJECTED, {"entries": [m.to_wire() for m in memories]})
-    outcome: TurnOutcome | None = None
+    outcome: TurnOutcome
     try:
         client = svc.http_client()
 
@@ -340,24 +368,36 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
                 answer=outcome.text, cancel=running.cancel,
             )  # fmt: skip
     except asyncio.CancelledError:
-        outcome = TurnOutcome(
-            stop_reason="cancelled", text="", usage=Usage(), messages=[], provider=None, error=None, steps=0,
-            files_changed=[],
-        )
+        outcome = ended("cancelled")
     except Exception as exc:  # a bug, not a provider failure: record it, never lose the turn
         log.exception("turn %s failed", turn_id)
-        await events.emit(EV_ERROR, {"message": str(exc)})
-        outcome = TurnOutcome(
-            stop_reason="blocked", text="", usage=Usage(), messages=[], provider=None, error=str(exc), steps=0,
-            files_changed=[],
-        )
+        try:
+            await events.emit(EV_ERROR, {"message": str(exc)})
+        except Exception:  # e.g. the store cannot be written: the supervisor still ends the turn
+            log.exception("turn %s: its error event could not be recorded", turn_id)
+        outcome = ended("blocked", f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        events.flush()
-        await checkpoints.end()
-    await finish_turn(svc, running, outcome)
+        try:
+            events.flush()
+            await checkpoints.end()
+        except Exception:
+            log.exception("turn %s: closing its events or checkpoint group failed", turn_id)
+    return outcome
 
 
 async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) -> None:
+    """Record the turn's end, step by step: a step that fails (a full disk, a client that
+    errs) is logged and the next one still runs; the session is freed whatever happens."""
+    session_id, turn_id = running.session_id, running.turn_id
+    try:
+        await _record_finish(svc, running, outcome)
+    finally:
+        svc.turn_finished(running, outcome)
+        log.info("turn %s finished: %s", turn_id, outcome.stop_reason)
+    svc.notify_sessions(session_id, "updated")
+
+
+async def _record_finish(svc: Service, running: RunningTurn, outcome: TurnOutcome) -> None:
     session_id, turn_id = running.session_id, running.turn_id
     events = TurnEvents(svc, session_id, turn_id)
     usage = outcome.usage.to_dict()
@@ -366,31 +406,37 @@ async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) 
             svc.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
         except Exception:  # the turn must still finish: a turn left running blocks its session for good
             log.exception("turn %s: its messages could not be stored", turn_id)
-    await events.emit(
-        EV_TURN_FINISHED,
-        {
-            "stopReason": outcome.stop_reason,
-            "usage": usage,
-            "text": outcome.text,
-            "provider": outcome.provider,
-            "error": outcome.error,
-            "steps": outcome.steps,
-            "filesChanged": outcome.files_changed,
-            **({"workingMemory": outcome.working_memory} if outcome.working_memory else {}),
-            **({"memoryProposals": running.proposals} if running.proposals else {}),
-        },
-    )
-    svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
-    svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
-    if outcome.stop_reason in ACTIONABLE and outcome.error:
-        svc.frontend.notify_user(f"MiniCode stopped ({outcome.stop_reason}): {outcome.error}")
-    if running.show_result and outcome.text:
-        path = svc.private_file("answers", f"{turn_id}.md")
-        path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
-        await svc.show_document(path)
-    svc.notify_sessions(session_id, "updated")
-    svc.turn_finished(running, outcome)
-    log.info("turn %s finished: %s", turn_id, outcome.stop_reason)
+    try:
+        await events.emit(
+            EV_TURN_FINISHED,
+            {
+                "stopReason": outcome.stop_reason,
+                "usage": usage,
+                "text": outcome.text,
+                "provider": outcome.provider,
+                "error": outcome.error,
+                "steps": outcome.steps,
+                "filesChanged": outcome.files_changed,
+                **({"workingMemory": outcome.working_memory} if outcome.working_memory else {}),
+                **({"memoryProposals": running.proposals} if running.proposals else {}),
+            },
+        )
+    except Exception:
+        log.exception("turn %s: its turn.finished event could not be recorded", turn_id)
+    try:
+        svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
+    except Exception:  # the row stays 'running' until this process exits (then: interrupted)
+        log.exception("turn %s: its end could not be stored", turn_id)
+    try:
+        svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
+        if outcome.stop_reason in ACTIONABLE and outcome.error:
+            svc.frontend.notify_user(f"MiniCode stopped ({outcome.stop_reason}): {outcome.error}")
+        if running.show_result and outcome.text:
+            path = svc.private_file("answers", f"{turn_id}.md")
+            path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
+            await svc.show_document(path)
+    except Exception:
+        log.exception("turn %s: telling the editor it ended failed", turn_id)
 
 
 SUMMARY_PROMPT = (

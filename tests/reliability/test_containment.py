@@ -207,3 +207,75 @@ def test_command_timeout_setting_and_late_writes(tmp_path: Path, model: Scripted
         assert not (root / "late.txt").exists(), "a process of a finished command changed the workspace"
     finally:
         srv.close()
+
+
+# ---------------------------------------------------------------------------- the turn always ends
+
+@pytest.mark.timeout(120)
+def test_a_damaged_user_memory_database_never_leaves_a_session_running(tmp_path: Path,
+                                                                        model: ScriptedModelServer) -> None:
+    root = make_workspace(tmp_path, model)
+    home = tmp_path / "home"
+    memory_db = home / "data" / "minicode-lsp" / "memory.sqlite3"
+    memory_db.parent.mkdir(parents=True)
+    memory_db.write_bytes(b"this is not a database\x00" * 200)
+    srv = RawServer(root, home)
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "hello"})
+        first = srv.wait_turn(ids["turnId"], timeout=20)
+        assert first["stopReason"] == "done", first  # the memories are skipped, not the turn
+        again = srv.command(p.CMD_TASK_RUN, {"prompt": "again", "sessionId": ids["sessionId"]})
+        assert "result" in again, again  # not -32004: the session is free
+        assert srv.wait_turn(again["result"]["turnId"], timeout=20)["stopReason"] == "done"
+        assert srv.alive()
+    finally:
+        srv.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fail_from", [1, 3, 6])
+def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: Path, model: ScriptedModelServer,
+                                                                      fail_from: int) -> None:
+    """Event writes fail (as on a full disk) from the ``fail_from``-th on, turn.finished included:
+    the turn still ends, the session takes the next turn once the store writes again."""
+    import asyncio
+    import sqlite3
+
+    from minicode_lsp.service import HeadlessFrontend, Service
+
+    root = make_workspace(tmp_path, model, mode="auto")
+    svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
+    real = svc.sessions.append_event
+    state = {"writes": 0, "failing": True}
+
+    def append_event(*args: Any, **kwargs: Any) -> Any:
+        state["writes"] += 1
+        if state["failing"] and state["writes"] >= fail_from:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(*args, **kwargs)
+
+    svc.sessions.append_event = append_event  # type: ignore[method-assign]
+    model.set_script([call("read_file", path="notes.txt"), call("write_file", path="new.txt", content="x\n"),
+                      {"text": "done"}])
+
+    async def scenario() -> tuple[dict[str, str], dict[str, Any]]:
+        ids = svc.run_task(p.TaskRunArgs(prompt="work"))
+        await asyncio.wait_for(svc.wait_idle(), 20)
+        assert not svc.running, "the session is still marked running"
+        state["failing"] = False
+        model.set_script([{"text": "again"}])
+        again = svc.run_task(p.TaskRunArgs(prompt="again", session_id=ids["sessionId"]))
+        await asyncio.wait_for(svc.wait_idle(), 20)
+        return again, svc.show_session(ids["sessionId"])
+
+    try:
+        again, shown = asyncio.run(scenario())
+        first, second = shown["turns"]
+        # it ended with a stop reason (which one depends on where the writes began to fail)
+        assert first["status"] == "finished" and first["stopReason"] in ("blocked", "verification_failed"), first
+        if fail_from == 1:  # not even turn.started could be stored
+            assert first["stopReason"] == "blocked" and "disk is full" in (first.get("error") or ""), first
+        assert second["status"] == "finished" and second["stopReason"] == "done", second
+    finally:
+        svc.close()
