@@ -167,6 +167,21 @@ def _clean_providers(value: Any, source: str, path: str, problems: list[ConfigPr
     return out
 
 
+MAX_DEPTH = 64  # tables and arrays nested deeper than this: the whole source is ignored
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests dicts/lists deeper than ``limit`` (iterative: never recurses)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= limit:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -208,6 +223,12 @@ class ConfigLoader:
             if source in CLIENT_SOURCES and flag is False:
                 self.client_untrusted = True
         problems: list[ConfigProblem] = []
+        if _too_deep(data, MAX_DEPTH):  # nothing below may recurse (or print) through it
+            message = f"nested deeper than {MAX_DEPTH} levels; this source is ignored"
+            log.warning("config %s: %s", source, message)
+            self.layers[source] = {}
+            self.problems[source] = [ConfigProblem(source=source, key="(root)", message=message)]
+            return
         self.layers[source] = _clean(Settings, data, source, "", problems)
         self.problems[source] = problems
 
@@ -222,6 +243,12 @@ class ConfigLoader:
         try:
             raw = path.read_bytes()
             data = tomllib.loads(raw.decode("utf-8"))
+        except RecursionError:  # tomllib recurses once per nesting level
+            exc = ValueError(f"nested deeper than {MAX_DEPTH} levels; this source is ignored")
+            log.warning("config %s: cannot read %s: %s", source, path, exc)
+            self.layers[source] = {}
+            self.problems[source] = [ConfigProblem(source=source, key=str(path), message=f"unreadable: {exc}")]
+            return
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             log.warning("config %s: cannot read %s: %s", source, path, exc)
             self.layers[source] = {}

@@ -44,6 +44,7 @@ from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, Outsid
 from .frontend import Frontend
 from .readiness import build_report
 from .rewind import RewindService
+from .store_open import check_folder, open_database
 from .tasks import TaskRunner
 from .trust import trust_workspace, workspace_trust_check
 from .turns import RunningTurn, execute_turn, missing_key, secret_values, summarize_with_model
@@ -80,9 +81,10 @@ class Service:
     def _open_store(self, watch: bool) -> None:
         self._settings = self.loader.settings()
         self.store_dir = store_dir_for(self.root, self._settings.store.path)
-        self.db = Database(self.store_dir / "sessions.db")
+        self.db = open_database(self.store_dir, self._settings.store.path)
         self.redactor = Redactor(secret_values(self._settings))
         self.sessions = SessionStore(self.db, redactor=self.redactor)
+        check_folder(self.store_dir / "blobs", "blobs", self.store_dir, self._settings.store.path)
         self.blobs = BlobStore(self.store_dir / "blobs", max_size=self._settings.store.max_blob_bytes)
         self.checkpoints = CheckpointStore(self.db, self.blobs)
         self.memory = MemoryStore(self.db, redactor=self.redactor)

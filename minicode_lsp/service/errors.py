@@ -52,3 +52,7 @@ class NotFound(ServiceError):
 
 class OutsideWorkspace(ServiceError):
     code = ERR_OUTSIDE_WORKSPACE
+
+
+class StoreUnavailable(ServiceError):
+    """The store folder or its database cannot be used; the message says why and how to fix it."""

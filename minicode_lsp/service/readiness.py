@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
 from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
 from .retention import take_note as take_retention_note
+from .store_open import take_note as take_store_note
 
 if TYPE_CHECKING:
     import httpx
@@ -116,6 +117,10 @@ async def build_report(
         )
     checks.append(_writable("workspace", root, "the agent cannot edit files here"))
     checks.append(_writable("store", store_dir, "sessions and checkpoints cannot be saved"))
+    damaged = take_store_note(store_dir)  # shown once
+    if damaged:
+        checks.append(ReadinessCheck(name="store:recovered", status="warn", detail=damaged,
+                                     fix="open the moved-aside file with sqlite3 to recover what it holds"))
     note = take_retention_note(store_dir)  # shown once
     if note:
         checks.append(ReadinessCheck(name="retention", status="ok", detail=note,
