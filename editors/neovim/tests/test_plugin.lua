@@ -6,7 +6,7 @@ H.check(vim.fn.exists(":MiniCode") == 2, ":MiniCode exists after plugin/minicode
 H.check(package.loaded["minicode.commands"] == nil, "plugin/minicode.lua loads no module eagerly")
 
 local subs = vim.fn.getcompletion("MiniCode ", "cmdline")
-local expected = { "cancel", "checkpoints", "export", "log", "readiness", "replay", "resume", "review", "rewind",
+local expected = { "cancel", "chat", "checkpoints", "export", "log", "readiness", "replay", "resume", "review", "rewind",
   "rewind-preview", "rewind-undo", "run", "sessions" }
 H.check(vim.deep_equal(subs, expected), "completion lists the subcommands", subs)
 H.check(vim.deep_equal(vim.fn.getcompletion("MiniCode rewind-preview l", "cmdline"), { "latest" }),

@@ -148,6 +148,19 @@ M.subcommands = {
     end,
     complete = complete_sessions,
   },
+  chat = {
+    desc = "chat [new]: open the chat buffer (new: start a new session)",
+    impl = function(args)
+      local chat = require("minicode.chat")
+      if args[1] == "new" then
+        chat.new()
+      end
+      chat.open(true)
+    end,
+    complete = function(arglead)
+      return vim.startswith("new", arglead) and { "new" } or {}
+    end,
+  },
   review = {
     desc = "review: show the pending review again (after q)",
     impl = function()

@@ -23,6 +23,21 @@ local M = {}
 ---@field next_file string show the next file of the edit
 ---@field prev_file string show the previous file of the edit
 
+---@class minicode.ChatKeys
+---@field send string send the prompt (Normal and Insert mode; <CR> sends in Normal mode too)
+---@field diff string open the diff of the edit under the cursor
+---@field rewind string preview a rewind to the checkpoint under the cursor
+---@field cancel string cancel the running turn
+---@field new string start a new chat (a new session)
+
+---@class minicode.ChatOptions
+---@field auto_open boolean open the chat (without focus) when a turn starts
+---@field position "right"|"left"|"bottom"
+---@field width integer columns (right/left)
+---@field height integer lines (bottom)
+---@field fold_tools boolean tool calls start folded (their output hidden until za)
+---@field keys minicode.ChatKeys
+
 ---@class minicode.Config
 ---@field cmd string[] the server command
 ---@field cmd_env? table<string,string> extra environment for the server
@@ -31,7 +46,8 @@ local M = {}
 ---@field autostart boolean start the server when a file buffer opens (after setup())
 ---@field settings table the server's settings tree (sent as initializationOptions and as settings.minicode)
 ---@field panel {position: "left"|"right", width: integer, keys: minicode.PanelKeys}
----@field transcript {auto_open: boolean, height: integer}
+---@field transcript {auto_open: boolean, height: integer} (older names of chat.auto_open, chat.height)
+---@field chat minicode.ChatOptions
 ---@field diff {layout: "split"|"unified", keys: minicode.DiffKeys}
 ---@field notify {readiness: boolean}
 
@@ -59,6 +75,14 @@ M.defaults = {
     },
   },
   transcript = { auto_open = true, height = 12 },
+  chat = {
+    auto_open = true,
+    position = "right",
+    width = 80,
+    height = 15,
+    fold_tools = false,
+    keys = { send = "<C-s>", diff = "gd", rewind = "gp", cancel = "<C-c>", new = "gn" },
+  },
   diff = {
     layout = "split",
     keys = { accept = "ga", reject = "gr", next_file = "]f", prev_file = "[f" },
@@ -112,6 +136,11 @@ function M.resolve(opts)
   if type(merged.cmd) == "string" then
     merged.cmd = { merged.cmd }
   end
+  -- the older transcript options still work
+  local given_t = type(opts) == "table" and type(opts.transcript) == "table" and opts.transcript or {}
+  if given_t.auto_open ~= nil and (type(opts.chat) ~= "table" or opts.chat.auto_open == nil) then
+    merged.chat.auto_open = merged.transcript.auto_open
+  end
   if merged.diff.layout ~= "split" and merged.diff.layout ~= "unified" then
     problems[#problems + 1] = ("invalid diff.layout %q: using \"split\""):format(tostring(merged.diff.layout))
     merged.diff.layout = "split"
@@ -126,7 +155,7 @@ function M.set(opts)
   local problems
   M.options, problems = M.resolve(opts)
   for _, p in ipairs(problems) do
-    vim.notify("minicode: " .. p, vim.log.levels.WARN)
+    require("minicode.ui").notify(p, vim.log.levels.WARN)
   end
   return problems
 end
