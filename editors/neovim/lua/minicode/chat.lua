@@ -302,7 +302,7 @@ local function on_tool_started(ev, d)
   local stop = vim.api.nvim_buf_set_extmark(S.bufnr, ns, row, 0, {})
   local t = { header = header, stop = stop, name = name }
   local args = type(d.arguments) == "table" and d.arguments or {}
-  if edit_tools[name] and type(args.path) == "string" then
+  if edit_tools[name] and type(args.path) == "string" and not S.replaying then
     local root = vim.fn.getcwd()
     local client = require("minicode.lsp").get_client()
     if client and client.root_dir then
@@ -688,11 +688,16 @@ end
 ---@param events minicode.Event[]
 function M.replay(session_id, events)
   M.new()
-  append({ "", "(replay of session " .. session_id .. ")" })
+  append({ "", ("## Session %s (replayed; a prompt below continues it)"):format(session_id) })
+  S.replaying = true -- the files' texts before each edit are not known now
   for _, ev in ipairs(events) do
     ev.sessionId = ev.sessionId or session_id
-    M.render_event(ev)
+    local ok, err = pcall(M.render_event, ev)
+    if not ok then
+      ui.notify("replay: " .. tostring(err), vim.log.levels.WARN)
+    end
   end
+  S.replaying = false
   S.session = session_id
   M.open(false)
 end
