@@ -324,8 +324,15 @@ class Service:
         sid = self.resolve_session(session_id)
         if sid in self.running:
             raise Busy(f"session {sid} has a running turn; cancel it first")
-        self.checkpoints.delete_session(sid)
-        self.sessions.delete_session(sid)
+        # One write transaction: the check and the deletion, so no process starts a turn between.
+        with self.db.transaction():
+            owner = self.sessions.running_owner(sid)
+            if owner is not None:
+                pid, host = owner
+                raise Busy(f"session {sid} has a turn running in another process (pid {pid} on {host}); "
+                           "cancel it there or wait for it to end, then delete")
+            self.checkpoints.delete_session(sid)
+            self.sessions.delete_session(sid)
         self.checkpoints.gc()
         self.notify_sessions(sid, "deleted")
         return {}

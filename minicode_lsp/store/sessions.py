@@ -164,6 +164,19 @@ class SessionStore:
             if not conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount:
                 raise UnknownId(session_id)
 
+    def running_owner(self, session_id: str) -> tuple[int, str] | None:
+        """(pid, host) of a turn of this session still running in a live process, any process
+        (a turn of another host counts: its process cannot be checked from here); None if none.
+        Call it inside the transaction that then deletes, so no turn can start in between."""
+        for row in self.db.query(
+            "SELECT pid, pid_marker, host FROM turns WHERE session_id = ? AND status = 'running'", (session_id,)
+        ):
+            if row["host"] and row["host"] != self.host:
+                return int(row["pid"] or 0), str(row["host"])
+            if row["pid"] and is_alive(row["pid"], row["pid_marker"]):
+                return int(row["pid"]), str(row["host"] or self.host)
+        return None
+
     def prune(self, max_sessions: int, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """Delete the oldest sessions beyond ``max_sessions``; never those in ``keep`` nor
         those with a running turn. Returns the deleted ids, oldest first."""

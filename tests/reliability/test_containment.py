@@ -279,3 +279,41 @@ def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: 
         assert second["status"] == "finished" and second["stopReason"] == "done", second
     finally:
         svc.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_cli_refuses_to_delete_a_session_whose_turn_runs_in_another_process(
+        tmp_path: Path, model: ScriptedModelServer) -> None:
+    import subprocess
+    import sys
+
+    from ..e2e.harness import server_env
+
+    root = make_workspace(tmp_path, model, mode="auto")
+    home = tmp_path / "home"
+    model.set_script([call("run_command", command="echo started > started.txt; sleep 30"), {"text": "done"}])
+    srv = RawServer(root, home)
+
+    def cli_delete(sid: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "minicode_lsp", "sessions", "delete", sid,
+                               "--workspace", str(root)], capture_output=True, text=True,
+                              env=server_env(home), cwd=str(root), timeout=60)
+
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "long"})
+        until = time.monotonic() + 20
+        while not (root / "started.txt").exists() and time.monotonic() < until:
+            time.sleep(0.05)
+        out = cli_delete(ids["sessionId"])
+        assert out.returncode != 0, (out.stdout, out.stderr)
+        assert "running" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        shown = srv.result(p.CMD_SESSION_SHOW, {"sessionId": ids["sessionId"]})
+        assert shown["running"], shown  # still there, still running
+        srv.result(p.CMD_TASK_CANCEL, {"sessionId": ids["sessionId"]})
+        srv.wait_turn(ids["turnId"], timeout=10)
+        out = cli_delete(ids["sessionId"])
+        assert out.returncode == 0, (out.stdout, out.stderr)
+        assert "Traceback" not in srv.log_tail(100_000)
+    finally:
+        srv.close()
