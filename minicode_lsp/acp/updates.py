@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from acp import helpers
-from acp.schema import ToolCallLocation, ToolKind
+from acp.schema import ToolCallLocation, ToolKind, UsageUpdate
 
 from .. import protocol_ids as p
 
@@ -122,6 +122,11 @@ class EventMapper:
             return [helpers.update_agent_thought_text(
                 f"provider {data.get('fromProvider')} failed ({data.get('reason', '')}); "
                 f"trying {data.get('toProvider')}\n")]
+        if type == p.EV_CONTEXT_USAGE and not replay:
+            used, size = data.get("estimatedTokens"), data.get("window")
+            if isinstance(used, int) and isinstance(size, int) and used >= 0 and size > 0:
+                return [UsageUpdate(session_update="usage_update", used=used, size=size)]
+            return []
         if type == p.EV_TURN_FINISHED and replay:
             return self._finished_note(data)
         return []
