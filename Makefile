@@ -32,8 +32,15 @@ $(ACPX_DIR)/.installed:
 	npm install --prefix $(ACPX_DIR) --no-audit --no-fund --loglevel=error acpx@0.19.1 @agentclientprotocol/sdk@2.4.0
 	touch $@
 
-test-python: setup $(ACPX_DIR)/.installed
-	MINICODE_REQUIRE_ACPX=1 $(BIN)/pytest -q -p no:cacheprovider tests
+# the MCP reference servers, for tests/e2e/test_mcp.py
+MCP_DIR := .tools/mcp
+$(MCP_DIR)/.installed:
+	npm install --prefix $(MCP_DIR) --no-audit --no-fund --loglevel=error \
+	  @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
+	touch $@
+
+test-python: setup $(ACPX_DIR)/.installed $(MCP_DIR)/.installed
+	MINICODE_REQUIRE_TOOLS=1 $(BIN)/pytest -q -p no:cacheprovider tests
 
 test-reliability: setup
 	$(BIN)/pytest -q -p no:cacheprovider -m reliability tests/reliability

@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--yes", action="store_true", help="allow without asking (exactly the content shown)")
     tr.add_argument("--revoke", action="store_true", help="remove the allow")
 
+    mcp = sub.add_parser("mcp", help="the configured MCP tool servers")
+    mcpsub = mcp.add_subparsers(dest="action", required=True)
+    mcpsub.add_parser("list", parents=[ws], help="start each server and list its tools (or its error)")
+
     mem = sub.add_parser("memory", help="project and user memory entries")
     msub = mem.add_subparsers(dest="action", required=True)
     ml = msub.add_parser("list", parents=[ws], help="entries, proposed ones marked")

@@ -188,6 +188,33 @@ async def readiness_cmd(args: argparse.Namespace) -> int:
         svc.close()
 
 
+async def mcp_cmd(args: argparse.Namespace) -> int:
+    """`minicode-lsp mcp list`: each configured MCP server started, with its tools or its error."""
+    from .service.mcp import tool_name
+
+    svc = open_service(args.workspace)
+    try:
+        states = await svc.mcp.start_all()
+        data: dict[str, Any] = {"servers": [{"name": s.name, "running": s.alive, "error": s.error,
+                             "tools": [{"name": tool_name(s.name, t.name), "description": t.description or "",
+                                        "readOnly": bool(t.annotations and t.annotations.read_only_hint)}
+                                       for t in s.tools] if s.alive else []} for s in states]}
+        lines = []
+        servers: list[dict[str, Any]] = data["servers"]
+        for server in servers:
+            if server["running"]:
+                lines.append(f"{server['name']}: {len(server['tools'])} tool(s)")
+                lines += [f"  {t['name']}{' (read-only)' if t['readOnly'] else ''}  {t['description'][:80]}"
+                          for t in server["tools"]]
+            else:
+                lines.append(f"{server['name']}: not running: {server['error']}")
+        emit(args, data, "\n".join(lines) or "no MCP servers configured (see docs/mcp.md)")
+        return 0 if all(s["running"] for s in data["servers"]) else 1
+    finally:
+        await svc.shutdown()
+        svc.close()
+
+
 def memory_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
@@ -227,6 +254,8 @@ def dispatch(cmd: str, args: argparse.Namespace) -> int:
             return asyncio.run(readiness_cmd(args))
         if cmd == "memory":
             return memory_cmd(args)
+        if cmd == "mcp":
+            return asyncio.run(mcp_cmd(args))
         if cmd == "trust":
             from .trust_cli import trust_cmd
 

@@ -81,6 +81,24 @@ class MemoryConfig(Section):
     compaction_threshold: float = Field(default=0.8, gt=0.1, le=1.0)
 
 
+class McpServerConfig(Section):
+    """``[mcpServers.NAME]``: a stdio server (``command``) or a Streamable HTTP one (``url``).
+
+    ``env`` and ``headersEnv`` name environment variables (values never live in config):
+    ``env = ["GITHUB_TOKEN"]`` passes that variable to the server; ``headersEnv =
+    {Authorization = "MY_TOKEN"}`` sends the header with the variable's value."""
+
+    command: str = ""
+    args: list[str] = Field(default_factory=list)
+    env: list[str] = Field(default_factory=list)
+    cwd: str = ""
+    url: str = ""
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    timeout_s: float = Field(default=30.0, gt=0)
+    allow: list[str] = Field(default_factory=list)  # tools that need no approval in ask mode
+
+
 class Settings(Section):
     providers: list[ProviderConfig] = Field(default_factory=list)
     agent: AgentConfig = Field(default_factory=AgentConfig)
@@ -88,6 +106,7 @@ class Settings(Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
 
     def effective_providers(self) -> list[ProviderConfig]:
         """The configured chain, or the local Ollama default when none is configured."""
@@ -138,6 +157,9 @@ def _clean(
         if name == "providers":
             out[name] = _clean_providers(value, source, path, problems)
             continue
+        if name == "mcp_servers":
+            out[name] = _clean_mcp(value, source, path, problems)
+            continue
         try:
             model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
         except ValidationError as exc:
@@ -182,6 +204,21 @@ def _too_deep(data: Any, limit: int) -> bool:
     return False
 
 
+def _clean_mcp(value: Any, source: str, path: str, problems: list[ConfigProblem]) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        problems.append(ConfigProblem(source=source, key=path, message="expected a table of servers"))
+        return {}
+    out = {}
+    for name, item in value.items():
+        cleaned = _clean(McpServerConfig, item, source, f"{path}.{name}.", problems)
+        if not (cleaned.get("command") or cleaned.get("url")):
+            problems.append(ConfigProblem(source=source, key=f"{path}.{name}",
+                                          message="needs `command` (stdio) or `url` (Streamable HTTP)"))
+            continue
+        out[str(name)] = cleaned
+    return out
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -209,7 +246,7 @@ class ConfigLoader:
         self.workspace_path: Path | None = None
         self.workspace_bytes: bytes | None = None
         self.workspace_allowed = False
-        self.workspace_extra: dict[str, Any] = {}  # raw keys we gate but do not parse (mcpServers)
+        self.workspace_extra: dict[str, Any] = {}  # gated keys from beside the file (.mcp.json's servers)
         # The client said the workspace is not trusted (VS Code's Workspace Trust): only ever
         # stricter; no client message can make a file trusted.
         self.client_untrusted = False
@@ -257,7 +294,6 @@ class ConfigLoader:
         if source == "workspace":
             self.workspace_bytes = raw
             self.workspace_allowed = trust.is_allowed(path, trust.content_hash(raw), base=self.trust_base)
-            self.workspace_extra = {k: data.pop(k) for k in ("mcpServers", "mcp_servers") if k in data}
         self.set_layer(source, data)
 
     def settings(self) -> Settings:

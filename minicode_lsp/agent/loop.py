@@ -103,7 +103,7 @@ class _Turn:
         self.conversation = [*history, Message(role="user", text=prompt)]
         self.first_new = len(history)
         self.usage = Usage()
-        self.tools = tool_specs(read_only=mode == "plan")
+        self.tools = tool_specs(read_only=mode == "plan", extra=ports.tools)
         self.system = prompts.build_system_prompt(
             roots=ports.roots,
             permission_mode=mode,

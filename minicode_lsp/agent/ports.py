@@ -87,5 +87,8 @@ class Ports:
     forbidden: list[Path] = field(default_factory=list)
     # Environment for run_command: already stripped of provider API keys by the service.
     command_env: dict[str, str] | None = None
+    # Tools beyond the built-in ones (``agent.tools.registry.Tool``, kind "external" or "read"):
+    # the user's MCP servers' tools, named ``mcp__<server>__<tool>``.
+    tools: list[Any] = field(default_factory=list)
     # The longest a run_command may run (``agent.commandTimeoutS``); also its default.
     command_timeout_s: float | None = None

@@ -42,6 +42,7 @@ from .checkpointing import persist_snapshot_state, recover_shell_group
 from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
+from .mcp import McpManager, mcp_checks
 from .readiness import build_report
 from .rewind import RewindService
 from .store_open import check_folder, open_database
@@ -71,6 +72,7 @@ class Service:
         self._http: Any = None
         self.snapshot_lock = asyncio.Lock()
         self._open_store(watch)
+        self.mcp = McpManager(self.root, self._settings.mcp_servers, scratch=self.store_dir)
         self.rewinds = RewindService(self)
 
     # ------------------------------------------------------------------ setup
@@ -135,6 +137,7 @@ class Service:
     def reload_settings(self) -> None:
         self.loader = load_for_workspace(self.root, self.loader)
         self._settings = self.loader.settings()
+        self.mcp.configure(self._settings.mcp_servers)
         for secret in secret_values(self._settings):
             self.redactor.add_secret(secret)
 
@@ -268,6 +271,7 @@ class Service:
         for running in list(self.running.values()):
             running.cancel.set()
         await self.tasks.cancel_all(timeout=1.5)
+        await self.mcp.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -375,9 +379,11 @@ class Service:
     # ------------------------------------------------------------------ readiness
     async def refresh_readiness(self, *, probe: bool = True) -> ReadinessReport:
         trust_check = workspace_trust_check(self.loader, self.root)
+        extra = [trust_check] if trust_check else []
+        extra += await mcp_checks(self.mcp, probe=probe)
         report = await build_report(
             self.settings, self.loader.all_problems(), self.root, self.store_dir, probe=probe,
-            client=self.http_client() if probe else None, extra_checks=[trust_check] if trust_check else [],
+            client=self.http_client() if probe else None, extra_checks=extra,
         )
         changed = self.readiness is None or report.wire() != self.readiness.wire()
         self.readiness = report

@@ -1,7 +1,7 @@
 """`minicode-lsp acp` driven by acpx, a headless ACP client no one here wrote (npm ``acpx``),
 with every frame both ways checked against the ACP JSON Schema (npm ``@agentclientprotocol/sdk``).
 
-``make test`` installs both under ``.tools/acpx`` and sets ``MINICODE_REQUIRE_ACPX=1``, so there
+``make test`` installs both under ``.tools/acpx`` and sets ``MINICODE_REQUIRE_TOOLS=1``, so there
 a missing acpx is a failure; a bare ``pytest`` skips these tests when acpx is not installed.
 """
 
@@ -28,7 +28,7 @@ SCHEMA = TOOLS / "node_modules" / "@agentclientprotocol" / "sdk" / "schema" / "v
 TAP = Path(__file__).with_name("acp_tap.py")
 
 if not (ACPX.exists() and SCHEMA.exists()):
-    if os.environ.get("MINICODE_REQUIRE_ACPX"):
+    if os.environ.get("MINICODE_REQUIRE_TOOLS"):
         raise RuntimeError(f"acpx is not installed under {TOOLS} (make test installs it)")
     pytest.skip("acpx is not installed (make test installs it under .tools/acpx)", allow_module_level=True)
 

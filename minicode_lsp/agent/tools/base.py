@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..ports import Ports
 from .paths import display_path, resolve_path
 
-ToolKind = Literal["read", "edit", "shell"]
+ToolKind = Literal["read", "edit", "shell", "external"]  # external: a tool of an MCP server
 
 BOM = b"\xef\xbb\xbf"
 

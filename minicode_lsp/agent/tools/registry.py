@@ -9,7 +9,7 @@ the user's refusal (ask mode).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -52,19 +52,20 @@ TOOLS: dict[str, Tool] = {
 }
 
 
-def tool_specs(*, read_only: bool = False) -> list[ToolSpec]:
-    """The specs to offer: all tools, or only the read-only ones (plan mode)."""
-    return [t.spec for t in TOOLS.values() if t.read_only or not read_only]
+def tool_specs(*, read_only: bool = False, extra: Sequence[Tool] = ()) -> list[ToolSpec]:
+    """The specs to offer: all tools (the built-in ones, then ``extra``: the MCP servers'), or
+    only the read-only ones (plan mode)."""
+    return [t.spec for t in (*TOOLS.values(), *extra) if t.read_only or not read_only]
 
 
-def get_tool(name: str) -> Tool | None:
-    return TOOLS.get(name)
+def get_tool(name: str, extra: Sequence[Tool] = ()) -> Tool | None:
+    return TOOLS.get(name) or next((t for t in extra if t.name == name), None)
 
 
-async def dispatch(call: ToolCall, ctx: ToolContext) -> ToolOutput:
-    tool = TOOLS.get(call.name)
+async def dispatch(call: ToolCall, ctx: ToolContext, extra: Sequence[Tool] = ()) -> ToolOutput:
+    tool = get_tool(call.name, extra)
     if tool is None:
-        names = ", ".join(TOOLS)
+        names = ", ".join([*TOOLS, *(t.name for t in extra)])
         return ToolOutput(f"unknown tool '{call.name}'; the tools are: {names}", is_error=True)
     if call.arguments_error is not None and call.arguments_error.startswith(CUT_OFF):
         return ToolOutput(call.arguments_error, is_error=True)

@@ -9,6 +9,7 @@ change files and emits ``files.changed`` when the group holds changes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class ToolRunner:
     async def execute(self, call: ToolCall, *, gate: bool = False) -> Executed:
         """Run one call; ``gate`` marks the verification gate's own test run: a command like any
         other (asked in ask mode, refused in plan mode, shown in the transcript)."""
-        tool = get_tool(call.name)
+        tool = get_tool(call.name, self.ports.tools)
         await self.emit(
             ev.TOOL_STARTED, {"toolCallId": call.id, "name": call.name, "arguments": call.arguments}
         )
@@ -119,7 +120,11 @@ class ToolRunner:
             )
             return None  # the FileSystem asks (confirm=True) and raises UserDeclined
         command = call.arguments.get("command")
-        if not isinstance(command, str) or not command.strip() or command in self.approved_commands:
+        key = command
+        if tool.kind == "external":  # an MCP server's tool: asked like a command, remembered by name
+            key = call.name
+            command = f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)[:400]}"
+        if not isinstance(command, str) or not command.strip() or key in self.approved_commands:
             return None
         root = self.ports.roots[0]
         await self.emit(
@@ -140,7 +145,7 @@ class ToolRunner:
             log.exception("asking to approve a command failed")
             return ToolOutput(f"could not ask the user to approve the command ({e}); it was not run", True)
         if decision == "session":
-            self.approved_commands.add(command)
+            self.approved_commands.add(str(key))
         elif decision != "once":
             return ToolOutput(prompts.COMMAND_REFUSED, is_error=True, meta={"declined": True})
         return None
@@ -153,12 +158,12 @@ class ToolRunner:
             tool_call_id=call.id,
         )
         if tool is None or tool.read_only or call.arguments_error is not None:
-            return await race(dispatch(call, ctx), self.cancel)
+            return await race(dispatch(call, ctx, self.ports.tools), self.cancel)
         kind = "edit" if tool.kind == "edit" else "shell"
         label = f"{call.name} {call.arguments.get('path') or call.arguments.get('command') or ''}".strip()
         began = await self._begin_group(call, kind, label)
         try:
-            out = await race(dispatch(call, ctx), self.cancel)
+            out = await race(dispatch(call, ctx, self.ports.tools), self.cancel)
         finally:
             if began:
                 changed.extend(await self._end_group())
