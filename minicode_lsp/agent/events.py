@@ -2,7 +2,7 @@
 
 Mirrors the constants in ``minicode_lsp/protocol.py`` (the agent must not import it);
 ``tests/unit/agent/test_events.py`` checks that the two agree. The service emits
-``turn.started`` and ``turn.finished`` itself (it owns turn ids); the loop emits the rest.
+``turn.started``, ``turn.finished`` (it owns turn ids) and ``mode.changed`` itself; the loop emits the rest.
 """
 
 from __future__ import annotations

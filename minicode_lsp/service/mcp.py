@@ -18,12 +18,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agent.messages import ToolSpec
-from ..agent.tools.base import ToolContext, ToolError, ToolOutput
-from ..agent.tools.registry import Tool
 from ..config import McpServerConfig
+
+if TYPE_CHECKING:  # the agent's tool modules load with the first turn, not with the service
+    from ..agent.tools.base import ToolContext, ToolOutput
+    from ..agent.tools.registry import Tool
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class McpManager:
             headers = {h: os.environ.get(var, "") for h, var in cfg.headers_env.items()}
             missing = [var for var in cfg.headers_env.values() if not os.environ.get(var)]
             if missing:
-                raise ToolError(f"the environment variable(s) {', '.join(missing)} for its headers are not set")
+                raise RuntimeError(f"the environment variable(s) {', '.join(missing)} for its headers are not set")
             return _http(streamable_http_client, create_mcp_http_client, cfg.url, headers)
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
@@ -209,6 +210,9 @@ class McpManager:
         return out, problems
 
     def _tool(self, state: ServerState, tool: Any) -> Tool:
+        from ..agent.messages import ToolSpec
+        from ..agent.tools.registry import Tool
+
         name = tool_name(state.name, tool.name)
         annotations = tool.annotations
         # readOnlyHint: runs in plan mode too, with no checkpoint group (it changes nothing)
@@ -227,6 +231,8 @@ class McpManager:
         return {tool_name(s.name, t) for s in self.servers.values() for t in s.config.allow}
 
     async def call(self, server: str, tool: str, args: dict[str, Any]) -> ToolOutput:
+        from ..agent.tools.base import ToolOutput
+
         state = await self.ensure_started(server)
         if not state.alive:
             return ToolOutput(f"MCP server {server} is not running: {state.error}", is_error=True)
@@ -262,6 +268,8 @@ async def mcp_checks(manager: McpManager, *, probe: bool) -> list[Any]:
 
 
 def result_output(result: Any) -> ToolOutput:
+    from ..agent.tools.base import ToolOutput
+
     parts: list[str] = []
     for block in getattr(result, "content", None) or []:
         kind = getattr(block, "type", "")
