@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 AGENT_ANNOTATION = "minicode.agent"
 ECHO_TIMEOUT_S = 2.0
 SHOW_DOCUMENT_TIMEOUT_S = 10.0
+PROGRESS_TIMEOUT_S = 5.0
+APPROVAL_TIMEOUT_S = 600.0  # a person answering a prompt; agent.approvalTimeoutS overrides it
 
 
 def minimal_edit(old: str, new: str) -> tuple[t.Range, str]:
@@ -43,10 +46,19 @@ def position_of(text: str, offset: int) -> t.Position:
 
 
 class LspFrontend:
+    """Every request to the client is bounded (and withdrawn with ``$/cancelRequest`` when the
+    turn that waits for it is cancelled); an error or ``null`` answer is a "no"; what is sent
+    depends on what the client declared it supports."""
+
     def __init__(self, server: Any) -> None:
         """``server``: the MiniCodeServer (a pygls LanguageServer with ``on_progress_cancel``)."""
         self.server = server
         self.progress_tokens: dict[str, str] = {}
+        # uri -> (document version when the edit was sent, its text after the edit): an edit the
+        # client applied whose didChange has not arrived yet. Valid while the version is unchanged.
+        self.applied: dict[str, tuple[int | None, str]] = {}
+        self.sent_versions: dict[str, int | None] = {}  # uri -> version of the last edit sent
+        self.echo_timeout_s = ECHO_TIMEOUT_S
 
     # ------------------------------------------------------------------ capabilities
     @property
@@ -59,14 +71,65 @@ class LspFrontend:
         edit = ws.workspace_edit if ws else None
         return bool(edit and edit.change_annotation_support is not None)
 
+    @property
+    def can_edit_buffers(self) -> bool:
+        """The client applies ``workspace/applyEdit`` (ALE declares it does not)."""
+        ws = self._caps.workspace
+        return bool(ws and ws.apply_edit)
+
     def _supports_resource_ops(self) -> bool:
         ws = self._caps.workspace
         edit = ws.workspace_edit if ws else None
         ops = (edit.resource_operations if edit else None) or []
         return t.ResourceOperationKind.Create in ops and t.ResourceOperationKind.Delete in ops
 
+    def _supports_show_document(self) -> bool:
+        window = self._caps.window
+        return bool(window and window.show_document and window.show_document.support)
+
     def _supports_progress(self) -> bool:
         return bool(self._caps.window and self._caps.window.work_done_progress)
+
+    @property
+    def approval_timeout_s(self) -> float:
+        service = getattr(self.server, "service", None)
+        try:
+            return float(service.settings.agent.approval_timeout_s)  # type: ignore[union-attr]
+        except AttributeError:
+            return APPROVAL_TIMEOUT_S
+
+    # ------------------------------------------------------------------ requests
+    async def _request(self, method: str, params: Any, timeout: float) -> tuple[bool, Any]:
+        """(answered, result): ``answered`` False when the client answered with an error, or
+        not within ``timeout`` (then the request is withdrawn with ``$/cancelRequest``). A
+        cancelled caller withdraws it too, then the cancellation goes on."""
+        msg_id = str(uuid.uuid4())
+        protocol = self.server.protocol
+        try:
+            future = protocol.send_request_async(method, params, msg_id=msg_id)
+        except Exception as exc:  # the connection is gone
+            log.info("could not send %s: %s", method, exc)
+            return False, None
+        try:
+            return True, await asyncio.wait_for(future, timeout=timeout)
+        except TimeoutError:
+            log.warning("the editor did not answer %s within %.0f s; taken as no", method, timeout)
+            self._withdraw(msg_id)
+            return False, None
+        except asyncio.CancelledError:
+            self._withdraw(msg_id)
+            raise
+        except Exception as exc:  # an error answer, or one that does not fit the method's type
+            log.info("the editor answered %s with an error (taken as no): %s", method, exc)
+            return False, exc
+
+    def _withdraw(self, msg_id: str) -> None:
+        protocol = self.server.protocol
+        protocol._request_futures.pop(msg_id, None)
+        try:
+            protocol.notify(t.CANCEL_REQUEST, t.CancelParams(id=msg_id))
+        except Exception:  # the connection is gone: nothing to withdraw
+            log.debug("could not send $/cancelRequest for %s", msg_id)
 
     # ------------------------------------------------------------------ documents
     def _document(self, path: Path) -> Any:
@@ -81,16 +144,64 @@ class LspFrontend:
                 return candidate
         return None
 
+    def _text(self, doc: Any) -> str:
+        """The document as the client has it: with an applied edit whose didChange is late."""
+        pending = self.applied.get(doc.uri)
+        if pending is not None:
+            if pending[0] == doc.version:
+                return pending[1]
+            del self.applied[doc.uri]  # a didChange arrived since: it carries the edit
+        return str(doc.source)
+
     def open_text(self, path: Path) -> str | None:
         doc = self._document(path)
-        return None if doc is None else doc.source
+        if doc is None:
+            self.applied.pop(path.as_uri(), None)
+            return None
+        return self._text(doc)
+
+    async def settle(self, paths: list[Path]) -> None:
+        """Wait (at most ``echo_timeout_s``) for the didChange of edits applied to these
+        documents, so the next edit can carry the client's version. Correctness does not
+        depend on it: an edit made for a version the client has left is refused by a client
+        that checks versions, and made again (``moved_on``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.echo_timeout_s
+        while loop.time() < deadline:
+            docs = [d for d in (self._document(p) for p in paths) if d is not None]
+            if not any(d.uri in self.applied and self.applied[d.uri][0] == d.version for d in docs):
+                return
+            await asyncio.sleep(0.02)
+
+    async def moved_on(self, paths: list[Path]) -> bool:
+        """After a refused edit: did (or does, within ``echo_timeout_s``) a didChange arrive for
+        one of these documents since the edit was sent?"""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.echo_timeout_s
+        while True:
+            for path in paths:
+                doc = self._document(path)
+                if doc is not None and self.sent_versions.get(doc.uri, doc.version) != doc.version:
+                    return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    def did_write(self, path: Path, data: bytes | None) -> None:
+        """The server wrote a file that is open in a client that does not apply edits."""
+        doc = self._document(path)
+        if doc is not None and data is not None:
+            self.applied[doc.uri] = (doc.version, decode(data))
 
     # ------------------------------------------------------------------ edits
     async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str, confirm: bool) -> bool:
+        """``old`` is each file's content now (the open document's, or the disk's). Files that
+        are not open are sent only with ``confirm`` (annotated edits the editor shows for
+        confirmation); the caller writes them on disk once accepted."""
         annotate = confirm and self.supports_confirmation
         ann = AGENT_ANNOTATION if annotate else None
         changes: list[Any] = []
-        expected: dict[Path, str] = {}
+        sent: list[tuple[Any, int | None, str]] = []
         for edit in edits:
             doc = self._document(edit.path)
             uri = doc.uri if doc is not None else edit.path.as_uri()
@@ -99,21 +210,25 @@ class LspFrontend:
                     changes.append(t.DeleteFile(uri=uri, options=t.DeleteFileOptions(ignore_if_not_exists=True),
                                                 annotation_id=ann))
                 continue  # no resource operations: the caller deletes on disk
-            old_text = doc.source if doc is not None else (decode(edit.old) if edit.old is not None else "")
+            old_text = self._text(doc) if doc is not None else (decode(edit.old) if edit.old is not None else "")
             if doc is None and edit.old is None:
                 if not self._supports_resource_ops():
                     continue
                 changes.append(t.CreateFile(uri=uri, options=t.CreateFileOptions(ignore_if_exists=True),
                                             annotation_id=ann))
-            rng, text = minimal_edit(old_text, decode(edit.new))
+            new_text = decode(edit.new)
+            rng, text = minimal_edit(old_text, new_text)
             text_edit: Any = (
                 t.AnnotatedTextEdit(range=rng, new_text=text, annotation_id=ann)
                 if ann
                 else t.TextEdit(range=rng, new_text=text)
             )
+            # the last version the client told us: a client that checks versions refuses the
+            # edit if it has moved on since (then it is made again on the new text)
             version = doc.version if doc is not None else None
             if doc is not None:
-                expected[edit.path] = decode(edit.new)
+                self.sent_versions[doc.uri] = version
+                sent.append((doc, version, new_text))
             changes.append(
                 t.TextDocumentEdit(
                     text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -130,32 +245,19 @@ class LspFrontend:
                 else None
             ),
         )
-        result = await self.server.workspace_apply_edit_async(
-            t.ApplyWorkspaceEditParams(edit=workspace_edit, label=label)
-        )
-        if not result.applied:
-            log.info("editor did not apply %r: %s", label, result.failure_reason or "declined")
+        answered, result = await self._request(
+            t.WORKSPACE_APPLY_EDIT, t.ApplyWorkspaceEditParams(edit=workspace_edit, label=label),
+            self.approval_timeout_s)
+        if not answered or result is None or not getattr(result, "applied", False):
+            why = (getattr(result, "failure_reason", None) if answered else result) or "declined"
+            log.info("editor did not apply %r: %s", label, why)
             return False
-        await self._await_echo(expected)
+        for doc, version, new_text in sent:
+            if doc.version == version:  # no didChange yet: the server's copy has the edit at once
+                self.applied[doc.uri] = (version, new_text)
+            else:
+                self.applied.pop(doc.uri, None)
         return True
-
-    async def _await_echo(self, expected: dict[Path, str]) -> None:
-        """Wait until the editor's didChange for each edited open buffer has arrived.
-
-        Clients may send it after answering applyEdit (Neovim debounces it), and the agent's
-        next read must see its own edit.
-        """
-        deadline = asyncio.get_running_loop().time() + ECHO_TIMEOUT_S
-        while expected:
-            for path, text in list(expected.items()):
-                doc = self._document(path)
-                if doc is None or doc.source == text:
-                    del expected[path]
-            if not expected or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.01)
-        for path in expected:
-            log.warning("no didChange for %s after applyEdit; reading it may show the old text", path)
 
     # ------------------------------------------------------------------ messages
     def publish(self, method: str, payload: dict[str, Any]) -> None:
@@ -164,24 +266,28 @@ class LspFrontend:
     def notify_user(self, message: str) -> None:
         self.server.window_show_message(t.ShowMessageParams(type=t.MessageType.Error, message=message))
 
+    def inform(self, message: str) -> None:
+        self.server.window_show_message(t.ShowMessageParams(type=t.MessageType.Info, message=message))
+
     async def choose(self, message: str, actions: list[str]) -> str | None:
-        result = await self.server.window_show_message_request_async(
+        answered, result = await self._request(
+            t.WINDOW_SHOW_MESSAGE_REQUEST,
             t.ShowMessageRequestParams(
                 type=t.MessageType.Info, message=message, actions=[t.MessageActionItem(title=a) for a in actions]
-            )
+            ),
+            self.approval_timeout_s,
         )
-        return result.title if result is not None else None
+        title = getattr(result, "title", None) if answered else None
+        return title if title in actions else None
 
     async def show_document(self, path: Path) -> bool:
-        try:
-            result = await asyncio.wait_for(
-                self.server.window_show_document_async(t.ShowDocumentParams(uri=path.as_uri(), take_focus=True)),
-                timeout=SHOW_DOCUMENT_TIMEOUT_S,
-            )
-        except TimeoutError:
-            log.warning("the editor did not answer window/showDocument for %s", path)
+        """True when the client showed it; never raises. A client that does not support
+        ``window/showDocument`` is not asked."""
+        if not self._supports_show_document():
             return False
-        return bool(result and result.success)
+        answered, result = await self._request(
+            t.WINDOW_SHOW_DOCUMENT, t.ShowDocumentParams(uri=path.as_uri(), take_focus=True), SHOW_DOCUMENT_TIMEOUT_S)
+        return bool(answered and result is not None and getattr(result, "success", False))
 
     # ------------------------------------------------------------------ progress
     async def progress_begin(self, key: str, title: str, message: str) -> Any:
@@ -189,12 +295,13 @@ class LspFrontend:
             return None
         token = f"minicode-{key}"
         progress = self.server.work_done_progress
-        try:
-            await asyncio.wait_for(progress.create_async(token), timeout=5)
-        except Exception as exc:  # the client refused or never answered: no progress, the turn goes on
-            log.info("no work-done progress for %s: %s", key, exc)
+        answered, result = await self._request(
+            t.WINDOW_WORK_DONE_PROGRESS_CREATE, t.WorkDoneProgressCreateParams(token=token), PROGRESS_TIMEOUT_S)
+        if not answered:  # the client refused or never answered: no progress, the turn goes on
+            log.info("no work-done progress for %s: %s", key, result)
             return None
         self.progress_tokens[key] = token
+        progress._register_token(token)  # what create_async does once the client answered
         progress.begin(token, t.WorkDoneProgressBegin(title=title, message=message, cancellable=True))
         future = progress.tokens.get(token)
         if future is not None:

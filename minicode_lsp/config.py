@@ -54,6 +54,8 @@ class AgentConfig(Section):
     test_command: str = ""
     max_steps: int = Field(default=0, ge=0)  # 0: the profile's budget
     command_timeout_s: float = Field(default=120.0, gt=0)
+    # how long an approval prompt (and any editor request a person answers) is waited for
+    approval_timeout_s: float = Field(default=600.0, gt=0)
 
 
 class RewindConfig(Section):

@@ -74,12 +74,16 @@ class LocalFileSystem:
 
         return await asyncio.to_thread(confined.read_bytes, path)
 
-    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
+    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str,
+                    rederive: Callable[[bytes | None], bytes] | None = None) -> bytes:
+        """No prompt and no await between the tool's read and this write: ``data`` is
+        applied as computed (``rederive`` is only needed when something can change meanwhile)."""
         from .tools import confined
 
         await self._before(path)
         await asyncio.to_thread(confined.write_bytes, path, data)
         log.debug("wrote %s (%d bytes): %s", path, len(data), label)
+        return data
 
     async def delete(self, path: Path, *, confirm: bool, label: str) -> None:
         from .tools import confined

@@ -7,6 +7,7 @@ these protocols. Paths given to ports are absolute, already resolved and confine
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -19,6 +20,16 @@ class UserDeclined(Exception):
     """The user declined an edit or a command (ask mode)."""
 
 
+class EditConflict(Exception):
+    """The file changed between the computation of an edit and its application, and the edit
+    no longer applies to what is there now; nothing was written. The message says why."""
+
+
+# Given the file's bytes at the moment an edit is applied (None: absent), the bytes to write
+# there; raises ``EditConflict`` when the edit no longer applies.
+Rederive = Callable[[bytes | None], bytes]
+
+
 class FileSystem(Protocol):
     """Buffer-aware file access.
 
@@ -28,11 +39,18 @@ class FileSystem(Protocol):
     atomically on disk otherwise; with ``confirm`` the edit needs the user's confirmation and
     ``UserDeclined`` is raised when they refuse. The implementation records the pre-image of
     every path it touches in the checkpoint group that is open at the time.
+
+    ``data`` was computed from what ``read`` returned just before; if the file changed by the
+    time the edit is applied (the user typed while the approval prompt was open, the editor's
+    change for an earlier edit arrived late), the edit is re-derived from the file as it is
+    then: by ``rederive`` when given, else by a three-way merge; ``EditConflict`` when it no
+    longer applies. ``write`` returns the bytes actually written.
     """
 
     async def read(self, path: Path) -> bytes | None: ...
 
-    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None: ...
+    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str,
+                    rederive: Rederive | None = None) -> bytes: ...
 
     async def delete(self, path: Path, *, confirm: bool, label: str) -> None: ...
 

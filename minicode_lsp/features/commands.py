@@ -26,7 +26,7 @@ async def _session_show(svc: Service, a: models.SessionShowArgs) -> Any:
     if a.open_document:
         path = svc.transcript_path(a.session_id)
         shown["documentUri"] = path.as_uri()
-        await svc.show_document(path)
+        await svc.show_document(path)  # never fails: an editor that cannot gets a message instead
     return shown
 
 

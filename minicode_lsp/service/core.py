@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ..agent.loop import TurnOutcome
 
 log = logging.getLogger(__name__)
+SHOWN_TEXT_CHARS = 4000  # of a showResult answer sent as a message to an editor that cannot open it
 
 
 class Service:
@@ -246,7 +247,9 @@ class Service:
             return {"cancelled": False}
         running.cancel.set()
         if running.task is not None:
-            done, _ = await asyncio.wait({running.task}, timeout=1.0)
+            # the turn stops at its next step; one waiting for the editor (a prompt, an applyEdit)
+            # is interrupted, its request withdrawn ($/cancelRequest): the turn ends within 1 s
+            done, _ = await asyncio.wait({running.task}, timeout=0.4)
             if not done:
                 running.task.cancel()
                 done, _ = await asyncio.wait({running.task}, timeout=1.0)
@@ -368,7 +371,41 @@ class Service:
         return path
 
     async def show_document(self, path: Path) -> bool:
-        return await self.frontend.show_document(path)
+        """Open ``path`` in the editor; an editor that cannot (no ``window/showDocument``, an
+        error or ``null`` answer) gets a message naming the file instead. Never fails."""
+        try:
+            shown = await self.frontend.show_document(path)
+        except Exception:  # an editor's answer must never fail the command that asked
+            log.exception("showing %s", path)
+            shown = False
+        if not shown:
+            self._inform(f"MiniCode: the result is in {path}")
+        return shown
+
+    def show_result_later(self, path: Path, text: str) -> None:
+        """A turn's answer (showResult): opened as a document, or, in an editor that cannot,
+        sent as a message. In the background: the session takes a follow-up at once."""
+
+        async def show() -> None:
+            try:
+                shown = await self.frontend.show_document(path)
+            except Exception:
+                log.exception("showing %s", path)
+                shown = False
+            if not shown:
+                body = text if len(text) <= SHOWN_TEXT_CHARS else text[:SHOWN_TEXT_CHARS] + f"\n... (all of it: {path})"
+                self._inform(body)
+
+        self.tasks.run(show(), name=f"show-{path.name}")
+
+    def _inform(self, message: str) -> None:
+        inform = getattr(self.frontend, "inform", None)
+        if inform is None:
+            return
+        try:
+            inform(message)
+        except Exception:  # the connection is gone
+            log.debug("could not send a message to the editor", exc_info=True)
 
     async def rewind_apply(self, args: RewindApplyArgs) -> dict[str, Any]:
         return await self.rewinds.apply(args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ class FileEdit:
     path: Path
     old: bytes | None
     new: bytes | None
+    # remakes the edit on the file's content at the moment it is applied (see agent.ports.Rederive)
+    rederive: Callable[[bytes | None], bytes] | None = None
 
 
 class Frontend(Protocol):
@@ -39,7 +42,11 @@ class Frontend(Protocol):
     async def apply_edits(
         self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
     ) -> bool:
-        """Apply edits through the editor (open buffers) and disk; False when the user declined."""
+        """Apply edits to open buffers through the editor (``old``: the buffer's content now);
+        False when the user declined or the editor did not apply them. Optional members
+        (looked up with getattr): ``can_edit_buffers`` (False: the server writes the disk even
+        for open files), ``settle(paths)`` (wait, bounded, for the editor's echo of an earlier
+        edit), ``did_write(path, data)`` (the server wrote an open file on disk)."""
         ...
 
     def publish(self, method: str, payload: dict[str, Any]) -> None: ...

@@ -439,7 +439,8 @@ async def _record_finish(svc: Service, running: RunningTurn, outcome: TurnOutcom
         if running.show_result and outcome.text:
             path = svc.private_file("answers", f"{turn_id}.md")
             path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
-            await svc.show_document(path)
+            # in the background: the session takes a follow-up while the editor shows it (or not)
+            svc.show_result_later(path, outcome.text)
     except Exception:
         log.exception("turn %s: telling the editor it ended failed", turn_id)
 

@@ -9,6 +9,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from ..messages import ToolSpec
+from ..ports import EditConflict
 from .base import ToolContext, ToolError, ToolOutput, bool_arg, decode, is_binary, str_arg
 from .read_file import number_lines
 
@@ -117,21 +118,16 @@ def _miss_message(shown: str, text: str, old: str) -> str:
     )
 
 
-async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
-    path = ctx.resolve(str_arg(args, "path"))
-    old_text = str_arg(args, "old_text")
-    new_text = str_arg(args, "new_text")
-    replace_all = bool_arg(args, "replace_all")
-    shown = ctx.show(path)
-    if path.is_dir():
-        raise ToolError(f"{shown} is a directory")
-    data = await ctx.ports.fs.read(path)
-    if data is None:
-        raise ToolError(f"{shown} does not exist; use write_file to create it")
+class _NotFound(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__("old_text not found")
+        self.text = text
+
+
+def _replace(data: bytes, shown: str, old_text: str, new_text: str, replace_all: bool) -> tuple[bytes, str, int, int, str]:
+    """(encoded result, updated text, offset of the first replacement, count, new text as inserted)."""
     if is_binary(data):
         raise ToolError(f"{shown} is a binary file; edit_file edits text files only")
-    if not old_text:
-        raise ToolError("old_text is empty; give the exact text to replace (or use write_file)")
     tf = decode(data)
     old, new = tf.to_file_newlines(old_text), tf.to_file_newlines(new_text)
     count = tf.text.count(old)
@@ -142,8 +138,7 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         new = tf.to_file_newlines(_strip_line_numbers(new_text) or new_text)
         count = tf.text.count(old)
     if count == 0:
-        # Off the event loop: even bounded, the similarity search takes up to a second.
-        raise ToolError(await asyncio.to_thread(_miss_message, shown, tf.text, old_text.replace("\r\n", "\n")))
+        raise _NotFound(tf.text)
     if count > 1 and not replace_all:
         starts: list[str]
         at, starts = 0, []
@@ -164,7 +159,48 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         raise ToolError(
             f"{shown} is {tf.encoding}-encoded and new_text has characters it cannot hold: {e}"
         ) from None
-    await ctx.ports.fs.write(path, encoded, confirm=ctx.confirm, label=f"edit_file {shown}")
+    return encoded, updated, first_at, count, new
+
+
+async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
+    path = ctx.resolve(str_arg(args, "path"))
+    old_text = str_arg(args, "old_text")
+    new_text = str_arg(args, "new_text")
+    replace_all = bool_arg(args, "replace_all")
+    shown = ctx.show(path)
+    if path.is_dir():
+        raise ToolError(f"{shown} is a directory")
+    data = await ctx.ports.fs.read(path)
+    if data is None:
+        raise ToolError(f"{shown} does not exist; use write_file to create it")
+    if is_binary(data):
+        raise ToolError(f"{shown} is a binary file; edit_file edits text files only")
+    if not old_text:
+        raise ToolError("old_text is empty; give the exact text to replace (or use write_file)")
+    try:
+        result = _replace(data, shown, old_text, new_text, replace_all)
+    except _NotFound as miss:
+        # Off the event loop: even bounded, the similarity search takes up to a second.
+        raise ToolError(await asyncio.to_thread(_miss_message, shown, miss.text,
+                                                old_text.replace("\r\n", "\n"))) from None
+
+    def rederive(current: bytes | None) -> bytes:
+        """The same replacement, made again on the file as it is when the edit lands."""
+        nonlocal result
+        if current is None:
+            raise EditConflict(f"{shown} was deleted before the edit could be applied; nothing was written")
+        try:
+            result = _replace(current, shown, old_text, new_text, replace_all)
+        except _NotFound:
+            raise EditConflict(f"{shown} changed before the edit could be applied, and old_text is no "
+                               "longer in it; nothing was written. Read the file again.") from None
+        except ToolError as e:
+            raise EditConflict(f"{shown} changed before the edit could be applied, and {e} "
+                               "Read the file again.") from None
+        return result[0]
+
+    await ctx.ports.fs.write(path, result[0], confirm=ctx.confirm, label=f"edit_file {shown}", rederive=rederive)
+    _, updated, first_at, count, new = result  # as made on the text the edit landed on
     first_line = _line_of(updated, first_at)
     new_lines = updated.splitlines()
     span = max(new.count("\n") + 1, 1)

@@ -183,13 +183,13 @@ class RecordingFileSystem(LocalFileSystem):
             return self.buffers[path]
         return await super().read(path)
 
-    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str) -> None:
+    async def write(self, path: Path, data: bytes, *, confirm: bool, label: str, rederive: Any = None) -> bytes:
         self.writes.append((path, confirm, label))
         if confirm and self.decline:
             raise UserDeclined(label)
         if self.checkpoints is not None:
             self.checkpoints.touched(path, path.exists(), False)
-        await super().write(path, data, confirm=confirm, label=label)
+        return await super().write(path, data, confirm=confirm, label=label)
 
     async def delete(self, path: Path, *, confirm: bool, label: str) -> None:
         self.deletes.append((path, confirm, label))
