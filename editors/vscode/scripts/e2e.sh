@@ -116,6 +116,9 @@ permissionMode = "ask"
 [store]
 path = "$WORK/store"
 TOML
+# the workspace's providers and store path take effect only once this exact file is allowed
+# (workspace trust; recorded under $XDG_STATE_HOME, which the server inherits)
+"$VENV/bin/minicode-lsp" trust --workspace "$WORK/ws" --yes >"$WORK/trust.log" 2>&1 || { cat "$WORK/trust.log"; exit 1; }
 
 # user settings: the venv's server (or \$E2E_SERVER_COMMAND, a JSON array), and a quiet workbench
 SERVER_COMMAND_JSON="${E2E_SERVER_COMMAND:-}"

@@ -46,3 +46,16 @@ describe('wording', () => {
     expect(plural(2, 'change')).toBe('2 changes');
   });
 });
+
+describe('labels the server writes with "(s)"', () => {
+  it('show a real plural in the tree ("change(s)" no more)', async () => {
+    const { fixPlurals } = await import('../src/model/format');
+    const { groupNode } = await import('../src/model/sessions');
+    const node = groupNode('s1', { id: 'g1', turnId: null, kind: 'rewind', label: 'Rewind 1 agent change(s)', createdAt: 0, files: [] }, []);
+    expect(node.label).toBe('Rewind 1 agent change');
+    expect(fixPlurals('Rewind 1 agent change(s)')).toBe('Rewind 1 agent change');
+    expect(fixPlurals('Rewind 3 agent change(s)')).toBe('Rewind 3 agent changes');
+    expect(fixPlurals('2 file(s), 1 conflict(s)')).toBe('2 files, 1 conflict');
+    expect(fixPlurals('edit_file a.py')).toBe('edit_file a.py');
+  });
+});

@@ -69,3 +69,11 @@ export function truncate(text: string, max: number): string {
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : nouns}`;
 }
+
+/** `Rewind 1 agent change(s)` -> `Rewind 1 agent change` (labels the server writes with "(s)"). */
+export function fixPlurals(text: string): string {
+  return text.replace(/\b(\d+)( [\w-]+)* ([A-Za-z]+)\(s\)/g, (m: string, n: string) => {
+    const word = /([A-Za-z]+)\(s\)$/.exec(m)![1];
+    return m.replace(/[A-Za-z]+\(s\)$/, Number(n) === 1 ? word : `${word}s`);
+  });
+}

@@ -2,7 +2,7 @@
 // session -> turns -> edit groups -> files.
 
 import type { EditGroup, GroupFile, SessionDetail, SessionSummary, TurnInfo } from '../protocol';
-import { basename, displayPath, relativeTime, stopReasonLabel, toEpochMs, truncate } from './format';
+import { basename, displayPath, fixPlurals, relativeTime, stopReasonLabel, toEpochMs, truncate } from './format';
 
 export type NodeKind = 'session' | 'turn' | 'group' | 'file' | 'info';
 
@@ -75,7 +75,7 @@ export function sessionsOf(result: unknown): SessionSummary[] {
 }
 
 function groupLabel(g: EditGroup, roots: string[]): string {
-  if (g.label) return truncate(g.label, 80);
+  if (g.label) return truncate(fixPlurals(g.label), 80);
   const files = g.files ?? [];
   if (files.length === 1) return `${g.kind}: ${basename(displayPath(files[0].uri, roots))}`;
   return `${g.kind}: ${files.length} files`;
