@@ -84,7 +84,7 @@ describe('turns and edit groups', () => {
       ['turn', 't2'],
       ['group', 'g9'],
     ]);
-    expect(t[2]).toMatchObject({ label: 'Rewind 1 agent change(s)', description: 'rewind · 1 file · 1 min ago', turnId: undefined });
+    expect(t[2]).toMatchObject({ label: 'Rewind 1 agent change', description: 'rewind · 1 file · 1 min ago', turnId: undefined });
     expect(t[0].children![1].description).toBe('edit · 1 file · rewound · 5 min ago');
   });
   it('makes node ids unique', () => {
