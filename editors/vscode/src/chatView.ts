@@ -2,6 +2,7 @@
 // the turn streams here (rendered by out/webview.js), tool calls are cards, and the approvals
 // the server asks for (an agent edit in ask mode, a command) are answered inline.
 import * as vscode from 'vscode';
+import type { AgentMarks } from './agentMarks';
 import type { ServerManager } from './client';
 import { errorMessage, log, showError } from './logger';
 import {
@@ -94,6 +95,9 @@ async function currentText(uri: string): Promise<string | undefined> {
 
 export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
+  private viewListeners: vscode.Disposable[] = [];
+  /** A prompt is on its way to the server: another Send waits for it. */
+  private sending = false;
   private ready = false;
   private readonly sessions = new Map<string, ChatSession>();
   /** Turns running now, by session. */
@@ -121,6 +125,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     private readonly server: ServerManager,
     private readonly rewind: RewindPreviewer,
     private readonly editorContext: () => TaskContext | undefined,
+    private readonly marks?: AgentMarks,
   ) {
     this.mode = (vscode.workspace.getConfiguration('minicode').get<PermissionMode>('agent.permissionMode') ?? 'ask') as PermissionMode;
     this.disposables.push(
@@ -156,7 +161,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
 <link href="${codicons}" rel="stylesheet"><link href="${css}" rel="stylesheet">
 <title>MiniCode</title></head>
 <body><div id="app" role="main"></div><script nonce="${n}" src="${script}"></script></body></html>`;
-    this.disposables.push(
+    // one listener per view (a view resolved again must not handle each message twice)
+    this.viewListeners.forEach((d) => d.dispose());
+    this.viewListeners = [
       view.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m)),
       view.onDidDispose(() => {
         if (this.view === view) {
@@ -164,7 +171,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
           this.ready = false;
         }
       }),
-    );
+    ];
   }
 
   private post(message: unknown): void {
@@ -321,12 +328,18 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     params: { edit: LspWorkspaceEdit; label?: string },
     next: (p: { edit: LspWorkspaceEdit; label?: string }) => Promise<{ applied: boolean; failureReason?: string }>,
   ): Promise<{ applied: boolean; failureReason?: string }> {
-    if (!isAgentConfirmation(params.edit)) return next(params);
+    if (!isAgentConfirmation(params.edit)) {
+      // auto mode: the agent's edit is applied as sent, and its lines are marked in the editor
+      return this.marks && this.agentEditRunning() ? this.marks.apply(params.edit, () => next(params)) : next(params);
+    }
     // the agent's edit follows its approval.requested event; a rewind (same annotation) does not
     const sessionId = this.sessionAwaiting('edit', undefined, true);
     const agentDescribed = Object.values(params.edit.changeAnnotations ?? {}).some((a) => a.description?.startsWith('MiniCode agent'));
     if (!sessionId && !agentDescribed) return next(params);
-    if (sessionId && this.editsAllowed.has(sessionId)) return next({ ...params, edit: withoutConfirmation(params.edit) });
+    if (sessionId && this.editsAllowed.has(sessionId)) {
+      const allowed = { ...params, edit: withoutConfirmation(params.edit) };
+      return this.marks ? this.marks.apply(allowed.edit, () => next(allowed)) : next(allowed);
+    }
     if (vscode.workspace.getConfiguration('minicode').get<boolean>('approvals.refactorPreview')) {
       const viaPreview = await next(params);
       if (viaPreview.applied) return viaPreview;
@@ -357,7 +370,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     }
     const decision = await this.ask('edit', files[0]?.uri ?? '', files);
     if (decision === 'session' && sessionId) this.editsAllowed.add(sessionId);
-    return editReply(decision) ?? next({ ...params, edit: withoutConfirmation(params.edit) });
+    const rejected = editReply(decision);
+    if (rejected) return rejected;
+    const approved = { ...params, edit: withoutConfirmation(params.edit) };
+    return this.marks ? this.marks.apply(approved.edit, () => next(approved)) : next(approved);
   }
 
   /** window/showMessageRequest: a command approval is answered here; anything else as VS Code does. */
@@ -374,6 +390,15 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     }
     const decision = await this.ask('command', command, undefined, token);
     return commandReply(decision, params.actions);
+  }
+
+  /** Whether an edit tool of a running turn is at work now (its applyEdit is the agent's). */
+  private agentEditRunning(): boolean {
+    for (const sid of this.running.keys()) {
+      const turn = this.chat(sid).turns.find((t) => t.turnId === this.running.get(sid));
+      if (turn?.items.some((i) => i.kind === 'tool' && i.tool === 'edit' && i.status === 'running')) return true;
+    }
+    return false;
   }
 
   /** The running session with a card waiting for this approval (else the first running one, unless `strict`). */
@@ -443,7 +468,14 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
           break;
         case 'send':
           if (m.mode) this.mode = m.mode;
-          await this.send(m.text, m.mode);
+          if (this.sending) break;
+          this.sending = true;
+          try {
+            await this.send(m.text, m.mode);
+          } finally {
+            this.sending = false;
+            this.post({ type: 'sent' });
+          }
           break;
         case 'stop': {
           const r = await this.stop();
@@ -487,6 +519,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const id of [...this.pending.keys()]) this.answer(id, 'reject', 'cancelled');
     this.disposables.forEach((d) => d.dispose());
+    this.viewListeners.forEach((d) => d.dispose());
     this.runningEmitter.dispose();
   }
 }

@@ -1,5 +1,6 @@
 // Entry point: wiring only.
 import * as vscode from 'vscode';
+import { AgentMarks } from './agentMarks';
 import { AgentEditSaver } from './autosave';
 import { ChatView } from './chatView';
 import { ServerManager } from './client';
@@ -24,13 +25,14 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const transcript = new TranscriptView(server);
   const rewind = new RewindPreviewer(server);
   const infoDocs = new VirtualDocuments('minicode-info');
-  const chat = new ChatView(ctx.extensionUri, server, rewind, () => editorContext(srv));
+  const marks = new AgentMarks();
+  const chat = new ChatView(ctx.extensionUri, server, rewind, () => editorContext(srv), marks);
   // approvals (ask mode's edits, commands) are answered inline in the chat view
   server.approvals = {
     applyEdit: (params, next) => chat.handleApplyEdit(params, next),
     messageRequest: (params, token) => chat.handleMessageRequest(params, token),
   };
-  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs, chat, new AgentEditSaver(server.onEvent));
+  ctx.subscriptions.push(server, status, sessions, transcript, rewind, infoDocs, chat, marks, new AgentEditSaver(server.onEvent));
   registerCommands(ctx, { server, sessions, transcript, rewind, status, infoDocs, chat });
   // the server's "preview rewind of agent edits in this file" code action asks it to open a
   // document; in VS Code the preview quick pick, diffs and Refactor Preview do better

@@ -177,6 +177,18 @@ describe('the chat view answers the server\'s approval requests', () => {
     expect(chat.pendingApprovals()).toHaveLength(0);
   });
 
+  it('a second Send while the first prompt is on its way starts no second session', async () => {
+    let release: (v: unknown) => void = () => undefined;
+    const server = (chat as unknown as { server: { execute: ReturnType<typeof vi.fn> } }).server;
+    server.execute.mockImplementation(() => new Promise((r) => (release = r)));
+    const onMessage = (m: unknown) => (chat as unknown as { onMessage(m: unknown): Promise<void> }).onMessage(m);
+    const first = onMessage({ type: 'send', text: 'Fix calc' });
+    const second = onMessage({ type: 'send', text: 'Fix calc' });
+    release({ sessionId: 's2', turnId: 't9' });
+    await Promise.all([first, second]);
+    expect(server.execute).toHaveBeenCalledTimes(1);
+  });
+
   it('other message requests are shown as VS Code shows them', async () => {
     stub.calls.infos.length = 0;
     await chat.handleMessageRequest({ type: 3, message: 'MiniCode: trust this workspace?', actions: [{ title: 'Trust' }] });

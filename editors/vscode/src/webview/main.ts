@@ -43,6 +43,7 @@ function icon(name: string): HTMLElement {
 
 function button(label: string, onClick: () => void, opts: { icon?: string; cls?: string; title?: string } = {}): HTMLButtonElement {
   const b = el('button', opts.cls ?? 'secondary');
+  b.type = 'button';
   if (opts.icon) b.append(icon(opts.icon));
   b.append(document.createTextNode(label));
   if (opts.title) b.title = opts.title;
@@ -84,9 +85,14 @@ controls.append(modeSel, el('span', 'spacer'), stop, send);
 composer.append(input, controls);
 app.append(header, log, composer);
 
+/** A prompt was sent and the extension has not answered yet: Enter and Send do nothing. */
+let sending = false;
+
 function submit(): void {
   const text = input.value.trim();
-  if (!text || state.running) return;
+  if (!text || state.running || sending) return;
+  sending = true;
+  send.disabled = true;
   vscode.postMessage({ type: 'send', text, mode: modeSel.value });
   input.value = '';
 }
@@ -280,7 +286,7 @@ function renderChrome(): void {
   titleEl.textContent = s?.title ?? 'New chat';
   titleEl.title = s ? `session ${s.sessionId}` : '';
   providerEl.textContent = state.server === 'running' ? state.provider || 'provider: checking…' : `server ${state.server}`;
-  send.disabled = state.running;
+  send.disabled = state.running || sending;
   stop.hidden = !state.running;
   send.hidden = state.running;
   modeSel.value = state.mode;
@@ -332,6 +338,10 @@ window.addEventListener('message', (event: MessageEvent) => {
       if (at !== undefined) requestAnimationFrame(() => setTimeout(() => paint.push(Date.now() - at * 1000), 0));
       break;
     }
+    case 'sent':
+      sending = false;
+      renderChrome();
+      break;
     case 'running':
       state.running = !!m.running;
       renderChrome();

@@ -225,6 +225,22 @@ async function step(name, fn) {
       await shot(page, 'chat-done');
     });
 
+    await step('the approved edit is marked in the editor (agent edit lines)', async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10000 });
+      await input.fill('calc.py');
+      await page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
+      await page.keyboard.press('Enter');
+      await editorWith(page, 'return a + b').first().waitFor({ timeout: 15000 });
+      const marked = page.locator('.monaco-editor .view-overlays div[class*="ced-"]');
+      await marked.first().waitFor({ state: 'attached', timeout: 10000 });
+      log('marked lines:', await marked.count());
+      await page.waitForTimeout(300);
+      await shot(page, 'agent-marks');
+    });
+
     await step('follow up in the same view: a failing command, allowed for the session, is marked failed', async () => {
       await ask(chat, 'Run the test suite');
       const card = pendingCard(chat, 'FAILED');
@@ -280,6 +296,8 @@ async function step(name, fn) {
       await chat.locator('.empty').waitFor({ timeout: 10000 });
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
       await session.waitFor({ timeout: 20000 });
+      const sessions = await page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).count();
+      if (sessions !== 1) throw new Error(`expected one session, found ${sessions} (a prompt sent twice?)`);
       await session.click();
       await chat.locator('section.turn').nth(2).waitFor({ timeout: 20000 });
       await chat.locator('.card.tool.command.failed').filter({ hasText: 'exit code 1' }).first().waitFor({ timeout: 10000 });
