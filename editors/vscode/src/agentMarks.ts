@@ -1,6 +1,6 @@
 // Agent edits marked in the editor: the lines an agent's workspace edit changed (auto mode, or
 // an approved edit) get a bar in the gutter and a mark in the overview ruler, until the user
-// edits those lines (or the file is closed and reopened: marks live in this window only).
+// edits those lines (marks live in this window only).
 import * as vscode from 'vscode';
 import { afterUserChange, changedLines, merge, type LineRange } from './model/marks';
 
@@ -22,8 +22,9 @@ export class AgentMarks implements vscode.Disposable {
     this.disposables.push(
       this.decoration,
       vscode.workspace.onDidChangeTextDocument((e) => this.onChange(e)),
+      // kept by uri when the document closes: an edit applied to a file not shown (the
+      // document VS Code opened for it is closed soon after) shows when the file is opened
       vscode.window.onDidChangeVisibleTextEditors(() => this.paintAll()),
-      vscode.workspace.onDidCloseTextDocument((d) => this.marks.delete(d.uri.toString())),
     );
   }
 
