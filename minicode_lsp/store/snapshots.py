@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import pathspec
 
@@ -38,6 +38,16 @@ from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.ids import is_alive, process_marker
 
 log = logging.getLogger(__name__)
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading; anything else (a FIFO swapped in, a device) is an
+    OSError, never a wait: opened non-blocking, checked on the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return os.fdopen(fd, "rb")
 
 SYNC_TIMEOUT_S = 2.0  # waiting longer for the watcher than a full re-stat would take is pointless
 RACY_NS = 1_000_000_000  # files modified within 1 s before a take are re-hashed next time
@@ -324,7 +334,8 @@ class Snapshotter:
     def _spec(self, dirrel: str) -> pathspec.PathSpec | None:
         if dirrel not in self._specs:
             try:
-                text = (self.root / dirrel / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                with _open_regular(self.root / dirrel / ".gitignore") as fh:
+                    text = fh.read().decode("utf-8", errors="replace")
                 self._specs[dirrel] = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
             except OSError:
                 self._specs[dirrel] = None
@@ -418,7 +429,7 @@ class Snapshotter:
             snap.skipped[rel] = f"time budget of {self.time_budget_s:g} s exceeded"
             return
         try:
-            with open(self.root / rel, "rb") as fh:
+            with _open_regular(self.root / rel) as fh:
                 if self._dirty is not None:  # count it: the watcher will see this open
                     key = str(self.root / rel)
                     self._opens[key] = self._opens.get(key, 0) + 1

@@ -45,6 +45,13 @@ def hostile(case: str, root: Path) -> dict[str, Any]:
     if case == "fifo":
         os.mkfifo(root / "pipe")
         return call("read_file", path="pipe")
+    if case == "fifo_gitignore":  # the walk reads every .gitignore it meets
+        (root / "sub").mkdir()
+        os.mkfifo(root / "sub" / ".gitignore")
+        (root / "sub" / "a.py").write_text("x = 1\n", encoding="utf-8")
+        return call("list_files", path=".")
+    if case == "long_command":  # a tool that really runs: cancel must end it
+        return call("run_command", command="sleep 30")
     if case == "catastrophic_search":
         (root / "aaa.txt").write_text(("a" * 40 + "b\n") * 50, encoding="utf-8")
         return call("search", pattern="(a+)+$")
@@ -66,7 +73,8 @@ def probe_latency(srv: RawServer, seconds: float) -> float:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", ["fifo", "catastrophic_search", "fuzzy_edit_miss"])
+@pytest.mark.parametrize("case", ["fifo", "fifo_gitignore", "catastrophic_search", "fuzzy_edit_miss",
+                                  "long_command"])
 def test_hostile_tool_never_blocks_the_server(tmp_path: Path, model: ScriptedModelServer, case: str) -> None:
     files = fuzzy_files()[0] if case == "fuzzy_edit_miss" else None
     root = make_workspace(tmp_path, model, mode="auto", files=files)
@@ -91,6 +99,10 @@ def test_hostile_tool_never_blocks_the_server(tmp_path: Path, model: ScriptedMod
         if case == "fifo":  # refused at once, never opened
             assert finished and finished[0]["data"]["isError"], finished
             assert "not a regular file" in finished[0]["data"]["summary"], finished
+        if case == "fifo_gitignore":
+            assert finished and "sub/a.py" in finished[0]["data"]["output"], finished
+        if case == "long_command":
+            assert srv.events(ids["turnId"])[-1]["data"]["stopReason"] == "cancelled"
         if case == "catastrophic_search":  # linear time: finished, and the right answer
             assert finished and "no matches" in finished[0]["data"]["summary"], finished
         # the session takes a new turn

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pathspec
 
+from ..fileio import read_regular
 from .paths import inside_folded, is_git_name
 
 ALWAYS_SKIPPED = frozenset({".git"})
@@ -19,10 +20,13 @@ def glob_spec(pattern: str) -> pathspec.GitIgnoreSpec:
 
 
 def _load_ignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
-    try:
-        lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+    try:  # a FIFO named .gitignore must not hang the walk: regular files only
+        data = read_regular(directory / ".gitignore", 1024 * 1024)
     except OSError:
         return None
+    if data is None:
+        return None
+    lines = data.decode("utf-8", errors="replace").splitlines()
     return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
 
