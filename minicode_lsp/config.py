@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 WORKSPACE_FILE = ".minicode.toml"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:11434/v1"
+# `id_*` narrowed to the SSH key family, so source files such as id_map.py stay readable.
+DEFAULT_SECRET_FILES = (".env*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*")
 
 
 class Section(BaseModel):
@@ -56,6 +58,8 @@ class AgentConfig(Section):
     command_timeout_s: float = Field(default=120.0, gt=0)
     # how long an approval prompt (and any editor request a person answers) is waited for
     approval_timeout_s: float = Field(default=600.0, gt=0)
+    # Files the agent's tools never read or write, and snapshots never store (globs on the name).
+    secret_files: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_FILES))
 
 
 class RewindConfig(Section):

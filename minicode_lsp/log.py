@@ -1,4 +1,8 @@
-"""Logging: stderr or a file, never stdout (the transport), and WARNING+ to window/logMessage."""
+"""Logging: stderr or a file, never stdout (the transport), and WARNING+ to window/logMessage.
+
+Every handler's output passes through ``SCRUBBER``: the API keys the service resolved (by
+value, by any prefix of 8+ characters and in vendors' masked forms) never reach a log line,
+a traceback or the editor's log, whatever code logged them."""
 
 from __future__ import annotations
 
@@ -7,7 +11,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .agent.secrets import SecretScrubber
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+SCRUBBER = SecretScrubber()
+
+
+def register_secret(value: str) -> None:
+    """A secret (an API key read from the environment) that no log line may show."""
+    SCRUBBER.add(value)
+
+
+class _Scrubbing(logging.Formatter):
+    """Formats with ``inner``, then removes every known secret from the result."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return SCRUBBER.scrub(self.inner.format(record))
+
+
+def _scrubbed(handler: logging.Handler, formatter: logging.Formatter) -> None:
+    handler.setFormatter(_Scrubbing(formatter))
 
 
 class EditorLogHandler(logging.Handler):
@@ -71,10 +99,10 @@ def setup(verbosity: int, log_file: str | None, *, terminal: bool = False) -> No
     else:
         handler = logging.StreamHandler(sys.stderr)
     if terminal and not log_file and verbosity == 0:
-        handler.setFormatter(_TerminalFormatter())
+        _scrubbed(handler, _TerminalFormatter())
         handler.addFilter(_Once())
     else:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        _scrubbed(handler, logging.Formatter(FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -85,5 +113,5 @@ def setup(verbosity: int, log_file: str | None, *, terminal: bool = False) -> No
 
 def attach_editor(server: Any, verbosity: int) -> None:
     handler = EditorLogHandler(server, logging.INFO if verbosity else logging.WARNING)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    _scrubbed(handler, logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)

@@ -133,6 +133,14 @@ def gate(layer: dict[str, Any], user: dict[str, Any], source: str) -> tuple[dict
         baseline = (user.get("agent") or {}).get("permission_mode", "ask")
         if MODE_RANK.get(agent["permission_mode"], 99) > MODE_RANK.get(baseline, 1):
             hold("agent.permissionMode", agent.pop("permission_mode"))
+    if "secret_files" in agent:  # a repository may add patterns, never drop one
+        baseline_files = (user.get("agent") or {}).get("secret_files")
+        if baseline_files is None:
+            from .config import DEFAULT_SECRET_FILES
+
+            baseline_files = list(DEFAULT_SECRET_FILES)
+        if not set(baseline_files) <= set(agent["secret_files"] or []):
+            hold("agent.secretFiles", agent.pop("secret_files"))
     store = kept.get("store") or {}
     if store.get("path"):
         hold("store.path", store.pop("path"))

@@ -103,6 +103,8 @@ class Ports:
     roots: list[Path]
     # Absolute paths the file tools must never touch besides ``.git`` (e.g. the store).
     forbidden: list[Path] = field(default_factory=list)
+    # Globs on file names the file tools never read or write (agent.secretFiles).
+    secret_files: list[str] = field(default_factory=list)
     # Environment for run_command: already stripped of provider API keys by the service.
     command_env: dict[str, str] | None = None
     # Tools beyond the built-in ones (``agent.tools.registry.Tool``, kind "external" or "read"):

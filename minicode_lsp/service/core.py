@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from ..config import ConfigLoader, Settings, load_for_workspace, user_config_path
+from ..log import register_secret
 from ..protocol import (
     NOTIFY_READINESS,
     NOTIFY_SESSIONS,
@@ -86,6 +87,8 @@ class Service:
         self.store_dir = store_dir_for(self.root, self._settings.store.path)
         self.db = open_database(self.store_dir, self._settings.store.path)
         self.redactor = Redactor(secret_values(self._settings))
+        for secret in secret_values(self._settings):
+            register_secret(secret)
         self.sessions = SessionStore(self.db, redactor=self.redactor)
         check_folder(self.store_dir / "blobs", "blobs", self.store_dir, self._settings.store.path)
         self.blobs = BlobStore(self.store_dir / "blobs", max_size=self._settings.store.max_blob_bytes)
@@ -97,6 +100,7 @@ class Service:
         self.snapshotter = Snapshotter(
             self.root, self.blobs, store_dir=self.store_dir, max_file_size=snap.max_file_bytes,
             max_files=snap.max_files, time_budget_s=snap.time_budget_s, watch=watch,
+            secret_files=self._settings.agent.secret_files,
         )
         self.blobs.pin(self.snapshotter.live_shas)  # the next shell group's pre-images
         self._recover_rewind()
@@ -141,6 +145,7 @@ class Service:
         self.mcp.configure(self._settings.mcp_servers)
         for secret in secret_values(self._settings):
             self.redactor.add_secret(secret)
+            register_secret(secret)
 
     def http_client(self) -> Any:
         """One httpx client for every provider request of this service (its TLS context and

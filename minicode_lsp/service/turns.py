@@ -307,6 +307,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         checkpoints=checkpoints,
         roots=[svc.root],
         forbidden=off_limits(svc),
+        secret_files=list(settings.agent.secret_files),
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
     )

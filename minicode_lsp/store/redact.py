@@ -1,7 +1,8 @@
 """Secret redaction, applied to everything before it is written to the store.
 
-Two layers: the exact values the service knows are secrets (API keys read from the
-environment variables named in config), and patterns for common key shapes that may
+Two layers: the values the service knows are secrets (API keys read from the environment
+variables named in config) — whole, by any prefix of 8 or more characters, or in the masked
+forms vendors echo back (``agent/secrets.py``) — and patterns for common key shapes that may
 show up in prompts, tool output or provider errors. Dict entries whose key names a
 credential (``api_key``, ``authorization``, ``x-api-key``, ``password`` ...) have their
 string value replaced whole.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from ..agent.secrets import SecretScrubber
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
@@ -58,24 +61,20 @@ class Redactor:
     """Replaces secrets with ``[REDACTED]`` in strings, dicts and lists (recursively)."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        self._values: set[str] = set()
-        self._exact: re.Pattern[str] | None = None
+        self._known = SecretScrubber()
         for secret in secrets:
             self.add_secret(secret)
 
     def add_secret(self, secret: str) -> None:
         """Add a secret value (also usable later, e.g. a key resolved after a config change)."""
-        if not secret or len(secret) < MIN_SECRET_LENGTH or secret in self._values:
+        if not secret or len(secret) < MIN_SECRET_LENGTH:
             return
-        self._values.add(secret)
-        ordered = sorted(self._values, key=len, reverse=True)
-        self._exact = re.compile("|".join(re.escape(v) for v in ordered))
+        self._known.add(secret)
 
     def text(self, value: str) -> str:
         if not value:
             return value
-        if self._exact is not None:
-            value = self._exact.sub(REDACTED, value)
+        value = self._known.scrub(value, REDACTED)
         for pattern, replacement in _PATTERNS:
             value = pattern.sub(replacement, value)
         return value

@@ -19,6 +19,7 @@ out and why.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -175,8 +176,11 @@ class _Dirty:
 class Snapshotter:
     def __init__(self, root: str | os.PathLike[str], blobs: BlobStore, *,
                  store_dir: str | os.PathLike[str] | None = None, max_file_size: int | None = None,
-                 max_files: int = 200_000, time_budget_s: float = 30.0, watch: bool = False) -> None:
+                 max_files: int = 200_000, time_budget_s: float = 30.0, watch: bool = False,
+                 secret_files: Sequence[str] = ()) -> None:
         self.root, self.blobs = Path(root).resolve(), blobs
+        # names (globs) whose content is never read nor stored: .env, keys (agent.secretFiles)
+        self.secret_files = [p.casefold() for p in secret_files]
         self.max_file_size = blobs.max_size if max_file_size is None else max_file_size
         self.max_files, self.time_budget_s = max_files, time_budget_s
         self._extra: set[str] = set()  # the store folder, when it is inside the workspace
@@ -413,6 +417,11 @@ class Snapshotter:
             sha = hashlib.sha256(target).hexdigest()
             self.blobs.put_known(sha, target, fsync=False)
             snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha, st.st_mode, st.st_ctime_ns)
+            return
+        if stat.S_ISREG(st.st_mode) and any(fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1].casefold(), p)
+                                            for p in self.secret_files):
+            snap.files[rel] = entry
+            snap.skipped[rel] = "a secret file (agent.secretFiles): its content is never stored"
             return
         if cached is not None and cached.same_stat(entry) and rel not in self._racy and (
                 cached.sha is not None or st.st_size > self.max_file_size):

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import httpx
 
+from ..secrets import SecretScrubber
 from .base import ProviderError, ProviderSpec, TextCallback
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,8 @@ _KEYLIKE = re.compile(r"\b(sk|key|ak)-[A-Za-z0-9_\-*.]{6,}")
 
 def redact(text: str, spec: ProviderSpec) -> str:
     """Remove the key (and anything that looks like a key) from text meant for users or logs."""
-    if spec.api_key:
-        text = text.replace(spec.api_key, "***")
+    if spec.api_key:  # whole, by a prefix of 8+ characters, or masked as vendors echo it
+        text = SecretScrubber([spec.api_key]).scrub(text, "***")
     for value in spec.extra_headers.values():
         if len(value) >= 8:
             text = text.replace(value, "***")

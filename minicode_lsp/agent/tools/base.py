@@ -40,7 +40,7 @@ class ToolContext:
     def resolve(self, raw: Any) -> Path:
         if not isinstance(raw, str):
             raise ToolError("path must be a string")
-        return resolve_path(raw, self.ports.roots, self.ports.forbidden)
+        return resolve_path(raw, self.ports.roots, self.ports.forbidden, secret_files=self.ports.secret_files)
 
     def show(self, path: Path) -> str:
         return display_path(path, self.ports.roots)

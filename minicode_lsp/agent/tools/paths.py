@@ -11,6 +11,7 @@ returned path holds no link; ``confined.py`` keeps it that way while it is used.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import unicodedata
 from pathlib import Path
@@ -42,7 +43,17 @@ def inside_folded(path: Path, parent: Path) -> bool:
     return a[: len(b)] == b
 
 
-def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = None) -> Path:
+def is_secret_file(path: Path, patterns: list[str] | None) -> str | None:
+    """The deny-list pattern ``path``'s name matches (case-insensitively), if any."""
+    name = path.name.casefold()
+    for pattern in patterns or []:
+        if fnmatch.fnmatchcase(name, pattern.casefold()):
+            return pattern
+    return None
+
+
+def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = None, *,
+                 secret_files: list[str] | None = None) -> Path:
     if not roots:
         raise PathRefused("no workspace root is open")
     text = raw.strip()
@@ -67,6 +78,12 @@ def resolve_path(raw: str, roots: list[Path], forbidden: list[Path] | None = Non
     for bad in forbidden or []:
         if inside_folded(resolved, Path(os.path.realpath(bad))) or inside_folded(resolved, Path(bad)):
             raise PathRefused(f"'{raw}' is inside MiniCode's own store, state or config, which is off limits")
+    for candidate_name in {resolved, Path(text)}:  # the link's own name counts, as its target's
+        pattern = is_secret_file(candidate_name, secret_files)
+        if pattern:
+            raise PathRefused(
+                f"'{raw}' matches the secret-file list ({pattern!r} in agent.secretFiles): the agent does not "
+                "read or write it. The user can allow it by changing agent.secretFiles in their config")
     return resolved
 
 

@@ -17,7 +17,7 @@ import re2
 
 from ..messages import ToolSpec
 from .base import ToolContext, ToolError, ToolOutput, decode, is_binary, root_of, str_arg
-from .paths import PathRefused
+from .paths import PathRefused, is_secret_file
 from .walk import glob_spec, walk_files
 
 KIND = "read"
@@ -87,7 +87,7 @@ def matching_lines(regex: Any, data: bytes, limit: int) -> list[tuple[int, str]]
 
 
 def _files(start: Path, root: Path, glob: str | None, stop: list[bool],
-           forbidden: list[Path] | None = None) -> tuple[list[Path], bool]:
+           forbidden: list[Path] | None = None, secret_files: list[str] | None = None) -> tuple[list[Path], bool]:
     """The files to search (at most ``MAX_FILES``) and whether there were more. Symbolic
     links are never searched (a link inside the workspace has its target searched anyway)."""
     spec = glob_spec(glob) if glob else None
@@ -96,6 +96,8 @@ def _files(start: Path, root: Path, glob: str | None, stop: list[bool],
         if stop[0]:
             break
         if spec is not None and not spec.match_file(path.relative_to(root).as_posix()):
+            continue
+        if is_secret_file(path, secret_files):  # .env, keys: never read
             continue
         if len(out) >= MAX_FILES:
             return out, True
@@ -122,7 +124,7 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     deadline = time.monotonic() + TIME_BUDGET_S
     try:
         files, capped = await asyncio.to_thread(_files, start, root, glob or None, stop,
-                                                ctx.ports.forbidden)
+                                                ctx.ports.forbidden, ctx.ports.secret_files)
         out: list[str] = []
         scanned = skipped = 0
         out_of_time = False
