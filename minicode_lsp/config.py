@@ -15,6 +15,7 @@ API keys never live in config: ``apiKeyEnv`` names an environment variable.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tomllib
@@ -29,6 +30,7 @@ from . import trust
 log = logging.getLogger(__name__)
 
 WORKSPACE_FILE = ".minicode.toml"
+MCP_JSON = ".mcp.json"  # the mcpServers object Claude Code and others read; allowed like the workspace file
 DEFAULT_LOCAL_URL = "http://127.0.0.1:11434/v1"
 # `id_*` narrowed to the SSH key family, so source files such as id_map.py stay readable.
 DEFAULT_SECRET_FILES = (".env*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*")
@@ -103,6 +105,9 @@ class McpServerConfig(Section):
     enabled: bool = True
     timeout_s: float = Field(default=30.0, gt=0)
     allow: list[str] = Field(default_factory=list)  # tools that need no approval in ask mode
+    # From a .mcp.json only (values written in that file; ``${VAR}`` reads the environment):
+    env_values: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class Settings(Section):
@@ -257,6 +262,11 @@ class ConfigLoader:
         # stricter; no client message can make a file trusted.
         self.client_untrusted = False
         self.withheld: list[trust.Withheld] = []
+        # The workspace's .mcp.json as last read: its servers (cleaned), bytes and allow.
+        self.mcp_json_path: Path | None = None
+        self.mcp_json_bytes: bytes | None = None
+        self.mcp_json_allowed = False
+        self.mcp_json_servers: dict[str, Any] = {}
 
     def set_layer(self, source: str, data: Any) -> None:
         if isinstance(data, dict) and (TRUST_FLAG in data or "token" in data):
@@ -302,6 +312,39 @@ class ConfigLoader:
             self.workspace_allowed = trust.is_allowed(path, trust.content_hash(raw), base=self.trust_base)
         self.set_layer(source, data)
 
+    def load_mcp_json(self, path: Path) -> None:
+        """The workspace's ``.mcp.json``: its servers apply once the user allowed its exact content."""
+        self.mcp_json_path, self.mcp_json_bytes, self.mcp_json_allowed = path, None, False
+        self.mcp_json_servers = {}
+        self.problems.pop(MCP_JSON, None)
+        if not path.is_file():
+            return
+        problems: list[ConfigProblem] = []
+        try:
+            raw = path.read_bytes()
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            log.warning("config %s: cannot read %s: %s", MCP_JSON, path, exc)
+            self.problems[MCP_JSON] = [ConfigProblem(source=MCP_JSON, key=str(path), message=f"unreadable: {exc}")]
+            return
+        servers = data.get("mcpServers") if isinstance(data, dict) else None
+        converted = {name: mcp_json_entry(entry) for name, entry in (servers or {}).items()} \
+            if isinstance(servers, dict) else servers
+        self.mcp_json_servers = _clean_mcp(converted, MCP_JSON, "mcpServers", problems)
+        self.problems[MCP_JSON] = problems
+        self.mcp_json_bytes = raw
+        self.mcp_json_allowed = trust.is_allowed(path, trust.content_hash(raw), base=self.trust_base)
+
+    def allow_mcp_json(self, sha256: str | None = None) -> bool:
+        if self.mcp_json_path is None or self.mcp_json_bytes is None:
+            return False
+        digest = trust.content_hash(self.mcp_json_bytes)
+        if sha256 is not None and sha256 != digest:
+            return False
+        trust.allow(self.mcp_json_path, digest, base=self.trust_base)
+        self.mcp_json_allowed = True
+        return True
+
     def settings(self) -> Settings:
         merged: dict[str, Any] = {}
         user = self.layers.get("user", {})
@@ -317,6 +360,12 @@ class ConfigLoader:
                 if withheld.keys:
                     self.withheld.append(withheld)
             merged = _merge(merged, layer)
+            if source == "workspace" and self.mcp_json_servers:
+                if self.mcp_json_allowed and not self.client_untrusted:
+                    merged = _merge({"mcp_servers": self.mcp_json_servers}, merged)  # the TOML's win
+                else:
+                    self.withheld.append(trust.Withheld(MCP_JSON, ["mcpServers"],
+                                                        {"mcpServers": self.mcp_json_servers}))
         return Settings.model_validate(merged)
 
     def workspace_withheld(self) -> trust.Withheld | None:
@@ -338,7 +387,7 @@ class ConfigLoader:
         return True
 
     def all_problems(self) -> list[ConfigProblem]:
-        return [p for source in self.ORDER for p in self.problems.get(source, [])]
+        return [p for source in (*self.ORDER, MCP_JSON) for p in self.problems.get(source, [])]
 
 
 def user_config_path() -> Path:
@@ -356,4 +405,21 @@ def load_for_workspace(root: Path | None, loader: ConfigLoader | None = None) ->
     loader.load_file("user", user_config_path())
     if root is not None:
         loader.load_file("workspace", root / WORKSPACE_FILE)
+        loader.load_mcp_json(root / MCP_JSON)
     return loader
+
+
+def mcp_json_entry(entry: Any) -> Any:
+    """One ``.mcp.json`` server in our settings' shape. Its ``env`` values are passed as written,
+    except ``${VAR}``, which passes the variable from the environment (never copied into config)."""
+    if not isinstance(entry, dict):
+        return entry
+    out: dict[str, Any] = {k: entry[k] for k in ("command", "args", "cwd", "url") if k in entry}
+    env = entry.get("env")
+    if isinstance(env, dict):
+        out["env"] = [str(k) for k in env]
+        out["envValues"] = {str(k): str(v) for k, v in env.items()}
+    headers = entry.get("headers")
+    if isinstance(headers, dict):
+        out["headers"] = {str(k): str(v) for k, v in headers.items()}
+    return out

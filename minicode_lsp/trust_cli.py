@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import trust
-from .config import WORKSPACE_FILE, load_for_workspace
+from .config import MCP_JSON, WORKSPACE_FILE, ConfigLoader, load_for_workspace
 
 
 def trust_cmd(args: argparse.Namespace) -> int:
@@ -19,16 +19,21 @@ def trust_cmd(args: argparse.Namespace) -> int:
         print(f"{path}: allow removed" if removed else f"{path} was not allowed")
         return 0
     loader = load_for_workspace(root)
+    if loader.workspace_bytes is None and loader.mcp_json_bytes is not None:
+        return _trust_mcp_json(loader, args)
     if loader.workspace_bytes is None:
-        print(f"minicode-lsp: error: there is no readable {WORKSPACE_FILE} in {root}", file=sys.stderr)
+        print(f"minicode-lsp: error: there is no readable {WORKSPACE_FILE} or {MCP_JSON} in {root}", file=sys.stderr)
         return 2
     digest = trust.content_hash(loader.workspace_bytes)
     withheld = loader.workspace_withheld()
     settings = trust.describe(withheld) if withheld else []
+    if loader.mcp_json_bytes is not None:  # the .mcp.json beside it is shown and allowed with it
+        settings += [f"{MCP_JSON}: {line}" for line in _mcp_lines(loader)]
     if args.json and not args.yes:
         print(json.dumps({"path": str(path), "sha256": digest, "allowed": loader.workspace_allowed,
                           "settings": settings}, indent=2))
         return 0
+    mcp_digest = trust.content_hash(loader.mcp_json_bytes) if loader.mcp_json_bytes is not None else None
     print(f"{path} (sha256 {digest})")
     if loader.workspace_allowed:
         print("already allowed with this content")
@@ -49,6 +54,47 @@ def trust_cmd(args: argparse.Namespace) -> int:
             return 1
     if not loader.allow_workspace(digest):  # the content shown, never a later one
         print("minicode-lsp: error: the file changed meanwhile; run again", file=sys.stderr)
+        return 2
+    if loader.mcp_json_bytes is not None and not loader.allow_mcp_json(mcp_digest):
+        print(f"minicode-lsp: error: {MCP_JSON} changed meanwhile; run again", file=sys.stderr)
+        return 2
+    print(f"allowed; recorded in {trust.trust_file()} (any change to the file asks again)")
+    return 0
+
+
+def _mcp_lines(loader: ConfigLoader) -> list[str]:
+    return [f"MCP server {name!r}: " + (f"url={cfg.get('url')}" if cfg.get("url") else
+                                        f"command={cfg.get('command')} args={json.dumps(cfg.get('args', []))}")
+            for name, cfg in loader.mcp_json_servers.items()] or ["(no servers)"]
+
+
+def _trust_mcp_json(loader: ConfigLoader, args: argparse.Namespace) -> int:
+    """A workspace with a .mcp.json and no .minicode.toml: show its servers and allow it."""
+    assert loader.mcp_json_path is not None and loader.mcp_json_bytes is not None
+    digest = trust.content_hash(loader.mcp_json_bytes)
+    lines = _mcp_lines(loader)
+    if args.json and not args.yes:
+        print(json.dumps({"path": str(loader.mcp_json_path), "sha256": digest, "allowed": loader.mcp_json_allowed,
+                          "settings": lines}, indent=2))
+        return 0
+    print(f"{loader.mcp_json_path} (sha256 {digest})")
+    print("allowing it starts these servers when the agent works here:")
+    for line in lines:
+        print(f"  {line}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content",
+                  file=sys.stderr)
+            return 2
+        try:
+            answer = input("Allow these servers? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            print("not allowed")
+            return 1
+    if not loader.allow_mcp_json(digest):
+        print(f"minicode-lsp: error: {MCP_JSON} changed meanwhile; run again", file=sys.stderr)
         return 2
     print(f"allowed; recorded in {trust.trust_file()} (any change to the file asks again)")
     return 0

@@ -35,6 +35,15 @@ NAME_MAX = 64  # providers' tool-name limit (OpenAI, Anthropic: ^[a-zA-Z0-9_-]{1
 STDERR_TAIL = 600
 
 
+def expand(value: str) -> str:
+    """``${VAR}`` (and ``${VAR:-default}``) from the environment, as .mcp.json files write them."""
+    def sub(m: re.Match[str]) -> str:
+        name, _, default = m.group(1).partition(":-")
+        return os.environ.get(name, default)
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?)\}", sub, value)
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", text) or "_"
 
@@ -158,7 +167,8 @@ class McpManager:
         if cfg.url:
             from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
-            headers = {h: os.environ.get(var, "") for h, var in cfg.headers_env.items()}
+            headers = {h: expand(v) for h, v in cfg.headers.items()}
+            headers.update({h: os.environ.get(var, "") for h, var in cfg.headers_env.items()})
             missing = [var for var in cfg.headers_env.values() if not os.environ.get(var)]
             if missing:
                 raise RuntimeError(f"the environment variable(s) {', '.join(missing)} for its headers are not set")
@@ -168,6 +178,7 @@ class McpManager:
 
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "USER", "TMPDIR", "TERM")}
         env.update({name: os.environ[name] for name in cfg.env if name in os.environ})
+        env.update({name: expand(value) for name, value in cfg.env_values.items()})
         cwd = Path(cfg.cwd).expanduser() if cfg.cwd else self.root
         if not cwd.is_absolute():
             cwd = self.root / cwd
