@@ -303,7 +303,9 @@ class _Turn:
         except ProviderError as e:
             self.error = f"{e} ({e.hint})" if e.hint and e.hint not in str(e) else str(e)
             log.warning("provider failed: %s", self.error)
-            await self.emit(ev.ERROR, {"message": str(e), "hint": e.hint, "status": e.status})
+            # The message already names the hint (ProviderError messages do): shown once, not twice.
+            hint = "" if e.hint and e.hint in str(e) else e.hint
+            await self.emit(ev.ERROR, {"message": str(e), "hint": hint, "status": e.status})
             return ev.CONTEXT_EXHAUSTED if e.context_too_long else ev.PROVIDER_ERROR
         except Cancelled:
             raise

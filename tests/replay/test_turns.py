@@ -11,6 +11,7 @@ import pytest
 from minicode_lsp.agent.loop import TurnSettings, run_turn
 from minicode_lsp.agent.messages import Message, ToolCall, ToolResult
 from minicode_lsp.agent.providers.base import ProviderError
+from minicode_lsp.agent.providers.fallback import FallbackChain
 from tests.unit.agent.fakes import make_ports
 
 from .conftest import make
@@ -51,3 +52,24 @@ async def test_openrouter_wrapped_error_shows_the_upstream_reason(replay: Replay
     with pytest.raises(ProviderError) as info:
         await make(replay, "openai", client).complete(system="", messages=[Message(role="user", text="x")], tools=[])
     assert "Crucible: Model supports at most 1 image per prompt." in str(info.value)
+
+
+async def test_a_failing_chain_reports_its_error_once(tmp_path: Path, replay: ReplayServer,
+                                                      client: httpx.AsyncClient,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    fake = make_ports(tmp_path)
+    quota = {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                       "type": "insufficient_quota", "code": "insufficient_quota"}}
+    replay.add(error(429, quota), error(429, quota))
+    chain = FallbackChain([make(replay, "openai", client, name="first", max_retries=2),
+                           make(replay, "openai", client, name="second", max_retries=2)])
+    caplog.set_level("INFO")
+    out = await run_turn(prompt="hi", history=[], provider=chain, ports=fake.ports,
+                         settings=TurnSettings(permission_mode="auto"), cancel=asyncio.Event())
+    assert out.stop_reason == "provider_error"
+    assert len(replay.requests) == 2  # quota is not retried; the fallback was tried once
+    (err,) = fake.events.of("error")
+    shown = err["message"] + " " + err["hint"]
+    assert shown.count("out of quota") == 1
+    warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert len(warnings) == 1

@@ -82,7 +82,8 @@ class FallbackChain:
             except ProviderError as e:
                 last = e
                 self.failures.append(Failure(provider.spec.name, e))
-                log.warning("provider %s failed: %s", provider.spec.name, e)
+                # info: the loop reports the final failure once, a fallback is its own event
+                log.info("provider %s failed: %s", provider.spec.name, e)
                 if e.context_too_long or i + 1 == len(self.providers):
                     raise
                 nxt = self.providers[i + 1].spec.name
