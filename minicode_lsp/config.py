@@ -50,6 +50,14 @@ class ProviderConfig(Section):
     max_tokens: int = Field(default=4096, ge=1)
     context_window: int = Field(default=32768, ge=1024)
     max_retries: int = Field(default=2, ge=0, le=10)
+    # Separate timeouts: connecting; the reply's first byte (a local model may load first);
+    # between chunks once it streams.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    first_token_timeout_s: float = Field(default=300.0, gt=0)
+    idle_timeout_s: float = Field(default=90.0, gt=0)
+    # Caps that keep memory bounded whatever the server sends.
+    max_reply_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    max_tool_arguments_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
 
 class AgentConfig(Section):

@@ -143,6 +143,9 @@ class _Turn:
     async def _on_thought(self, delta: str) -> None:
         await self.emit(ev.THOUGHT_DELTA, {"text": delta})
 
+    async def _on_wait(self, seconds: float) -> None:
+        await self.emit(ev.MODEL_WAITING, {"seconds": round(seconds), "provider": self._provider_name()})
+
     def _output_limit(self) -> int:
         spec = getattr(self.provider, "spec", None)
         return int(getattr(spec, "max_tokens", 0) or 4096)
@@ -284,7 +287,8 @@ class _Turn:
                 reply = await race(
                     self.provider.complete(
                         system=request.system, messages=request.messages, tools=self.tools,
-                        on_text=None if max_tokens else self._on_text, on_thought=self._on_thought, **more,
+                        on_text=None if max_tokens else self._on_text, on_thought=self._on_thought,
+                        on_wait=self._on_wait, **more,
                     ),
                     self.cancel,
                 )

@@ -88,6 +88,11 @@ def spec_of(p: ProviderConfig) -> ProviderSpec:
         max_tokens=p.max_tokens,
         context_window=p.context_window,
         max_retries=p.max_retries,
+        connect_timeout_s=p.connect_timeout_s,
+        first_token_timeout_s=p.first_token_timeout_s,
+        idle_timeout_s=p.idle_timeout_s,
+        max_reply_bytes=p.max_reply_bytes,
+        max_tool_arguments_bytes=p.max_tool_arguments_bytes,
     )
 
 

@@ -73,3 +73,24 @@ async def test_a_failing_chain_reports_its_error_once(tmp_path: Path, replay: Re
     assert shown.count("out of quota") == 1
     warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
     assert len(warnings) == 1
+
+
+async def test_waiting_for_a_loading_model_is_shown(tmp_path: Path, replay: ReplayServer,
+                                                    client: httpx.AsyncClient) -> None:
+    from minicode_lsp.agent.providers import _transport
+
+    fake = make_ports(tmp_path)
+    reply = openai_text("loaded")
+    reply.hold_s = 0.5  # the server says nothing for half a second (a model loading)
+    replay.add(reply)
+    tick, _transport.WAIT_TICK_S = _transport.WAIT_TICK_S, 0.1
+    try:
+        out = await run_turn(prompt="hi", history=[], provider=make(replay, "openai", client), ports=fake.ports,
+                             settings=TurnSettings(permission_mode="auto"), cancel=asyncio.Event())
+    finally:
+        _transport.WAIT_TICK_S = tick
+    assert out.text == "loaded"
+    waits = fake.events.of("model.waiting")
+    assert len(waits) >= 2 and all(w["provider"] == "openai-replay" for w in waits)
+    types = [t for t, _ in fake.events.events]
+    assert types.index("text.delta") > max(i for i, t in enumerate(types) if t == "model.waiting")

@@ -16,6 +16,8 @@ from typing import Any
 from ..messages import Message, ToolCall, ToolSpec, Usage
 from ._transport import (
     HttpProvider,
+    WaitCallback,
+    arguments_too_large,
     base_headers,
     is_event_stream,
     iter_sse,
@@ -90,6 +92,7 @@ class _Block:
     id: str = ""
     name: str = ""
     input: dict[str, Any] | None = None
+    size: int = 0
 
 
 @dataclass
@@ -147,10 +150,10 @@ class AnthropicProvider(HttpProvider):
         return headers
 
     async def _once(self, body: dict[str, Any], on_text: TextCallback | None,
-                    on_thought: TextCallback | None = None) -> ModelReply:
-        async with self._transport.post(self.url, body, self.headers()) as response:
+                    on_thought: TextCallback | None = None, on_wait: WaitCallback | None = None) -> ModelReply:
+        async with self._transport.post(self.url, body, self.headers(), on_wait) as response:
             if not is_event_stream(response):
-                reply = self._from_json(parse_json(self.spec, await response.aread()))
+                reply = self._from_json(parse_json(self.spec, await response.read()))
                 if on_text and reply.message.text:
                     await on_text(reply.message.text)
                 return reply
@@ -186,7 +189,11 @@ class AnthropicProvider(HttpProvider):
                 if on_text and block.kind == "text":
                     await on_text(delta["text"])
             elif delta.get("type") == "input_json_delta":
-                block.text.append(str(delta.get("partial_json", "")))
+                part = str(delta.get("partial_json", ""))
+                block.text.append(part)
+                block.size += len(part)
+                if block.size > self.spec.max_tool_arguments_bytes:
+                    raise arguments_too_large(self.spec, block.name)
             # thinking_delta, signature_delta, citations: not part of the neutral reply
         elif kind == "message_delta":
             acc.stop_reason = str((d.get("delta") or {}).get("stop_reason") or acc.stop_reason)

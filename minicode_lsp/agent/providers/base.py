@@ -29,6 +29,14 @@ class ProviderSpec:
     max_tokens: int = 4096
     context_window: int = 32768
     max_retries: int = 2
+    # Timeouts: to connect; until the reply's first byte (a local model may be loading); between
+    # chunks once it streams. ``timeout_s`` bounds sending the request.
+    connect_timeout_s: float = 10.0
+    first_token_timeout_s: float = 300.0
+    idle_timeout_s: float = 90.0
+    # Size caps that keep memory bounded whatever a server sends.
+    max_reply_bytes: int = 16 * 1024 * 1024
+    max_tool_arguments_bytes: int = 2 * 1024 * 1024
     extra_headers: dict[str, str] = field(default_factory=dict)
     # The name of the environment variable the key came from (for hints; never the value).
     api_key_env: str = ""
@@ -88,11 +96,13 @@ class Provider(Protocol):
         on_text: TextCallback | None = None,
         on_thought: TextCallback | None = None,
         max_tokens: int | None = None,
+        on_wait: Callable[[float], Awaitable[None]] | None = None,
     ) -> ModelReply:
         """Send one streaming request; call ``on_text`` for each text delta; return the reply.
 
         ``on_thought`` gets streamed reasoning (kept out of the reply's text); ``max_tokens``
-        overrides ``spec.max_tokens`` for this request.
+        overrides ``spec.max_tokens`` for this request; ``on_wait(seconds)`` is called every few
+        seconds while no byte of the reply has arrived yet.
 
         Raises ``ProviderError`` (after its own retries) on failure.
         """

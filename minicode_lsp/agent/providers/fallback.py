@@ -65,12 +65,15 @@ class FallbackChain:
         on_text: TextCallback | None = None,
         on_thought: TextCallback | None = None,
         max_tokens: int | None = None,
+        on_wait: Callable[[float], Awaitable[None]] | None = None,
     ) -> ModelReply:
         gate = TextGate(on_text)
         thoughts = TextGate(on_thought, marker=False)
         extra: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens is not None else {}
         if on_thought is not None:
             extra["on_thought"] = thoughts.attempt
+        if on_wait is not None:
+            extra["on_wait"] = on_wait
         self.failures = []
         self.last_provider_name = None
         last: ProviderError | None = None

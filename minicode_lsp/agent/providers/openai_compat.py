@@ -19,6 +19,8 @@ import httpx
 from ..messages import Message, ToolCall, ToolSpec, Usage
 from ._transport import (
     HttpProvider,
+    WaitCallback,
+    arguments_too_large,
     base_headers,
     is_event_stream,
     iter_sse,
@@ -67,6 +69,10 @@ def _usage(d: dict[str, Any] | None) -> Usage:
     return Usage(input_tokens=int(d.get("prompt_tokens") or 0), output_tokens=int(d.get("completion_tokens") or 0))
 
 
+class ArgumentsTooLarge(Exception):
+    """One tool call's arguments passed ``maxToolArgumentsBytes`` (the message is the tool's name)."""
+
+
 @dataclass
 class _PartialCall:
     index: int
@@ -74,6 +80,7 @@ class _PartialCall:
     id: str = ""
     name: str = ""
     args: list[str] = field(default_factory=list)
+    size: int = 0
 
 
 @dataclass
@@ -85,6 +92,7 @@ class _Assembly:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = ""
     done: bool = False
+    max_args: int | None = None  # characters of one call's arguments; past it ``too_large`` is raised
     # The call each ``index`` currently stands for.
     _open: dict[int, _PartialCall] = field(default_factory=dict)
 
@@ -113,10 +121,13 @@ class _Assembly:
             if isinstance(fn.get("name"), str) and fn["name"]:
                 call.name = call.name or fn["name"]
             args = fn.get("arguments")
+            if isinstance(args, dict):  # some servers (Ollama) send an object
+                args = json.dumps(args)
             if isinstance(args, str):
                 call.args.append(args)
-            elif isinstance(args, dict):  # some servers (Ollama) send an object
-                call.args.append(json.dumps(args))
+                call.size += len(args)
+                if self.max_args is not None and call.size > self.max_args:
+                    raise ArgumentsTooLarge(call.name)
 
     def reply(self) -> ModelReply:
         calls = []
@@ -155,9 +166,10 @@ class OpenAICompatProvider(HttpProvider):
         on_text: TextCallback | None = None,
         on_thought: TextCallback | None = None,
         max_tokens: int | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> ModelReply:
         kw: dict[str, Any] = {"system": system, "messages": messages, "tools": tools, "on_text": on_text,
-                              "on_thought": on_thought, "max_tokens": max_tokens}
+                              "on_thought": on_thought, "max_tokens": max_tokens, "on_wait": on_wait}
         try:
             return await super().complete(**kw)
         except ProviderError as e:
@@ -190,27 +202,31 @@ class OpenAICompatProvider(HttpProvider):
         return headers
 
     async def _once(self, body: dict[str, Any], on_text: TextCallback | None,
-                    on_thought: TextCallback | None = None) -> ModelReply:
-        async with self._transport.post(self.url, body, self.headers()) as response:
+                    on_thought: TextCallback | None = None, on_wait: WaitCallback | None = None) -> ModelReply:
+        async with self._transport.post(self.url, body, self.headers(), on_wait) as response:
             if not is_event_stream(response):
-                raw = await response.aread()
+                raw = await response.read()
                 reply = self._from_json(parse_json(self.spec, raw))
                 if on_text and reply.message.text:
                     await on_text(reply.message.text)
                 return reply
-            acc = _Assembly()
+            acc = _Assembly(max_args=self.spec.max_tool_arguments_bytes)
             async with aclosing(iter_sse(self.spec, response)) as events:
                 async for _event, data in events:
                     if data.strip() == "[DONE]":
                         acc.done = True
                         break
                     if data.strip():
-                        await self._chunk(parse_json(self.spec, data), acc, on_text)
+                        try:
+                            await self._chunk(parse_json(self.spec, data), acc, on_text, on_thought)
+                        except ArgumentsTooLarge as e:
+                            raise arguments_too_large(self.spec, str(e)) from None
         if not acc.done and not acc.finish_reason:
             raise malformed(self.spec, "the stream ended before the reply was complete")
         return acc.reply()
 
-    async def _chunk(self, chunk: dict[str, Any], acc: _Assembly, on_text: TextCallback | None) -> None:
+    async def _chunk(self, chunk: dict[str, Any], acc: _Assembly, on_text: TextCallback | None,
+                     on_thought: TextCallback | None = None) -> None:
         if "error" in chunk:
             raise self._stream_error(chunk["error"])
         if chunk.get("usage"):

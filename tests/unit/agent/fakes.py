@@ -70,6 +70,7 @@ class ScriptedProvider:
         on_text: Callable[[str], Awaitable[None]] | None = None,
         on_thought: Callable[[str], Awaitable[None]] | None = None,
         max_tokens: int | None = None,
+        on_wait: Callable[[float], Awaitable[None]] | None = None,
     ) -> ModelReply:
         self.requests.append(Request(system, list(messages), [t.name for t in tools], max_tokens))
         item = self.script.pop(0) if self.script else text("(script exhausted)")

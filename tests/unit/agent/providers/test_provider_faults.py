@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from minicode_lsp.agent.messages import Message
+from minicode_lsp.agent.providers import _transport
 from minicode_lsp.agent.providers.base import ProviderError
 from minicode_lsp.agent.providers.retry import MAX_DELAY_S
 from minicode_lsp.testing.model_server import ScriptedModelServer
@@ -102,11 +103,30 @@ async def test_drop_then_retry_does_not_repeat_streamed_text(server: ScriptedMod
     assert "".join(seen) == text
 
 
-async def test_timeout_is_retryable(server: ScriptedModelServer, make_provider: MakeProvider, kind: str) -> None:
-    server.enqueue({"fault": "delay", "seconds": 5})
-    with pytest.raises(ProviderError) as info:
-        await ask(make_provider(kind, timeout_s=0.3, max_retries=0))
-    assert info.value.retryable and "timeoutS" in info.value.hint
+async def test_no_first_token_in_time_is_not_retried_and_names_the_setting(
+        server: ScriptedModelServer, make_provider: MakeProvider, kind: str) -> None:
+    server.enqueue({"fault": "delay", "seconds": 5}, {"text": "never"})
+    waits: list[float] = []
+
+    async def on_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    tick, _transport.WAIT_TICK_S = _transport.WAIT_TICK_S, 0.1
+    try:
+        with pytest.raises(ProviderError) as info:
+            await make_provider(kind, first_token_timeout_s=0.5, max_retries=2).complete(
+                system="", messages=[Message(role="user", text="x")], tools=[], on_wait=on_wait)
+    finally:
+        _transport.WAIT_TICK_S = tick
+    assert not info.value.retryable and "firstTokenTimeoutS" in info.value.hint
+    assert len(server.model_requests) == 1
+    assert len(waits) >= 3 and waits == sorted(waits)
+
+
+async def test_a_stream_that_stalls_is_an_idle_timeout_and_retried(
+        server: ScriptedModelServer, make_provider: MakeProvider, kind: str) -> None:
+    server.enqueue({"text": "one two three four", "chunk_delay_s": 3}, {"text": "again"})
+    assert await ask(make_provider(kind, idle_timeout_s=0.5, max_retries=1)) == "again"
 
 
 async def test_delay_within_the_timeout_answers(server: ScriptedModelServer, make_provider: MakeProvider,
