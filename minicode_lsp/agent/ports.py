@@ -112,3 +112,6 @@ class Ports:
     tools: list[Any] = field(default_factory=list)
     # The longest a run_command may run (``agent.commandTimeoutS``); also its default.
     command_timeout_s: float | None = None
+    # Which of these paths are open in the editor with unsaved text (the buffer differs from the
+    # disk): a command run then reads the old file. None: the frontend cannot tell.
+    unsaved: Callable[[list[Path]], list[Path]] | None = None

@@ -39,6 +39,11 @@ PLAN_REFUSAL = (
     "refused: plan mode is read-only; {tool} is not available. Investigate with read_file, "
     "list_files and search, then answer with the plan of changes instead of making them."
 )
+UNSAVED_WARNING = (
+    "[warning: {files} has unsaved changes in the editor: your edit is in the editor's buffer, not "
+    "on disk, so this command ran against the file on disk as it was before; do not trust its "
+    "result for that file until the user saves it]"
+)
 COMMAND_REFUSED = "the user refused to run this command; it was not run"
 CANCELLED_RESULT = "cancelled: the user cancelled the turn before this tool call finished"
 

@@ -27,7 +27,7 @@ from ..protocol import (
 )
 from .checkpointing import TurnCheckpoints
 from .turn_memory import load_working_memory, propose_memories
-from .workspace_fs import WorkspaceFileSystem
+from .workspace_fs import WorkspaceFileSystem, unsaved_in_editor
 
 if TYPE_CHECKING:
     from ..agent.loop import TurnOutcome
@@ -315,6 +315,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         secret_files=list(settings.agent.secret_files),
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
+        unsaved=lambda paths: unsaved_in_editor(svc.frontend, paths),
     )
     turn_settings = TurnSettings(
         profile=args.profile or settings.agent.profile,

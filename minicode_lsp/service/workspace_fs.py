@@ -172,6 +172,17 @@ def describe_change(edits: list[FileEdit]) -> str:
 APPLY, DECLINE = "Apply", "Decline"
 
 
+def unsaved_in_editor(frontend: Frontend, paths: list[Path]) -> list[Path]:
+    """The paths open in the editor whose text differs from the disk (unsaved changes)."""
+    out = []
+    for path in paths:
+        if frontend.open_text(path) is None:
+            continue
+        if current_bytes(frontend, path) != read_disk(path):
+            out.append(path)
+    return out
+
+
 async def apply_changes(
     frontend: Frontend, edits: list[FileEdit], *, label: str, description: str, confirm: bool,
     before_write: Recorder | None = None,

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import events as ev
@@ -20,6 +21,7 @@ from .. import prompts
 from ..messages import ToolCall
 from ..ports import Ports
 from .base import ToolContext, ToolOutput
+from .paths import display_path
 from .registry import Tool, dispatch, get_tool
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class ToolRunner:
         self.cancel = cancel
         self.approved_commands = approved_commands
         self.emit = emit
+        self.edited: list[Path] = []  # files the agent's file tools changed in this turn
 
     async def execute(self, call: ToolCall, *, gate: bool = False) -> Executed:
         """Run one call; ``gate`` marks the verification gate's own test run: a command like any
@@ -93,14 +96,32 @@ class ToolRunner:
         )
         changed: list[str] = []
         out = await self._check_permission(call, tool, gate)
+        unsaved: list[str] = []
         if out is None:
+            unsaved = self._unsaved_edits() if tool is not None and tool.kind == "shell" else []
             out = await self._dispatch(call, tool, changed)
-        await self.emit(
-            ev.TOOL_FINISHED,
-            {"toolCallId": call.id, "name": call.name, "isError": out.is_error, "summary": summarize(out),
-             "output": out.content[:OUTPUT_CHARS]},
-        )
+            if tool is not None and tool.kind == "edit":
+                self.edited.extend(Path(p) for p in changed if Path(p) not in self.edited)
+            if unsaved:
+                out = ToolOutput(prompts.UNSAVED_WARNING.format(files=", ".join(unsaved)) + "\n" + out.content,
+                                 out.is_error, {**out.meta, "unsaved": unsaved})
+        data: dict[str, Any] = {"toolCallId": call.id, "name": call.name, "isError": out.is_error,
+                                "summary": summarize(out), "output": out.content[:OUTPUT_CHARS]}
+        if unsaved:
+            data["unsavedFiles"] = unsaved
+        await self.emit(ev.TOOL_FINISHED, data)
         return Executed(out, tool.kind if tool else "read", changed)
+
+    def _unsaved_edits(self) -> list[str]:
+        """The files this turn's edits changed that are unsaved in the editor (shown paths)."""
+        if not self.edited or self.ports.unsaved is None:
+            return []
+        try:
+            dirty = self.ports.unsaved(list(self.edited))
+        except Exception:
+            log.exception("could not ask the editor which files are unsaved")
+            return []
+        return [display_path(p, self.ports.roots) for p in dirty]
 
     async def _check_permission(self, call: ToolCall, tool: Tool | None, gate: bool) -> ToolOutput | None:
         """A refusal result, or None when the call may run."""

@@ -335,6 +335,11 @@ local function on_tool_finished(ev, d)
   end
   local header = vim.api.nvim_buf_get_lines(b, hrow, hrow + 1, false)[1] or ""
   header = header:gsub(" …$", "") .. "  " .. status
+  local unsaved = type(d.unsavedFiles) == "table" and #d.unsavedFiles > 0
+  if unsaved then
+    -- the command read the disk while the agent's edit was unsaved in a buffer
+    header = header .. "  ⚠ unsaved: " .. table.concat(d.unsavedFiles, ", ")
+  end
   local body = {}
   for _, l in ipairs(vim.split(output:gsub("\n+$", ""), "\n", { plain = true })) do
     body[#body + 1] = "    " .. l
@@ -344,7 +349,8 @@ local function on_tool_finished(ev, d)
   end
   modify(function()
     vim.api.nvim_buf_set_lines(b, hrow, hrow + 1, false, { header })
-    vim.api.nvim_buf_set_extmark(b, ns, hrow, 0, { line_hl_group = failed and "MiniCodeToolFailed" or "MiniCodeTool" })
+    vim.api.nvim_buf_set_extmark(b, ns, hrow, 0,
+      { line_hl_group = failed and "MiniCodeToolFailed" or (unsaved and "MiniCodeWarn" or "MiniCodeTool") })
     vim.api.nvim_buf_set_lines(b, srow + 1, srow + 1, false, body)
     for r = srow + 1, srow + #body do
       vim.api.nvim_buf_set_extmark(b, ns, r, 0, { line_hl_group = "MiniCodeOutput" })
