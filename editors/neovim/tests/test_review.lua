@@ -104,6 +104,13 @@ H.async(function()
       end
     end
   end), "a refused accept is reported with its reason", { unpack(H.notes, before + 1) })
+  -- the server makes the edit again on the changed text and asks once more: reject that one
+  H.check(H.poll(10000, function() return diff.current() and diff.current().shown end),
+    "the edit, made again on the user's text, is reviewed again")
+  local again = diff.current() and diff.current().files[1]
+  H.check(again and again.current[1] == "# the user's line" and again.proposed[2] == "z = 3",
+    "the second review keeps the user's line", again)
+  diff.reject()
   H.check(H.poll(20000, function() return #vim.tbl_filter(function(e) return e.type == "turn.finished" end, rec.events) == 3 end),
     "turn 3 finished")
   H.check(vim.api.nvim_buf_get_lines(cbuf, 0, -1, false)[2] == "z = 1", "c.py keeps the user's text, unchanged by the agent",

@@ -122,32 +122,6 @@ local function read_bytes(path)
   return data
 end
 
---- Write bytes atomically (a temporary file renamed over the target), creating folders.
----@param path string
----@param data string
----@return boolean ok
----@return string? err
-local function write_bytes(path, data)
-  vim.fn.mkdir(vim.fs.dirname(path), "p")
-  local tmp = ("%s.minicode-%d.tmp"):format(path, vim.uv.os_getpid())
-  local f, err = io.open(tmp, "wb")
-  if not f then
-    return false, err
-  end
-  f:write(data)
-  f:close()
-  local stat = vim.uv.fs_stat(path)
-  if stat then
-    vim.uv.fs_chmod(tmp, stat.mode % 4096)
-  end
-  local ok, rerr = vim.uv.fs_rename(tmp, path)
-  if not ok then
-    os.remove(tmp)
-    return false, rerr
-  end
-  return true
-end
-
 ---@param lines string[]
 ---@param edits lsp.TextEdit[]
 ---@param encoding string
@@ -276,9 +250,10 @@ function M.apply(edit, encoding)
       end
     end
   end
-  -- loaded buffers get the edit through Neovim (undo, marks, didChange); a clean one is
+  -- Loaded buffers get the edit through Neovim (undo, marks, didChange); a clean one is
   -- written afterwards so the agent's next command (its tests) reads the disk, and nothing of
-  -- the user's is saved. Files not loaded are changed on disk directly, byte for byte.
+  -- the user's is saved. A file not loaded in a buffer is not touched here: the server sends
+  -- it only for confirmation and writes it on disk itself, byte for byte, once accepted.
   local changes = edit.documentChanges
   if not changes then
     changes = {}
@@ -290,37 +265,32 @@ function M.apply(edit, encoding)
   for _, change in ipairs(changes) do
     local ok, err = pcall(function()
       if change.kind == "create" then
-        local path = vim.uri_to_fname(change.uri)
-        local opts = change.options or {}
-        if not vim.uv.fs_stat(path) or (opts.overwrite and not opts.ignoreIfExists) then
-          assert(write_bytes(path, ""))
-        end
+        return -- the server creates it (a loaded buffer of that name gets the text below)
       elseif change.kind == "rename" or change.kind == "delete" then
-        vim.lsp.util.apply_workspace_edit({ documentChanges = { change } }, encoding)
+        local uri = change.kind == "rename" and change.oldUri or change.uri
+        if loaded_buffer(vim.uri_to_fname(uri)) then
+          vim.lsp.util.apply_workspace_edit({ documentChanges = { change } }, encoding)
+        end
       elseif change.textDocument then
         local path = vim.uri_to_fname(change.textDocument.uri)
         local b = loaded_buffer(path)
-        if b then
-          if not vim.bo[b].modified then
-            to_write[b] = true
-          end
-          local lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
-          if #lines == 1 and lines[1] == "" then
-            -- an empty buffer: set the exact text (an insert would keep Neovim's empty line)
-            local text = M.apply_to_text("", change.edits or {}, encoding)
-            vim.api.nvim_buf_set_lines(b, 0, -1, false, M.text_lines(text))
-            if text ~= "" and text:sub(-1) ~= "\n" then
-              vim.bo[b].eol = false
-              vim.bo[b].fixeol = false
-            end
-          else
-            vim.lsp.util.apply_text_edits(change.edits or {}, b, encoding)
+        if not b then
+          return
+        end
+        if not vim.bo[b].modified then
+          to_write[b] = true
+        end
+        local lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
+        if #lines == 1 and lines[1] == "" then
+          -- an empty buffer: set the exact text (an insert would keep Neovim's empty line)
+          local text = M.apply_to_text("", change.edits or {}, encoding)
+          vim.api.nvim_buf_set_lines(b, 0, -1, false, M.text_lines(text))
+          if text ~= "" and text:sub(-1) ~= "\n" then
+            vim.bo[b].eol = false
+            vim.bo[b].fixeol = false
           end
         else
-          local text = M.apply_to_text(read_bytes(path) or "", change.edits or {}, encoding)
-          local wok, werr = write_bytes(path, text)
-          assert(wok, werr)
-          -- an unloaded buffer of the file reads the new text when it loads
+          vim.lsp.util.apply_text_edits(change.edits or {}, b, encoding)
         end
       end
     end)
