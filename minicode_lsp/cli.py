@@ -1,12 +1,20 @@
-"""Entry point: `minicode-lsp serve|run|demo|sessions|checkpoints|rewind|readiness|trust|memory`."""
+"""Entry point: `minicode-lsp serve|acp|run|demo|sessions|checkpoints|rewind|readiness|trust|mcp|memory|model-server`.
+
+Exit codes: 0 done, 1 failure, 2 usage (bad arguments or input), 130 interrupted (Ctrl-C).
+No traceback reaches the user: every failure is one line ``minicode-lsp: error: <what> (<fix>)``;
+``--debug`` (or ``MINICODE_DEBUG=1``) adds the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from . import log as logsetup
@@ -29,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minicode-lsp {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--log-file", help="write logs to this file instead of stderr")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure (or set MINICODE_DEBUG=1)")
     sub = parser.add_subparsers(dest="cmd")
 
     serve = sub.add_parser("serve", help="run the language server (the default)")
@@ -40,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
 
     ws = argparse.ArgumentParser(add_help=False)
-    ws.add_argument("--workspace", default=".", help="workspace root (default: the current folder)")
+    ws.add_argument("--workspace", help="workspace root (default: the nearest folder up from here that holds "
+                    ".minicode.toml, else .git, else the current folder)")
     ws.add_argument("--json", action="store_true", help="machine-readable output")
 
     run = sub.add_parser("run", parents=[ws], help="run one agent task in the terminal")
@@ -109,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("id", help="entry id")
     mc = msub.add_parser("accept", parents=[ws], help="accept an entry the agent proposed")
     mc.add_argument("id", help="entry id")
+
+    ms = sub.add_parser("model-server", help="a scripted model server on 127.0.0.1, to try the editors without a model")
+    ms.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    ms.add_argument("--script", help='JSON file: a list of replies, one per model request '
+                    '(default: none, every request is answered "done"); see docs/configuration.md')
+    ms.add_argument("--demo", action="store_true",
+                    help="serve the demo's script (fixes add() in the sample project of `minicode-lsp demo --keep`)")
+    ms.add_argument("--port-file", help="write the base URL to this file once listening")
+    ms.add_argument("--model", action="append", help="model name listed by /v1/models (repeatable)")
     return parser
 
 
@@ -136,19 +156,46 @@ def serve(args: argparse.Namespace) -> int:
         print(f"minicode-lsp: listening for LSP on {args.host}:{args.port} (loopback only); a client must send "
               f"initializationOptions.token = " + (f"${TOKEN_ENV}" if from_env else token), file=sys.stderr)
         sys.stderr.flush()
-        try:
-            serve_tcp(server, args.host, args.port, token)
-        finally:
-            server.close_service()
+        start = lambda: serve_tcp(server, args.host, args.port, token)  # noqa: E731
     else:
         if sys.stdin.isatty():
-            print("minicode-lsp: serving LSP on stdin/stdout, as an editor starts it; "
+            print("minicode-lsp: serving LSP on stdin/stdout, as an editor starts it (Ctrl-C stops it); "
                   "`minicode-lsp --help` lists the terminal commands", file=sys.stderr)
-        try:
-            server.start_io()
-        finally:
-            server.close_service()
+        start = server.start_io
+    interrupted = _stop_on_sigint(server)
+    try:
+        start()
+    except SystemExit as exc:  # the client's `exit` notification: its code says whether `shutdown` came first
+        return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        server.close_service()
+        if interrupted.is_set():
+            print("minicode-lsp: interrupted", file=sys.stderr, flush=True)
+            os._exit(130)  # the stdin reader thread may sit in a blocking read: do not wait for it
     return 0
+
+
+def _stop_on_sigint(server: Any) -> threading.Event:
+    """Ctrl-C stops the server at once, even while pygls reads stdin in a worker thread (which
+    would otherwise keep the process alive until the next line): the read is abandoned, the
+    store is closed, and a watchdog ends the process if closing takes more than a second."""
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            return
+        interrupted.set()
+        watchdog = threading.Timer(0.9, lambda: os._exit(130))
+        watchdog.daemon = True
+        watchdog.start()
+        pool = getattr(server, "_thread_pool", None)
+        if pool is not None:  # pygls would wait for its stdin reader in shutdown()
+            pool.shutdown(wait=False, cancel_futures=True)
+            server._thread_pool = None
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return interrupted
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
@@ -163,26 +210,69 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
+def model_server(args: argparse.Namespace) -> int:
+    from .testing import model_server as ms
+
+    argv = ["--port", str(args.port)] + (["--script", args.script] if args.script else [])
+    if args.demo:
+        if args.script:
+            raise SystemExit("minicode-lsp model-server: --demo and --script cannot be used together")
+        argv.append("--demo")
+    argv += ["--port-file", args.port_file] if args.port_file else []
+    for name in args.model or ():
+        argv += ["--model", name]
+    return ms.main(argv)
+
+
+def debug_wanted(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MINICODE_DEBUG", "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs a command; every failure ends as one line on stderr and an exit code (see the module doc)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_wanted(argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("minicode-lsp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        from .cli_errors import describe
+
+        code, line = describe(exc)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"minicode-lsp: error: {line}", file=sys.stderr)
+        return code
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     cmd = args.cmd or "serve"
-    logsetup.setup(args.verbose, args.log_file, terminal=cmd != "serve")
+    try:
+        logsetup.setup(args.verbose, args.log_file, terminal=cmd != "serve")
+    except OSError as exc:
+        from .cli_errors import EXIT_USAGE, CliError
+
+        raise CliError(f"cannot write the log file {args.log_file}: {exc.strerror or exc}",
+                       "pass --log-file a writable file in an existing folder", EXIT_USAGE) from None
     if cmd == "serve":
         if args.cmd is None:
             args.tcp = False
         return serve(args)
+    if cmd == "model-server":
+        return model_server(args)
     if cmd == "acp":
         from .acp.main import main as acp_main
 
         return acp_main(args.workspace)
     from . import cli_commands
 
-    try:
-        return cli_commands.dispatch(cmd, args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `... | head`: the reader has gone, which is fine
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return cli_commands.dispatch(cmd, args)

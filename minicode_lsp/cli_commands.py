@@ -7,14 +7,15 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import protocol as p
-from .console import BOLD, EventPrinter, color, color_diff
+from .cli_errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError
+from .config import WORKSPACE_FILE
+from .console import BOLD, EventPrinter, TerminalPrompt, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
 
 
@@ -23,7 +24,20 @@ def open_service(workspace: str, frontend: HeadlessFrontend | None = None, *, wa
     root = Path(workspace).resolve()
     if not root.is_dir():
         raise ServiceError(f"workspace {root} is not a folder")
-    return Service(root, frontend or HeadlessFrontend(), watch=watch)
+    try:
+        return Service(root, frontend or HeadlessFrontend(), watch=watch)
+    except (OSError, sqlite3.Error) as exc:
+        from .config import load_for_workspace
+        from .store.locations import store_dir_for
+
+        try:
+            where = str(store_dir_for(root, load_for_workspace(root).settings().store.path))
+        except Exception:
+            where = "the state folder"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CliError(f"cannot open the session store at {where}: {reason}",
+                       "make it writable, point XDG_STATE_HOME at a writable folder, "
+                       "or set store.path in the config") from exc
 
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:
@@ -31,10 +45,17 @@ def emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 
 async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = None) -> int:
-    printer = printer or EventPrinter()
-    svc = open_service(args.workspace, HeadlessFrontend(on_publish=printer), watch=True)
+    if not args.prompt.strip():
+        raise CliError("the prompt is blank", 'say what the agent should do, e.g. run "add a test for parse()"',
+                       EXIT_USAGE)
+    printer = printer or EventPrinter(live=True)
+    asker = TerminalPrompt(printer=printer) if sys.stdin.isatty() else None
+    frontend = HeadlessFrontend(on_publish=printer, asker=asker, root=Path(args.workspace))
+    svc = open_service(args.workspace, frontend, watch=True)
+    interrupted = False
+    ticker: asyncio.Task[None] | None = None
     try:
-        if args.permission_mode is None and not sys.stdin.isatty():
+        if args.permission_mode is None and asker is None:
             mode = svc.settings.agent.permission_mode
             if mode == "ask":
                 print("minicode-lsp: no terminal to ask for approvals; running in plan mode "
@@ -44,7 +65,15 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
                                  permission_mode=args.permission_mode)
         ids = svc.run_task(run_args)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(svc.cancel(ids["sessionId"])))
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if not interrupted:
+                interrupted = True
+                loop.create_task(stop_turn(svc, ids["sessionId"]))
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        ticker = loop.create_task(_tick(printer))
         await svc.wait_idle()
         data = printer.finished
         result = {**ids, "stopReason": data.get("stopReason"), "text": data.get("text", ""),
@@ -52,16 +81,43 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
                   "error": data.get("error")}
         if args.json:
             print(json.dumps(result, indent=2, ensure_ascii=False))
-        else:
-            print(result["text"])
+        elif result["text"] and not (printer.streamed and sys.stdout.isatty() and sys.stderr.isatty()):
+            print(result["text"])  # for `run ... > answer.md`; a terminal has seen it streamed
+        if interrupted:
+            print(f"minicode-lsp: interrupted: turn {ids['turnId']} recorded as {result['stopReason'] or 'cancelled'}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
         if result["stopReason"] != "done":
-            reason = f"{result['stopReason']}" + (f": {result['error']}" if result.get("error") else "")
+            error = result.get("error")
+            told = error and any(error in e or e in error for e in printer.errors)  # the timeline said it
+            reason = f"{result['stopReason']}" + (f": {error}" if error and not told else "")
             print(f"minicode-lsp: turn stopped: {reason}", file=sys.stderr)
             return 1
         return 0
     finally:
+        if ticker is not None:
+            ticker.cancel()
         await svc.shutdown()
         svc.close()
+
+
+async def stop_turn(svc: Service, session_id: str, grace_s: float = 0.4) -> None:
+    """Ctrl-C: ask the turn to stop; if it has not within ``grace_s``, cancel its task (it is
+    still recorded as cancelled), so the command ends within a second."""
+    running = svc.running.get(session_id)
+    if running is None:
+        return
+    running.cancel.set()
+    if running.task is not None:
+        done, _ = await asyncio.wait({running.task}, timeout=grace_s)
+        if not done:
+            running.task.cancel()
+
+
+async def _tick(printer: EventPrinter) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        printer.tick()
 
 
 def sessions_cmd(args: argparse.Namespace) -> int:
@@ -236,34 +292,49 @@ def memory_cmd(args: argparse.Namespace) -> int:
         svc.close()
 
 
+def find_workspace(given: str | None) -> Path:
+    """``--workspace``, else the nearest folder up from here holding ``.minicode.toml``, else
+    ``.git``, else the current folder (as git finds its top). Says so when it is not here."""
+    here = Path.cwd()
+    if given is not None:
+        root = Path(given).expanduser().resolve()
+        if not root.is_dir():
+            raise CliError(f"workspace {root} is not a folder", "pass --workspace an existing folder", EXIT_USAGE)
+        return root
+    root = here
+    for marker in (WORKSPACE_FILE, ".git"):
+        found = next((d for d in (here, *here.parents) if (d / marker).exists()), None)
+        if found is not None:
+            root = found
+            break
+    if root != here:
+        print(f"minicode-lsp: workspace {root}", file=sys.stderr)
+    return root
+
+
 def dispatch(cmd: str, args: argparse.Namespace) -> int:
-    try:
-        if cmd == "run":
-            return asyncio.run(run_task(args))
-        if cmd == "demo":
-            from .demo import run_demo
+    if hasattr(args, "workspace"):
+        args.workspace = str(find_workspace(args.workspace))
+    if cmd == "run":
+        return asyncio.run(run_task(args))
+    if cmd == "demo":
+        from .demo import run_demo
 
-            return asyncio.run(run_demo(keep=args.keep))
-        if cmd == "sessions":
-            return sessions_cmd(args)
-        if cmd == "checkpoints":
-            return checkpoints_cmd(args)
-        if cmd == "rewind":
-            return asyncio.run(rewind_cmd(args))
-        if cmd == "readiness":
-            return asyncio.run(readiness_cmd(args))
-        if cmd == "memory":
-            return memory_cmd(args)
-        if cmd == "mcp":
-            return asyncio.run(mcp_cmd(args))
-        if cmd == "trust":
-            from .trust_cli import trust_cmd
+        return asyncio.run(run_demo(keep=args.keep))
+    if cmd == "sessions":
+        return sessions_cmd(args)
+    if cmd == "checkpoints":
+        return checkpoints_cmd(args)
+    if cmd == "rewind":
+        return asyncio.run(rewind_cmd(args))
+    if cmd == "readiness":
+        return asyncio.run(readiness_cmd(args))
+    if cmd == "memory":
+        return memory_cmd(args)
+    if cmd == "mcp":
+        return asyncio.run(mcp_cmd(args))
+    if cmd == "trust":
+        from .trust_cli import trust_cmd
 
-            return trust_cmd(args)
-    except ServiceError as exc:
-        print(f"minicode-lsp: error: {exc.message}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        print(f"minicode-lsp: error: invalid arguments: {p.describe_validation_error(exc)}", file=sys.stderr)
-        return 2
+        return trust_cmd(args)
     raise SystemExit(f"unknown command {cmd}")

@@ -93,9 +93,7 @@ def setup(verbosity: int, log_file: str | None, *, terminal: bool = False) -> No
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler: logging.Handler
     if log_file:
-        path = Path(log_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = logging.FileHandler(Path(log_file), encoding="utf-8")  # OSError: the caller says why
     else:
         handler = logging.StreamHandler(sys.stderr)
     if terminal and not log_file and verbosity == 0:

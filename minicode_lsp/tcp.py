@@ -125,6 +125,7 @@ def serve_tcp(server: MiniCodeServer, host: str, port: int, token: str) -> None:
     import threading
 
     stop_event = threading.Event()
+    exit_code: list[int] = []
     busy = asyncio.Lock()
     expected = token.encode()
 
@@ -152,8 +153,13 @@ def serve_tcp(server: MiniCodeServer, host: str, port: int, token: str) -> None:
         async with busy:
             log.info("TCP client %s authenticated", peer)
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
-            await run_async(stop_event=stop_event, reader=PrefixedReader(prefix, reader),  # type: ignore[arg-type]
-                            protocol=server.protocol, logger=log, error_handler=server.report_server_error)
+            try:
+                await run_async(stop_event=stop_event, reader=PrefixedReader(prefix, reader),  # type: ignore[arg-type]
+                                protocol=server.protocol, logger=log, error_handler=server.report_server_error)
+            except SystemExit as exc:  # the client's `exit`: pygls raises it in here; end quietly with its code
+                exit_code.append(exc.code if isinstance(exc.code, int) else 0)
+            except asyncio.CancelledError:
+                return  # Ctrl-C: the server is stopping
             server.shutdown()
 
     async def main() -> None:
@@ -167,3 +173,5 @@ def serve_tcp(server: MiniCodeServer, host: str, port: int, token: str) -> None:
                 pass
 
     asyncio.run(main())
+    if exit_code:
+        raise SystemExit(exit_code[0])

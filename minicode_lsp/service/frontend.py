@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..store.diffs import unified_diff
 from .diskio import atomic_write, remove_file
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,36 @@ class Frontend(Protocol):
     def progress_end(self, key: str, message: str) -> None: ...
 
 
+class Asker(Protocol):
+    """Asks the person at the terminal (``console.TerminalPrompt``): "yes", "no" or "always"."""
+
+    async def ask(self, question: str, *, diff: str = "") -> str: ...
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.relative_to(root or Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class HeadlessFrontend:
-    """For ``minicode-lsp run`` and the other CLI commands: the disk is the only truth."""
+    """For ``minicode-lsp run`` and the other CLI commands: the disk is the only truth.
 
-    supports_confirmation = False
+    ``asker``: the terminal prompt; with it, edits are confirmed here with their diff shown
+    (and "always" approves the session's later edits), and questions are yes/no/always."""
 
-    def __init__(self, *, interactive: bool | None = None, on_publish: Any = None) -> None:
-        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+    def __init__(self, *, interactive: bool | None = None, on_publish: Any = None, asker: Asker | None = None,
+                 root: Path | None = None) -> None:
+        self.root = root
+        self.interactive = (sys.stdin.isatty() if interactive is None else interactive) or asker is not None
         self.on_publish = on_publish
+        self.asker = asker
+        self.edits_approved = False  # "always for this session" was answered to an edit
+
+    @property
+    def supports_confirmation(self) -> bool:
+        return self.asker is not None
 
     def open_text(self, path: Path) -> str | None:
         return None
@@ -81,10 +104,16 @@ class HeadlessFrontend:
     async def apply_edits(
         self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
     ) -> bool:
-        if confirm:
-            names = ", ".join(str(e.path) for e in edits)
-            answer = await self.choose(f"{label}: apply changes to {names}?", ["Apply", "Decline"])
-            if answer != "Apply":
+        if confirm and not self.edits_approved:
+            names = ", ".join(e.path.name for e in edits)
+            if self.asker is not None:
+                diff = "".join(unified_diff(e.old, e.new, _shown(e.path, self.root)) for e in edits)
+                answer = await self.asker.ask(f"{label}: apply the change to {names}?", diff=diff)
+                if answer == "always":
+                    self.edits_approved = True
+                elif answer != "yes":
+                    return False
+            elif await self.choose(f"{label}: apply changes to {names}?", ["Apply", "Decline"]) != "Apply":
                 return False
         for edit in edits:
             if edit.new is None:
@@ -104,6 +133,14 @@ class HeadlessFrontend:
         if not self.interactive:
             log.warning("no terminal to ask %r; answering no", message)
             return None
+        if self.asker is not None:
+            no = next((a for a in actions if a.lower().startswith(("deny", "decline", "no", "cancel"))), None)
+            always = next((a for a in actions if "session" in a.lower() or "always" in a.lower()), None)
+            if no is not None and actions[0] != no:
+                answer = await self.asker.ask(message)
+                if answer == "always":
+                    return always or actions[0]
+                return actions[0] if answer == "yes" else no
         sys.stderr.write(f"{message} [{'/'.join(actions)}] ")
         sys.stderr.flush()
         answer = sys.stdin.readline().strip().lower()

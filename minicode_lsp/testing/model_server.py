@@ -389,11 +389,18 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--script", help='JSON file: a list of replies, one per model request, e.g. '
                         '[{"text": "hi"}, {"tool_calls": [{"name": "read_file", "arguments": {"path": "a.py"}}]}]')
+    parser.add_argument("--demo", action="store_true", help="the demo's script (minicode-lsp demo)")
     parser.add_argument("--port", type=int, default=0, help="port (0: an ephemeral one)")
     parser.add_argument("--port-file", help="write the base URL to this file once listening")
     parser.add_argument("--model", action="append", help="model name listed by /v1/models (repeatable)")
     args = parser.parse_args(argv)
-    server = ScriptedModelServer(load_script(args.script), models=args.model or ("scripted-model", "scripted"),
+    if args.demo:
+        from ..demo import script
+
+        replies: list[Reply] = script(sys.executable)
+    else:
+        replies = load_script(args.script)
+    server = ScriptedModelServer(replies, models=args.model or ("scripted-model", "scripted"),
                                  port=args.port)
     base_url = server.start()
     if args.port_file:
@@ -402,14 +409,15 @@ def main(argv: list[str] | None = None) -> int:
         tmp.replace(args.port_file)
     print(f"READY {base_url}", flush=True)
     stop = threading.Event()
+    interrupted: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: (interrupted.append(1), stop.set()))
     try:
         while not stop.wait(0.5):
             pass
     finally:
         server.stop()
-    return 0
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":
