@@ -232,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs a command; every failure ends as one line on stderr and an exit code (see the module doc)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_wanted(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt from here on
     try:
         return _main(argv)
     except KeyboardInterrupt:

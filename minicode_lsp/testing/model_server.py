@@ -411,7 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     interrupted: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: (interrupted.append(1), stop.set()))
+
+    def on_sigint(*_: object) -> None:
+        interrupted.append(1)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
     try:
         while not stop.wait(0.5):
             pass
