@@ -232,10 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs a command; every failure ends as one line on stderr and an exit code (see the module doc)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_wanted(argv)
+    lost: list[BaseException] = []
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt from here on
+        sys.unraisablehook = lambda unraisable: _unraisable(unraisable, lost, debug)
     try:
-        return _main(argv)
+        code = _main(argv)
+        if lost:  # Ctrl-C landed where Python could only ignore it (a callback, a finalizer)
+            raise KeyboardInterrupt
+        return code
     except KeyboardInterrupt:
         print("minicode-lsp: interrupted", file=sys.stderr)
         return 130
@@ -252,6 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"minicode-lsp: error: {line}", file=sys.stderr)
         return code
+
+
+def _unraisable(unraisable: Any, lost: list[BaseException], debug: bool) -> None:
+    """An exception Python can only ignore: Ctrl-C is kept for the exit code; the rest is one
+    line (the traceback with --debug)."""
+    exc = unraisable.exc_value
+    if isinstance(exc, KeyboardInterrupt):
+        lost.append(exc)
+    elif debug:
+        sys.__unraisablehook__(unraisable)
+    else:
+        print(f"minicode-lsp: warning: ignored {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _main(argv: list[str]) -> int:

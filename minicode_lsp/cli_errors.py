@@ -51,8 +51,8 @@ def describe(exc: BaseException) -> tuple[int, str]:
 
     from .service import ServiceError
 
-    if isinstance(exc, ServiceError):
-        return EXIT_USAGE, exc.message
+    if isinstance(exc, ServiceError):  # bad input, except a store that cannot be used
+        return (EXIT_FAILURE if type(exc).__name__ == "StoreUnavailable" else EXIT_USAGE), exc.message
     if isinstance(exc, ValidationError):
         from .protocol import describe_validation_error
 
