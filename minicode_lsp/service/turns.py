@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -269,6 +271,20 @@ class EditorApprover:
         return "deny"
 
 
+def describe_failure(exc: BaseException) -> str:
+    """What the user reads when a turn failed outside the provider: the cause, with the fix when
+    it is the store (a full disk, a read-only folder)."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, sqlite3.Error | OSError):
+        if "full" in low or "no space" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+            return (f"the session store could not be written ({text}): free disk space, or set "
+                    "store.path to a folder on another disk")
+        if "readonly" in low or "read-only" in low or getattr(exc, "errno", None) in (errno.EROFS, errno.EACCES):
+            return f"the session store is read-only ({text}): make its folder writable, or set store.path"
+    return f"internal error: {type(exc).__name__}: {text}"
+
+
 def ended(stop_reason: str, error: str | None = None) -> TurnOutcome:
     """The outcome of a turn that ended before or outside the agent loop."""
     from ..agent.loop import TurnOutcome
@@ -288,7 +304,7 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         outcome = ended("cancelled")
     except Exception as exc:  # a bug or a store failure, not a provider failure: never lose the turn
         log.exception("turn %s failed", running.turn_id)
-        outcome = ended("blocked", f"internal error: {type(exc).__name__}: {exc}")
+        outcome = ended("blocked", describe_failure(exc))
     finally:
         await finish_turn(svc, running, outcome or ended("blocked", "the turn ended without an outcome"))
 
@@ -387,7 +403,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
             await events.emit(EV_ERROR, {"message": str(exc)})
         except Exception:  # e.g. the store cannot be written: the supervisor still ends the turn
             log.exception("turn %s: its error event could not be recorded", turn_id)
-        outcome = ended("blocked", f"internal error: {type(exc).__name__}: {exc}")
+        outcome = ended("blocked", describe_failure(exc))
     finally:
         try:
             events.flush()

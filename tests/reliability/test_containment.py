@@ -287,7 +287,7 @@ def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: 
         # it ended with a stop reason (which one depends on where the writes began to fail)
         assert first["status"] == "finished" and first["stopReason"] in ("blocked", "verification_failed"), first
         if fail_from == 1:  # not even turn.started could be stored
-            assert first["stopReason"] == "blocked" and "disk is full" in (first.get("error") or ""), first
+            assert first["stopReason"] == "blocked" and "free disk space" in (first.get("error") or ""), first
         assert second["status"] == "finished" and second["stopReason"] == "done", second
     finally:
         svc.close()

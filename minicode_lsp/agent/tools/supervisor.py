@@ -129,6 +129,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda *_: None)  # ended through the control pipe, never mid-cleanup
+    if select.select([control], [], [], 0)[0]:  # stopped (or the server died) while we started: run nothing
+        return 128 + signal.SIGKILL
     shell = shutil.which("bash") or "/bin/bash"
     bash = os.posix_spawn(shell, ["bash", "-c", argv[1]], dict(os.environ), setsid=True)
     statuses: dict[int, int] = {}
