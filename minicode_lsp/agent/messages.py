@@ -58,6 +58,9 @@ class Message:
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
+    # Assistant reasoning the vendor wants back unchanged in the next request (Anthropic
+    # ``thinking`` blocks with their ``signature``, ``redacted_thinking``): wire-format blocks.
+    reasoning: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +73,7 @@ class Message:
             d.get("text", ""),
             [ToolCall(**tc) for tc in calls] if calls else [],
             [ToolResult(**tr) for tr in results] if results else [],
+            list(d.get("reasoning") or []),
         )
 
 

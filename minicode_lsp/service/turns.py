@@ -95,6 +95,7 @@ def spec_of(p: ProviderConfig) -> ProviderSpec:
         idle_timeout_s=p.idle_timeout_s,
         max_reply_bytes=p.max_reply_bytes,
         max_tool_arguments_bytes=p.max_tool_arguments_bytes,
+        thinking_budget=p.thinking_budget,
     )
 
 

@@ -16,7 +16,7 @@ from tests.unit.agent.fakes import make_ports
 
 from .conftest import make
 from .server import ReplayServer
-from .wire import error, openai_text
+from .wire import anthropic_text, anthropic_thinking_then_call, error, openai_text
 
 
 def _history(n: int) -> list[Message]:
@@ -94,3 +94,24 @@ async def test_waiting_for_a_loading_model_is_shown(tmp_path: Path, replay: Repl
     assert len(waits) >= 2 and all(w["provider"] == "openai-replay" for w in waits)
     types = [t for t, _ in fake.events.events]
     assert types.index("text.delta") > max(i for i, t in enumerate(types) if t == "model.waiting")
+
+
+async def test_thinking_is_a_thought_and_goes_back_with_its_signature(tmp_path: Path, replay: ReplayServer,
+                                                                      client: httpx.AsyncClient) -> None:
+    fake = make_ports(tmp_path)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    replay.add(anthropic_thinking_then_call("I should read a.py first.", "sig-EqQBCgIYAh", "read_file",
+                                            {"path": "a.py"}),
+               anthropic_text("x is 1."))
+    out = await run_turn(prompt="what is x?", history=[], provider=make(replay, "anthropic", client),
+                         ports=fake.ports, settings=TurnSettings(permission_mode="auto"), cancel=asyncio.Event())
+    assert out.text == "x is 1."
+    assert "".join(e["text"] for e in fake.events.of("thought.delta")) == "I should read a.py first."
+    assert "I should read" not in "".join(e["text"] for e in fake.events.of("text.delta"))
+    second = replay.requests[1]["body"]["messages"]
+    assistant = next(m for m in second if m["role"] == "assistant")
+    assert assistant["content"][0] == {"type": "thinking", "thinking": "I should read a.py first.",
+                                       "signature": "sig-EqQBCgIYAh"}
+    assert assistant["content"][1]["type"] == "tool_use"
+    # stored with the turn, so a resumed session sends it back too
+    assert out.messages[1].reasoning == [assistant["content"][0]]

@@ -31,3 +31,34 @@ def openai_call(name: str, arguments: str, call_id: str = "call_1", finish: str 
 
 def error(status: int, payload: Any) -> Canned:
     return Canned(status, JSON, json.dumps(payload).encode())
+
+
+def anthropic_sse(events: list[dict[str, Any]]) -> Canned:
+    body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    return Canned(200, SSE, body)
+
+
+def anthropic_thinking_then_call(thinking: str, signature: str, name: str, arguments: dict[str, Any],
+                                 call_id: str = "toolu_01") -> Canned:
+    return anthropic_sse([
+        {"type": "message_start", "message": {"usage": {"input_tokens": 10, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": thinking}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": signature}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": call_id, "name": name,
+                                                                      "input": {}}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta",
+                                                              "partial_json": json.dumps(arguments)}},
+        {"type": "content_block_stop", "index": 1},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 20}},
+        {"type": "message_stop"}])
+
+
+def anthropic_text(text: str) -> Canned:
+    return anthropic_sse([
+        {"type": "message_start", "message": {"usage": {"input_tokens": 10, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}},
+        {"type": "message_stop"}])

@@ -47,7 +47,10 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
     if m.role == "user":
         return [{"type": "text", "text": m.text}] if m.text else []
     if m.role == "assistant":
-        blocks: list[dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
+        # Thinking blocks go back first and unchanged (Anthropic checks their signatures).
+        blocks: list[dict[str, Any]] = [dict(b) for b in m.reasoning
+                                        if b.get("type") in ("thinking", "redacted_thinking")]
+        blocks += [{"type": "text", "text": m.text}] if m.text else []
         blocks += [{"type": "tool_use", "id": anthropic_id(tc.id), "name": tc.name, "input": tc.arguments} for tc in m.tool_calls]
         return blocks
     out: list[dict[str, Any]] = []
@@ -93,6 +96,8 @@ class _Block:
     name: str = ""
     input: dict[str, Any] | None = None
     size: int = 0
+    signature: str = ""
+    data: str = ""  # redacted_thinking
 
 
 @dataclass
@@ -105,10 +110,15 @@ class _Assembly:
     def reply(self) -> ModelReply:
         text: list[str] = []
         calls: list[ToolCall] = []
+        reasoning: list[dict[str, Any]] = []
         for idx in sorted(self.blocks):
             b = self.blocks[idx]
             if b.kind == "text":
                 text.extend(b.text)
+            elif b.kind == "thinking":
+                reasoning.append({"type": "thinking", "thinking": "".join(b.text), "signature": b.signature})
+            elif b.kind == "redacted_thinking":
+                reasoning.append({"type": "redacted_thinking", "data": b.data})
             elif b.kind == "tool_use":
                 raw = "".join(b.text)
                 if raw.strip():
@@ -116,8 +126,9 @@ class _Assembly:
                 else:
                     arguments, error = (b.input or {}), None
                 calls.append(ToolCall(id=b.id, name=b.name, arguments=arguments, arguments_error=error))
-        message = Message(role="assistant", text="".join(text), tool_calls=calls)
-        return ModelReply(message=message, usage=self.usage, finish_reason=self.stop_reason)
+        message = Message(role="assistant", text="".join(text), tool_calls=calls, reasoning=reasoning)
+        thought = "".join(str(b.get("thinking", "")) for b in reasoning)
+        return ModelReply(message=message, usage=self.usage, finish_reason=self.stop_reason, thought=thought)
 
 
 class AnthropicProvider(HttpProvider):
@@ -140,6 +151,9 @@ class AnthropicProvider(HttpProvider):
             body["system"] = system
         if tools:
             body["tools"] = to_anthropic_tools(tools)
+        if self.spec.thinking_budget > 0:
+            body["thinking"] = {"type": "enabled", "budget_tokens": self.spec.thinking_budget}
+            body["max_tokens"] = max(body["max_tokens"], self.spec.thinking_budget + 1024)
         return body
 
     def headers(self) -> dict[str, str]:
@@ -154,6 +168,8 @@ class AnthropicProvider(HttpProvider):
         async with self._transport.post(self.url, body, self.headers(), on_wait) as response:
             if not is_event_stream(response):
                 reply = self._from_json(parse_json(self.spec, await response.read()))
+                if on_thought and reply.thought:
+                    await on_thought(reply.thought)
                 if on_text and reply.message.text:
                     await on_text(reply.message.text)
                 return reply
@@ -162,14 +178,15 @@ class AnthropicProvider(HttpProvider):
                 async for event, data in events:
                     if not data.strip():
                         continue
-                    await self._event(event, parse_json(self.spec, data), acc, on_text)
+                    await self._event(event, parse_json(self.spec, data), acc, on_text, on_thought)
                     if acc.done:
                         break
         if not acc.done and not acc.stop_reason:
             raise malformed(self.spec, "the stream ended before message_stop")
         return acc.reply()
 
-    async def _event(self, event: str, d: dict[str, Any], acc: _Assembly, on_text: TextCallback | None) -> None:
+    async def _event(self, event: str, d: dict[str, Any], acc: _Assembly, on_text: TextCallback | None,
+                     on_thought: TextCallback | None = None) -> None:
         kind = d.get("type") or event
         if kind == "message_start":
             u = (d.get("message") or {}).get("usage") or {}
@@ -179,7 +196,9 @@ class AnthropicProvider(HttpProvider):
             acc.blocks[int(d.get("index", len(acc.blocks)))] = _Block(
                 kind=str(cb.get("type", "")), id=str(cb.get("id", "")), name=str(cb.get("name", "")),
                 input=cb.get("input") if isinstance(cb.get("input"), dict) else None,
-                text=[cb["text"]] if cb.get("type") == "text" and cb.get("text") else [],
+                text=[cb["text"]] if cb.get("type") == "text" and cb.get("text") else
+                [cb["thinking"]] if cb.get("type") == "thinking" and cb.get("thinking") else [],
+                signature=str(cb.get("signature") or ""), data=str(cb.get("data") or ""),
             )
         elif kind == "content_block_delta":
             delta = d.get("delta") or {}
@@ -194,7 +213,13 @@ class AnthropicProvider(HttpProvider):
                 block.size += len(part)
                 if block.size > self.spec.max_tool_arguments_bytes:
                     raise arguments_too_large(self.spec, block.name)
-            # thinking_delta, signature_delta, citations: not part of the neutral reply
+            elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                block.text.append(delta["thinking"])
+                if on_thought:
+                    await on_thought(delta["thinking"])
+            elif delta.get("type") == "signature_delta":
+                block.signature += str(delta.get("signature") or "")
+            # citations: not part of the neutral reply
         elif kind == "message_delta":
             acc.stop_reason = str((d.get("delta") or {}).get("stop_reason") or acc.stop_reason)
             u = d.get("usage") or {}
@@ -224,7 +249,9 @@ class AnthropicProvider(HttpProvider):
             kind = str(cb.get("type", ""))
             acc.blocks[i] = _Block(kind=kind, id=str(cb.get("id", "")), name=str(cb.get("name", "")),
                                    input=cb.get("input") if isinstance(cb.get("input"), dict) else None,
-                                   text=[cb.get("text", "")] if kind == "text" else [])
+                                   text=[cb.get("text", "")] if kind == "text" else
+                                   [str(cb.get("thinking") or "")] if kind == "thinking" else [],
+                                   signature=str(cb.get("signature") or ""), data=str(cb.get("data") or ""))
             if kind == "tool_use" and isinstance(cb.get("input"), str):
                 acc.blocks[i].text = [cb["input"] or "{}"]  # a server that sent the input as a string
         return acc.reply()

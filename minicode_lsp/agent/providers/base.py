@@ -37,6 +37,8 @@ class ProviderSpec:
     # Size caps that keep memory bounded whatever a server sends.
     max_reply_bytes: int = 16 * 1024 * 1024
     max_tool_arguments_bytes: int = 2 * 1024 * 1024
+    # Anthropic extended thinking: a token budget (0: off). Thinking streams as thought.delta.
+    thinking_budget: int = 0
     extra_headers: dict[str, str] = field(default_factory=dict)
     # The name of the environment variable the key came from (for hints; never the value).
     api_key_env: str = ""
@@ -59,6 +61,7 @@ class ModelReply:
     message: Message  # role "assistant": text and/or tool_calls
     usage: Usage
     finish_reason: str = ""  # provider's own word: "stop", "tool_calls", "end_turn", "max_tokens", ...
+    thought: str = ""  # the model's reasoning, if it showed any (never part of ``message.text``)
 
 
 class ProviderError(Exception):

@@ -88,6 +88,7 @@ class _Assembly:
     """The reply being built from stream chunks."""
 
     text: list[str] = field(default_factory=list)
+    thought: list[str] = field(default_factory=list)
     calls: list[_PartialCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = ""
@@ -136,7 +137,8 @@ class _Assembly:
             calls.append(ToolCall(id=c.id or f"call_{uuid.uuid4().hex[:12]}", name=c.name,
                                   arguments=arguments, arguments_error=error))
         message = Message(role="assistant", text="".join(self.text), tool_calls=calls)
-        return ModelReply(message=message, usage=self.usage, finish_reason=self.finish_reason)
+        return ModelReply(message=message, usage=self.usage, finish_reason=self.finish_reason,
+                          thought="".join(self.thought))
 
 
 class OpenAICompatProvider(HttpProvider):
@@ -207,6 +209,8 @@ class OpenAICompatProvider(HttpProvider):
             if not is_event_stream(response):
                 raw = await response.read()
                 reply = self._from_json(parse_json(self.spec, raw))
+                if on_thought and reply.thought:
+                    await on_thought(reply.thought)
                 if on_text and reply.message.text:
                     await on_text(reply.message.text)
                 return reply
@@ -233,6 +237,13 @@ class OpenAICompatProvider(HttpProvider):
             acc.usage = _usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or choice.get("message") or {}
+            # Reasoning: DeepSeek and older vLLM say reasoning_content, Ollama, OpenRouter and newer
+            # vLLM say reasoning. It is shown as thought, never part of the answer.
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(thought, str) and thought:
+                acc.thought.append(thought)
+                if on_thought:
+                    await on_thought(thought)
             text = delta.get("content")
             if isinstance(text, str) and text:
                 acc.text.append(text)
@@ -259,6 +270,9 @@ class OpenAICompatProvider(HttpProvider):
         msg = choices[0].get("message") or {}
         if isinstance(msg.get("content"), str):
             acc.text.append(msg["content"])
+        thought = msg.get("reasoning_content") or msg.get("reasoning")
+        if isinstance(thought, str) and thought:
+            acc.thought.append(thought)
         acc.add_tool_deltas(msg.get("tool_calls") or [])
         acc.finish_reason = str(choices[0].get("finish_reason") or "")
         return acc.reply()
