@@ -92,6 +92,8 @@ class RewindService:
         (never followed), ``b""`` for a folder; None when absent."""
         def read(path: str) -> bytes | None:
             p = Path(path)
+            if self._through_link(path):
+                return None
             try:
                 st = os.lstat(p)
             except OSError:
@@ -103,8 +105,27 @@ class RewindService:
             return current_bytes(self.svc.frontend, p)
         return read
 
-    @staticmethod
-    def _meta(path: str) -> tuple[str, int | None] | None:
+    def _through_link(self, path: str) -> bool:
+        """Whether a folder on the way from the root to ``path`` is a symbolic link: what is
+        there is not the workspace's (and a rewind never goes through it), so it is absent."""
+        root = self.svc.root
+        try:
+            parts = Path(path).relative_to(root).parts[:-1]
+        except ValueError:
+            return True
+        p = root
+        for part in parts:
+            p = p / part
+            try:
+                if stat.S_ISLNK(os.lstat(p).st_mode):
+                    return True
+            except OSError:
+                return False
+        return False
+
+    def _meta(self, path: str) -> tuple[str, int | None] | None:
+        if self._through_link(path):
+            return None
         try:
             st = os.lstat(path)
         except OSError:

@@ -176,8 +176,15 @@ class DiskRewind:
         contents. Raises ``RewindFailed``; the workspace is untouched either way."""
         try:
             self.dirs = _Dirs(self.root)
+            # folders this rewind makes where something else is now (a link, a file): what goes
+            # in them is checked when they exist, in commit
+            remade = {op.rel for op in self.ops if op.new_kind == "dir" and op.cur_kind != "dir"}
             for op in self.ops:
                 parent, name = _split(op.rel)
+                if any(parent == r or parent.startswith(r + "/") for r in remade):
+                    if op.cur_kind is not None:
+                        raise RewindFailed(f"{op.rel} changed since the rewind was planned; preview again")
+                    continue
                 fd = self.dirs.get(parent)
                 kind, _mode = _kind_at(fd, name)
                 if kind != op.cur_kind and not (kind is None and op.cur_kind is None):
@@ -338,6 +345,8 @@ class DiskRewind:
         self._close()
         if self.stage is not None:
             shutil.rmtree(self.stage, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the staging parent, once empty
+                self.stage.parent.rmdir() if self.stage.parent.name == STAGING else None
         with contextlib.suppress(FileNotFoundError):
             (self.store_dir / JOURNAL).unlink()
 

@@ -35,6 +35,12 @@ class World:
         subprocess.run(["sh", "-c", command], cwd=self.root, check=True)
         return await tc.end()
 
+    async def undo_gives_back(self, expected: dict[str, tuple[str, Any, int]]) -> None:
+        """``rewind.undo`` restores exactly the tree the rewind replaced."""
+        result = await self.svc.rewinds.undo(self.session)
+        assert result["applied"], result
+        assert tree(self.root) == expected, "undoing the rewind did not give back the exact prior tree"
+
     async def rewind_all(self) -> dict[str, Any]:
         return await self.svc.rewinds.apply(RewindApplyArgs(session_id=self.session,
                                                             target=RewindTarget(session=True)))

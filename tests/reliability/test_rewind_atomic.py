@@ -61,8 +61,11 @@ async def test_a_rewind_never_deletes_through_a_linked_folder(world: World) -> N
     os.symlink(world.outside / "sub", world.root / "sub")
     outside_before = tree(world.outside)
     result = await world.rewind_all()
-    assert not result["applied"] and "symbolic link" in result["reason"], result
+    assert not result["applied"], result
     assert tree(world.outside) == outside_before, "the rewind deleted a file outside the workspace"
+    forced = await world.svc.rewinds.apply(RewindApplyArgs(session_id=world.session, force=True,
+                                                           target=RewindTarget(session=True)))
+    assert tree(world.outside) == outside_before, f"a forced rewind deleted a file outside the workspace: {forced}"
 
 
 async def test_a_rewind_is_refused_while_a_turn_of_its_session_runs(tmp_path: Path) -> None:
@@ -111,6 +114,8 @@ KILLER = textwrap.dedent("""
     def killing(real):
         def wrapped(*args, **kwargs):
             global calls
+            if any("/blobs/" in str(a) for a in args):  # the blob flusher's renames: not the rewind's
+                return real(*args, **kwargs)
             calls += 1
             if calls > after:
                 os.kill(os.getpid(), signal.SIGKILL)

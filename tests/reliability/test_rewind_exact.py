@@ -30,9 +30,11 @@ async def test_rewind_all_removes_folders_a_command_created(world: World) -> Non
     before = tree(world.root)
     await world.shell("mkdir -p build/out/empty && echo x > build/out/f.txt && mkdir made")
     assert (world.root / "build/out/empty").is_dir()
+    after = tree(world.root)
     result = await world.rewind_all()
     assert result["applied"], result
     assert tree(world.root) == before, "the folders the command created are still there"
+    await world.undo_gives_back(after)
 
 
 async def test_rewind_recreates_folders_a_command_removed(world: World) -> None:
@@ -41,9 +43,11 @@ async def test_rewind_recreates_folders_a_command_removed(world: World) -> None:
     os.chmod(world.root / "docs", 0o750)
     before = tree(world.root)
     await world.shell("rm -rf docs")
+    after = tree(world.root)
     result = await world.rewind_all()
     assert result["applied"], result
     assert tree(world.root) == before, "a removed folder (or its empty sub-folder, or its mode) is missing"
+    await world.undo_gives_back(after)
 
 
 async def test_rewind_restores_file_modes(world: World) -> None:
@@ -56,9 +60,11 @@ async def test_rewind_restores_file_modes(world: World) -> None:
     before = tree(world.root)
     await world.shell("echo changed > run.sh && chmod 0644 run.sh && chmod 0666 same.txt")
     assert script.stat().st_mode & 0o7777 == 0o644
+    after = tree(world.root)
     result = await world.rewind_all()
     assert result["applied"], result
     assert tree(world.root) == before, "0750 did not come back 0750 (or a mode-only change was not undone)"
+    await world.undo_gives_back(after)
 
 
 async def test_rewind_restores_removes_and_retargets_symbolic_links(world: World) -> None:
@@ -72,10 +78,13 @@ async def test_rewind_restores_removes_and_retargets_symbolic_links(world: World
     outside_before = tree(world.outside)
     await world.shell("rm gone && ln -sfn b.txt moved && ln -s a.txt new && rm out && mkdir out"
                       " && echo mine > out/secret.txt")
+    after = tree(world.root)
     result = await world.rewind_all()
     assert result["applied"], result
     assert tree(world.root) == before, "links were not restored, removed or retargeted"
     assert tree(world.outside) == outside_before, "the rewind wrote through a link out of the workspace"
+    await world.undo_gives_back(after)
+    assert tree(world.outside) == outside_before
 
 
 async def test_snapshot_sees_a_same_size_same_mtime_rewrite(world: World) -> None:
