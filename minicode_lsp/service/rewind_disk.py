@@ -14,7 +14,7 @@ goes away or is replaced is moved into the staging folder (kept as a backup), ea
 moved into place; folders are removed deepest first and created shallowest first. Any error
 undoes every step taken, in reverse, and the rewind reports the reason with nothing changed.
 
-A journal in the store folder records each step before it is taken (fsynced). A process
+A journal in the store folder records each step before it is taken. A process
 killed half way leaves it; ``recover`` (at the next start) undoes the recorded steps the same
 way and removes the staging folder, so a rewind is never left half done and no temporary
 file stays behind.
@@ -227,12 +227,15 @@ class DiskRewind:
     def _open_journal(self) -> None:
         path = self.store_dir / JOURNAL
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id})
+        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id}, sync=True)
 
-    def _log(self, record: dict[str, Any]) -> None:
+    def _log(self, record: dict[str, Any], *, sync: bool = False) -> None:
+        """Append one record. A record written before its step survives a kill of this process
+        without an fsync (the kernel has it); only the header is fsynced, once."""
         assert self._journal is not None
         os.write(self._journal, (json.dumps(record) + "\n").encode())
-        os.fsync(self._journal)
+        if sync:
+            os.fsync(self._journal)
 
     # ------------------------------------------------------------------ applying
     def commit(self) -> None:
