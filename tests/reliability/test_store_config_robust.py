@@ -54,7 +54,7 @@ def test_a_store_path_that_cannot_be_used_is_a_clear_error(tmp_path: Path, where
     path = str(blocker) if where == "file" else "/proc/minicode-store"
     (home / "user-config.toml").write_text(f'[store]\npath = "{path}"\n')
     out = cli(home, "sessions", "list", "--workspace", str(ws))
-    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
     assert "store" in out.stderr and "store.path" in out.stderr, out.stderr  # the reason and the fix
 
 
