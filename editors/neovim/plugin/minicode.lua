@@ -9,7 +9,8 @@ vim.api.nvim_create_user_command("MiniCode", function(opts)
 end, {
   nargs = "*",
   range = true,
-  desc = "MiniCode: run, cancel, sessions, resume, replay, checkpoints, rewind-preview, rewind, rewind-undo, readiness, export, log",
+  bang = true,
+  desc = "MiniCode: run, chat, review, cancel, sessions, resume, replay, checkpoints, rewind-preview, rewind, rewind-undo, readiness, export, log",
   complete = function(arglead, cmdline, _)
     return require("minicode.commands").complete(arglead, cmdline)
   end,

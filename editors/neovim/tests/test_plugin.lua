@@ -204,4 +204,39 @@ H.check(#notified({ failing }) == 1, "a first report with a failed check is show
 H.check(#notified({ { state = "blocked", checks = {} } }) == 1, "a first blocked report is shown")
 H.check(#notified({ warn_only, ready, warn_only }) == 2, "later changes of state are shown")
 
+-- native details: one-line notifications with a title, highlight groups, :help minicode,
+-- :MiniCode rewind!, completion of export formats, the statusline shows only the running turn
+do
+  local got
+  local real = vim.notify
+  vim.notify = function(msg, level, opts) got = { msg = msg, level = level, opts = opts } end
+  require("minicode.ui").notify("first\nsecond", vim.log.levels.WARN)
+  vim.notify = real
+  H.check(got and got.msg == "first; second" and got.opts and got.opts.title == "MiniCode",
+    "notifications are one line with the title MiniCode", got)
+  require("minicode.ui").define_highlights()
+  local hl = vim.api.nvim_get_hl(0, { name = "MiniCodeToolFailed" })
+  H.check(hl.link == "DiagnosticError", "MiniCode* highlight groups link to standard groups", hl)
+  H.check(tags["minicode"] ~= nil, ":help minicode has its own tag (the intro)")
+  local seen
+  local real_rewind = cmds.rewind
+  cmds.rewind = function(args) seen = args end
+  vim.cmd("MiniCode rewind! latest")
+  cmds.rewind = real_rewind
+  H.check(seen and seen.force == true and seen.target.latest == true, ":MiniCode rewind! forces", seen)
+  H.check(vim.deep_equal(vim.fn.getcompletion("MiniCode export abc m", "cmdline"), { "markdown" }),
+    "completion of export formats")
+  local state = require("minicode.state")
+  state.running["s1"] = "t1"
+  local line = require("minicode.status").statusline()
+  state.running["s1"] = nil
+  H.check(line == "MiniCode ⟳", "while a turn runs the statusline shows only it", line)
+  got = nil
+  vim.notify = function(msg, level, opts) got = { msg = msg, level = level, opts = opts } end
+  require("minicode").setup({ cmd = { "/nonexistent/minicode-lsp", "serve" }, autostart = false })
+  vim.notify = real
+  H.check(got and got.msg:find("not found", 1, true) and got.level == vim.log.levels.ERROR,
+    "a missing server is reported at setup", got)
+end
+
 H.finish()

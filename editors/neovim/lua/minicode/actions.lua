@@ -11,7 +11,7 @@ local C = protocol.commands
 ---@param msg string
 ---@param level? integer
 local function notify(msg, level)
-  vim.notify("minicode: " .. msg, level or vim.log.levels.INFO)
+  require("minicode.ui").notify(msg, level)
 end
 
 --- A callback that reports errors and passes results on.
@@ -193,9 +193,11 @@ local function report_apply(result)
     end
   end
   if result.applied then
-    notify(("rewound %d file(s)%s"):format(#files - skipped, skipped > 0 and (", %d left out (conflict)"):format(skipped) or ""))
+    notify(("rewound %d file(s)%s"):format(#files - skipped,
+      skipped > 0 and (", %d left out (conflict; :MiniCode rewind! writes conflict markers)"):format(skipped) or ""))
   else
-    notify("rewind not applied" .. (result.reason and (": " .. result.reason) or ""), vim.log.levels.WARN)
+    local reason = tostring(result.reason or ""):gsub("%(force writes conflict markers%)", "(:MiniCode rewind! writes conflict markers)")
+    notify("rewind not applied" .. (reason ~= "" and (": " .. reason) or ""), vim.log.levels.WARN)
   end
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeRewound", data = result, modeline = false })
   local panel = require("minicode.panel")
@@ -243,16 +245,15 @@ end
 function M.readiness()
   lsp.execute(C.readiness, { probe = true }, ok_or_notify(function(report)
     require("minicode.status").on_readiness(report)
-    local lines = { ("MiniCode readiness: %s"):format(report.state) }
-    for _, check in ipairs(report.checks or {}) do
-      local line = ("  %s %s: %s"):format(check.status, check.name, check.detail or "")
-      if check.fix and check.fix ~= "" and check.status ~= "ok" then
-        line = line .. " (fix: " .. check.fix .. ")"
-      end
-      lines[#lines + 1] = line
+    -- one line: the state and what is not ok (:checkhealth minicode has every check)
+    local parts = { ("readiness: %s"):format(report.state) }
+    local problems = require("minicode.status").problem_lines(report)
+    if #problems == 0 then
+      parts[1] = parts[1] .. (" (%d checks ok)"):format(#(report.checks or {}))
     end
+    vim.list_extend(parts, problems)
     local levels = { ready = vim.log.levels.INFO, degraded = vim.log.levels.WARN, blocked = vim.log.levels.ERROR }
-    vim.notify(table.concat(lines, "\n"), levels[report.state] or vim.log.levels.INFO)
+    notify(table.concat(parts, " · "), levels[report.state] or vim.log.levels.INFO)
   end))
 end
 
@@ -270,13 +271,28 @@ function M.export(session_id, format)
     vim.bo[b].bufhidden = "wipe"
     vim.bo[b].filetype = format == "markdown" and "markdown" or "json"
     pcall(vim.api.nvim_buf_set_name, b, ("minicode://export/%s.%s"):format(session_id, format == "markdown" and "md" or "jsonl"))
+    vim.keymap.set("n", "q", "<cmd>tabclose<cr>", { buffer = b, silent = true, nowait = true, desc = "MiniCode: close" })
+    require("minicode.ui").map_help(b, "MiniCode export", { { "q", "close the tab" }, { ":w {file}", "save the export" } })
   end))
 end
 
---- Open the LSP log (the server logs through window/logMessage into it).
+--- Open the server's log: its own file (`log_file`, passed as --log-file), else the LSP log.
 function M.log()
-  vim.cmd.tabnew(vim.fn.fnameescape(vim.lsp.get_log_path()))
-  vim.bo.readonly = true
+  local path = require("minicode.lsp").log_file()
+  if not path or vim.fn.filereadable(path) == 0 then
+    path = vim.lsp.get_log_path()
+  end
+  if vim.fn.filereadable(path) == 0 then
+    notify(("no log yet (%s): the server has not written one"):format(path), vim.log.levels.WARN)
+    return
+  end
+  vim.cmd.tabnew(vim.fn.fnameescape(path))
+  local b = vim.api.nvim_get_current_buf()
+  vim.bo[b].readonly = true
+  vim.bo[b].modifiable = false
+  vim.keymap.set("n", "q", "<cmd>tabclose<cr>", { buffer = b, silent = true, nowait = true, desc = "MiniCode: close" })
+  require("minicode.ui").map_help(b, "MiniCode log", { { "q", "close the tab" }, { "R", "reload (:e)" } })
+  vim.keymap.set("n", "R", "<cmd>edit | normal! G<cr>", { buffer = b, silent = true, desc = "MiniCode: reload" })
   vim.cmd("normal! G")
 end
 

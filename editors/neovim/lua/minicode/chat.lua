@@ -684,6 +684,9 @@ function M.on_event(ev)
     end
     local d = type(ev.data) == "table" and ev.data or {}
     require("minicode.diff").end_turn(ev.sessionId, tostring(d.stopReason or "finished"))
+    vim.schedule(function()
+      vim.cmd("redrawstatus!")
+    end)
   end
   M.render_event(ev)
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeEvent", data = ev, modeline = false })

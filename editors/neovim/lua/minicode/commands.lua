@@ -12,7 +12,7 @@ local C = protocol.commands
 ---@param msg string
 ---@param level? integer
 local function notify(msg, level)
-  vim.notify("minicode: " .. msg, level or vim.log.levels.INFO)
+  require("minicode.ui").notify(msg, level)
 end
 
 -- --------------------------------------------------------------------- :MiniCode
@@ -30,10 +30,26 @@ local function complete_sessions(arglead)
   return ids
 end
 
+--- Rewind targets; after `group:` / `turn:` the ids of the latest session's groups / turns.
 local function complete_targets(arglead)
+  local out = {}
+  local session = state.last_session
+  if vim.startswith(arglead, "group:") then
+    local result = lsp.execute_sync(C.checkpoint_list, session and { sessionId = session } or vim.empty_dict(), 500)
+    for _, g in ipairs(type(result) == "table" and (result.groups or {}) or {}) do
+      out[#out + 1] = "group:" .. g.id
+    end
+  elseif vim.startswith(arglead, "turn:") then
+    local result = session and lsp.execute_sync(C.session_show, { sessionId = session }, 500)
+    for _, t in ipairs(type(result) == "table" and (result.turns or {}) or {}) do
+      out[#out + 1] = "turn:" .. t.id
+    end
+  else
+    out = { "latest", "session", "steps=", "group:", "turn:" }
+  end
   return vim.tbl_filter(function(t)
     return vim.startswith(t, arglead)
-  end, { "latest", "session", "steps=", "group:", "turn:" })
+  end, out)
 end
 
 ---@class minicode.Subcommand
@@ -115,13 +131,13 @@ M.subcommands = {
     complete = complete_targets,
   },
   rewind = {
-    desc = "rewind [target]: rewind agent edits",
-    impl = function(args)
+    desc = "rewind[!] [target]: rewind agent edits (!: force, conflicts get markers)",
+    impl = function(args, opts)
       local target, err = actions.parse_target(table.concat(args, " "))
       if not target then
         return notify(err, vim.log.levels.ERROR)
       end
-      actions.rewind({ target = target })
+      actions.rewind({ target = target, force = opts.bang or nil })
     end,
     complete = complete_targets,
   },
@@ -181,15 +197,19 @@ function M.dispatch(opts)
   require("minicode").ensure_setup()
   local name = opts.fargs[1]
   if not name then
-    local lines = { "MiniCode subcommands:" }
-    for _, key in ipairs(vim.tbl_keys(M.subcommands)) do
-      lines[#lines + 1] = "  " .. M.subcommands[key].desc
+    local keys = {}
+    for key, sub in pairs(M.subcommands) do
+      keys[#keys + 1] = { key, (sub.desc:gsub("^[^:]*:%s*", "")) }
     end
-    table.sort(lines, function(a, b)
-      return a < b
+    table.sort(keys, function(a, b)
+      return a[1] < b[1]
     end)
-    vim.notify(table.concat(lines, "\n"))
+    require("minicode.ui").help(":MiniCode {subcommand}", keys)
     return
+  end
+  if name:sub(-1) == "!" then -- `:MiniCode rewind! ...`
+    name = name:sub(1, -2)
+    opts = vim.tbl_extend("force", opts, { bang = true })
   end
   local sub = M.subcommands[name]
   if not sub then
@@ -211,9 +231,14 @@ function M.complete(arglead, cmdline)
     table.sort(names)
     return names
   end
-  local sub = M.subcommands[words[1]]
+  local sub = M.subcommands[(words[1]:gsub("!$", ""))]
   if sub and sub.complete and #words == 2 then
     return sub.complete(arglead)
+  end
+  if sub == M.subcommands.export and #words == 3 then
+    return vim.tbl_filter(function(f)
+      return vim.startswith(f, arglead)
+    end, { "markdown", "jsonl" })
   end
   return {}
 end

@@ -40,6 +40,7 @@ local M = {}
 
 ---@class minicode.Config
 ---@field cmd string[] the server command
+---@field log_file string the server's log file (passed as --log-file to minicode-lsp; "" logs to the LSP log)
 ---@field cmd_env? table<string,string> extra environment for the server
 ---@field root_markers string[] files that mark a workspace root
 ---@field filetypes? string[] attach only to these filetypes (nil: every file buffer)
@@ -54,6 +55,7 @@ local M = {}
 ---@type minicode.Config
 M.defaults = {
   cmd = { "minicode-lsp", "serve" },
+  log_file = vim.fn.stdpath("log") .. "/minicode-lsp.log",
   cmd_env = nil,
   root_markers = { ".minicode.toml", "AGENTS.md", ".git" },
   filetypes = nil,

@@ -13,7 +13,14 @@ local did_setup = false
 function M.setup(opts)
   local config = require("minicode.config")
   config.set(opts)
+  require("minicode.ui").define_highlights()
   require("minicode.status").track_progress()
+  -- a missing server is reported now, not at the first command
+  local exe = config.options.cmd[1]
+  if exe and vim.fn.executable(exe) == 0 then
+    require("minicode.ui").notify(("server command %q not found: install minicode-lsp or set cmd (:checkhealth minicode)"):format(exe),
+      vim.log.levels.ERROR)
+  end
   if config.options.autostart then
     require("minicode.lsp").enable()
   end

@@ -115,6 +115,30 @@ function M.capabilities()
   return caps
 end
 
+--- The server's log file (option `log_file`; nil when logging to stderr, i.e. the LSP log).
+---@return string?
+function M.log_file()
+  local f = require("minicode.config").options.log_file
+  if type(f) ~= "string" or f == "" then
+    return nil
+  end
+  return vim.fs.normalize(f)
+end
+
+--- The server command, with `--log-file` added for `minicode-lsp` (unless already given):
+--- the server then logs to its own file (|:MiniCode-log|) and not twice into the LSP log.
+---@return string[]
+function M.server_cmd()
+  local cmd = vim.deepcopy(require("minicode.config").options.cmd)
+  local log = M.log_file()
+  if log and vim.fs.basename(cmd[1] or ""):match("^minicode%-lsp") and not vim.tbl_contains(cmd, "--log-file") then
+    vim.fn.mkdir(vim.fs.dirname(log), "p")
+    table.insert(cmd, 2, "--log-file")
+    table.insert(cmd, 3, log)
+  end
+  return cmd
+end
+
 --- The client configuration built from the plugin options.
 ---@return vim.lsp.Config
 function M.client_config()
@@ -122,7 +146,7 @@ function M.client_config()
   local settings = vim.deepcopy(opts.settings or {})
   return {
     name = M.name,
-    cmd = opts.cmd,
+    cmd = M.server_cmd(),
     cmd_env = opts.cmd_env,
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
@@ -256,7 +280,7 @@ function M.execute(command, args, cb)
       if cb then
         cb(start_err)
       else
-        vim.notify("minicode: " .. tostring(start_err), vim.log.levels.ERROR)
+        require("minicode.ui").notify(tostring(start_err), vim.log.levels.ERROR)
       end
       return
     end
@@ -265,7 +289,7 @@ function M.execute(command, args, cb)
       if cb then
         cb(err, result)
       elseif err then
-        vim.notify(("minicode: %s failed: %s"):format(command, M.error_message(err)), vim.log.levels.ERROR)
+        require("minicode.ui").notify(("%s failed: %s"):format(command, M.error_message(err)), vim.log.levels.ERROR)
       end
     end)
   end)

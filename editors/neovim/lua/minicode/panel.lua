@@ -25,7 +25,7 @@ local NAME = "minicode://sessions"
 ---@field expanded table<string, boolean>
 ---@field details table<string, {turns: table[], groups: table[]}>
 ---@field items table<integer, minicode.PanelItem> line number -> item
-local S = { bufnr = nil, sessions = {}, expanded = {}, details = {}, items = {} }
+local S = { bufnr = nil, sessions = {}, expanded = {}, details = {}, items = {}, collapsed_turns = {} }
 
 local function short_id(id)
   return type(id) == "string" and id:sub(1, 8) or "?"
@@ -38,12 +38,23 @@ local function str(v)
   return tostring(v)
 end
 
+--- Room for a label: the panel's width (panel.width, or the window's) less the rest of the line.
+---@param used integer columns the rest of the line takes
+---@return integer
+local function room(used)
+  local win = S.bufnr and vim.fn.win_findbuf(S.bufnr)[1]
+  local width = win and vim.api.nvim_win_get_width(win) or require("minicode.config").options.panel.width
+  return math.max(12, width - used)
+end
+
 ---@param text string
+---@param max? integer
 ---@return string
-local function one_line(text)
+local function one_line(text, max)
   text = str(text):gsub("%s+", " ")
-  if #text > 60 then
-    text = text:sub(1, 57) .. "..."
+  max = max or 60
+  if vim.fn.strchars(text) > max then
+    text = vim.fn.strcharpart(text, 0, max - 1) .. "…"
   end
   return text
 end
@@ -63,7 +74,7 @@ local function render()
   local lines = {
     "MiniCode sessions",
     ("%s expand  %s resume  %s replay  %s refresh"):format(k(keys.toggle), keys.resume, keys.replay, keys.refresh),
-    ("%s preview rewind  %s rewind  %s diff  %s open"):format(keys.preview, keys.rewind, keys.diff, keys.open),
+    ("%s preview rewind  %s rewind  %s diff  %s open  ? help"):format(keys.preview, keys.rewind, keys.diff, keys.open),
     "",
   }
   local items = {}
@@ -77,7 +88,7 @@ local function render()
   for _, s in ipairs(S.sessions) do
     local open = S.expanded[s.id]
     local turns = tonumber(s.turns) or (type(s.turns) == "table" and #s.turns) or 0
-    add(("%s %s  %s  · %d turn%s · %s"):format(open and "▾" or "▸", short_id(s.id), one_line(s.title),
+    add(("%s %s  %s  · %d turn%s · %s"):format(open and "▾" or "▸", short_id(s.id), one_line(s.title, room(30)),
       turns, turns == 1 and "" or "s", str(s.lastStopReason)), { kind = "session", session = s })
     local d = open and S.details[s.id]
     if open and not d then
@@ -90,7 +101,7 @@ local function render()
         table.insert(by_turn[key], g)
       end
       local function add_group(g, t, indent)
-        add(("%s%s %s  %s%s  [%s]"):format(indent, g.rewound and "↶" or "●", str(g.kind), one_line(g.label),
+        add(("%s%s %s  %s%s  [%s]"):format(indent, g.rewound and "↶" or "●", str(g.kind), one_line(g.label, room(#indent + 30)),
           g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
         for _, f in ipairs(g.files or {}) do
           local path = f.path or vim.uri_to_fname(f.uri)
@@ -99,9 +110,14 @@ local function render()
         end
       end
       for i, t in ipairs(d.turns) do
-        add(("    turn %d  %s  [%s]"):format(i, one_line(t.prompt), str(t.stopReason)), { kind = "turn", session = s, turn = t })
-        for _, g in ipairs(by_turn[str(t.id)] or {}) do
-          add_group(g, t, "      ")
+        local folded = S.collapsed_turns[str(t.id)]
+        local groups = by_turn[str(t.id)] or {}
+        add(("    %s turn %d  %s  [%s]"):format(#groups == 0 and " " or (folded and "▸" or "▾"), i,
+          one_line(t.prompt, room(30)), str(t.stopReason)), { kind = "turn", session = s, turn = t })
+        if not folded then
+          for _, g in ipairs(groups) do
+            add_group(g, t, "      ")
+          end
         end
         by_turn[str(t.id)] = nil
       end
@@ -137,7 +153,7 @@ local function load_details(session_id, done)
   end
   lsp.execute(C.session_show, { sessionId = session_id }, function(err, result)
     if err then
-      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+      require("minicode.ui").notify(lsp.error_message(err), vim.log.levels.WARN)
     elseif type(result) == "table" then
       turns = result.turns or {}
     end
@@ -145,7 +161,7 @@ local function load_details(session_id, done)
   end)
   lsp.execute(C.checkpoint_list, { sessionId = session_id }, function(err, result)
     if err then
-      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+      require("minicode.ui").notify(lsp.error_message(err), vim.log.levels.WARN)
     elseif type(result) == "table" then
       groups = result.groups or (vim.islist(result) and result) or {}
       -- newest first on the wire; show oldest first under each turn
@@ -164,7 +180,7 @@ end
 function M.refresh(done)
   lsp.execute(C.session_list, { limit = 100 }, function(err, result)
     if err then
-      vim.notify("minicode: " .. lsp.error_message(err), vim.log.levels.WARN)
+      require("minicode.ui").notify(lsp.error_message(err), vim.log.levels.WARN)
       if done then
         done()
       end
@@ -210,6 +226,15 @@ function M.toggle(session_id, done)
     end
     if item.kind == "file" then
       return M.open_file()
+    end
+    if item.kind == "turn" then -- turns fold their edit groups
+      local tid = str(item.turn.id)
+      S.collapsed_turns[tid] = not S.collapsed_turns[tid] or nil
+      render()
+      if done then
+        done()
+      end
+      return
     end
     session_id = item.session.id
   end
@@ -272,12 +297,19 @@ M.rewind = with_item(function(item)
   actions().rewind({ sessionId = item.session.id, target = target, uris = uris })
 end)
 
+-- what the agent changed in that group (or file): the group's own change, read-only
 M.diff = with_item(function(item)
   if item.kind ~= "file" and item.kind ~= "group" then
     return
   end
   local target, uris = target_of(item)
-  actions().rewind_preview({ sessionId = item.session.id, target = target, uris = uris })
+  lsp.execute(C.rewind_preview, { sessionId = item.session.id, target = target, uris = uris }, function(err, preview)
+    if err or type(preview) ~= "table" then
+      require("minicode.ui").notify("no diff: " .. (err and lsp.error_message(err) or "nothing recorded"), vim.log.levels.WARN)
+      return
+    end
+    require("minicode.diff").show_preview(preview, nil, "Agent changes: " .. one_line(item.group.label, 40), { changes = true })
+  end)
 end)
 
 function M.open_file()
@@ -315,6 +347,23 @@ local function setup_buffer(b)
     M.refresh()
   end, "refresh")
   map(keys.close, M.close, "close")
+  require("minicode.ui").map_help(b, "MiniCode sessions", function()
+    local function k(v)
+      return type(v) == "table" and table.concat(v, " ") or v
+    end
+    return {
+      { k(keys.toggle), "expand/collapse a session or a turn; on a file: open it" },
+      { keys.resume, "resume: continue the session (asks for a prompt)" },
+      { keys.replay, "replay the session into the chat" },
+      { keys.preview, "preview a rewind of the item under the cursor" },
+      { keys.rewind, "rewind it (through the diff view)" },
+      { keys.diff, "what the agent changed there (read-only diff)" },
+      { keys.open, "open the file" },
+      { keys.refresh, "refresh" },
+      { keys.close, "close the panel" },
+      { "?", "this help" },
+    }
+  end)
 end
 
 ---@return integer?

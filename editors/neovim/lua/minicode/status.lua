@@ -49,13 +49,14 @@ function M.on_readiness(report)
     -- (one provider and no fallback is the common setup; the statusline still shows it)
     local quiet = first and (report.state == "ready" or (report.state == "degraded" and not M.has_failure(report)))
     if opts.notify.readiness and not quiet then
-      local msg = { ("minicode: %s"):format(report.state) }
+      local msg = { report.state }
       vim.list_extend(msg, M.problem_lines(report))
-      vim.notify(table.concat(msg, "\n"), levels[report.state] or vim.log.levels.INFO)
+      -- one line, so no "Press ENTER" at startup or recovery
+      require("minicode.ui").notify(table.concat(msg, " · "), levels[report.state] or vim.log.levels.INFO)
     end
   end
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeReadiness", data = report, modeline = false })
-  vim.cmd("redrawstatus")
+  vim.cmd("redrawstatus!")
 end
 
 --- Whether any check of the report failed (not merely warned).
@@ -93,9 +94,9 @@ function M.track_progress()
       if value.kind == "end" then
         progress[params.token] = nil
       else
-        progress[params.token] = value.message or value.title or progress[params.token] or ""
+        progress[params.token] = value.title or progress[params.token] or value.message or ""
       end
-      vim.cmd("redrawstatus")
+      vim.cmd("redrawstatus!") -- every window's statusline, not only the current one
     end,
   })
 end
@@ -114,24 +115,33 @@ function M.progress()
   return table.concat(parts, ", ")
 end
 
---- A short statusline component: "MiniCode ● ready", plus the running turn's progress.
+---@param s string
+---@param n integer
+---@return string
+local function cut(s, n)
+  s = s:gsub("%s+", " ")
+  if vim.fn.strchars(s) > n then
+    return vim.fn.strcharpart(s, 0, n - 1) .. "…"
+  end
+  return s
+end
+
+--- A short statusline component: "MiniCode ● ready" when idle; while a turn runs only that
+--- turn: "MiniCode ⟳ {short title}" (the progress title, cut to 30 characters).
 ---@return string
 function M.statusline()
   local report = state.readiness
+  local msg = M.progress()
+  if msg or next(state.running) ~= nil then
+    return "MiniCode ⟳" .. (msg and msg ~= "" and (" " .. cut(msg, 30)) or "")
+  end
   if not report then
     if require("minicode.lsp").get_client() then
       return "MiniCode …"
     end
     return ""
   end
-  local s = ("MiniCode %s %s"):format(icons[report.state] or "?", report.state)
-  local msg = M.progress()
-  if msg then
-    s = s .. " ⟳ " .. msg
-  elseif next(state.running) ~= nil then
-    s = s .. " ⟳"
-  end
-  return s
+  return ("MiniCode %s %s"):format(icons[report.state] or "?", report.state)
 end
 
 return M

@@ -23,21 +23,14 @@ M.highlights = {
   MiniCodeUser = "Statement",
   MiniCodeAssistant = "Identifier",
   MiniCodeTool = "Function",
-  MiniCodeToolOk = "DiagnosticOk",
   MiniCodeToolFailed = "DiagnosticError",
   MiniCodeOutput = "Comment",
   MiniCodeEdit = "Special",
-  MiniCodeAdded = "DiffAdd",
-  MiniCodeRemoved = "DiffDelete",
   MiniCodeCheckpoint = "Constant",
   MiniCodeStop = "DiagnosticInfo",
   MiniCodeError = "DiagnosticError",
   MiniCodeWarn = "DiagnosticWarn",
   MiniCodePrompt = "Question",
-  MiniCodeHint = "NonText",
-  MiniCodeRunning = "DiagnosticWarn",
-  MiniCodeReady = "DiagnosticOk",
-  MiniCodeRewound = "Comment",
 }
 
 local did_highlights = false
