@@ -78,6 +78,12 @@ class Editor:
     answers: list[str | None] = field(default_factory=list)  # consumed first; default None
     shown_documents: list[str] = field(default_factory=list)
     init_result: Any = None
+    # quirks of clients CI cannot run (tests/e2e/test_client_quirks.py)
+    echo_delay_s: float = 0.0  # didChange for an applied edit sent this late (Eglot: its idle timer)
+    apply_error: str | None = None  # answer applyEdit with this error (Eglot's "n": User cancelled server edit)
+    questions_hang: bool = False  # never answer showMessageRequest (ALE answers no request)
+    show_document_answer: str = "success"  # or "null", "error", "hang"
+    withdrawn: list[str] = field(default_factory=list)  # requests the server withdrew ($/cancelRequest)
 
     # ---------------------------------------------------------------- documents
     def open(self, rel: str, language: str = "python") -> str:
@@ -90,23 +96,27 @@ class Editor:
         )
         return uri
 
-    def type_text(self, uri: str, new_text: str) -> None:
-        """The user edits a buffer (a full-text change)."""
+    def type_text(self, uri: str, new_text: str, *, delay: float = 0.0) -> None:
+        """The user edits a buffer (a full-text change); its didChange goes out after ``delay``."""
         doc = self.docs[uri]
         doc[0] += 1
         doc[1] = new_text
-        self.client.text_document_did_change(
-            t.DidChangeTextDocumentParams(
-                text_document=t.VersionedTextDocumentIdentifier(uri=uri, version=doc[0]),
-                content_changes=[t.TextDocumentContentChangeWholeDocument(text=new_text)],
-            )
+        params = t.DidChangeTextDocumentParams(
+            text_document=t.VersionedTextDocumentIdentifier(uri=uri, version=doc[0]),
+            content_changes=[t.TextDocumentContentChangeWholeDocument(text=new_text)],
         )
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self.client.text_document_did_change, params)
+        else:
+            self.client.text_document_did_change(params)
 
     def text(self, uri: str) -> str:
         return self.docs[uri][1]
 
     def _on_apply(self, params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
         self.applied.append(params)
+        if self.apply_error:
+            raise RuntimeError(self.apply_error)
         ok = self.apply_answers.pop(0) if self.apply_answers else True
         if not ok:
             return t.ApplyWorkspaceEditResult(applied=False, failure_reason="declined by the test user")
@@ -119,7 +129,7 @@ class Editor:
                 version = change.text_document.version
                 if version is not None and version != doc[0]:
                     return t.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
-                self.type_text(uri, apply_text_edits(doc[1], list(change.edits)))
+                self.type_text(uri, apply_text_edits(doc[1], list(change.edits)), delay=self.echo_delay_s)
         return t.ApplyWorkspaceEditResult(applied=True)
 
     # ---------------------------------------------------------------- commands
@@ -177,7 +187,9 @@ async def editor(
     env: dict[str, str] | None = None,
     init_options: dict[str, Any] | None = None,
     log_file: Path | None = None,
+    capabilities: Any = None,
 ) -> AsyncIterator[Editor]:
+    """``capabilities(caps)`` may change the client capabilities before ``initialize``."""
     client = LanguageClient(converter_factory=_fixed_converter)
     register_lsp_features(
         client, {m: f for m, f in DEFAULT_CLIENT_FEATURES.items() if m != t.WINDOW_SHOW_DOCUMENT}
@@ -188,15 +200,30 @@ async def editor(
     def on_apply(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
         return ed._on_apply(params)
 
+    async def never(what: str) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # the server sent $/cancelRequest for it
+            ed.withdrawn.append(what)
+            raise
+
     @client.feature(t.WINDOW_SHOW_MESSAGE_REQUEST)
-    def on_question(params: t.ShowMessageRequestParams) -> t.MessageActionItem | None:
+    async def on_question(params: t.ShowMessageRequestParams) -> t.MessageActionItem | None:
         ed.questions.append(params)
+        if ed.questions_hang:
+            await never(t.WINDOW_SHOW_MESSAGE_REQUEST)
         answer = ed.answers.pop(0) if ed.answers else None
         return t.MessageActionItem(title=answer) if answer else None
 
     @client.feature(t.WINDOW_SHOW_DOCUMENT)
-    def on_show(params: t.ShowDocumentParams) -> t.ShowDocumentResult:
+    async def on_show(params: t.ShowDocumentParams) -> t.ShowDocumentResult | None:
         ed.shown_documents.append(params.uri)
+        if ed.show_document_answer == "hang":
+            await never(t.WINDOW_SHOW_DOCUMENT)
+        if ed.show_document_answer == "error":
+            raise RuntimeError("no such window")
+        if ed.show_document_answer == "null":
+            return None
         return t.ShowDocumentResult(success=True)
 
     @client.feature(p.NOTIFY_EVENT)
@@ -221,6 +248,8 @@ async def editor(
     caps.window.work_done_progress = True
     if caps.window.show_document is None:
         caps.window.show_document = t.ShowDocumentClientCapabilities(support=True)
+    if capabilities is not None:
+        capabilities(caps)
     ed.init_result = await client.initialize_session(
         t.InitializeParams(
             capabilities=caps,

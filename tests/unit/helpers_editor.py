@@ -64,6 +64,13 @@ class _Server:
     def window_show_message(self, params: t.ShowMessageParams) -> None:
         self.messages.append(params.message)
 
+    # pygls's request helpers, for frontends that call them
+    def workspace_apply_edit_async(self, params: Any) -> asyncio.Future[Any]:
+        return self.protocol.send_request_async(t.WORKSPACE_APPLY_EDIT, params)
+
+    def window_show_message_request_async(self, params: Any) -> asyncio.Future[Any]:
+        return self.protocol.send_request_async(t.WINDOW_SHOW_MESSAGE_REQUEST, params)
+
 
 class ModelEditor:
     def __init__(self, root: Path, *, check_versions: bool, apply_edit: bool = True,
