@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 
 from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
 from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
+from .local_context import ServedContext
+from .local_context import check as context_check
+from .local_context import detect as detect_context
 from .retention import take_note as take_retention_note
 from .store_open import take_note as take_store_note
 
@@ -62,6 +65,10 @@ async def probe_provider(p: ProviderConfig, client: httpx.AsyncClient) -> tuple[
     return "ok", f"{p.base_url} answers, model {p.model} available"
 
 
+async def _none() -> None:
+    return None
+
+
 def _fix_for(p: ProviderConfig, is_default: bool) -> str:
     if is_default:
         return (
@@ -82,8 +89,11 @@ async def build_report(
     is_default = not settings.providers
     providers = settings.effective_providers()
     probes: list[tuple[str, str]] = []
+    served: list[ServedContext | None] = [None] * len(providers)
     if probe and client is not None:
         probes = list(await asyncio.gather(*(probe_provider(p, client) for p in providers)))
+        served = list(await asyncio.gather(*(
+            detect_context(p, client) if probes[i][0] != "fail" else _none() for i, p in enumerate(providers))))
     for i, p in enumerate(providers):
         status, detail = "ok", "not probed yet"
         fix = ""
@@ -104,6 +114,9 @@ async def build_report(
             ProviderStatus(name=p.name, kind=p.kind, model=p.model, base_url=p.base_url, status=status, detail=detail)  # type: ignore[arg-type]
         )
         checks.append(ReadinessCheck(name=f"provider:{p.name}", status=status, detail=detail, fix=fix))  # type: ignore[arg-type]
+        if served[i] is not None:
+            c_status, c_detail, c_fix = context_check(p, served[i])  # type: ignore[arg-type]
+            checks.append(ReadinessCheck(name=f"context:{p.name}", status=c_status, detail=c_detail, fix=c_fix))  # type: ignore[arg-type]
     if len(providers) > 1:
         checks.append(ReadinessCheck(name="fallback", status="ok", detail=f"{len(providers) - 1} fallback provider(s)"))
     else:

@@ -28,6 +28,7 @@ from ..protocol import (
     TaskRunArgs,
 )
 from .checkpointing import TurnCheckpoints
+from .local_context import window_for
 from .turn_memory import load_working_memory, propose_memories
 from .workspace_fs import WorkspaceFileSystem, unsaved_in_editor
 
@@ -88,7 +89,7 @@ def spec_of(p: ProviderConfig) -> ProviderSpec:
         api_key_env=p.api_key_env or "",
         timeout_s=p.timeout_s,
         max_tokens=p.max_tokens,
-        context_window=p.context_window,
+        context_window=window_for(p),
         max_retries=p.max_retries,
         connect_timeout_s=p.connect_timeout_s,
         first_token_timeout_s=p.first_token_timeout_s,
@@ -339,7 +340,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         permission_mode=args.permission_mode or settings.agent.permission_mode,
         test_command=settings.agent.test_command,
         max_steps=settings.agent.max_steps or None,
-        context_window=settings.effective_providers()[0].context_window,
+        context_window=window_for(settings.effective_providers()[0]),
         compaction_threshold=settings.memory.compaction_threshold,
         approved_commands=svc.allowed_commands.setdefault(session_id, set()),
     )

@@ -25,6 +25,7 @@ class Canned:
     body: bytes | Iterable[bytes] = b""
     piece: int = 0  # 0: the whole body in one chunk
     hold_s: float = 0.0  # wait this long before answering (a loading model)
+    path: str = ""  # answer only a request to this path ("": the next request, whatever its path)
 
 
 def crlf(body: bytes) -> bytes:
@@ -48,9 +49,12 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         owner.requests.append({"method": self.command, "path": self.path, "body": body,
                                "headers": {k.lower(): v for k, v in self.headers.items()}})
+        path = self.path.split("?")[0]
         with owner.lock:
-            canned = owner.queue.pop(0) if owner.queue else Canned(404, {"content-type": "application/json"},
-                                                                   b'{"error":"nothing queued"}')
+            match = next((c for c in owner.queue if not c.path or c.path == path), None)
+            if match is not None:
+                owner.queue.remove(match)
+            canned = match or Canned(404, {"content-type": "application/json"}, b'{"error":"nothing queued"}')
         if canned.hold_s and owner.stopping.wait(canned.hold_s):
             return
         self.send_response(canned.status)
