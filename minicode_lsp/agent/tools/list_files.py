@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from .walk import glob_spec, walk_files
 
 KIND = "read"
 MAX_ENTRIES = 1000
+TIME_BUDGET_S = 15.0
 
 SPEC = ToolSpec(
     name="list_files",
@@ -52,18 +54,19 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         what = f" matching '{pattern}'" if pattern else ""
         return ToolOutput(f"no files{what} under {shown}")
     if more:
-        found.append(f"[listing capped at {MAX_ENTRIES} files; narrow it with path or pattern]")
+        found.append(f"[listing capped ({MAX_ENTRIES} files / {TIME_BUDGET_S:g} s); narrow it with path or pattern]")
     return ToolOutput("\n".join(found))
 
 
 def _list(ctx: ToolContext, start: Path, root: Path, pattern: str | None, stop: list[bool]) -> tuple[list[str], bool]:
-    """Walk off the event loop: a big tree takes seconds."""
+    """Walk off the event loop (a big tree takes seconds), within ``TIME_BUDGET_S``."""
     spec = glob_spec(pattern) if pattern else None
     found: list[str] = []
     links: list[Path] = []
+    deadline = time.monotonic() + TIME_BUDGET_S
     for path in walk_files(start, root, links=links, forbidden=ctx.ports.forbidden):
-        if stop[0]:
-            break
+        if stop[0] or time.monotonic() > deadline:
+            return found, True
         rel = path.relative_to(root).as_posix()
         if spec is not None and not (
             spec.match_file(rel) or spec.match_file(path.relative_to(start).as_posix())

@@ -92,9 +92,10 @@ def _files(start: Path, root: Path, glob: str | None, stop: list[bool],
     links are never searched (a link inside the workspace has its target searched anyway)."""
     spec = glob_spec(glob) if glob else None
     out: list[Path] = []
+    deadline = time.monotonic() + TIME_BUDGET_S  # a huge tree and a glob that matches little
     for path in [start] if start.is_file() else walk_files(start, root, forbidden=forbidden):
-        if stop[0]:
-            break
+        if stop[0] or time.monotonic() > deadline:
+            return out, True
         if spec is not None and not spec.match_file(path.relative_to(root).as_posix()):
             continue
         if is_secret_file(path, secret_files):  # .env, keys: never read
