@@ -231,6 +231,22 @@ do
   local line = require("minicode.status").statusline()
   state.running["s1"] = nil
   H.check(line == "MiniCode ⟳", "while a turn runs the statusline shows only it", line)
+  -- an approval with Neovim's own vim.ui.select: a float picker, not the blocking number prompt
+  H.check(require("minicode.ui").builtin_select(), "vim.ui.select is Neovim's own here")
+  local answer_item
+  local co2 = coroutine.create(function()
+    answer_item = require("minicode.lsp").show_message_request(nil, {
+      message = "MiniCode wants to run: make test",
+      actions = { { title = "Allow once" }, { title = "Allow for this session" }, { title = "Deny" } },
+    })
+  end)
+  coroutine.resume(co2)
+  local float_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  H.check(vim.api.nvim_win_get_config(0).relative ~= "" and table.concat(float_lines, "|") == " 1  Allow once| 2  Allow for this session| 3  Deny",
+    "the approval opens a float picker", float_lines)
+  vim.cmd("normal 2")
+  H.wait(1000, function() return answer_item ~= nil end)
+  H.check(answer_item and answer_item.title == "Allow for this session", "pressing 2 answers 'Allow for this session'", answer_item)
   got = nil
   vim.notify = function(msg, level, opts) got = { msg = msg, level = level, opts = opts } end
   require("minicode").setup({ cmd = { "/nonexistent/minicode-lsp", "serve" }, autostart = false })

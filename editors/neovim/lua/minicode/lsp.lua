@@ -71,8 +71,11 @@ function M.show_message_request(_, params)
     return vim.NIL
   end
   local message = tostring(params.message or "MiniCode asks")
-  require("minicode.ui").when_idle(function()
-    vim.ui.select(actions, {
+  local ui = require("minicode.ui")
+  ui.when_idle(function()
+    -- Neovim's own vim.ui.select is a blocking number prompt: a float picker instead
+    local select = ui.builtin_select() and ui.select_float or vim.ui.select
+    select(actions, {
       prompt = message,
       kind = "minicode.approval",
       format_item = function(item)

@@ -116,6 +116,81 @@ function M.drop_waiting(pred)
   end
 end
 
+--- Whether `vim.ui.select` is Neovim's own (a blocking `inputlist()` number prompt) rather than
+--- a picker plugin's (dressing, snacks, telescope, fzf-lua, mini.pick...).
+---@return boolean
+function M.builtin_select()
+  local info = debug.getinfo(vim.ui.select, "S")
+  return info ~= nil and (info.source or ""):find("vim/ui.lua", 1, true) ~= nil
+end
+
+--- A small non-blocking picker in a float (used instead of the builtin `inputlist()` prompt):
+--- `1`-`9` or `<CR>` on an item choose it; `q`/`<Esc>` close it (no choice).
+---@param items any[]
+---@param opts {prompt?: string, format_item?: fun(item: any): string}
+---@param on_choice fun(item: any?, idx: integer?)
+function M.select_float(items, opts, on_choice)
+  local fmt = opts.format_item or tostring
+  local lines = {}
+  local width = vim.fn.strdisplaywidth(opts.prompt or "")
+  for i, item in ipairs(items) do
+    lines[i] = (" %d  %s"):format(i, fmt(item))
+    width = math.max(width, vim.fn.strdisplaywidth(lines[i]))
+  end
+  local b = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(b, 0, -1, false, lines)
+  vim.bo[b].modifiable = false
+  vim.bo[b].bufhidden = "wipe"
+  local win = vim.api.nvim_open_win(b, true, {
+    relative = "editor",
+    row = math.max(0, math.floor((vim.o.lines - #lines) / 2) - 1),
+    col = math.max(0, math.floor((vim.o.columns - width) / 2)),
+    width = math.min(width + 2, vim.o.columns - 2),
+    height = #lines,
+    style = "minimal",
+    border = "rounded",
+    title = " " .. (opts.prompt or "MiniCode") .. " ",
+    title_pos = "center",
+  })
+  vim.wo[win].cursorline = true
+  local done = false
+  local function choose(idx)
+    if done then
+      return
+    end
+    done = true
+    pcall(vim.api.nvim_win_close, win, true)
+    on_choice(idx and items[idx] or nil, idx)
+  end
+  local function map(lhs, fn)
+    vim.keymap.set("n", lhs, fn, { buffer = b, nowait = true, silent = true })
+  end
+  for i = 1, math.min(#items, 9) do
+    map(tostring(i), function()
+      choose(i)
+    end)
+  end
+  map("<CR>", function()
+    choose(vim.api.nvim_win_get_cursor(win)[1])
+  end)
+  map("q", function()
+    choose(nil)
+  end)
+  map("<Esc>", function()
+    choose(nil)
+  end)
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    buffer = b,
+    once = true,
+    callback = function()
+      vim.schedule(function()
+        choose(nil)
+      end)
+    end,
+  })
+  return win
+end
+
 --- A floating help window listing `keys` ({lhs, what} pairs); `q`/`<Esc>`/`?` close it.
 ---@param title string
 ---@param keys {[1]: string, [2]: string}[]
