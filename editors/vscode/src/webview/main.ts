@@ -2,16 +2,14 @@
 // Renders what the extension posts (model/chat.ts shapes) and posts the user's actions back.
 // Markdown goes through markdown-it with raw HTML disabled; everything else is built with
 // textContent, never innerHTML from data. The CSP allows only this script (by nonce).
-import MarkdownIt from 'markdown-it';
+import { createMarkdown } from '../model/markdown';
 import type { ChatItem, ChatSession, ChatTurn, ToolItem } from '../model/chat';
 import { isLong, toolHeadline, turnFooter } from '../model/chat';
 import { displayPath } from '../model/format';
 
 declare function acquireVsCodeApi(): { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
-const md = new MarkdownIt({ html: false, linkify: true, breaks: false });
-// links open outside the webview only through the extension (and only http(s) / file)
-md.validateLink = (url: string) => /^(https?:|file:|#)/i.test(url);
+const md = createMarkdown();
 
 type Mode = 'plan' | 'ask' | 'auto';
 interface State {
