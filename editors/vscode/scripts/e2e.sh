@@ -154,7 +154,7 @@ printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" >"$WORK/conf
   --disable-getting-started-override --disable-proxy \
   "$WORK/ws" >"$WORK/code-server.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 240); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.25; done
+for _ in $(seq 1 480); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.25; done
 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { log "code-server did not start"; cat "$WORK/code-server.log"; exit 1; }
 log "code-server on 127.0.0.1:$PORT"
 

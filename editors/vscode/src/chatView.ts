@@ -21,12 +21,12 @@ import {
   cardAwaiting,
   chatFromReplay,
   newChat,
+  patchesSince,
   reduceEvent,
   settleApproval,
   startChatTurn,
   type ApprovalFile,
   type ChatSession,
-  type ChatTurn,
 } from './model/chat';
 import { basename } from './model/format';
 import { Commands, EventTypes } from './protocol';
@@ -198,7 +198,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     this.flushTimer = undefined;
     const s = this.shown ? this.sessions.get(this.shown) : undefined;
     if (!s) return;
-    const turns: ChatTurn[] = s.turns.filter((t) => t.rev > this.postedRev);
+    // only what changed: the turn's fields and its items newer than the last post
+    const turns = patchesSince(s, this.postedRev);
     this.postedRev = s.rev;
     const at = this.lastTextAt;
     this.lastTextAt = undefined;

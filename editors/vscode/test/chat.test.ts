@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  applyPatch,
   attachApproval,
   cancelTarget,
   cardAwaiting,
@@ -7,6 +8,7 @@ import {
   exitCodeOf,
   isLong,
   newChat,
+  patchesSince,
   reduceEvent,
   settleApproval,
   startChatTurn,
@@ -169,6 +171,33 @@ describe('chat model: events reduced to turns of items', () => {
     const s = chatFromReplay('s', events);
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(s.turns[0].items.length).toBeGreaterThan(100);
+  });
+});
+
+describe('posting to the webview', () => {
+  it('patches carry only what changed, and rebuild the same turns', () => {
+    const s = newChat('s1');
+    const copy = newChat('s1');
+    let posted = -1;
+    const post = () => {
+      const patches = patchesSince(s, posted);
+      posted = s.rev;
+      for (const p of patches) applyPatch(copy, p);
+      return patches;
+    };
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    for (let i = 0; i < 50; i++) {
+      reduceEvent(s, ev('tool.started', { toolCallId: `c${i}`, name: 'read_file', arguments: { path: `f${i}` } }));
+      reduceEvent(s, ev('tool.finished', { toolCallId: `c${i}`, name: 'read_file', isError: false }));
+    }
+    post();
+    reduceEvent(s, ev('text.delta', { text: 'end' }));
+    const patches = post();
+    expect(patches).toHaveLength(1);
+    expect(patches[0].changed.map(([i]) => i)).toEqual([50]); // not the 50 cards again
+    reduceEvent(s, ev('turn.finished', { stopReason: 'done' }));
+    post();
+    expect(JSON.parse(JSON.stringify(copy.turns))).toEqual(JSON.parse(JSON.stringify(s.turns)));
   });
 });
 

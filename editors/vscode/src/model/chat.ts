@@ -87,6 +87,29 @@ export interface ChatTurn {
   rev: number;
 }
 
+/** A turn as posted to the webview after a change: its fields and only its changed items. */
+export type TurnPatch = Omit<ChatTurn, 'items'> & { count: number; changed: [number, ChatItem][] };
+
+/** The turns changed since revision `since`, each with only its changed items. */
+export function patchesSince(s: ChatSession, since: number): TurnPatch[] {
+  return s.turns
+    .filter((t) => t.rev > since)
+    .map(({ items, ...rest }) => ({ ...rest, count: items.length, changed: items.flatMap((it, i) => (it.rev > since ? [[i, it] as [number, ChatItem]] : [])) }));
+}
+
+/** Apply a patch to the webview's copy of a session; returns the patched turn. */
+export function applyPatch(s: ChatSession, patch: TurnPatch): ChatTurn {
+  const { count, changed, ...fields } = patch;
+  let turn = s.turns.find((t) => t.turnId === patch.turnId);
+  if (!turn) {
+    turn = { ...fields, items: [] };
+    s.turns.push(turn);
+  } else Object.assign(turn, fields);
+  for (const [i, item] of changed) turn.items[i] = item;
+  turn.items.length = Math.min(turn.items.length, count);
+  return turn;
+}
+
 export interface ChatSession {
   sessionId: string;
   title?: string;

@@ -3,8 +3,8 @@
 // Markdown goes through markdown-it with raw HTML disabled; everything else is built with
 // textContent, never innerHTML from data. The CSP allows only this script (by nonce).
 import { createMarkdown } from '../model/markdown';
-import type { ChatItem, ChatSession, ChatTurn, ToolItem } from '../model/chat';
-import { isLong, toolHeadline, turnFooter } from '../model/chat';
+import type { ChatItem, ChatSession, ChatTurn, ToolItem, TurnPatch } from '../model/chat';
+import { applyPatch, isLong, toolHeadline, turnFooter } from '../model/chat';
 import { displayPath } from '../model/format';
 
 declare function acquireVsCodeApi(): { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
@@ -322,12 +322,7 @@ window.addEventListener('message', (event: MessageEvent) => {
     case 'turns': {
       if (!state.session || state.session.sessionId !== m.sessionId) break;
       const keep = stickToBottom();
-      for (const turn of m.turns as ChatTurn[]) {
-        const i = state.session.turns.findIndex((x) => x.turnId === turn.turnId);
-        if (i >= 0) state.session.turns[i] = turn;
-        else state.session.turns.push(turn);
-        renderTurn(turn);
-      }
+      for (const patch of m.turns as TurnPatch[]) renderTurn(applyPatch(state.session, patch));
       if (typeof m.title === 'string') state.session.title = m.title;
       state.running = !!m.running;
       renderChrome();
