@@ -229,6 +229,9 @@ function renderItem(item: ChatItem): HTMLElement {
   }
 }
 
+/** Where new turns go: the log, or a fragment while a whole session is rendered at once. */
+let mount: ParentNode = log;
+
 function turnEl(turn: ChatTurn): { node: HTMLElement; items: HTMLElement; footer: HTMLElement } {
   let t = turnEls.get(turn.turnId);
   if (!t) {
@@ -239,7 +242,7 @@ function turnEl(turn: ChatTurn): { node: HTMLElement; items: HTMLElement; footer
     const items = el('div', 'items');
     const footer = el('div', 'footer');
     node.append(prompt, items, footer);
-    log.append(node);
+    mount.append(node);
     t = { node, items, footer };
     turnEls.set(turn.turnId, t);
   }
@@ -295,8 +298,15 @@ function renderChrome(): void {
 function resetLog(): void {
   rendered.clear();
   turnEls.clear();
-  log.replaceChildren(empty);
-  for (const turn of state.session?.turns ?? []) renderTurn(turn);
+  // built off-document, attached once: one layout for the whole session
+  const fragment = document.createDocumentFragment();
+  mount = fragment;
+  try {
+    for (const turn of state.session?.turns ?? []) renderTurn(turn);
+  } finally {
+    mount = log;
+  }
+  log.replaceChildren(empty, fragment);
   log.scrollTop = log.scrollHeight;
 }
 
