@@ -34,7 +34,6 @@ import type {
   MinicodeEvent,
   PermissionMode,
   ReadinessReport,
-  SessionDetail,
   SessionReplayResult,
   TaskContext,
   TaskRunArgs,
@@ -98,6 +97,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private viewListeners: vscode.Disposable[] = [];
   /** A prompt is on its way to the server: another Send waits for it. */
   private sending = false;
+  /** How long the last session opening took (sent with the reset: the bench reads it). */
+  private timing: { fetchMs: number; reduceMs: number; events: number } | undefined;
   private ready = false;
   private readonly sessions = new Map<string, ChatSession>();
   /** Turns running now, by session. */
@@ -190,6 +191,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       provider: this.provider,
       server: this.server.state,
       roots: roots(),
+      timing: this.timing,
     });
   }
 
@@ -281,12 +283,12 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   }
 
   /** Open a stored session in the view, replayed from the store. */
-  async openSession(sessionId: string): Promise<void> {
-    const [replay, detail] = await Promise.all([
-      this.server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId }),
-      this.server.execute<SessionDetail>(Commands.sessionShow, { sessionId }).catch(() => undefined),
-    ]);
-    const s = chatFromReplay(sessionId, replay?.events ?? [], detail?.title);
+  async openSession(sessionId: string, title?: string): Promise<void> {
+    const t0 = Date.now();
+    // the replay alone (the session's title comes from the tree, else its first prompt)
+    const replay = await this.server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId });
+    const fetched = Date.now();
+    const s = chatFromReplay(sessionId, replay?.events ?? [], title);
     const live = this.sessions.get(sessionId);
     // a turn running now keeps what the live stream already brought
     if (live && this.running.has(sessionId)) {
@@ -295,7 +297,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     }
     this.sessions.set(sessionId, s);
     this.shown = undefined;
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: replay?.events?.length ?? 0 };
+    log.info(`session ${sessionId} opened: ${this.timing.events} events fetched in ${this.timing.fetchMs} ms, reduced in ${this.timing.reduceMs} ms`);
     this.show(sessionId);
+    this.timing = undefined;
   }
 
   // ------------------------------------------------------------------ prompts

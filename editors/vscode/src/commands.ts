@@ -161,7 +161,7 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
   reg('minicode.openChat', async () => chat.reveal(false));
   reg('minicode.openInChat', async (node?: TreeNode) => {
     const sessionId = await sessionOf(node, 'Open which session?');
-    if (sessionId) await chat.openSession(sessionId);
+    if (sessionId) await chat.openSession(sessionId, node?.kind === 'session' ? node.label : undefined);
   });
 
   reg('minicode.showSessions', async () => sessions.focus());

@@ -325,6 +325,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       resetLog();
       requestAnimationFrame(() => {
         document.body.dataset.resetMs = String(Math.round(performance.now() - t0));
+        document.body.dataset.timing = JSON.stringify(m.timing ?? null);
         document.body.dataset.sessionShown = state.session?.sessionId ?? '';
       });
       break;

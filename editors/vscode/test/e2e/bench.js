@@ -108,11 +108,16 @@ async function palette(page, title) {
     await chat.locator('.footer.stop-done').first().waitFor({ state: 'attached', timeout: 60000 });
     const openMs = Date.now() - opened;
     let renderMs;
+    let timing = null;
     for (const f of page.frames()) {
-      const got = await f.evaluate(() => document.body.dataset.resetMs || null).catch(() => null);
-      if (got) renderMs = Number(got);
+      const got = await f.evaluate(() => [document.body.dataset.resetMs || null, document.body.dataset.timing || null]).catch(() => [null, null]);
+      if (got[0]) renderMs = Number(got[0]);
+      if (got[1]) timing = JSON.parse(got[1]);
     }
-    result.open = { events: 2 * 1000 + 4, cards: await chat.locator('.card.tool').count(), clickToRenderedMs: openMs, webviewRenderMs: renderMs };
+    result.open = {
+      events: timing?.events, cards: await chat.locator('.card.tool').count(), clickToRenderedMs: openMs,
+      replayFetchMs: timing?.fetchMs, reduceMs: timing?.reduceMs, webviewRenderMs: renderMs,
+    };
     log('open:', JSON.stringify(result.open));
     await page.screenshot({ path: path.join(art, 'bench-open.png') });
     rc = 0;
