@@ -61,7 +61,10 @@ VSIX="$EXT/minicode-lsp.vsix"
 rm -rf "$WORK"
 mkdir -p "$WORK"/{ws,ud/User,exts,xdg/config,xdg/data,xdg/cache,xdg/state,store}
 export XDG_CONFIG_HOME="$WORK/xdg/config" XDG_DATA_HOME="$WORK/xdg/data" XDG_CACHE_HOME="$WORK/xdg/cache" XDG_STATE_HOME="$WORK/xdg/state"
-export MINICODE_CONFIG="$WORK/user-config.toml"   # no user config file: only the workspace's counts
+# no user config file: only the workspace's counts (in a folder of its own: the user config's
+# folder is off limits to the agent's file tools, and the workspace must not be inside it)
+mkdir -p "$WORK/user-config"
+export MINICODE_CONFIG="$WORK/user-config/config.toml"
 
 PIDS=()
 cleanup() {

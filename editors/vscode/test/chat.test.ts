@@ -118,6 +118,16 @@ describe('chat model: events reduced to turns of items', () => {
     expect(cards(s)[1].status).toBe('failed');
   });
 
+  it('a tool that ends before its approval was asked shows no approval (nobody approved it)', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e1', name: 'edit_file', arguments: { path: '.git/config' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: '.git/config' }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'edit_file', isError: true, summary: "refused: '.git/config' is off limits" }));
+    expect(cards(s)[0].status).toBe('failed');
+    expect(cards(s)[0].approval).toBeUndefined();
+  });
+
   it('a turn that ends withdraws its pending approvals and fails running tools', () => {
     const s = newChat('s1');
     reduceEvent(s, ev('turn.started', { prompt: 'p' }, 't1', 10));

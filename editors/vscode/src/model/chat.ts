@@ -260,8 +260,12 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       card.exitCode = exitCode;
       card.output = output;
       card.summary = str(data.summary);
-      if (card.approval && (card.approval.state === 'waiting' || card.approval.state === 'pending')) {
-        card.approval.state = rejected ? 'rejected' : 'approved';
+      if (card.approval?.state === 'waiting') {
+        // the tool ended before asking (refused, failed): there was nothing to approve
+        if (rejected) card.approval.state = 'rejected';
+        else card.approval = undefined;
+      } else if (card.approval?.state === 'pending') {
+        card.approval.state = rejected ? 'rejected' : 'cancelled';
       }
       touch(s, turn, card);
       break;
