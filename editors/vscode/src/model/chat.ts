@@ -180,6 +180,13 @@ function push(s: ChatSession, turn: ChatTurn, item: NewItem): ChatItem {
   return full;
 }
 
+/** Tool cards by call id, per turn (a long turn's tool.finished finds its card at once). */
+const byCallId = new WeakMap<ChatTurn, Map<string, ToolItem>>();
+
+function cardOf(turn: ChatTurn, callId: string | undefined): ToolItem | undefined {
+  return callId ? byCallId.get(turn)?.get(callId) : undefined;
+}
+
 function tools(turn: ChatTurn): ToolItem[] {
   return turn.items.filter((i): i is ToolItem => i.kind === 'tool');
 }
@@ -224,20 +231,25 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
     }
     case EventTypes.toolStarted: {
       const name = str(data.name) ?? 'tool';
-      push(s, turn, {
+      const callId = str(data.toolCallId);
+      const card = push(s, turn, {
         kind: 'tool',
-        callId: str(data.toolCallId),
+        callId,
         name,
         tool: toolKind(name),
         target: targetOf(data.arguments),
         status: 'running',
         stats: statsOfArgs(name, data.arguments),
-      } as ToolItem);
+      } as ToolItem) as ToolItem;
+      if (callId) {
+        if (!byCallId.has(turn)) byCallId.set(turn, new Map());
+        byCallId.get(turn)!.set(callId, card);
+      }
       break;
     }
     case EventTypes.approvalRequested: {
       const callId = str(data.toolCallId);
-      const card = tools(turn).find((t) => t.callId === callId) ?? [...tools(turn)].reverse().find((t) => t.status === 'running');
+      const card = cardOf(turn, callId) ?? [...tools(turn)].reverse().find((t) => t.status === 'running');
       const request = data.kind === 'command' ? 'command' : 'edit';
       const approval: Approval = { request, state: 'waiting', command: str(data.command), path: str(data.path) };
       if (card) {
@@ -249,7 +261,7 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
     case EventTypes.toolFinished: {
       const callId = str(data.toolCallId);
       const name = str(data.name) ?? 'tool';
-      let card = (callId && tools(turn).find((t) => t.callId === callId)) || [...tools(turn)].reverse().find((t) => t.status === 'running' && t.name === name);
+      let card = cardOf(turn, callId) || [...tools(turn)].reverse().find((t) => t.status === 'running' && t.name === name);
       if (!card) card = push(s, turn, { kind: 'tool', callId, name, tool: toolKind(name), target: '', status: 'running' } as ToolItem) as ToolItem;
       const output = str(data.output);
       const exitCode = card.tool === 'command' ? exitCodeOf(output) : undefined;
@@ -258,7 +270,9 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       const rejected = card.approval?.state === 'rejected' || (!!card.approval && data.isError === true && /the user (declined|refused|rejected)/i.test(said));
       card.status = rejected ? 'declined' : failed ? 'failed' : 'ok';
       card.exitCode = exitCode;
-      card.output = output;
+      // kept only where the card shows it (a command's output, a failure's message): a file a
+      // tool read is not carried to the page (a long session would post megabytes)
+      card.output = card.tool === 'command' || card.status === 'failed' ? output : undefined;
       card.summary = str(data.summary);
       if (card.approval?.state === 'waiting') {
         // the tool ended before asking (refused, failed): there was nothing to approve
