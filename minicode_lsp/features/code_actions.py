@@ -1,8 +1,10 @@
-"""Code actions: fix a diagnostic, refactor a selection, rewind the agent's edits in a file."""
+"""Code actions: fix a diagnostic, refactor a selection, run a task written as a comment,
+rewind the agent's edits in a file."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from lsprotocol import types as t
@@ -21,6 +23,39 @@ REFACTORS = (
      None, False),
     ("tests", "MiniCode: write tests for this", "Write tests for the selected code and run them.", None, False),
 )
+
+
+# A task written as a comment, in any comment syntax: `# minicode: add type hints`,
+# `// minicode: ...`, `-- minicode: ...`, `; minicode: ...`, `/* minicode: ... */`, `<!-- ... -->`,
+# `% ...`, `" ...` (Vim script). The way to give a prompt in editors that cannot ask for text.
+COMMENT_TASK = re.compile(
+    r"""^\s*(?:\#+|//+|--+|;+|/\*+|<!--|%+|"|\*+|\(\*)\s*minicode\s*:\s*(?P<task>.*?)\s*(?:\*+/|-->|\*\))?\s*$""",
+    re.IGNORECASE,
+)
+COMMENT_KIND = f"{t.CodeActionKind.QuickFix.value}.minicode.commentTask"
+
+
+def comment_task(line: str) -> str | None:
+    """The task of a `minicode:` comment line, or None."""
+    match = COMMENT_TASK.match(line)
+    task = match.group("task").strip() if match else ""
+    return task or None
+
+
+def _comment_action(ls: Any, uri: str, line_no: int) -> t.CodeAction | None:
+    doc = ls.workspace.text_documents.get(uri)
+    if doc is None or not 0 <= line_no < len(doc.lines):
+        return None
+    line = doc.lines[line_no].rstrip("\r\n")
+    task = comment_task(line)
+    if task is None:
+        return None
+    path = doc.path or uri
+    prompt = (f"{task}\n\n(This task was written as a `minicode:` comment on line {line_no + 1} of {path}. "
+              "Do it, then remove that comment line.)")
+    rng = t.Range(start=t.Position(line=line_no, character=0), end=t.Position(line=line_no, character=len(line)))
+    return _task(f"MiniCode: {task[:70]}", COMMENT_KIND, {
+        "prompt": prompt, "context": {"uri": uri, "range": _rng(rng), "selectionText": line}})
 
 
 def _rng(r: t.Range) -> dict[str, Any]:
@@ -63,6 +98,10 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
                             "diagnostics": [ls.protocol._converter.unstructure(diag)]},
             }))
     r = params.range
+    if wanted(COMMENT_KIND):
+        action = _comment_action(ls, uri, r.start.line)
+        if action is not None:
+            out.append(action)
     if wanted(t.CodeActionKind.Refactor) and (r.start.line, r.start.character) != (r.end.line, r.end.character):
         selection = _selected_text(ls, uri, r)
         for key, title, prompt, mode, show in REFACTORS:
