@@ -112,7 +112,8 @@ class McpServerConfig(Section):
     url: str = ""
     headers_env: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
-    timeout_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0)  # for each call
+    start_timeout_s: float = Field(default=30.0, gt=0)  # to start and list its tools
     allow: list[str] = Field(default_factory=list)  # tools that need no approval in ask mode
     # From a .mcp.json only (values written in that file; ``${VAR}`` reads the environment):
     env_values: dict[str, str] = Field(default_factory=dict)

@@ -123,14 +123,14 @@ class McpManager:
         state.task = asyncio.create_task(self._run(state), name=f"mcp-{state.name}")
         waiter = asyncio.create_task(state.ready.wait())
         try:
-            await asyncio.wait({waiter, state.task}, timeout=state.config.timeout_s,
+            await asyncio.wait({waiter, state.task}, timeout=state.config.start_timeout_s,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
         if state.ready.is_set() and state.session is not None:
             return
         if state.error is None:
-            state.error = f"did not start and list its tools within {state.config.timeout_s:g} s"
+            state.error = f"did not start and list its tools within {state.config.start_timeout_s:g} s (startTimeoutS)"
         state.task.cancel()
         tail = state.stderr_tail()
         if tail and "stderr:" not in state.error:
@@ -187,6 +187,15 @@ class McpManager:
         errlog = open(state.stderr_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the transport
         params = StdioServerParameters(command=cfg.command, args=list(cfg.args), env=env, cwd=cwd)
         return _closing(stdio_client(params, errlog=errlog), errlog)
+
+    async def _forget(self, state: ServerState) -> None:
+        """A server whose connection is gone: end its task, so the next call starts it again."""
+        state.stop.set()
+        if state.task is not None and not state.task.done():
+            _, pending = await asyncio.wait({state.task}, timeout=2)
+            for task in pending:
+                task.cancel()
+        state.session = None
 
     def _stop_later(self, state: ServerState) -> None:
         state.stop.set()
@@ -253,8 +262,11 @@ class McpManager:
             return ToolOutput(f"MCP server {server}: {tool} did not answer within {state.config.timeout_s:g} s "
                               f"(timeoutS)", is_error=True)
         except Exception as exc:
-            if not state.alive:  # it died mid-call: the next call starts it again (once)
-                return ToolOutput(f"MCP server {server} stopped during {tool}: {state.error or exc}", is_error=True)
+            if not state.alive or _connection_lost(exc):  # it died mid-call: the next call starts it again (once)
+                await self._forget(state)
+                tail = state.stderr_tail()
+                return ToolOutput(f"MCP server {server} stopped during {tool} ({_message(exc)})"
+                                  + (f"; stderr: {tail}" if tail else ""), is_error=True)
             return ToolOutput(f"MCP server {server}: {tool} failed: {_message(exc)}", is_error=True)
         return result_output(result)
 
@@ -318,6 +330,18 @@ async def _list_all_tools(session: Any) -> list[Any]:
         if not cursor:
             break
     return tools
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    names = {type(e).__name__ for e in _leaves(exc)}
+    return bool(names & {"ClosedResourceError", "BrokenResourceError", "EndOfStream", "BrokenPipeError",
+                         "ConnectionResetError"}) or "connection closed" in str(exc).lower()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 def _message(exc: BaseException) -> str:

@@ -56,7 +56,8 @@ def everything() -> str:
 
 
 def tool_results(model: ScriptedModelServer) -> list[str]:
-    return [m["content"] for r in model.model_requests for m in r.body["messages"] if m.get("role") == "tool"]
+    """The tool results of the conversation, as the last model request carried them."""
+    return [m["content"] for m in model.model_requests[-1].body["messages"] if m.get("role") == "tool"]
 
 
 async def test_filesystem_server_write_is_checkpointed_and_rewound(workspace: Path, model: ScriptedModelServer) -> None:
@@ -121,7 +122,7 @@ async def test_broken_servers_do_not_stop_the_turn_and_readiness_names_them(
     user_config(workspace, everything()
                 + '[mcpServers.missing]\ncommand = "no-such-mcp-server-here"\n'
                 + f'[mcpServers.mute]\ncommand = "{sys.executable}"\nargs = ["-c", "import time; time.sleep(60)"]\n'
-                + 'timeoutS = 2\n'
+                + 'startTimeoutS = 2\n'
                 + f'[mcpServers.crashes]\ncommand = "{sys.executable}"\nargs = ["-c", "import sys; '
                   'sys.stderr.write(\'cannot start: no database\\\\n\'); sys.exit(3)"]\n')
     model.set_script([call("mcp__everything__get-sum", a=2, b=3), {"text": "five"}])
@@ -182,3 +183,27 @@ async def test_streamable_http_server(workspace: Path, model: ScriptedModelServe
         ids = await ed.run_task("echo over http")
         await ed.wait_turn(ids["turnId"])
     assert "Echo: over http" in "\n".join(tool_results(model))
+
+
+async def test_a_hostile_server_fails_calls_clearly_and_the_turn_goes_on(
+        workspace: Path, model: ScriptedModelServer) -> None:
+    hostile = Path(__file__).with_name("hostile_mcp_server.py")
+    user_config(workspace, f'[mcpServers.bad]\ncommand = "{sys.executable}"\nargs = ["{hostile}"]\ntimeoutS = 4\n')
+    model.set_script([call("mcp__bad__read_file", path="x"), call("mcp__bad__huge"), call("mcp__bad__garbage"),
+                      call("mcp__bad__hang"), call("mcp__bad__crash"), call("mcp__bad__ok", word="after the crash"),
+                      {"text": "survived"}])
+    async with editor(workspace) as ed:
+        ids = await ed.run_task("call every hostile tool")
+        done = await ed.wait_turn(ids["turnId"], timeout=120)
+        assert done["stopReason"] in ("done", "verification_failed"), done
+        results = tool_results(model)
+        assert results[0] == "hostile read of x"  # its own name space: the built-in read_file is untouched
+        # 50 MB: cut to what the model can take, or (on a slow machine) past the call's time; never whole
+        assert len(results[1]) < 100_000 and ("cut: the result had 52,428,800 characters" in results[1]
+                                              or "did not answer within 4 s" in results[1])
+        assert "not json-rpc" not in results[2]  # the flood never reaches the model
+        assert "did not answer within 4 s" in results[3]
+        assert "MCP server bad stopped during crash" in results[4]  # the crash, said as one
+        assert results[5] == "ok: after the crash"  # started again once, the turn went on
+        listed = await ed.command(p.CMD_SESSION_LIST, {})
+        assert listed["sessions"][0]["id"] == ids["sessionId"]  # the server answers; nothing is stuck
