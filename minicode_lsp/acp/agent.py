@@ -143,7 +143,6 @@ class MiniCodeAgent:
         self.workspaces: dict[Path, Service] = {}
         self.sessions: dict[str, AcpSession] = {}
         self.client: Any = None
-        self.client_writes = False
         self._sends: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ plumbing
@@ -202,8 +201,6 @@ class MiniCodeAgent:
     # ------------------------------------------------------------------ protocol: setup
     async def initialize(self, protocol_version: int, client_capabilities: ClientCapabilities | None = None,
                          client_info: Implementation | None = None, **kwargs: Any) -> InitializeResponse:
-        fs = client_capabilities.fs if client_capabilities else None
-        self.client_writes = bool(fs and fs.write_text_file)
         if client_info is not None:
             log.info("ACP client: %s %s", client_info.name, client_info.version)
         return InitializeResponse(

@@ -24,7 +24,7 @@ from acp.schema import (
 )
 
 from .. import protocol_ids as p
-from ..service.diskio import atomic_write, decode, read_disk, remove_file
+from ..service.diskio import decode
 from ..service.frontend import FileEdit
 from .updates import EventMapper, tool_kind, tool_title
 
@@ -105,43 +105,25 @@ class AcpFrontend:
         return by_kind.get(chosen)
 
     async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str, confirm: bool) -> bool:
+        """Only the question: ACP tells no open buffers, so the service writes every file on disk
+        itself once this answers True (re-deriving the edit on the disk as it is then)."""
         session = self._session()
-        if confirm and not PREAPPROVED.get() and not (session and session.edits_allowed):
-            if session is None:
-                return False
-            call_id = session.mapper.open_call or f"edit-{id(edits):x}"
-            content: list[Any] = [helpers.tool_diff_content(str(e.path), decode(e.new) if e.new is not None else "",
-                                                 decode(e.old) if e.old is not None else None) for e in edits]
-            kind: ToolKind = "delete" if all(e.new is None for e in edits) else "edit"
-            tool_call = ToolCallUpdate(
-                tool_call_id=call_id, title=label, kind=kind, status="pending", content=content,
-                locations=[ToolCallLocation(path=str(e.path)) for e in edits],
-            )
-            chosen = await self._ask(session, tool_call, OPTIONS)
-            if chosen not in ("allow_once", "allow_always"):
-                return False
-            if chosen == "allow_always":
-                session.edits_allowed = True
-        for edit in edits:
-            await self._write(session, edit)
-        return True
-
-    async def _write(self, session: AcpSession | None, edit: FileEdit) -> None:
-        """Through the client's ``fs/write_text_file`` when it offers it (its buffers stay in step),
-        then checked on disk: the agent's own commands read the disk, so a write the client kept
-        in an unsaved buffer is written to disk here."""
-        if edit.new is None:
-            remove_file(edit.path)
-            return
-        if session is not None and self.agent.client_writes and _is_text(edit.new):
-            try:
-                await asyncio.wait_for(self.agent.client.write_text_file(
-                    session_id=session.id, path=str(edit.path), content=edit.new.decode("utf-8")), timeout=30)
-            except Exception as exc:  # a client that fails or never answers: the disk is the truth
-                log.info("fs/write_text_file for %s failed (%s); writing the disk", edit.path, exc)
-            if read_disk(edit.path) == edit.new:
-                return
-        atomic_write(edit.path, edit.new)
+        if not confirm or PREAPPROVED.get() or (session is not None and session.edits_allowed):
+            return True
+        if session is None:
+            return False
+        call_id = session.mapper.open_call or f"edit-{id(edits):x}"
+        content: list[Any] = [helpers.tool_diff_content(str(e.path), decode(e.new) if e.new is not None else "",
+                                                        decode(e.old) if e.old is not None else None) for e in edits]
+        kind: ToolKind = "delete" if all(e.new is None for e in edits) else "edit"
+        tool_call = ToolCallUpdate(
+            tool_call_id=call_id, title=label, kind=kind, status="pending", content=content,
+            locations=[ToolCallLocation(path=str(e.path)) for e in edits],
+        )
+        chosen = await self._ask(session, tool_call, OPTIONS)
+        if chosen == "allow_always":
+            session.edits_allowed = True
+        return chosen in ("allow_once", "allow_always")
 
     async def _ask(self, session: AcpSession, tool_call: ToolCallUpdate,
                    options: list[PermissionOption]) -> str | None:
@@ -190,14 +172,6 @@ def _kind_of(action: str) -> str:
     if "session" in low or "always" in low:
         return "allow_always"
     return "allow_once"
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return b"\x00" not in data
 
 
 __all__ = ["CURRENT_SESSION", "PREAPPROVED", "AcpFrontend", "EventMapper"]

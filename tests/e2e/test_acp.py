@@ -62,7 +62,7 @@ async def test_ask_mode_task_asks_with_the_diff_and_lands_in_the_shared_store(
     assert "Fixing add." in client.text() and "Fixed add." in client.text()
     usage = client.of("usage_update")
     assert usage and all(0 < u["used"] < u["size"] for u in usage)  # the context window in use
-    assert client.writes == [str(workspace / "calc.py")]  # through the client's fs/write_text_file
+    assert client.writes == []  # the server writes the disk itself (ACP tells no open buffers)
     # the same store: the CLI lists the ACP session under its id
     assert session.session_id in cli(workspace, "sessions", "list")
 
