@@ -193,6 +193,27 @@ def _target(args: argparse.Namespace) -> p.RewindTarget:
     return p.RewindTarget(latest=True)
 
 
+def _pick_session(svc: Service, args: argparse.Namespace) -> str | None:
+    """The session a --latest / --steps / --all rewind works on: the one given, else the newest
+    session that still has edits to rewind (not merely the newest session). Says which, and
+    which group(s), on stderr; None when there is nothing to rewind."""
+    if args.session:
+        sessions = [(svc.resolve_session(args.session), "")]
+    else:
+        rows, _ = svc.sessions.list_sessions(limit=500)
+        sessions = [(row.id, row.title) for row in rows]
+    target = _target(args).model_dump()
+    for sid, title in sessions:
+        groups = svc.checkpoints.groups_for_target(sid, target)
+        if groups:
+            what = (f"group {groups[0].id[:12]} ({groups[0].label})" if len(groups) == 1
+                    else f"{len(groups)} groups, {groups[0].id[:12]} to {groups[-1].id[:12]}")
+            print(f"minicode-lsp: {'previewing' if args.preview else 'rewinding'} {what} of session {sid[:12]}"
+                  + (f" ({title[:60]})" if title else ""), file=sys.stderr)
+            return sid
+    return None
+
+
 def _print_plan(files: list[dict[str, Any]], *, applying: bool) -> None:
     for f in files:
         print(color(f"{f['status']:<9} {f['action']:<8} {f['path']}", BOLD) + (f"  ({f['reason']})" if f.get("reason") else ""))
@@ -207,6 +228,14 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace, HeadlessFrontend(interactive=False))
     svc.settings.rewind.confirm = False  # the terminal user asked for it explicitly
     try:
+        if not (args.undo or args.group or args.turn):
+            picked = _pick_session(svc, args)
+            if picked is None:
+                print("minicode-lsp: nothing to rewind: no session " + (f"{args.session} " if args.session else "")
+                      + "has agent edits that are not rewound yet (`minicode-lsp checkpoints` lists them)",
+                      file=sys.stderr)
+                return 1
+            args.session = picked
         if args.undo:
             data = await svc.rewind_undo(args.session)
         elif args.preview:

@@ -32,7 +32,7 @@ from ..store.blobs import BlobStore
 from ..store.checkpoints import CheckpointStore
 from ..store.db import Database
 from ..store.ids import AmbiguousId as StoreAmbiguous
-from ..store.ids import UnknownId
+from ..store.ids import UnknownId, resolve_prefix
 from ..store.locations import store_dir_for, user_memory_db_path
 from ..store.memory import MemoryStore
 from ..store.redact import Redactor
@@ -182,6 +182,20 @@ class Service:
             raise AmbiguousId(str(exc)) from None
         except UnknownId as exc:
             raise UnknownSession(str(exc)) from None
+
+    def resolve_id(self, table: str, prefix: str, kind: str) -> str:
+        """The full id of a turn (``turns``) or an edit group (``edit_groups``) from any unique
+        prefix, in any case: the CLI prints short ids and takes them back."""
+        want = prefix.strip()
+        escaped = want.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.db.query(f"SELECT id FROM {table} WHERE id LIKE ? ESCAPE '\\' LIMIT 50", (escaped + "%",)) \
+            if want else []
+        try:
+            return resolve_prefix(want, [r["id"] for r in rows], kind)
+        except StoreAmbiguous as exc:
+            raise AmbiguousId(str(exc)) from None
+        except UnknownId:
+            raise NotFound(f"unknown {kind} {prefix}") from None
 
     def resolve_session_or_latest(self, prefix: str | None) -> str | None:
         if prefix:

@@ -157,11 +157,13 @@ class RewindService:
 
     def _plan(self, args: RewindPreviewArgs, *, force: bool) -> tuple[str | None, RewindPlan]:
         session_id = self.svc.resolve_session_or_latest(args.session_id)
-        turn_id = args.target.turn_id
-        if turn_id and not self.svc.db.query_one("SELECT 1 FROM turns WHERE id = ?", (turn_id,)):
-            raise NotFound(f"unknown turn {turn_id}")
+        target = args.target.model_dump()
+        if args.target.turn_id:  # any unique prefix, as the CLI prints them
+            target["turn_id"] = self.svc.resolve_id("turns", args.target.turn_id, "turn")
+        if args.target.group_id:
+            target["group_id"] = self.svc.resolve_id("edit_groups", args.target.group_id, "group")
         try:
-            groups = self.svc.checkpoints.groups_for_target(session_id, args.target.model_dump())
+            groups = self.svc.checkpoints.groups_for_target(session_id, target)
         except KeyError as exc:
             raise NotFound(str(exc).strip("'")) from None
         except ValueError as exc:  # e.g. {"turnId": ""}: present, but names nothing
