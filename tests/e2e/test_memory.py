@@ -193,7 +193,7 @@ async def test_reflection_proposes_entries_the_user_accepts(workspace: Path, mod
 async def test_user_and_workspace_instruction_files_reach_the_model(tmp_path: Path, workspace: Path,
                                                                    model: ScriptedModelServer) -> None:
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # the workspace fixture recorded its trust under home/state
     (home / "AGENTS.md").write_text("User rule: answer in English.\n")  # next to MINICODE_CONFIG
     (workspace / "MINICODE.md").write_text("Project rule: tests live in tests/.\n")
     async with editor(workspace, home=home) as ed:
