@@ -41,7 +41,11 @@ def make_subreaper() -> bool:
 def descendants(root: int) -> list[int]:
     """Every live process below ``root`` (from /proc: parent links)."""
     children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # no /proc (not Linux): only bash's process group is ended, as before
+        return []
+    for name in names:
         if not name.isdigit():
             continue
         try:
@@ -82,11 +86,18 @@ def signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def end_tree(me: int, statuses: dict[int, int]) -> None:
-    """SIGTERM every descendant, wait a little, then SIGKILL until none is left (a process
-    forking while we kill is caught by the next round)."""
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def end_tree(me: int, statuses: dict[int, int], group: int) -> None:
+    """SIGTERM every descendant (and bash's process group ``group``), wait a little, then
+    SIGKILL until none is left (a process forking while we kill is caught by the next round)."""
     pids = descendants(me)
+    signal_group(group, signal.SIGTERM)
     if not pids:
+        signal_group(group, signal.SIGKILL)
         statuses.update(reap())
         return
     signal_all(pids, signal.SIGTERM)
@@ -96,6 +107,7 @@ def end_tree(me: int, statuses: dict[int, int]) -> None:
         if not descendants(me):
             return
         time.sleep(0.01)
+    signal_group(group, signal.SIGKILL)
     for _ in range(200):
         pids = descendants(me)
         if not pids:
@@ -149,7 +161,7 @@ def main(argv: list[str]) -> int:
         if control in ready:
             stopped = True  # a stop request, or EOF: the server is gone
             break
-    end_tree(me, statuses)
+    end_tree(me, statuses, bash)  # bash leads its own session: its pgid is its pid
     if stopped and bash not in statuses:
         statuses.update(reap())
     status = statuses.get(bash)
