@@ -58,6 +58,7 @@ class ProviderConfig(Section):
     # Caps that keep memory bounded whatever the server sends.
     max_reply_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     max_tool_arguments_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    prompt_caching: bool = True  # Anthropic: cache the tools, system prompt and conversation prefix
     thinking_budget: int = Field(default=0, ge=0)  # Anthropic extended thinking (0: off; >= 1024 to use)
 
 

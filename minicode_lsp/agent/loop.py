@@ -19,7 +19,7 @@ from . import events as ev
 from . import prompts
 from .compaction import ContextManager
 from .kernel import Kernel
-from .messages import CUT_OFF, Message, ToolCall, ToolResult, Usage
+from .messages import CUT_OFF, TURN_CONTEXT_CLOSE, TURN_CONTEXT_OPEN, Message, ToolCall, ToolResult, Usage
 from .ports import Ports
 from .providers.base import ModelReply, Provider, ProviderError
 from .tools.base import ToolOutput
@@ -243,6 +243,24 @@ class _Turn:
             if await self._run_tools(msg.tool_calls):
                 return ev.BLOCKED
 
+    def _cacheable(self, system: str, messages: list[Message]) -> dict[str, Any]:
+        """With Anthropic prompt caching, what changes from step to step (the step note, the working
+        memory, a compaction summary) leaves the system prompt and goes after the conversation, so
+        tools + system + conversation stay one growing prefix the next step reads from the cache."""
+        spec = getattr(self.provider, "spec", None)
+        if not (getattr(spec, "kind", None) == "anthropic" and getattr(spec, "prompt_caching", False)):
+            return {"system": system, "messages": messages}
+        if not system.startswith(self.system) or not messages:
+            return {"system": system, "messages": messages}
+        volatile = system[len(self.system):].strip()
+        if not volatile:
+            return {"system": system, "messages": messages}
+        last = messages[-1]
+        text = f"{TURN_CONTEXT_OPEN}\n{volatile}\n{TURN_CONTEXT_CLOSE}"
+        moved = Message(role=last.role, text=f"{last.text}\n\n{text}" if last.text else text,
+                        tool_calls=last.tool_calls, tool_results=last.tool_results, reasoning=last.reasoning)
+        return {"system": self.system, "messages": [*messages[:-1], moved]}
+
     async def _retry_cut_call(self, reply: ModelReply, note: str) -> ModelReply:
         """A tool call cut by the output token limit: asked again once with twice the limit; if
         that is cut too (or fails), the cut calls tell the model it ran out of output tokens."""
@@ -286,7 +304,7 @@ class _Turn:
                 more: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
                 reply = await race(
                     self.provider.complete(
-                        system=request.system, messages=request.messages, tools=self.tools,
+                        **self._cacheable(request.system, request.messages), tools=self.tools,
                         on_text=None if max_tokens else self._on_text, on_thought=self._on_thought,
                         on_wait=self._on_wait, **more,
                     ),

@@ -15,6 +15,11 @@ Role = Literal["user", "assistant", "tool"]
 # the model was writing the call (the arguments are cut, not invalid).
 CUT_OFF = "ran out of output tokens"
 
+# With prompt caching, the per-step context (step note, working memory, compaction summary) is
+# sent after the conversation inside these tags; a provider puts its cache breakpoint before it.
+TURN_CONTEXT_OPEN = "<turn-context>"
+TURN_CONTEXT_CLOSE = "</turn-context>"
+
 
 @dataclass
 class ToolCall:
@@ -35,15 +40,22 @@ class ToolResult:
 
 @dataclass
 class Usage:
-    input_tokens: int = 0
+    input_tokens: int = 0  # every prompt token, cached or not
     output_tokens: int = 0
+    cache_read_tokens: int = 0  # of input_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens: written to it (Anthropic bills these at 1.25x)
 
     def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
 
     def to_dict(self) -> dict[str, int]:
-        return {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+        out = {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+        if self.cache_read_tokens or self.cache_write_tokens:
+            out.update(cacheReadTokens=self.cache_read_tokens, cacheWriteTokens=self.cache_write_tokens)
+        return out
 
 
 @dataclass

@@ -97,6 +97,7 @@ def spec_of(p: ProviderConfig) -> ProviderSpec:
         max_reply_bytes=p.max_reply_bytes,
         max_tool_arguments_bytes=p.max_tool_arguments_bytes,
         thinking_budget=p.thinking_budget,
+        prompt_caching=p.prompt_caching,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,7 +54,10 @@ class _Handler(BaseHTTPRequestHandler):
             match = next((c for c in owner.queue if not c.path or c.path == path), None)
             if match is not None:
                 owner.queue.remove(match)
-            canned = match or Canned(404, {"content-type": "application/json"}, b'{"error":"nothing queued"}')
+            respond = owner.respond
+        if match is None and respond is not None:
+            match = respond(body)
+        canned = match or Canned(404, {"content-type": "application/json"}, b'{"error":"nothing queued"}')
         if canned.hold_s and owner.stopping.wait(canned.hold_s):
             return
         self.send_response(canned.status)
@@ -98,6 +101,8 @@ class ReplayServer:
 
     def __init__(self) -> None:
         self.queue: list[Canned] = []
+        # Answers a request (its parsed JSON body) when nothing queued matches it.
+        self.respond: Callable[[Any], Canned | None] | None = None
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -114,6 +119,7 @@ class ReplayServer:
         with self.lock:
             self.queue.clear()
             self.requests.clear()
+            self.respond = None
 
     def add(self, *canned: Canned) -> None:
         with self.lock:

@@ -39,6 +39,8 @@ class ProviderSpec:
     max_tool_arguments_bytes: int = 2 * 1024 * 1024
     # Anthropic extended thinking: a token budget (0: off). Thinking streams as thought.delta.
     thinking_budget: int = 0
+    # Anthropic prompt caching (cache_control breakpoints on tools, system and the conversation).
+    prompt_caching: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
     # The name of the environment variable the key came from (for hints; never the value).
     api_key_env: str = ""

@@ -66,7 +66,10 @@ def to_openai_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
 def _usage(d: dict[str, Any] | None) -> Usage:
     if not d:
         return Usage()
-    return Usage(input_tokens=int(d.get("prompt_tokens") or 0), output_tokens=int(d.get("completion_tokens") or 0))
+    details = d.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(input_tokens=int(d.get("prompt_tokens") or 0), output_tokens=int(d.get("completion_tokens") or 0),
+                 cache_read_tokens=int(cached or 0))
 
 
 class ArgumentsTooLarge(Exception):

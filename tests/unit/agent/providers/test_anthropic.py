@@ -20,8 +20,8 @@ CONVERSATION = [
 
 async def test_request_shape(server: ScriptedModelServer, make_provider: MakeProvider) -> None:
     tools = [ToolSpec("read_file", "Read", {"type": "object", "properties": {}})]
-    await make_provider("anthropic", max_tokens=1234).complete(system="be brief", messages=CONVERSATION,
-                                                               tools=tools)
+    await make_provider("anthropic", max_tokens=1234, prompt_caching=False).complete(
+        system="be brief", messages=CONVERSATION, tools=tools)
     [req] = server.model_requests
     assert req.path == "/v1/messages"
     assert req.headers["x-api-key"] == SECRET
