@@ -228,9 +228,11 @@ do
     "completion of export formats")
   local state = require("minicode.state")
   state.running["s1"] = "t1"
+  state.titles["s1"] = "fix the failing add test in calc.py please"
   local line = require("minicode.status").statusline()
   state.running["s1"] = nil
-  H.check(line == "MiniCode ⟳", "while a turn runs the statusline shows only it", line)
+  H.check(line == "MiniCode ⟳ fix the failing add test in c…", "while a turn runs the statusline shows only it, with a short title", line)
+  H.check(not require("minicode.status").statusline():find("⟳", 1, true), "once it ended, no running turn shows")
   -- an approval with Neovim's own vim.ui.select: a float picker, not the blocking number prompt
   H.check(require("minicode.ui").builtin_select(), "vim.ui.select is Neovim's own here")
   local answer_item

@@ -670,6 +670,9 @@ function M.on_event(ev)
   if ev.type == T.turn_started then
     state.running[ev.sessionId] = ev.turnId
     state.last_session = ev.sessionId
+    local d = type(ev.data) == "table" and ev.data or {}
+    local shown = split_prompt(type(d.prompt) == "string" and d.prompt or "")
+    state.titles[ev.sessionId] = vim.split(vim.trim(shown), "\n", { plain = true })[1]
     if S.session ~= ev.sessionId and S.session ~= nil and valid() then
       append({ "", ("---"), ("(session %s)"):format(tostring(ev.sessionId):sub(1, 8)) })
     end

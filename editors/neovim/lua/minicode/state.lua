@@ -7,6 +7,7 @@
 ---@field readiness? minicode.ReadinessReport the latest readiness report
 local M = {
   running = {},
+  titles = {},
   finished = {},
   last_session = nil,
   readiness = nil,

@@ -132,8 +132,11 @@ end
 function M.statusline()
   local report = state.readiness
   local msg = M.progress()
-  if msg or next(state.running) ~= nil then
-    return "MiniCode ⟳" .. (msg and msg ~= "" and (" " .. cut(msg, 30)) or "")
+  local session = next(state.running)
+  if msg or session ~= nil then
+    -- the running turn's prompt (its first line), else the progress title
+    local title = session and state.titles[session] or msg
+    return "MiniCode ⟳" .. (title and title ~= "" and (" " .. cut(title, 30)) or "")
   end
   if not report then
     if require("minicode.lsp").get_client() then
