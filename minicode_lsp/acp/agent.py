@@ -49,8 +49,10 @@ from acp.schema import (
 
 from .. import __version__
 from .. import protocol as p
+from ..config import McpServerConfig
 from ..service import Service, ServiceError
 from ..service.diskio import decode
+from ..service.mcp import McpManager
 from .frontend import CURRENT_SESSION, AcpFrontend
 from .prompt import prompt_text
 from .updates import EventMapper
@@ -208,7 +210,7 @@ class MiniCodeAgent:
             agent_capabilities=AgentCapabilities(
                 load_session=True,
                 prompt_capabilities=PromptCapabilities(image=False, audio=False, embedded_context=True),
-                mcp_capabilities=McpCapabilities(http=False, sse=False),
+                mcp_capabilities=McpCapabilities(http=True, sse=False),
                 session_capabilities=SessionCapabilities(
                     list=SessionListCapabilities(), resume=SessionResumeCapabilities(),
                     close=SessionCloseCapabilities(),
@@ -227,6 +229,7 @@ class MiniCodeAgent:
         svc = self.workspace(cwd)
         row = svc.sessions.create_session("", str(svc.root))
         session = self._attach(row.id, svc, svc.settings.agent.permission_mode)
+        self._use_mcp(session, mcp_servers)
         svc.notify_sessions(row.id, "created")
         self._after_answer(session)
         return NewSessionResponse(session_id=row.id, modes=self._modes(session),
@@ -235,6 +238,7 @@ class MiniCodeAgent:
     async def load_session(self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None,
                            additional_directories: list[str] | None = None, **kwargs: Any) -> LoadSessionResponse:
         session = self._open_stored(cwd, session_id)
+        self._use_mcp(session, mcp_servers)
         mapper = EventMapper(session.svc.root, session.mapper.diffs)
         for event in session.svc.sessions.replay(session.id):
             for update in mapper.updates(event.type, event.data, event.turn_id, replay=True):
@@ -246,6 +250,7 @@ class MiniCodeAgent:
     async def resume_session(self, session_id: str, cwd: str, additional_directories: list[str] | None = None,
                              mcp_servers: list[Any] | None = None, **kwargs: Any) -> ResumeSessionResponse:
         session = self._open_stored(cwd, session_id)
+        self._use_mcp(session, mcp_servers)
         self._after_answer(session)
         return ResumeSessionResponse(modes=self._modes(session), config_options=self._config_options(session))
 
@@ -265,6 +270,8 @@ class MiniCodeAgent:
         session = self.sessions.pop(session_id, None)
         if session is not None and session.id in session.svc.running:
             await session.svc.cancel(session.id)
+        if session is not None and session.id in session.svc.session_mcp:
+            await session.svc.session_mcp.pop(session.id).stop()
         return CloseSessionResponse()
 
     def _open_stored(self, cwd: str, session_id: str) -> AcpSession:
@@ -277,6 +284,27 @@ class MiniCodeAgent:
         if known is not None:
             return known
         return self._attach(sid, svc, stored_mode(svc, sid))
+
+    def _use_mcp(self, session: AcpSession, servers: list[Any] | None) -> None:
+        """The MCP servers the client sent (stdio, and HTTP) are used for this session's turns."""
+        configs: dict[str, McpServerConfig] = {}
+        for server in servers or []:
+            data = server.model_dump()
+            name = str(data.get("name") or f"server{len(configs) + 1}")
+            if data.get("command"):
+                configs[name] = McpServerConfig(
+                    command=data["command"], args=list(data.get("args") or []),
+                    env_values={e["name"]: e["value"] for e in data.get("env") or []})
+            elif data.get("url") and data.get("type", "http") == "http":
+                configs[name] = McpServerConfig(url=data["url"],
+                                                headers={h["name"]: h["value"] for h in data.get("headers") or []})
+            else:
+                log.warning("MCP server %s from the client is not stdio or HTTP; left out", name)
+        old = session.svc.session_mcp.get(session.id)
+        if old is not None:
+            old.configure(configs)
+        elif configs:
+            session.svc.session_mcp[session.id] = McpManager(session.svc.root, configs, scratch=session.svc.store_dir)
 
     def _attach(self, session_id: str, svc: Service, mode: str) -> AcpSession:
         session = AcpSession(session_id, svc, mode)

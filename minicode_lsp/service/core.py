@@ -75,6 +75,7 @@ class Service:
         self.snapshot_lock = asyncio.Lock()
         self._open_store(watch)
         self.mcp = McpManager(self.root, self._settings.mcp_servers, scratch=self.store_dir)
+        self.session_mcp: dict[str, McpManager] = {}  # servers an ACP client sent for one session
         self.rewinds = RewindService(self)
 
     # ------------------------------------------------------------------ setup
@@ -293,7 +294,8 @@ class Service:
         for running in list(self.running.values()):
             running.cancel.set()
         await self.tasks.cancel_all(timeout=1.5)
-        await self.mcp.stop()
+        for manager in (self.mcp, *self.session_mcp.values()):
+            await manager.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -369,11 +369,17 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
     outcome: TurnOutcome
     try:
         client = svc.http_client()
-        if svc.mcp.servers:  # started on the first turn that needs them, then kept
-            ports.tools, mcp_problems = await svc.mcp.tools()
-            turn_settings.approved_commands |= svc.mcp.allowed()  # `allow = [...]`: no question
-            for problem in mcp_problems:  # the turn goes on without that server's tools
-                await events.emit(EV_ERROR, {"message": problem, "hint": "`minicode-lsp mcp list` shows each server"})
+        # MCP servers (the settings', and those an ACP client gave this session): started on the
+        # first turn that needs them, then kept
+        mcp_problems: list[str] = []
+        for manager in (svc.mcp, svc.session_mcp.get(session_id)):
+            if manager is not None and manager.servers:
+                tools, problems = await manager.tools()
+                ports.tools += tools
+                mcp_problems += problems
+                turn_settings.approved_commands |= manager.allowed()  # `allow = [...]`: no question
+        for problem in mcp_problems:  # the turn goes on without that server's tools
+            await events.emit(EV_ERROR, {"message": problem, "hint": "`minicode-lsp mcp list` shows each server"})
 
         async def on_fallback(from_name: str, to_name: str, reason: str) -> None:
             await events.emit(EV_PROVIDER_FALLBACK, {"fromProvider": from_name, "toProvider": to_name, "reason": reason})

@@ -207,3 +207,20 @@ async def test_a_hostile_server_fails_calls_clearly_and_the_turn_goes_on(
         assert results[5] == "ok: after the crash"  # started again once, the turn went on
         listed = await ed.command(p.CMD_SESSION_LIST, {})
         assert listed["sessions"][0]["id"] == ids["sessionId"]  # the server answers; nothing is stuck
+
+
+async def test_acp_client_servers_are_used_for_that_session(workspace: Path, model: ScriptedModelServer) -> None:
+    pytest.importorskip("acp")
+    from acp import text_block
+    from acp.schema import EnvVariable, McpServerStdio
+
+    from .acp_client import AcpTestClient, acp_agent
+
+    write_config(workspace, model, mode="auto")
+    model.set_script([call("mcp__fromzed__echo", message="sent by the client"), {"text": "ok"}])
+    async with acp_agent(workspace, AcpTestClient()) as conn:
+        session = await conn.new_session(cwd=str(workspace), mcp_servers=[McpServerStdio(
+            name="fromzed", command=str(EVERYTHING), args=["stdio"], env=[EnvVariable(name="X", value="1")])])
+        reply = await conn.prompt(session_id=session.session_id, prompt=[text_block("echo")])
+    assert reply.stop_reason == "end_turn"
+    assert "Echo: sent by the client" in "\n".join(tool_results(model))
