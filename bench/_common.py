@@ -267,10 +267,19 @@ class RawLsp:
                     pass
 
 
-def workspace_config(root: Path, base_url: str, store: Path, extra: str = "") -> None:
-    """A `.minicode.toml` pointing at a scripted model server, with the store outside the workspace."""
-    (root / ".minicode.toml").write_text(
+def workspace_config(root: Path, base_url: str, store: Path, extra: str = "", *, homes: tuple[Path, ...] = ()) -> None:
+    """A `.minicode.toml` pointing at a scripted model server, with the store outside the workspace,
+    allowed (workspace trust, as `minicode-lsp trust` does) for this process's state folder and
+    for servers run with ``isolated_env(home)`` for each of ``homes``."""
+    from minicode_lsp import trust
+
+    path = root / ".minicode.toml"
+    path.write_text(
         f'[[providers]]\nname = "scripted"\nkind = "openai"\nbaseUrl = "{base_url}"\nmodel = "scripted"\n\n'
         f'[agent]\npermissionMode = "auto"\n\n[store]\npath = "{store}"\n{extra}',
         encoding="utf-8",
     )
+    digest = trust.content_hash(path.read_bytes())
+    trust.allow(path, digest)
+    for home in homes:
+        trust.allow(path, digest, base=home / "state" / trust.APP_NAME)

@@ -116,7 +116,7 @@ def make_workspace(base: Path, name: str, model_url: str) -> Path:
     for i in range(4):
         (root / "src" / f"mod{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n")
     (root / "README.md").write_text("A tiny project for the loop benchmark.\n")
-    workspace_config(root, model_url, base / f"{name}-store")
+    workspace_config(root, model_url, base / f"{name}-store", homes=(base / "home", base / "home-stream"))
     return root
 
 
