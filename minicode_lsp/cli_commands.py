@@ -145,7 +145,8 @@ def sessions_cmd(args: argparse.Namespace) -> int:
             emit(args, data, data["markdown"])
         elif args.action == "export":
             data = svc.export(p.SessionExportArgs(session_id=args.session, format=args.format))
-            print(data["content"])
+            content = data["content"]
+            sys.stdout.write(content if content.endswith("\n") or not content else content + "\n")  # no empty last line
         elif args.action == "delete":
             sid = svc.resolve_session(args.session)
             svc.delete_session(sid)

@@ -401,6 +401,9 @@ class ConfigLoader:
         return [p for source in (*self.ORDER, MCP_JSON) for p in self.problems.get(source, [])]
 
 
+_WARNED_MISSING: set[str] = set()
+
+
 def user_config_path() -> Path:
     override = os.environ.get("MINICODE_CONFIG")
     if override:
@@ -413,7 +416,12 @@ def user_config_path() -> Path:
 def load_for_workspace(root: Path | None, loader: ConfigLoader | None = None) -> ConfigLoader:
     """The user's config and the workspace's ``.minicode.toml`` (its trust checked)."""
     loader = loader or ConfigLoader()
-    loader.load_file("user", user_config_path())
+    user = user_config_path()
+    if os.environ.get("MINICODE_CONFIG") and not user.is_file() and str(user) not in _WARNED_MISSING:
+        _WARNED_MISSING.add(str(user))  # once a process: the server reloads the config often
+        log.warning("MINICODE_CONFIG names %s, which %s; no user config is read", user,
+                    "is not a file" if user.exists() else "does not exist")
+    loader.load_file("user", user)
     if root is not None:
         loader.load_file("workspace", root / WORKSPACE_FILE)
         loader.load_mcp_json(root / MCP_JSON)

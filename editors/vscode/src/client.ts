@@ -124,7 +124,7 @@ export class ServerManager implements vscode.Disposable {
       // not awaited: the toast stays until dismissed, and a restart queued behind this start
       // (the user fixing the setting) must not wait for that
       void showError(
-        `MiniCode: the server command "${launch.command}" was not found. Install minicode-lsp (pip install minicode-lsp) or set "minicode.server.command".`,
+        `MiniCode: the server command "${launch.command}" was not found. Install it from your clone of the minicode-lsp repository (pipx install .) or set "minicode.server.command".`,
         'Open Settings',
       ).then((choice) => {
         if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'minicode.server.command');

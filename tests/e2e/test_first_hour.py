@@ -1,0 +1,63 @@
+"""Small things a newcomer meets in the first hour: a blank prompt, a mistyped MINICODE_CONFIG,
+the JSONL export's last line, and the scripted model server as a subcommand."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from minicode_lsp.testing.model_server import ScriptedModelServer
+
+from .harness import server_env
+from .test_cli import cli
+
+
+def test_blank_prompt_and_missing_user_config(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    out = cli(home, "run", "  \t ", *ws)
+    assert out.returncode == 2 and "minicode-lsp: error: the prompt is blank" in out.stderr, out.stderr
+    assert model.model_requests == []
+    assert json.loads(cli(home, "sessions", "list", "--json", *ws).stdout)["sessions"] == []
+    # harness.server_env points MINICODE_CONFIG at a file that does not exist (yet)
+    out = cli(home, "readiness", "--no-probe", *ws)
+    assert f"minicode-lsp: warning: MINICODE_CONFIG names {home / 'user-config.toml'}, which does not exist" \
+        in out.stderr, out.stderr
+
+
+def test_jsonl_export_has_no_empty_line(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    model.set_script([{"text": "hello"}])
+    sid = json.loads(cli(home, "run", "say hello", "--json", *ws).stdout)["sessionId"]
+    out = cli(home, "sessions", "export", sid[:8], "--format", "jsonl", *ws)
+    assert out.returncode == 0 and out.stdout.endswith("}\n"), repr(out.stdout[-40:])
+    assert all(json.loads(line) for line in out.stdout.split("\n")[:-1])  # every line is a record
+
+
+def test_model_server_subcommand(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text('[{"text": "scripted hello"}]', encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "minicode_lsp", "model-server", "--script", str(script)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=server_env(tmp_path / "home"))
+    try:
+        ready = proc.stdout.readline() if proc.stdout else ""
+        assert ready.startswith("READY http://127.0.0.1:"), ready
+        base = ready.split()[1]
+        with urllib.request.urlopen(f"{base}/v1/models", timeout=10) as resp:
+            assert "scripted" in resp.read().decode()
+        body = json.dumps({"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        request = urllib.request.Request(f"{base}/v1/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert "scripted hello" in resp.read().decode()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        proc.kill()
+        proc.wait()
