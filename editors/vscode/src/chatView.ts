@@ -29,6 +29,7 @@ import {
   type ChatSession,
 } from './model/chat';
 import { basename } from './model/format';
+import { problems } from './model/readiness';
 import { Commands, EventTypes } from './protocol';
 import type {
   MinicodeEvent,
@@ -107,6 +108,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private postedRev = -1;
   private mode: PermissionMode;
   private provider = '';
+  /** The readiness report's fixes (an error card shows them). */
+  private fixes: { name: string; fix: string }[] = [];
   private readonly pending = new Map<string, Pending>();
   /** Sessions whose edits the user allowed for the rest of the session. */
   private readonly editsAllowed = new Set<string>();
@@ -189,6 +192,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       running: !!(this.shown && this.running.has(this.shown)),
       mode: this.mode,
       provider: this.provider,
+      fixes: this.fixes,
       server: this.server.state,
       roots: roots(),
       timing: this.timing,
@@ -215,7 +219,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private setReadiness(r: ReadinessReport): void {
     const p = r.providers?.[0];
     this.provider = p ? `${p.name} · ${p.model}` : '';
-    this.post({ type: 'provider', provider: this.provider });
+    this.fixes = problems(r).filter((c) => c.fix).map((c) => ({ name: c.name, fix: c.fix as string }));
+    this.post({ type: 'provider', provider: this.provider, fixes: this.fixes });
   }
 
   // ------------------------------------------------------------------ state

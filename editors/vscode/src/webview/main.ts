@@ -19,8 +19,9 @@ interface State {
   provider: string;
   server: string;
   roots: string[];
+  fixes: { name: string; fix: string }[];
 }
-const state: State = { session: null, running: false, mode: 'ask', provider: '', server: 'starting', roots: [] };
+const state: State = { session: null, running: false, mode: 'ask', provider: '', server: 'starting', roots: [], fixes: [] };
 
 // paint latency samples (ms from the server's event time to the frame that shows it): the bench reads them
 const paint: number[] = [];
@@ -218,6 +219,8 @@ function renderItem(item: ChatItem): HTMLElement {
       const box = el('div', 'card error');
       box.append(icon('error'), el('span', 'headline', item.text));
       if (item.hint) box.append(el('div', 'hint', item.hint));
+      // what readiness says to fix, when it has something
+      for (const f of state.fixes.slice(0, 3)) box.append(el('div', 'hint fix', `Fix (${f.name}): ${f.fix}`));
       const b = el('div', 'buttons');
       b.append(button('Show Readiness', () => vscode.postMessage({ type: 'command', command: 'minicode.showReadiness' }), { cls: 'secondary' }));
       b.append(button('Show Logs', () => vscode.postMessage({ type: 'command', command: 'minicode.showLogs' }), { cls: 'secondary' }));
@@ -310,17 +313,40 @@ function resetLog(): void {
   log.scrollTop = log.scrollHeight;
 }
 
+/** Turns changed since the last frame, and the server times of the events they carry. */
+const dirty = new Set<string>();
+let waitingPaint: number[] = [];
+let frame: number | undefined;
+
+function renderDirty(): void {
+  frame = undefined;
+  const keep = stickToBottom();
+  for (const turn of state.session?.turns ?? []) if (dirty.has(turn.turnId)) renderTurn(turn);
+  dirty.clear();
+  renderChrome();
+  keep();
+  const times = waitingPaint;
+  waitingPaint = [];
+  // after this frame is painted
+  if (times.length) setTimeout(() => {
+    const now = Date.now();
+    for (const at of times) paint.push(now - at * 1000);
+  }, 0);
+}
+
 window.addEventListener('message', (event: MessageEvent) => {
   const m = event.data as Record<string, unknown>;
   switch (m.type) {
     case 'reset': {
       const t0 = performance.now();
       state.session = (m.session as ChatSession) ?? null;
+      dirty.clear();
       state.running = !!m.running;
       state.mode = (m.mode as Mode) ?? state.mode;
       state.provider = (m.provider as string) ?? state.provider;
       state.server = (m.server as string) ?? state.server;
       state.roots = (m.roots as string[]) ?? state.roots;
+      state.fixes = (m.fixes as State['fixes']) ?? state.fixes;
       renderChrome();
       resetLog();
       requestAnimationFrame(() => {
@@ -332,14 +358,13 @@ window.addEventListener('message', (event: MessageEvent) => {
     }
     case 'turns': {
       if (!state.session || state.session.sessionId !== m.sessionId) break;
-      const keep = stickToBottom();
-      for (const patch of m.turns as TurnPatch[]) renderTurn(applyPatch(state.session, patch));
+      // the model applied now, the DOM once per frame: a backlog of messages (a busy page)
+      // collapses into one render instead of re-rendering the text for each
+      for (const patch of m.turns as TurnPatch[]) dirty.add(applyPatch(state.session, patch).turnId);
       if (typeof m.title === 'string') state.session.title = m.title;
       state.running = !!m.running;
-      renderChrome();
-      keep();
-      const at = typeof m.at === 'number' ? m.at : undefined;
-      if (at !== undefined) requestAnimationFrame(() => setTimeout(() => paint.push(Date.now() - at * 1000), 0));
+      if (typeof m.at === 'number') waitingPaint.push(m.at);
+      frame ??= requestAnimationFrame(renderDirty);
       break;
     }
     case 'sent':
@@ -352,6 +377,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       break;
     case 'provider':
       state.provider = String(m.provider ?? '');
+      state.fixes = (m.fixes as State['fixes']) ?? state.fixes;
       renderChrome();
       break;
     case 'server':
