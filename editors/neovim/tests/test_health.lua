@@ -30,4 +30,14 @@ H.check(text:find("lsp.log", 1, true), "reports the log path")
 H.check(not text:find("ERROR", 1, true), "no errors")
 H.check(require("minicode.status").statusline():find("ready", 1, true), "statusline shows readiness")
 
+-- :MiniCode log opens the server's own log file (the server was started with --log-file)
+local client = require("minicode.lsp").get_client()
+H.check(client and vim.tbl_contains(client.config.cmd, "--log-file"), "the server runs with --log-file", client and client.config.cmd)
+vim.cmd("MiniCode log")
+local logname = vim.api.nvim_buf_get_name(0)
+H.check(logname == require("minicode.lsp").log_file() and vim.fn.filereadable(logname) == 1,
+  ":MiniCode log opens the server's log file", logname)
+vim.cmd("normal q")
+H.check(vim.api.nvim_buf_get_name(0) ~= logname, "q closes the log")
+
 H.finish()
