@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol as p
+from . import trust
 from .console import EventPrinter, color_diff
 from .service import HeadlessFrontend, Service
 from .testing.model_server import ScriptedModelServer
@@ -41,12 +42,16 @@ def script(python: str) -> list[dict[str, Any]]:
 
 
 def _config(root: Path, base_url: str, store: Path) -> None:
-    (root / ".minicode.toml").write_text(
+    path = root / ".minicode.toml"
+    path.write_text(
         "# written by `minicode-lsp demo`: the model is scripted\n"
         f'[[providers]]\nname = "scripted-demo"\nkind = "openai"\nbaseUrl = "{base_url}"\nmodel = "scripted"\n\n'
         f'[agent]\npermissionMode = "auto"\n\n[store]\npath = "{store}"\n',
         encoding="utf-8",
     )
+    # MiniCode wrote this file in a folder it just made: it allows exactly this content
+    # (workspace trust), as `minicode-lsp trust --yes` would
+    trust.allow(path, trust.content_hash(path.read_bytes()))
 
 
 async def run_demo(*, keep: bool = False) -> int:
@@ -89,5 +94,6 @@ async def run_demo(*, keep: bool = False) -> int:
             svc.close()
     if not keep:
         out.write("(the project was removed; run `minicode-lsp demo --keep` to keep it and try the CLI on it)\n")
+        trust.revoke(root / ".minicode.toml")
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
