@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -73,6 +74,8 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
                 loop.create_task(stop_turn(svc, ids["sessionId"]))
 
         loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_said_by_the_timeline)
         ticker = loop.create_task(_tick(printer))
         await svc.wait_idle()
         data = printer.finished
@@ -95,10 +98,20 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
             return 1
         return 0
     finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(_said_by_the_timeline)
         if ticker is not None:
             ticker.cancel()
         await svc.shutdown()
         svc.close()
+
+
+def _said_by_the_timeline(record: logging.LogRecord) -> bool:
+    """The agent logs a provider failure and also sends it as an ``error`` event, which the
+    timeline prints: in the terminal, say it once (a log file keeps both)."""
+    return not (record.name == "minicode_lsp.agent.loop" and str(record.msg).startswith("provider failed")
+                and isinstance(logging.getLogger().handlers[0], logging.StreamHandler)
+                and not isinstance(logging.getLogger().handlers[0], logging.FileHandler))
 
 
 async def stop_turn(svc: Service, session_id: str, grace_s: float = 0.4) -> None:

@@ -164,6 +164,7 @@ class EventPrinter:
         self.streamed = False  # some answer text was shown as it came
         self._last_event = time.monotonic()
         self._tool: str | None = None
+        self._provider = ""
         self._status_shown = False  # a terminal's progress line is on screen
         self._plain_shown = 0  # without a terminal: how many waiting lines so far
         self._paused = 0
@@ -171,10 +172,14 @@ class EventPrinter:
     def __call__(self, method: str, payload: dict[str, Any]) -> None:
         if method != p.NOTIFY_EVENT:
             return
+        kind, data = payload["type"], payload.get("data", {})
+        if kind in (p.EV_MODEL_WAITING, p.EV_CONTEXT_USAGE):  # no progress: the silence goes on
+            if kind == p.EV_MODEL_WAITING and data.get("provider"):
+                self._provider = str(data["provider"])
+            return
         self._last_event = time.monotonic()
         self._plain_shown = 0
         self._clear_status()
-        kind, data = payload["type"], payload.get("data", {})
         if kind == p.EV_TOOL_STARTED:
             self._tool = str(data.get("name") or "a tool")
         elif kind == p.EV_TOOL_FINISHED:
@@ -219,7 +224,8 @@ class EventPrinter:
         silent = (time.monotonic() if now is None else now) - self._last_event
         if silent < self.WAIT_AFTER_S:
             return
-        what = f"running {self._tool}" if self._tool else "waiting for the model"
+        what = f"running {self._tool}" if self._tool else "waiting for the model" + (
+            f" ({self._provider})" if self._provider else "")
         tty = getattr(self.stream, "isatty", None)
         if tty is not None and tty():
             prefix = "\n" if self._in_text else ""

@@ -175,6 +175,7 @@ def test_bare_command_in_a_terminal_stops_on_ctrl_c(tmp_path: Path) -> None:
 def test_waiting_for_a_silent_model_is_visible(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
     model.set_script([{"fault": "delay", "seconds": 4, "text": "late answer"}])
     term = Pty(tmp_path / "home", workspace, "run", "hello", "--permission-mode", "auto")
-    term.read_until("waiting for the model... 2 s", timeout=60)
+    term.read_until("waiting for the model", timeout=60)
+    term.read_until("... 2 s", timeout=60)
     assert term.wait() == 0, term.screen
     assert "late answer" in term.screen
