@@ -39,7 +39,7 @@ $(MCP_DIR)/.installed:
 	  @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
 	touch $@
 
-test-python: setup $(ACPX_DIR)/.installed $(MCP_DIR)/.installed
+test-python: setup $(ACPX_DIR)/.installed $(MCP_DIR)/.installed $(BIN)/nvim
 	MINICODE_REQUIRE_TOOLS=1 $(BIN)/pytest -q -p no:cacheprovider tests
 
 test-reliability: setup
