@@ -677,8 +677,11 @@ function M.on_event(ev)
       append({ "", ("---"), ("(session %s)"):format(tostring(ev.sessionId):sub(1, 8)) })
     end
     S.session = ev.sessionId
-    if require("minicode.config").options.chat.auto_open then
-      M.open(false)
+    if require("minicode.config").options.chat.auto_open and not M.window() then
+      -- a new window changes the layout: not while the user types
+      ui.when_idle(function()
+        M.open(false)
+      end, "MiniCode chat", true)
     end
   elseif ev.type == T.turn_finished then
     state.finished[ev.turnId] = true

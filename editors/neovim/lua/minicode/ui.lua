@@ -79,13 +79,16 @@ end
 --- what waits ("review of a.py"), shown once as a notification while the user types.
 ---@param fn fun()
 ---@param desc string
-function M.when_idle(fn, desc)
+---@param quiet? boolean no notification (e.g. the chat window opening)
+function M.when_idle(fn, desc, quiet)
   if M.is_idle() and #waiting == 0 then
     fn()
     return
   end
   waiting[#waiting + 1] = { fn = fn, desc = desc }
-  M.notify(desc .. " waiting: it opens when you are back in Normal mode")
+  if not quiet then
+    M.notify(desc .. " waiting: it opens when you are back in Normal mode")
+  end
   if not wait_group then
     wait_group = vim.api.nvim_create_augroup("minicode.when_idle", { clear = true })
     vim.api.nvim_create_autocmd("ModeChanged", {
