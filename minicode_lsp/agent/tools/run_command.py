@@ -103,10 +103,10 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 async def _exited(proc: asyncio.subprocess.Process) -> None:
     """Wait for the process itself to exit (``Process.wait()`` also waits for its pipes)."""
-    delay = 0.002
+    delay = 0.001
     while proc.returncode is None:
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 1.5, 0.02)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

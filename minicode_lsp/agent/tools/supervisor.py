@@ -15,14 +15,11 @@ all of them:
 Exit status: bash's exit code; 128+N when bash died of signal N.
 """
 
-from __future__ import annotations
-
-import contextlib
-import ctypes
+# Imports are few and light (no ``__future__``, ``shutil``, ``contextlib``, and ``_signal``, the C
+# module behind ``signal``, without its enums): this starts once per command.
+import _signal as signal
 import os
 import select
-import shutil
-import signal
 import sys
 import time
 
@@ -32,14 +29,51 @@ TERM_GRACE_S = 0.2
 
 def make_subreaper() -> bool:
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 
 
+def _children(pid: int) -> list[int] | None:
+    """``pid``'s children from ``/proc/PID/task/*/children``; None where the kernel has no such file."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []  # gone meanwhile
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                out += [int(c) for c in fh.read().split()]
+        except FileNotFoundError:
+            if tid == tasks[0] and not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue
+            return None
+        except OSError:
+            return None
+    return out
+
+
 def descendants(root: int) -> list[int]:
-    """Every live process below ``root`` (from /proc: parent links)."""
+    """Every live process below ``root``: by the kernel's children lists (cheap: only the tree
+    is read), else by the parent link of every process in /proc."""
+    out: list[int] = []
+    stack = [root]
+    while stack:
+        children = _children(stack.pop())
+        if children is None:
+            return _descendants_by_scan(root)
+        out += children
+        stack += children
+    return out
+
+
+def _descendants_by_scan(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     try:
         names = os.listdir("/proc")
@@ -82,13 +116,17 @@ def reap() -> dict[int, int]:
 
 def signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def end_tree(me: int, statuses: dict[int, int], group: int) -> None:
@@ -118,6 +156,14 @@ def end_tree(me: int, statuses: dict[int, int], group: int) -> None:
     statuses.update(reap())
 
 
+def which(name: str) -> str:
+    for folder in os.get_exec_path():
+        path = os.path.join(folder, name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return "/bin/" + name
+
+
 def exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -143,7 +189,7 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: None)  # ended through the control pipe, never mid-cleanup
     if select.select([control], [], [], 0)[0]:  # stopped (or the server died) while we started: run nothing
         return 128 + signal.SIGKILL
-    shell = shutil.which("bash") or "/bin/bash"
+    shell = which("bash")
     bash = os.posix_spawn(shell, ["bash", "-c", argv[1]], dict(os.environ), setsid=True)
     statuses: dict[int, int] = {}
     stopped = False
@@ -156,8 +202,10 @@ def main(argv: list[str]) -> int:
         except InterruptedError:
             continue
         if wake_r in ready:
-            with contextlib.suppress(BlockingIOError):
+            try:
                 os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
         if control in ready:
             stopped = True  # a stop request, or EOF: the server is gone
             break
