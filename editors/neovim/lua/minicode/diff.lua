@@ -449,6 +449,48 @@ local function take_preapproval(edit)
   return false
 end
 
+--- The server withdrew a request it stopped waiting for (`$/cancelRequest`: the turn was
+--- cancelled, or nobody answered within `agent.approvalTimeoutS`). Neovim does not say which
+--- request an id belongs to, so every review of an agent edit still open is closed, declined:
+--- an accept after the server stopped waiting is refused with a message, never applied (it
+--- would land with no checkpoint, so it could not be rewound).
+function M.withdrawn()
+  local n = 0
+  for i = #queue, 1, -1 do
+    local q = queue[i]
+    if q.kind == "edit" then
+      table.remove(queue, i)
+      pcall(q.on_done, false)
+      n = n + 1
+    end
+  end
+  local v = view
+  if v and v.kind == "edit" and not v.resolved then
+    ui.drop_waiting(function(desc)
+      return desc == describe(v)
+    end)
+    resolve(false)
+    n = n + 1
+  end
+  if n > 0 then
+    ui.notify("review closed, not applied: the server stopped waiting for it (the turn was cancelled or the "
+      .. "answer came too late)", vim.log.levels.WARN)
+  end
+end
+
+do
+  local previous = vim.lsp.handlers["$/cancelRequest"]
+  vim.lsp.handlers["$/cancelRequest"] = function(err, params, ctx, config)
+    local client = ctx and vim.lsp.get_client_by_id(ctx.client_id)
+    if client and client.name == "minicode" then
+      return M.withdrawn()
+    end
+    if previous then
+      return previous(err, params, ctx, config)
+    end
+  end
+end
+
 --- The `workspace/applyEdit` handler of the minicode client.
 ---@param params lsp.ApplyWorkspaceEditParams
 ---@param ctx lsp.HandlerContext
