@@ -104,17 +104,19 @@ class HeadlessFrontend:
     async def apply_edits(
         self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
     ) -> bool:
-        if confirm and not self.edits_approved:
+        """``confirm``: only the question (with the diff); the caller writes the files, as it
+        does for an editor's files that are not open (here none ever is). Without it: write."""
+        if confirm:
+            if self.edits_approved:
+                return True
             names = ", ".join(e.path.name for e in edits)
-            if self.asker is not None:
-                diff = "".join(unified_diff(e.old, e.new, _shown(e.path, self.root)) for e in edits)
-                answer = await self.asker.ask(f"{label}: apply the change to {names}?", diff=diff)
-                if answer == "always":
-                    self.edits_approved = True
-                elif answer != "yes":
-                    return False
-            elif await self.choose(f"{label}: apply changes to {names}?", ["Apply", "Decline"]) != "Apply":
-                return False
+            if self.asker is None:
+                return await self.choose(f"{label}: apply changes to {names}?", ["Apply", "Decline"]) == "Apply"
+            diff = "".join(unified_diff(e.old, e.new, _shown(e.path, self.root)) for e in edits)
+            answer = await self.asker.ask(f"{label}: apply the change to {names}?", diff=diff)
+            if answer == "always":
+                self.edits_approved = True
+            return answer in ("yes", "always")
         for edit in edits:
             if edit.new is None:
                 remove_file(edit.path)

@@ -118,7 +118,9 @@ def test_approvals_through_a_terminal(workspace: Path, model: ScriptedModelServe
     term.read_until("[d]iff: ", timeout=30)
     assert term.screen.count("+    return a + b") == 2
     term.type("Y\n")
+    term.read_until("-> ")
     term.read_until("approved-command-ran [y]es / [n]o / [a]lways for this session: ")
+    assert "-> ok: edited calc.py" in term.screen and "-> failed" not in term.screen, term.screen
     assert "return a + b" in (workspace / "calc.py").read_text()
     term.type("1\n")  # once
     term.read_until("approved-command-ran [y]es / [n]o / [a]lways for this session: ", timeout=30)
@@ -144,6 +146,8 @@ def test_always_approves_later_edits(workspace: Path, model: ScriptedModelServer
     term.type("A\n")
     assert term.wait() == 0, term.screen
     assert term.screen.count("[d]iff: ") == 1 and "return b + a" in (workspace / "calc.py").read_text()
+    assert "-> failed" not in term.screen and term.screen.count("-> ok: edited calc.py") == 2, term.screen
+    assert (workspace / "calc.py").read_text().count("def add") == 1  # each edit landed once
     assert "\033[32m+    return a + b" in term.screen  # colored on a terminal
 
 
