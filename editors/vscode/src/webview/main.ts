@@ -119,15 +119,17 @@ function path(uri: string): string {
 function renderMarkdown(text: string): HTMLElement {
   const div = el('div', 'markdown');
   div.innerHTML = md.render(text); // markdown-it output, html disabled: no raw HTML from the model
-  for (const a of div.querySelectorAll('a')) {
-    a.addEventListener('click', (e) => {
-      e.preventDefault();
-      const href = a.getAttribute('href') ?? '';
-      if (href.startsWith('file:')) vscode.postMessage({ type: 'openFile', uri: href });
-    });
-  }
   return div;
 }
+
+// links in the rendered Markdown: file links open through the extension, others not at all
+log.addEventListener('click', (e) => {
+  const a = (e.target as HTMLElement | null)?.closest?.('.markdown a');
+  if (!a) return;
+  e.preventDefault();
+  const href = a.getAttribute('href') ?? '';
+  if (href.startsWith('file:')) vscode.postMessage({ type: 'openFile', uri: href });
+});
 
 function diffBlock(diff: string): HTMLElement {
   const pre = el('pre', 'diff');
@@ -259,6 +261,12 @@ function renderTurn(turn: ChatTurn): void {
   turn.items.forEach((item, index) => {
     const have = rendered.get(item.id);
     if (have && have.rev === item.rev) return;
+    if (have && item.kind === 'text') {
+      // streaming text: the same element, new content (no node swap, no layout reset)
+      have.node.innerHTML = md.render(item.text);
+      have.rev = item.rev;
+      return;
+    }
     const node = renderItem(item);
     node.dataset.item = item.id;
     node.classList.add('item');
