@@ -117,6 +117,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private flushTimer: NodeJS.Timeout | undefined;
   /** Server time of the newest text.delta not yet posted (the webview measures paint latency from it). */
   private lastTextAt: number | undefined;
+  /** When this extension host received that event (ms): splits the latency into before/after it. */
+  private lastTextRecv: number | undefined;
   private readonly docs = new VirtualDocuments('minicode-approval');
   private readonly disposables: vscode.Disposable[] = [];
   private readonly runningEmitter = new vscode.EventEmitter<void>();
@@ -208,8 +210,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     const turns = patchesSince(s, this.postedRev);
     this.postedRev = s.rev;
     const at = this.lastTextAt;
-    this.lastTextAt = undefined;
-    if (turns.length) this.post({ type: 'turns', sessionId: s.sessionId, title: s.title, turns, running: this.running.has(s.sessionId), at });
+    const recv = this.lastTextRecv;
+    this.lastTextAt = this.lastTextRecv = undefined;
+    if (turns.length) this.post({ type: 'turns', sessionId: s.sessionId, title: s.title, turns, running: this.running.has(s.sessionId), at, recv });
   }
 
   private scheduleFlush(): void {
@@ -262,7 +265,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       for (const [id, p] of this.pending) if (p.sessionId === ev.sessionId) this.answer(id, 'reject', 'cancelled');
     }
     if (ev.sessionId === this.shown) {
-      if (ev.type === EventTypes.textDelta && typeof ev.at === 'number') this.lastTextAt = ev.at;
+      if (ev.type === EventTypes.textDelta && typeof ev.at === 'number') {
+        this.lastTextAt = ev.at;
+        this.lastTextRecv = Date.now();
+      }
       this.scheduleFlush();
     }
   }

@@ -25,7 +25,10 @@ const state: State = { session: null, running: false, mode: 'ask', provider: '',
 
 // paint latency samples (ms from the server's event time to the frame that shows it): the bench reads them
 const paint: number[] = [];
-(window as unknown as { __minicodePaint: number[] }).__minicodePaint = paint;
+/** The part of it after the extension host received the event. */
+const paintFromHost: number[] = [];
+(window as unknown as { __minicodePaint: number[]; __minicodePaintFromHost: number[] }).__minicodePaint = paint;
+(window as unknown as { __minicodePaintFromHost: number[] }).__minicodePaintFromHost = paintFromHost;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -324,6 +327,7 @@ function resetLog(): void {
 /** Turns changed since the last frame, and the server times of the events they carry. */
 const dirty = new Set<string>();
 let waitingPaint: number[] = [];
+let waitingHost: number[] = [];
 let frame: number | undefined;
 
 function renderDirty(): void {
@@ -334,11 +338,14 @@ function renderDirty(): void {
   renderChrome();
   keep();
   const times = waitingPaint;
+  const hostTimes = waitingHost;
   waitingPaint = [];
+  waitingHost = [];
   // after this frame is painted
-  if (times.length) setTimeout(() => {
+  if (times.length || hostTimes.length) setTimeout(() => {
     const now = Date.now();
     for (const at of times) paint.push(now - at * 1000);
+    for (const recv of hostTimes) paintFromHost.push(now - recv);
   }, 0);
 }
 
@@ -372,6 +379,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       if (typeof m.title === 'string') state.session.title = m.title;
       state.running = !!m.running;
       if (typeof m.at === 'number') waitingPaint.push(m.at);
+      if (typeof m.recv === 'number') waitingHost.push(m.recv);
       frame ??= requestAnimationFrame(renderDirty);
       break;
     }
