@@ -228,14 +228,23 @@ def _pick_session(svc: Service, args: argparse.Namespace) -> str | None:
     return None
 
 
-def _print_plan(files: list[dict[str, Any]], *, applying: bool) -> None:
+def _print_plan(files: list[dict[str, Any]], *, applying: bool, root: Path) -> None:
     for f in files:
-        print(color(f"{f['status']:<9} {f['action']:<8} {f['path']}", BOLD) + (f"  ({f['reason']})" if f.get("reason") else ""))
+        path = _relative(f["path"], root)
+        print(color(f"{f['status']:<9} {f['action']:<8} {path}", BOLD) + (f"  ({f['reason']})" if f.get("reason") else ""))
         if f.get("diff"):
-            print(color_diff(f["diff"]))
+            whole = str(f["path"]).lstrip("/")  # the diff's a/ b/ labels: as git shows them
+            print(color_diff(f["diff"].replace(f"a/{whole}", f"a/{path}").replace(f"b/{whole}", f"b/{path}")))
         if applying and f.get("willApply") is False:
-            print(f"skipped {f['path']}: {f['status']}" + (" (use --force to write conflict markers)"
-                                                          if f["status"] == "conflict" else ""))
+            print(f"skipped {path}: {f['status']}" + (" (use --force to write conflict markers)"
+                                                     if f["status"] == "conflict" else ""))
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 async def rewind_cmd(args: argparse.Namespace) -> int:
@@ -259,7 +268,7 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            _print_plan(data.get("files", []), applying=not args.preview)
+            _print_plan(data.get("files", []), applying=not args.preview, root=svc.root)
             if args.preview:
                 print(f"preview {data['previewId']}: {len(data['files'])} file(s), {data['conflicts']} conflict(s)")
             else:
