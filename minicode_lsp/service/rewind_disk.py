@@ -144,11 +144,6 @@ def _kind_at(dirfd: int | None, name: str) -> tuple[str | None, int | None]:
     return kind, stat.S_IMODE(st.st_mode)
 
 
-def _fsync_dir(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.fsync(fd)
-
-
 class DiskRewind:
     """One rewind's changes under ``root``: ``prepare`` (stage; nothing changes), then
     ``commit`` (all or nothing) or ``discard``."""
@@ -209,7 +204,6 @@ class DiskRewind:
                         os.close(fd)
                 elif op.new_kind == "link" and op.data is not None:
                     os.symlink(op.data, f"s{i}", dir_fd=self.stage_fd)
-            _fsync_dir(self.stage_fd)
             self._open_journal()
         except RewindFailed:
             self.discard()
@@ -227,11 +221,12 @@ class DiskRewind:
     def _open_journal(self) -> None:
         path = self.store_dir / JOURNAL
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id}, sync=True)
+        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id})
 
     def _log(self, record: dict[str, Any], *, sync: bool = False) -> None:
-        """Append one record. A record written before its step survives a kill of this process
-        without an fsync (the kernel has it); only the header is fsynced, once."""
+        """Append one record. Written before its step, it survives a kill of this process without
+        an fsync (the kernel has it); like the files (fsynced, as an agent write is) and unlike
+        power loss, which is not covered (docs/reliability.md)."""
         assert self._journal is not None
         os.write(self._journal, (json.dumps(record) + "\n").encode())
         if sync:
@@ -321,8 +316,6 @@ class DiskRewind:
                     raise RewindFailed(f"{op.rel} appeared while the rewind was applied")
                 self._step({"do": "place", "rel": op.rel, "staged": f"s{i}"})
                 os.rename(f"s{i}", name, src_dir_fd=stage_fd, dst_dir_fd=fd)
-        for fd in dirs.fds.values():
-            _fsync_dir(fd)
 
     def _rollback(self) -> None:
         assert self.stage is not None
