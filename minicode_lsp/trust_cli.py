@@ -41,7 +41,7 @@ def trust_cmd(args: argparse.Namespace) -> int:
     for line in settings:
         print(f"  {line}")
     if not args.yes:
-        if not sys.stdin.isatty():
+        if sys.stdin is None or not sys.stdin.isatty():
             print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content",
                   file=sys.stderr)
             return 2
