@@ -321,3 +321,16 @@ def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_
         later.close()
     finally:
         s.close()
+
+
+def test_temporary_files_are_never_user_files(snapper: Snapshotter, ws: Path) -> None:
+    """A write or a rewind killed half way can leave ``*.minicode-tmp`` entries behind (until the
+    next start cleans them): a command's snapshot never records them as the user's (or the
+    command's) files, so no later rewind deletes or restores them as such."""
+    before = snapper.baseline()
+    (ws / "src" / ".a.py.k3j.minicode-tmp").write_bytes(b"half written\n")
+    (ws / ".rewind-1a2b.minicode-tmp").mkdir()
+    (ws / ".rewind-1a2b.minicode-tmp" / "s0").write_bytes(b"staged\n")
+    after = snapper.take()
+    assert not [r for r in after.files if "minicode-tmp" in r]
+    assert snapper.diff(before, after) == []
