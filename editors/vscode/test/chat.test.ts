@@ -102,7 +102,7 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'a.py' }));
     const card = cardAwaiting(s, 'edit', 'file:///ws/a.py')!;
     attachApproval(s, card, 'a2', [{ uri: 'file:///ws/a.py', path: 'a.py', action: 'modify', added: 3, removed: 2, diff: '@@' }]);
-    expect(toolHeadline(card)).toBe('Edited a.py +3 -2');
+    expect(toolHeadline(card)).toBe('Editing a.py +3 -2'); // still running: waiting for the answer
   });
 
   it('a rejected edit is "declined", not a failure of the tool', () => {

@@ -405,10 +405,13 @@ export function turnFooter(turn: ChatTurn): string {
 
 /** What a tool card says in one line (the webview adds the buttons). */
 export function toolHeadline(card: ToolItem): string {
-  const verb: Record<ToolKind, string> = { read: 'Read', search: 'Searched', edit: 'Edited', command: 'Ran', other: card.name };
+  const done = card.status !== 'running';
+  const verb: Record<ToolKind, string> = done
+    ? { read: 'Read', search: 'Searched', edit: 'Edited', command: 'Ran', other: card.name }
+    : { read: 'Reading', search: 'Searching', edit: 'Editing', command: 'Running', other: card.name };
   let head = card.tool === 'other' ? `${card.name}${card.target ? ` ${card.target}` : ''}` : `${verb[card.tool]} ${card.target || card.name}`;
-  if (card.tool === 'read' && card.name === 'list_files') head = `Listed ${card.target || '.'}`;
-  if (card.tool === 'edit' && card.name === 'delete_file') head = `Deleted ${card.target}`;
+  if (card.tool === 'read' && card.name === 'list_files') head = `${done ? 'Listed' : 'Listing'} ${card.target || '.'}`;
+  if (card.tool === 'edit' && card.name === 'delete_file') head = `${done ? 'Deleted' : 'Deleting'} ${card.target}`;
   if (card.tool === 'edit' && card.stats) head += ` ${statsText(card.stats)}`;
   if (card.tool === 'command' && card.exitCode !== undefined) head += ` — exit code ${card.exitCode}`;
   return head;
