@@ -274,3 +274,67 @@ def test_helper_applies_edits_like_an_editor() -> None:
 
 
 _ = Workspace  # the model editor drives pygls's own Workspace
+
+
+ANSWER = st.sampled_from(["applied", "declined", "error", "null", "never", "late"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(prompt_answer=st.sampled_from(["Apply", "Decline", "error", "null", "never"]), apply_answer=ANSWER,
+       ask=st.booleans())
+def test_any_answer_ends_the_edit_in_bounded_time_and_changes_nothing_else(
+        tmp_path_factory: Any, prompt_answer: str, apply_answer: str, ask: bool) -> None:
+    """Whatever the editor answers (an error, null, nothing, too late), the edit call ends
+    within its bound; the file then holds the agent's change or nothing new; no other answer
+    than "applied" counts as applied."""
+    root = tmp_path_factory.mktemp("ws")
+    path = root / "a.py"
+    path.write_text("".join(LINES))
+
+    async def scenario() -> None:
+        editor = ModelEditor(root, check_versions=True)
+        frontend = LspFrontend(editor.server)
+        frontend.echo_timeout_s = 0.05
+        bound = 0.3
+        editor.server.service = type("S", (), {"settings": type("C", (), {"agent": type("A", (), {
+            "approval_timeout_s": bound})()})()})()
+        editor.open(path, version=1)
+        late: list[Any] = []
+
+        def handle(method: str, params: Any, fut: asyncio.Future[Any]) -> None:
+            answer = prompt_answer if method == t.WINDOW_SHOW_MESSAGE_REQUEST else apply_answer
+            if answer == "never":
+                return
+            if answer == "error":
+                raise RuntimeError("no")
+            if answer == "null":
+                fut.set_result(None)
+            elif answer == "late":  # answered after the server stopped waiting: ignored
+                late.append(asyncio.get_running_loop().call_later(bound * 2, lambda: None))
+            elif method == t.WINDOW_SHOW_MESSAGE_REQUEST:
+                fut.set_result(t.MessageActionItem(title=answer))
+            elif answer == "applied":
+                fut.set_result(editor._apply(params.edit))
+            else:
+                fut.set_result(t.ApplyWorkspaceEditResult(applied=False))
+
+        editor.handle = handle  # type: ignore[method-assign]
+        ctx = ctx_for(root, make_fs(frontend), confirm=ask)
+        started = asyncio.get_running_loop().time()
+        ok, msg = await edit(ctx, "a.py", "line 2\n", "TWO\n")
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed < 3 * bound + 1.0, (elapsed, msg)
+        text = editor.text(path)
+        prompt_ok = not ask or prompt_answer == "Apply"
+        if ok:
+            assert prompt_ok and apply_answer == "applied", msg
+            assert text == "".join(LINES).replace("line 2\n", "TWO\n")
+        else:
+            assert msg.startswith("UserDeclined"), msg  # a decline, never an internal error
+            assert text == "".join(LINES)
+        # every request the server stopped waiting for was withdrawn
+        withdrawn = [m for m, _ in editor.server.protocol.notifications if m == t.CANCEL_REQUEST]
+        waited_forever = (ask and prompt_answer == "never") or (prompt_ok and apply_answer in ("never", "late"))
+        assert bool(withdrawn) == waited_forever
+
+    run(scenario())
