@@ -198,7 +198,7 @@ async def test_500_falls_back_to_the_second_provider(workspace: Path, model: Scr
 
 async def test_timeout_and_malformed_stream_end_in_provider_error(workspace: Path, model: ScriptedModelServer) -> None:
     providers = (f'[[providers]]\nname = "only"\nkind = "openai"\nbaseUrl = "{model.openai_base_url}"\n'
-                 'model = "m"\nmaxRetries = 1\ntimeoutS = 1\n')
+                 'model = "m"\nmaxRetries = 1\ntimeoutS = 1\nfirstTokenTimeoutS = 1\n')
     write_config(workspace, model, providers=providers)
     model.set_script([{"fault": "delay", "seconds": 4}, {"fault": "delay", "seconds": 4}])
     async with editor(workspace) as ed:
