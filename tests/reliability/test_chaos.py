@@ -44,7 +44,7 @@ def fault(rng: random.Random, step: dict[str, Any]) -> dict[str, Any]:
     if kind == "drop":
         return {"fault": "drop", **step}
     if kind == "delay":
-        return {"fault": "delay", "seconds": 1.4}  # the provider's timeoutS is 1
+        return {"fault": "delay", "seconds": 1.4}  # the provider's firstTokenTimeoutS is 1
     if kind == "stream_error":
         return {"fault": "stream_error", "status": 529}
     return {"fault": kind}
@@ -90,7 +90,7 @@ def test_provider_chaos(tmp_path: Path, model: ScriptedModelServer) -> None:
     rng = random.Random(int(os.environ.get("MINICODE_CHAOS_SEED", str(time.time_ns()))))
     with ScriptedModelServer(reply_fn=lambda body: {"text": "backup answered"}) as backup:
         primary = (f'[[providers]]\nname = "primary"\nkind = "openai"\nbaseUrl = "{model.openai_base_url}"\n'
-                   'model = "scripted"\ntimeoutS = 1\nmaxRetries = 1\n')
+                   'model = "scripted"\ntimeoutS = 1\nfirstTokenTimeoutS = 1\nmaxRetries = 1\n')
         providers = primary + (f'[[providers]]\nname = "backup"\nkind = "anthropic"\nbaseUrl = "{backup.base_url}"\n'
                                'model = "scripted"\napiKeyEnv = "MINICODE_CHAOS_BACKUP_KEY"\ntimeoutS = 5\n')
         root = make_workspace(tmp_path, model, mode="auto", providers=providers,
@@ -125,7 +125,7 @@ def test_provider_chaos(tmp_path: Path, model: ScriptedModelServer) -> None:
             # no backup: a primary that keeps failing ends the turn with provider_error
             srv.notify("workspace/didChangeConfiguration", {"settings": {"minicode": {"providers": [
                 {"name": "primary", "kind": "openai", "baseUrl": model.openai_base_url, "model": "scripted",
-                 "timeoutS": 1, "maxRetries": 1}]}}})
+                 "timeoutS": 1, "firstTokenTimeoutS": 1, "maxRetries": 1}]}}})
             for turn in range(TURNS, TURNS + 4):
                 step = {"tool_calls": [call("run_command", command=f"echo tok-{turn}-x >> ledger.txt")]}
                 model.set_script([fault(rng, step), fault(rng, step), step, {"text": "unreachable"}])
