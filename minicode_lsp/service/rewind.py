@@ -312,7 +312,9 @@ class RewindService:
                     if op is None:
                         continue
                     op.cur_kind, op.cur_mode = disk.state(op.rel)
-                    if frontend.open_text(Path(f.path)) is not None or (op.new_kind is None and op.cur_kind is None):
+                    in_editor = bool(getattr(frontend, "can_edit_buffers", True)) and \
+                        frontend.open_text(Path(f.path)) is not None
+                    if in_editor or (op.new_kind is None and op.cur_kind is None):
                         op.data = None  # the buffer is the truth (or the editor deleted the file)
                         if op.new_kind is None or op.cur_kind != "file" or op.mode in (None, op.cur_mode):
                             disk.ops.remove(op)
@@ -327,12 +329,18 @@ class RewindService:
     async def _ask_editor(self, editor: list[FilePlan], label: str, desc: str, confirm: bool) -> bool:
         frontend = self.svc.frontend
         edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in editor]
-        if confirm and not frontend.supports_confirmation:
+        can_edit = bool(getattr(frontend, "can_edit_buffers", True))
+        if confirm and not (can_edit and frontend.supports_confirmation):
             names = ", ".join(e.path.name for e in edits)
             answer = await frontend.choose(f"MiniCode: {label} ({names})?", ["Apply", "Decline"])
             if answer != "Apply":
                 return False
             confirm = False
+        if not confirm:  # approved (or nothing to ask): files not open are written on disk, never
+            # sent to an editor that would hold them in a hidden buffer (nor to one that cannot edit)
+            edits = [e for e in edits if can_edit and frontend.open_text(e.path) is not None]
+            if not edits:
+                return True
         try:
             return bool(await frontend.apply_edits(edits, label=label, description=desc, confirm=confirm))
         except UserDeclined:

@@ -177,3 +177,23 @@ async def test_null_error_or_no_answer_to_show_document_never_holds_the_session(
         shown = await ed.command(p.CMD_SESSION_SHOW, {"sessionId": ids["sessionId"]})
         assert shown["running"] is False
         assert (await ed.command(p.CMD_SESSION_DELETE, {"sessionId": ids["sessionId"]})) is not None
+
+
+async def test_rewind_of_closed_files_never_goes_through_a_client_without_annotations(
+        workspace: Path, model: ScriptedModelServer) -> None:
+    """Finding 4 for rewinds: approved once, then written on disk by the server."""
+    model.set_script([
+        tools(call("edit_file", path="notes.txt", old_text="first line", new_text="FIRST")),
+        tools(call("run_command", command="true")),
+        {"text": "Done."},
+    ])
+    async with editor(workspace, profile="neovim") as ed:
+        ids = await ed.run_task("edit notes")
+        assert (await ed.wait_turn(ids["turnId"]))["stopReason"] == "done"
+        assert (workspace / "notes.txt").read_text().startswith("FIRST")
+        ed.answers = ["Apply"]
+        result = await ed.command(p.CMD_REWIND_APPLY, {"sessionId": ids["sessionId"], "target": {"session": True}})
+        assert result["applied"] is True, result
+        assert len(ed.questions) == 1 and "notes.txt" in ed.questions[0].message
+        assert ed.applied == []  # nothing sent to the editor
+        assert (workspace / "notes.txt").read_text() == "first line\nsecond line\n"
