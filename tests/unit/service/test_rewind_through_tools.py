@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -220,6 +221,9 @@ class World:
             assert self.snapshot() == after, "rewinding again after the undo differs"
 
 
+# Every command runs under the containment supervisor (~80 ms more each), 500 examples of them:
+# the default 120 s per test is too little on a loaded 2-core machine.
+@pytest.mark.timeout(600)
 @settings(max_examples=int(os.environ.get("MINICODE_PROP_EXAMPLES", "500")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program)
 def test_random_interleavings_through_the_real_tools(ops: list[tuple[str, str, int]]) -> None:
