@@ -96,6 +96,10 @@ class EventMapper:
         self.mode = "ask"
         self._calls: dict[str, _Call] = {}
         self.open_call: str | None = None  # the ACP id of the tool call now running, if any
+        # Clients join consecutive agent_message_chunks into one message (codecompanion.nvim
+        # showed "Fixed add.done"): the text of a later model reply starts on a new paragraph.
+        self._text_last = False
+        self._break_due = False
 
     def call_info(self, call_id: str) -> tuple[str, Any]:
         """(tool name, arguments) of a running call; ("", None) when unknown."""
@@ -103,12 +107,22 @@ class EventMapper:
         return (call.name, call.arguments) if call else ("", None)
 
     def updates(self, type: str, data: dict[str, Any], turn_id: str | None, *, replay: bool = False) -> list[Any]:
+        if type != p.EV_TEXT_DELTA:
+            if type in (p.EV_TURN_STARTED, p.EV_TOOL_STARTED):
+                self._text_last = self._break_due = False  # a tool call or a new turn separates
+            elif self._text_last and type in (p.EV_CONTEXT_USAGE, p.EV_PROVIDER_FALLBACK, "model.waiting"):
+                self._break_due = True  # a new model request after text: its text is a new paragraph
         if type == p.EV_TURN_STARTED:
             self.mode = str(data.get("permissionMode") or self.mode)
             return [helpers.update_user_message_text(str(data.get("prompt", "")))] if replay else []
         if type == p.EV_TEXT_DELTA:
             text = str(data.get("text", ""))
-            return [helpers.update_agent_message_text(text)] if text else []
+            if not text:
+                return []
+            if self._break_due:
+                text, self._break_due = "\n\n" + text, False
+            self._text_last = True
+            return [helpers.update_agent_message_text(text)]
         if type == "thought.delta":
             text = str(data.get("text", ""))
             return [helpers.update_agent_thought_text(text)] if text else []

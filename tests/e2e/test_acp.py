@@ -67,6 +67,21 @@ async def test_ask_mode_task_asks_with_the_diff_and_lands_in_the_shared_store(
     assert session.session_id in cli(workspace, "sessions", "list")
 
 
+async def test_text_of_a_later_model_reply_starts_a_new_paragraph(
+        workspace: Path, model: ScriptedModelServer) -> None:
+    # found by hand with codecompanion.nvim: it joins consecutive agent_message_chunks, so the
+    # verification step's reply was shown glued to the previous one ("Fixed add.Checked it.")
+    write_config(workspace, model, mode="auto")
+    model.set_script([EDIT, DONE, {"text": "Checked it."}])
+    client = AcpTestClient()
+    async with acp_agent(workspace, client) as conn:
+        session = await conn.new_session(cwd=str(workspace), mcp_servers=[])
+        await conn.prompt(session_id=session.session_id, prompt=[text_block("fix add in calc.py")])
+    text = client.text()
+    assert "Fixed add.\n\nChecked it." in text, text
+    assert text.startswith("Fixing add.")  # the first text of a turn gets no break
+
+
 async def test_rejected_edit_changes_nothing_and_the_model_is_told(
         workspace: Path, model: ScriptedModelServer) -> None:
     write_config(workspace, model, mode="ask")
