@@ -338,3 +338,19 @@ def test_any_answer_ends_the_edit_in_bounded_time_and_changes_nothing_else(
         assert bool(withdrawn) == waited_forever
 
     run(scenario())
+
+
+def test_no_requests_a_client_did_not_declare(tmp_path: Path) -> None:
+    """No workDoneProgress: no progress requests; no showDocument support: not asked."""
+
+    async def scenario() -> None:
+        editor = ModelEditor(tmp_path, check_versions=True)
+        sent: list[str] = []
+        handle = editor.handle
+        editor.handle = lambda m, params, fut: (sent.append(m), handle(m, params, fut))  # type: ignore[method-assign]
+        frontend = LspFrontend(editor.server)
+        assert await frontend.progress_begin("t1", "MiniCode", "task") is None
+        assert await frontend.show_document(tmp_path / "answer.md") is False
+        assert sent == []
+
+    run(scenario())
