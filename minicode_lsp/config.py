@@ -347,13 +347,20 @@ class ConfigLoader:
         self.mcp_json_allowed = trust.is_allowed(path, trust.content_hash(raw), base=self.trust_base)
 
     def allow_mcp_json(self, sha256: str | None = None) -> bool:
-        if self.mcp_json_path is None or self.mcp_json_bytes is None:
+        if not self._allow(self.mcp_json_path, self.mcp_json_bytes, sha256):
             return False
-        digest = trust.content_hash(self.mcp_json_bytes)
+        self.mcp_json_allowed = True
+        return True
+
+    def _allow(self, path: Path | None, data: bytes | None, sha256: str | None) -> bool:
+        """Record the user's allow of ``path`` with the content ``data`` as last read (only if
+        its hash is ``sha256`` when given: what the user was shown). False when nothing to allow."""
+        if path is None or data is None:
+            return False
+        digest = trust.content_hash(data)
         if sha256 is not None and sha256 != digest:
             return False
-        trust.allow(self.mcp_json_path, digest, base=self.trust_base)
-        self.mcp_json_allowed = True
+        trust.allow(path, digest, base=self.trust_base)
         return True
 
     def settings(self) -> Settings:
@@ -388,12 +395,8 @@ class ConfigLoader:
     def allow_workspace(self, sha256: str | None = None) -> bool:
         """Record the user's allow for the workspace file's content as last read (or only if
         its hash is ``sha256``: what the user was shown). False when there is nothing to allow."""
-        if self.workspace_path is None or self.workspace_bytes is None:
+        if not self._allow(self.workspace_path, self.workspace_bytes, sha256):
             return False
-        digest = trust.content_hash(self.workspace_bytes)
-        if sha256 is not None and sha256 != digest:
-            return False
-        trust.allow(self.workspace_path, digest, base=self.trust_base)
         self.workspace_allowed = True
         return True
 

@@ -40,18 +40,9 @@ def trust_cmd(args: argparse.Namespace) -> int:
     print("allowing it enables:" if settings else "it sets nothing that needs an allow")
     for line in settings:
         print(f"  {line}")
-    if not args.yes:
-        if sys.stdin is None or not sys.stdin.isatty():
-            print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content",
-                  file=sys.stderr)
-            return 2
-        try:
-            answer = input("Allow this file's settings? [y/N] ").strip().lower()
-        except EOFError:
-            answer = ""
-        if answer not in ("y", "yes"):
-            print("not allowed")
-            return 1
+    refused = None if args.yes else _confirm("Allow this file's settings?")
+    if refused is not None:
+        return refused
     if not loader.allow_workspace(digest):  # the content shown, never a later one
         print("minicode-lsp: error: the file changed meanwhile; run again", file=sys.stderr)
         return 2
@@ -81,20 +72,26 @@ def _trust_mcp_json(loader: ConfigLoader, args: argparse.Namespace) -> int:
     print("allowing it starts these servers when the agent works here:")
     for line in lines:
         print(f"  {line}")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content",
-                  file=sys.stderr)
-            return 2
-        try:
-            answer = input("Allow these servers? [y/N] ").strip().lower()
-        except EOFError:
-            answer = ""
-        if answer not in ("y", "yes"):
-            print("not allowed")
-            return 1
+    refused = None if args.yes else _confirm("Allow these servers?")
+    if refused is not None:
+        return refused
     if not loader.allow_mcp_json(digest):
         print(f"minicode-lsp: error: {MCP_JSON} changed meanwhile; run again", file=sys.stderr)
         return 2
     print(f"allowed; recorded in {trust.trust_file()} (any change to the file asks again)")
     return 0
+
+
+def _confirm(question: str) -> int | None:
+    """None when the user says yes at the terminal; else the exit code (2: no terminal, 1: no)."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        print("minicode-lsp: error: not a terminal: run with --yes to allow exactly this content", file=sys.stderr)
+        return 2
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer not in ("y", "yes"):
+        print("not allowed")
+        return 1
+    return None

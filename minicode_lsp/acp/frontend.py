@@ -25,7 +25,7 @@ from acp.schema import (
 
 from .. import protocol_ids as p
 from ..service.diskio import decode
-from ..service.frontend import FileEdit
+from ..service.frontend import FileEdit, NoDocumentsNoProgress
 from .updates import EventMapper, tool_kind, tool_title
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ OPTIONS = [ALLOW_ONCE, ALLOW_ALWAYS, REJECT_ONCE]
 PERMISSION_TIMEOUT_S = 3600.0
 
 
-class AcpFrontend:
+class AcpFrontend(NoDocumentsNoProgress):
     supports_confirmation = True
 
     def __init__(self, agent: MiniCodeAgent, root: Path) -> None:
@@ -150,19 +150,6 @@ class AcpFrontend:
     def _session(self) -> AcpSession | None:
         sid = CURRENT_SESSION.get()
         return self.agent.sessions.get(sid) if sid else None
-
-    # ------------------------------------------------------------------ the rest of the port
-    async def show_document(self, path: Path) -> bool:
-        return False
-
-    async def progress_begin(self, key: str, title: str, message: str) -> Any:
-        return None
-
-    def progress_report(self, key: str, message: str) -> None:
-        pass
-
-    def progress_end(self, key: str, message: str) -> None:
-        pass
 
 
 def _kind_of(action: str) -> str:

@@ -80,7 +80,24 @@ def _shown(path: Path, root: Path | None) -> str:
         return str(path)
 
 
-class HeadlessFrontend:
+class NoDocumentsNoProgress:
+    """The part of the port a frontend with no documents to open and no progress UI shares
+    (the CLI, ACP): every call is a no-op."""
+
+    async def show_document(self, path: Path) -> bool:
+        return False
+
+    async def progress_begin(self, key: str, title: str, message: str) -> Any:
+        return None
+
+    def progress_report(self, key: str, message: str) -> None:
+        pass
+
+    def progress_end(self, key: str, message: str) -> None:
+        pass
+
+
+class HeadlessFrontend(NoDocumentsNoProgress):
     """For ``minicode-lsp run`` and the other CLI commands: the disk is the only truth.
 
     ``asker``: the terminal prompt; with it, edits are confirmed here with their diff shown
@@ -151,14 +168,3 @@ class HeadlessFrontend:
                 return action
         return None
 
-    async def show_document(self, path: Path) -> bool:
-        return False
-
-    async def progress_begin(self, key: str, title: str, message: str) -> Any:
-        return None
-
-    def progress_report(self, key: str, message: str) -> None:
-        pass
-
-    def progress_end(self, key: str, message: str) -> None:
-        pass
