@@ -336,7 +336,7 @@ class Service:
     async def summarize(self, session_id: str) -> dict[str, Any]:
         """The deterministic summary, plus the model's own when a provider answers."""
         sid = self.resolve_session(session_id)
-        markdown = self.sessions.summarize(sid)
+        markdown = exporting.summary_markdown(self.sessions, sid)
         written = await summarize_with_model(self.settings, markdown, self.http_client())
         if written:
             markdown = f"{markdown.rstrip()}\n\n## Summary by {written[0]}\n\n{written[1].strip()}\n"

@@ -34,11 +34,10 @@ from typing import Any, Literal
 
 from minicode_lsp.store.blobs import BlobStore, BlobTooLarge, sha256
 from minicode_lsp.store.db import write_transaction
+from minicode_lsp.store.records import FileAction, Group, GroupFile, GroupKind
 
 log = logging.getLogger(__name__)
 
-GroupKind = Literal["edit", "shell", "rewind"]
-FileAction = Literal["create", "modify", "delete"]
 NodeKind = Literal["file", "link", "dir"]
 StateRow = tuple[str, int, int, int, str | None, int, int]  # see snapshots.StateRow
 
@@ -74,47 +73,6 @@ CREATE TABLE IF NOT EXISTS snapshot_state (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class GroupFile:
-    path: str
-    action: FileAction
-    pre_sha: str | None  # None: the file was absent (or skipped)
-    post_sha: str | None  # None: absent, or unknown when not post_known
-    skipped_reason: str | None = None
-    post_known: bool = True
-    pre_kind: str = "file"  # file | link (the image is its target) | dir (no image)
-    post_kind: str = "file"
-    pre_mode: int | None = None  # permission bits; None: absent or not recorded
-    post_mode: int | None = None
-
-    @property
-    def uri(self) -> str:
-        return Path(self.path).as_uri()
-
-
-@dataclass(frozen=True)
-class Group:
-    id: str
-    session_id: str | None
-    turn_id: str | None
-    tool_call_id: str | None
-    kind: GroupKind
-    label: str
-    created_at: str
-    ordinal: int
-    status: Literal["open", "closed"]
-    rewound_by: str | None = None
-    files: tuple[GroupFile, ...] = ()
-
-    def to_wire(self) -> dict[str, Any]:
-        files = [{"uri": f.uri, "path": f.path, "action": f.action,
-                  **({"skipped": f.skipped_reason} if f.skipped_reason else {})} for f in self.files]
-        return {"id": self.id, "sessionId": self.session_id, "turnId": self.turn_id,
-                "toolCallId": self.tool_call_id, "kind": self.kind, "label": self.label,
-                "createdAt": self.created_at, "status": self.status,
-                "rewound": self.rewound_by is not None, "files": files}
 
 
 def _now() -> str:

@@ -1,123 +1,17 @@
-"""How the store's records look outside it: wire rows, summaries, markdown and jsonl exports.
+"""A session as text: the deterministic summary, the markdown transcript and the jsonl export.
 
-The row dataclasses' ``to_wire()`` give the camelCase dicts of DESIGN section 2. Session
-and turn times are ISO-8601 UTC strings; an event's ``at`` is epoch seconds (float).
+Session and turn times are ISO-8601 UTC strings; an event's ``at`` is epoch seconds (float).
 Nothing here re-reads secrets: events are redacted when written, and exports pass every
 value through the store's redactor once more (secrets learned after the write).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from minicode_lsp.store.sessions import SessionStore
-
-TITLE_MAX = 80
-
-
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds -> ISO-8601 UTC with milliseconds and a ``Z``."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def title_from_prompt(prompt: str) -> str:
-    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
-
-
-@dataclass
-class SessionRow:
-    id: str
-    title: str
-    workspace: str
-    created_at: float
-    updated_at: float
-    turns: int
-    last_stop_reason: str | None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "createdAt": iso(self.created_at),
-                "updatedAt": iso(self.updated_at), "turns": self.turns,
-                "lastStopReason": self.last_stop_reason, "workspace": self.workspace}  # fmt: skip
-
-
-@dataclass
-class ToolCallRow:
-    turn_id: str
-    tool_call_id: str
-    name: str
-    arguments: dict[str, Any]
-    is_error: bool
-    summary: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.tool_call_id, "name": self.name, "arguments": self.arguments,
-                "isError": self.is_error, "summary": self.summary}  # fmt: skip
-
-
-@dataclass
-class TurnRow:
-    id: str
-    session_id: str
-    seq: int
-    prompt: str
-    profile: str
-    permission_mode: str
-    status: str  # running | finished | interrupted
-    stop_reason: str | None
-    usage: dict[str, Any]
-    provider: str
-    pid: int | None
-    started_at: float
-    finished_at: float | None
-    error: str | None
-    tool_calls: list[ToolCallRow] = field(default_factory=list)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "seq": self.seq, "prompt": self.prompt, "profile": self.profile,
-                "permissionMode": self.permission_mode, "status": self.status, "stopReason": self.stop_reason,
-                "toolCalls": [tc.to_wire() for tc in self.tool_calls], "groups": [], "usage": self.usage,
-                "provider": self.provider, "startedAt": iso(self.started_at),
-                "finishedAt": iso(self.finished_at), "error": self.error}  # fmt: skip
-
-
-@dataclass
-class EventRow:
-    session_id: str
-    seq: int
-    turn_id: str | None
-    type: str
-    data: dict[str, Any]
-    at: float
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
-
-    def to_notification(self) -> dict[str, Any]:
-        """The ``minicode/event`` payload: ``{sessionId, turnId, seq, type, data, at}``."""
-        return {"sessionId": self.session_id, **self.to_wire()}
-
-
-def encode_cursor(updated_at: float, id_: str) -> str:
-    raw = json.dumps([updated_at, id_], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        updated_at, id_ = json.loads(raw)
-        return float(updated_at), str(id_)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ValueError(f"invalid cursor: {cursor!r}") from exc
+from minicode_lsp.store.records import EventRow, iso
+from minicode_lsp.store.sessions import SessionStore
 
 
 # ------------------------------------------------------------------ helpers

@@ -15,12 +15,10 @@ import math
 import re
 import sqlite3
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.ids import UnknownId, new_id, normalize_prefix, resolve_prefix
+from minicode_lsp.store.records import MemoryEntry
 from minicode_lsp.store.redact import NO_SECRETS, Redactor
 
 SCOPES = ("project", "user")
@@ -40,39 +38,6 @@ def words(text: str) -> set[str]:
         parts = [w, *w.split("_")] if "_" in w else [w]
         out.update(p for p in parts if len(p) >= 3 and p not in _STOP)
     return out
-
-
-def estimate_tokens(text: str) -> int:
-    """A provider-independent estimate: about four characters per token."""
-    return max(1, math.ceil(len(text) / 4))
-
-
-@dataclass
-class MemoryEntry:
-    id: str
-    text: str
-    scope: str
-    tags: list[str]
-    created_at: float
-    source_session: str | None
-    status: str  # active | proposed
-    _words: frozenset[str] = field(default_factory=frozenset, repr=False, compare=False)
-
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.text)
-
-    def to_wire(self) -> dict[str, Any]:
-        created = datetime.fromtimestamp(self.created_at, UTC).isoformat(timespec="milliseconds")
-        return {
-            "id": self.id,
-            "text": self.text,
-            "scope": self.scope,
-            "tags": self.tags,
-            "createdAt": created.replace("+00:00", "Z"),
-            "sourceSession": self.source_session,
-            "status": self.status,
-        }
 
 
 def _entry(row: sqlite3.Row) -> MemoryEntry:

@@ -32,8 +32,8 @@ from typing import Any, Literal
 from merge3 import Merge3
 
 from minicode_lsp.store.blobs import BlobCorrupted, BlobStore
-from minicode_lsp.store.checkpoints import Group, GroupFile
 from minicode_lsp.store.diffs import unified_diff
+from minicode_lsp.store.records import Group, GroupFile
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,8 @@ Conventions (part of the contract with the service):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -25,19 +27,7 @@ import sqlite3
 import time
 from typing import Any
 
-from minicode_lsp.store import export
 from minicode_lsp.store.db import Database
-from minicode_lsp.store.export import (
-    TITLE_MAX,
-    EventRow,
-    SessionRow,
-    ToolCallRow,
-    TurnRow,
-    decode_cursor,
-    encode_cursor,
-    iso,
-    title_from_prompt,
-)
 from minicode_lsp.store.ids import (
     AmbiguousId,
     UnknownId,
@@ -47,11 +37,31 @@ from minicode_lsp.store.ids import (
     process_marker,
     resolve_prefix,
 )
+from minicode_lsp.store.records import EventRow, SessionRow, ToolCallRow, TurnRow
 from minicode_lsp.store.redact import NO_SECRETS, Redactor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventRow", "SessionRow", "SessionStore", "ToolCallRow", "TurnRow", "iso"]
+TITLE_MAX = 80
+
+
+def title_from_prompt(prompt: str) -> str:
+    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def encode_cursor(updated_at: float, id_: str) -> str:
+    raw = json.dumps([updated_at, id_], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, id_ = json.loads(raw)
+        return float(updated_at), str(id_)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid cursor: {cursor!r}") from exc
 
 
 def _session(row: sqlite3.Row) -> SessionRow:
@@ -422,10 +432,6 @@ class SessionStore:
         out["turnCount"] = session.turns
         out["turns"] = [t.to_wire() for t in self.list_turns(session_id)]
         return out
-
-    def summarize(self, session_id: str) -> str:
-        """A deterministic markdown summary (prompts, files changed, commands, stop reasons, tokens)."""
-        return export.summary_markdown(self, session_id)
 
     # ------------------------------------------------------------------ helpers
     def _reindex(self, conn: sqlite3.Connection, session_id: str) -> None:

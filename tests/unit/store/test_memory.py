@@ -10,7 +10,8 @@ import pytest
 
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.ids import AmbiguousId, UnknownId
-from minicode_lsp.store.memory import MemoryStore, estimate_tokens, words
+from minicode_lsp.store.memory import MemoryStore, words
+from minicode_lsp.store.records import estimate_tokens
 from minicode_lsp.store.redact import Redactor
 
 

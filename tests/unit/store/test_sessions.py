@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minicode_lsp.store.db import Database
-from minicode_lsp.store.export import decode_cursor, export_jsonl, export_markdown
+from minicode_lsp.store.export import export_jsonl, export_markdown, summary_markdown
 from minicode_lsp.store.ids import AmbiguousId, UnknownId
 from minicode_lsp.store.redact import Redactor
-from minicode_lsp.store.sessions import SessionStore
+from minicode_lsp.store.sessions import SessionStore, decode_cursor
 
 SECRET = "live-key-0123456789abcdef"
 
@@ -255,8 +255,8 @@ def test_a_turn_killed_after_its_finish_event_gets_no_second_one(store: SessionS
 def test_summary_is_deterministic_markdown(store: SessionStore) -> None:
     s = store.create_session("", "/ws")
     record_turn(store, s.id, "Fix the failing test")
-    text = store.summarize(s.id)
-    assert text == store.summarize(s.id)
+    text = summary_markdown(store, s.id)
+    assert text == summary_markdown(store, s.id)
     for needle in (
         "Fix the failing test",
         "file:///ws/a.py",

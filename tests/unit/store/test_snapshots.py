@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from minicode_lsp.store.blobs import BlobStore
-from minicode_lsp.store.checkpoints import CheckpointStore, GroupFile
+from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.records import GroupFile
 from minicode_lsp.store.snapshots import Snapshot, Snapshotter
 
 

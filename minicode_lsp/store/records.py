@@ -1,0 +1,174 @@
+"""The store's record types: what its modules return to the service (sessions, turns,
+tool calls, events, edit groups and their files, memory entries), and the one time helper.
+
+A leaf module: it imports nothing of the store, so every store module (and the service)
+can use these types without importing each other. Times are epoch seconds in the records;
+:func:`iso` gives the ISO-8601 UTC text the wire carries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+GroupKind = Literal["edit", "shell", "rewind"]
+FileAction = Literal["create", "modify", "delete"]
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds -> ISO-8601 UTC with milliseconds and a ``Z``."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def estimate_tokens(text: str) -> int:
+    """A provider-independent estimate: about four characters per token."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+# ------------------------------------------------------------------ sessions
+@dataclass
+class SessionRow:
+    id: str
+    title: str
+    workspace: str
+    created_at: float
+    updated_at: float
+    turns: int
+    last_stop_reason: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "createdAt": iso(self.created_at),
+                "updatedAt": iso(self.updated_at), "turns": self.turns,
+                "lastStopReason": self.last_stop_reason, "workspace": self.workspace}  # fmt: skip
+
+
+@dataclass
+class ToolCallRow:
+    turn_id: str
+    tool_call_id: str
+    name: str
+    arguments: dict[str, Any]
+    is_error: bool
+    summary: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.tool_call_id, "name": self.name, "arguments": self.arguments,
+                "isError": self.is_error, "summary": self.summary}  # fmt: skip
+
+
+@dataclass
+class TurnRow:
+    id: str
+    session_id: str
+    seq: int
+    prompt: str
+    profile: str
+    permission_mode: str
+    status: str  # running | finished | interrupted
+    stop_reason: str | None
+    usage: dict[str, Any]
+    provider: str
+    pid: int | None
+    started_at: float
+    finished_at: float | None
+    error: str | None
+    tool_calls: list[ToolCallRow] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "seq": self.seq, "prompt": self.prompt, "profile": self.profile,
+                "permissionMode": self.permission_mode, "status": self.status, "stopReason": self.stop_reason,
+                "toolCalls": [tc.to_wire() for tc in self.tool_calls], "groups": [], "usage": self.usage,
+                "provider": self.provider, "startedAt": iso(self.started_at),
+                "finishedAt": iso(self.finished_at), "error": self.error}  # fmt: skip
+
+
+@dataclass
+class EventRow:
+    session_id: str
+    seq: int
+    turn_id: str | None
+    type: str
+    data: dict[str, Any]
+    at: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
+
+    def to_notification(self) -> dict[str, Any]:
+        """The ``minicode/event`` payload: ``{sessionId, turnId, seq, type, data, at}``."""
+        return {"sessionId": self.session_id, **self.to_wire()}
+
+
+# ---------------------------------------------------------------- checkpoints
+@dataclass(frozen=True)
+class GroupFile:
+    path: str
+    action: FileAction
+    pre_sha: str | None  # None: the file was absent (or skipped)
+    post_sha: str | None  # None: absent, or unknown when not post_known
+    skipped_reason: str | None = None
+    post_known: bool = True
+    pre_kind: str = "file"  # file | link (the image is its target) | dir (no image)
+    post_kind: str = "file"
+    pre_mode: int | None = None  # permission bits; None: absent or not recorded
+    post_mode: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return Path(self.path).as_uri()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    session_id: str | None
+    turn_id: str | None
+    tool_call_id: str | None
+    kind: GroupKind
+    label: str
+    created_at: str
+    ordinal: int
+    status: Literal["open", "closed"]
+    rewound_by: str | None = None
+    files: tuple[GroupFile, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        files = [{"uri": f.uri, "path": f.path, "action": f.action,
+                  **({"skipped": f.skipped_reason} if f.skipped_reason else {})} for f in self.files]
+        return {"id": self.id, "sessionId": self.session_id, "turnId": self.turn_id,
+                "toolCallId": self.tool_call_id, "kind": self.kind, "label": self.label,
+                "createdAt": self.created_at, "status": self.status,
+                "rewound": self.rewound_by is not None, "files": files}
+
+
+# --------------------------------------------------------------------- memory
+@dataclass
+class MemoryEntry:
+    id: str
+    text: str
+    scope: str
+    tags: list[str]
+    created_at: float
+    source_session: str | None
+    status: str  # active | proposed
+    _words: frozenset[str] = field(default_factory=frozenset, repr=False, compare=False)
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.text)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "scope": self.scope,
+            "tags": self.tags,
+            "createdAt": iso(self.created_at),
+            "sourceSession": self.source_session,
+            "status": self.status,
+        }
