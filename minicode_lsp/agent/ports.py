@@ -115,3 +115,6 @@ class Ports:
     # Which of these paths are open in the editor with unsaved text (the buffer differs from the
     # disk): a command run then reads the old file. None: the frontend cannot tell.
     unsaved: Callable[[list[Path]], list[Path]] | None = None
+    # Files the agent's edits changed in this session's earlier turns (not rewound): a command
+    # run while one of them is unsaved in the editor warns like one of this turn's.
+    edited_before: list[Path] = field(default_factory=list)

@@ -312,6 +312,16 @@ async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, se
         await finish_turn(svc, running, outcome or ended("blocked", "the turn ended without an outcome"))
 
 
+def agent_edited(svc: Service, session_id: str) -> list[Path]:
+    """The files the agent's file tools changed in this session's earlier turns, not rewound
+    (oldest first)."""
+    paths: dict[Path, None] = {}
+    for group in reversed(svc.checkpoints.list_groups(session_id, limit=1000, kinds=["edit"])):
+        if group.rewound_by is None:
+            paths.update((Path(f.path), None) for f in group.files if f.post_sha is not None)
+    return list(paths)
+
+
 async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> TurnOutcome:
     from ..agent.loop import TurnSettings, run_turn
     from ..agent.providers import make_provider
@@ -335,6 +345,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
         unsaved=lambda paths: unsaved_in_editor(svc.frontend, paths),
+        edited_before=agent_edited(svc, session_id),
     )
     turn_settings = TurnSettings(
         profile=args.profile or settings.agent.profile,

@@ -85,7 +85,8 @@ class ToolRunner:
         self.cancel = cancel
         self.approved_commands = approved_commands
         self.emit = emit
-        self.edited: list[Path] = []  # files the agent's file tools changed in this turn
+        # files the agent's file tools changed in this session (earlier turns, then this one)
+        self.edited: list[Path] = list(dict.fromkeys(ports.edited_before))
 
     async def execute(self, call: ToolCall, *, gate: bool = False) -> Executed:
         """Run one call; ``gate`` marks the verification gate's own test run: a command like any
@@ -113,7 +114,7 @@ class ToolRunner:
         return Executed(out, tool.kind if tool else "read", changed)
 
     def _unsaved_edits(self) -> list[str]:
-        """The files this turn's edits changed that are unsaved in the editor (shown paths)."""
+        """The files this session's edits changed that are unsaved in the editor (shown paths)."""
         if not self.edited or self.ports.unsaved is None:
             return []
         try:
