@@ -68,6 +68,9 @@ class AgentConfig(Section):
     test_command: str = ""
     max_steps: int = Field(default=0, ge=0)  # 0: the profile's budget
     command_timeout_s: float = Field(default=120.0, gt=0)
+    # Commands (globs on the whole command) whose processes keep running after their turn and
+    # their timeout, until the server exits: a dev server. Others end when their turn ends.
+    keep_running: list[str] = Field(default_factory=list)
     # how long an approval prompt (and any editor request a person answers) is waited for
     approval_timeout_s: float = Field(default=600.0, gt=0)
     # Files the agent's tools never read or write, and snapshots never store (globs on the name).

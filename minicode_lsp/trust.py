@@ -3,7 +3,7 @@ an ``.envrc``.
 
 A workspace's ``.minicode.toml`` is written by whoever wrote the repository. Its settings
 that could send data out or run code — ``providers`` (``baseUrl``, ``apiKeyEnv``, ``kind``),
-a ``permissionMode`` looser than the user's, ``testCommand``, ``mcpServers``, ``store.path``,
+a ``permissionMode`` looser than the user's, ``testCommand``, ``keepRunning``, ``mcpServers``, ``store.path``,
 ``rewind.confirm = false`` — take effect only once the user allowed that exact file content:
 its SHA-256 is recorded, per file path, in ``<user state dir>/minicode-lsp/trusted.json``.
 Any change to the file asks again. The rest of the file (snapshot limits, memory budget, a
@@ -129,6 +129,8 @@ def gate(layer: dict[str, Any], user: dict[str, Any], source: str) -> tuple[dict
         hold("agent.testCommand", agent.pop("test_command"))
     else:
         agent.pop("test_command", None)
+    if agent.get("keep_running"):  # processes that outlive the turn
+        hold("agent.keepRunning", agent.pop("keep_running"))
     if "permission_mode" in agent:
         baseline = (user.get("agent") or {}).get("permission_mode", "ask")
         if MODE_RANK.get(agent["permission_mode"], 99) > MODE_RANK.get(baseline, 1):

@@ -112,6 +112,9 @@ class Ports:
     tools: list[Any] = field(default_factory=list)
     # The longest a run_command may run (``agent.commandTimeoutS``); also its default.
     command_timeout_s: float | None = None
+    # The turn's ``agent.tools.run_command.CommandProcesses``: processes a command leaves behind
+    # live until the turn ends (the service ends them). None: they end with the command.
+    processes: Any = None
     # Which of these paths are open in the editor with unsaved text (the buffer differs from the
     # disk): a command run then reads the old file. None: the frontend cannot tell.
     unsaved: Callable[[list[Path]], list[Path]] | None = None

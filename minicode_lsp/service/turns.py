@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 from ..agent.fileio import read_regular
 from ..agent.messages import Message, Usage
 from ..agent.ports import ApprovalDecision, Ports
+from ..agent.tools.run_command import CommandProcesses
+from ..agent.tools.runner import files_changed_data
 from ..config import ProviderConfig, Settings, user_config_path
 from ..protocol import (
     EV_ERROR,
+    EV_FILES_CHANGED,
     EV_MEMORY_INJECTED,
     EV_PROVIDER_FALLBACK,
     EV_TEXT_DELTA,
@@ -329,8 +332,9 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
 
     session_id, turn_id = running.session_id, running.turn_id
     events = TurnEvents(svc, session_id, turn_id)
+    processes = CommandProcesses(settings.agent.keep_running)
     checkpoints = TurnCheckpoints(svc.checkpoints, svc.snapshotter, session_id=session_id, turn_id=turn_id,
-                                  snapshot_lock=svc.snapshot_lock)
+                                  snapshot_lock=svc.snapshot_lock, lingering=processes.alive)
     fs = WorkspaceFileSystem(
         svc.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
     )
@@ -344,6 +348,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         secret_files=list(settings.agent.secret_files),
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
+        processes=processes,
         unsaved=lambda paths: unsaved_in_editor(svc.frontend, paths),
         edited_before=agent_edited(svc, session_id),
     )
@@ -426,10 +431,18 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         outcome = ended("blocked", describe_failure(exc))
     finally:
         try:
-            events.flush()
             await checkpoints.end()
+            # the processes its commands left end with the turn; what they changed meanwhile
+            # is their command's (one files.changed per such group)
+            await asyncio.shield(processes.end_turn())
+            for late in await checkpoints.settle():
+                await events.emit(EV_FILES_CHANGED, files_changed_data(late))
         except Exception:
-            log.exception("turn %s: closing its events or checkpoint group failed", turn_id)
+            log.exception("turn %s: closing its checkpoint groups or command processes failed", turn_id)
+        try:
+            events.flush()
+        except Exception:
+            log.exception("turn %s: recording its events failed", turn_id)
     return outcome
 
 

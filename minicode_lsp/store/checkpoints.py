@@ -359,6 +359,23 @@ class CheckpointStore:
         writer._ordinal = group.ordinal
         return writer
 
+    def reopen_group(self, group_id: str, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
+                     kind: GroupKind, label: str) -> GroupWriter:
+        """A writer that adds later changes to a committed group (what a command's processes
+        changed after it returned): a path already in the group keeps its pre-image and gets
+        the new post-image; a group that had no change yet is created under the same id."""
+        group = self.get_group(group_id)
+        if group is None:
+            writer = GroupWriter(self, session_id, turn_id, tool_call_id, kind, label)
+            writer.id = group_id
+            return writer
+        writer = self.resume_group(group)
+        for f in group.files:
+            writer._files[f.path] = _Entry(f.pre_sha, f.post_sha, True, f.skipped_reason, True,
+                                           f.action != "create", f.action != "delete", pre_kind=f.pre_kind,
+                                           post_kind=f.post_kind, pre_mode=f.pre_mode, post_mode=f.post_mode)
+        return writer
+
     def interrupted_shell_groups(self) -> list[tuple[Group, str, str]]:
         """Open shell groups with a before-snapshot kept: ``(group, owner, meta)``."""
         out = []

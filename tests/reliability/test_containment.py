@@ -8,6 +8,7 @@ each runs, ``session.list`` answers and ``task.cancel`` ends the turn.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -192,8 +193,8 @@ def test_command_processes_end_when_the_server_is_killed(tmp_path: Path, model: 
 @pytest.mark.timeout(120)
 def test_command_timeout_setting_and_late_writes(tmp_path: Path, model: ScriptedModelServer) -> None:
     """``agent.commandTimeoutS`` bounds every command (the model asked for 100 s); a detached
-    process that would write a file after its command returned is ended with the command, so
-    no change happens outside a checkpoint group."""
+    process that would write a file after its turn ended is ended with the turn, so no change
+    happens outside a checkpoint group."""
     root = make_workspace(tmp_path, model, mode="auto", extra="\n[agent]\ncommandTimeoutS = 1\n")
     text = (root / ".minicode.toml").read_text()
     # one [agent] table: move the setting into the existing one
@@ -219,6 +220,72 @@ def test_command_timeout_setting_and_late_writes(tmp_path: Path, model: Scripted
         assert not (root / "late.txt").exists(), "a process of a finished command changed the workspace"
     finally:
         srv.close()
+
+
+LEFTOVER = "setsid bash -c 'echo $$ > p.{name}; sleep {delay}; echo late > {name}.txt; exec sleep 60' >/dev/null 2>&1 &"
+
+
+@pytest.mark.timeout(120)
+def test_leftover_processes_live_until_the_turn_ends_and_their_changes_count(
+        tmp_path: Path, model: ScriptedModelServer) -> None:
+    """A process a command left behind runs on while the turn does (the model is still
+    thinking), the file it writes then is in that command's checkpoint group (a rewind of the
+    group removes it), and it is ended when the turn ends."""
+    root = make_workspace(tmp_path, model, mode="auto")
+    model.set_script([call("run_command", command=LEFTOVER.format(name="late", delay=0.5) + " echo returned"),
+                      {"text": "done", "delay_s": 3}])
+    srv = RawServer(root, tmp_path / "home")
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "start a watcher"})
+        done = srv.wait_turn(ids["turnId"], timeout=60)
+        assert done["stopReason"] == "done", done
+        pid = read_pids(root, ["p.late"], within=1)[0]
+        assert not wait_gone([pid], within=5), "a leftover process outlived its turn"
+        assert (root / "late.txt").read_text() == "late\n", "the leftover was ended with its command"
+        events = srv.events(ids["turnId"])
+        finished = [e["data"] for e in events if e["type"] == p.EV_TOOL_FINISHED]
+        assert "still run" in finished[0]["output"], finished[0]
+        changed = [e["data"] for e in events if e["type"] == p.EV_FILES_CHANGED]
+        late_uri = (root / "late.txt").as_uri()
+        groups = {c["groupId"] for c in changed if late_uri in c["uris"]}
+        assert len(groups) == 1 and {c["groupId"] for c in changed} == groups, changed
+        preview = srv.result(p.CMD_REWIND_PREVIEW, {"sessionId": ids["sessionId"],
+                                                     "target": {"groupId": groups.pop()}})
+        assert "late.txt" in json.dumps(preview), preview
+    finally:
+        srv.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_kept_command_runs_past_its_turn_until_the_server_exits(tmp_path: Path,
+                                                                 model: ScriptedModelServer) -> None:
+    """``agent.keepRunning`` (a dev server): its processes survive the turn and are said to in
+    the transcript; the others of the same turn do not; the server's exit ends them."""
+    root = make_workspace(tmp_path, model, mode="auto", extra='')
+    text = (root / ".minicode.toml").read_text().replace(
+        'permissionMode = "auto"', 'permissionMode = "auto"\nkeepRunning = ["* # dev server"]')
+    (root / ".minicode.toml").write_text(text)
+    allow_workspace_config(root)
+    kept = "bash -c 'echo $$ > p.kept; exec sleep 60' >/dev/null 2>&1 & # dev server"
+    model.set_script([call("run_command", command=kept),
+                      call("run_command", command=LEFTOVER.format(name="other", delay=0) + " true"),
+                      {"text": "done"}])
+    srv = RawServer(root, tmp_path / "home")
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "start the dev server"})
+        assert srv.wait_turn(ids["turnId"], timeout=60)["stopReason"] == "done"
+        kept_pid, other_pid = read_pids(root, ["p.kept", "p.other"], within=1)
+        assert not wait_gone([other_pid], within=5), "a process not kept outlived its turn"
+        time.sleep(0.5)
+        assert alive(kept_pid), "the kept command was ended with its turn"
+        finished = [e["data"] for e in srv.events(ids["turnId"]) if e["type"] == p.EV_TOOL_FINISHED]
+        assert "kept running (agent.keepRunning)" in finished[0]["output"], finished[0]
+        srv.close()
+        assert not wait_gone([kept_pid], within=5), "a kept command outlived the server"
+    finally:
+        srv.close(graceful=False)
 
 
 # ---------------------------------------------------------------------------- the turn always ends

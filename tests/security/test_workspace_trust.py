@@ -107,8 +107,9 @@ def test_a_repo_cannot_loosen_the_users_permission_mode(tmp_path: Path) -> None:
     loader = _loader(tmp_path, '[agent]\npermissionMode = "ask"\n', '[agent]\npermissionMode = "plan"\n')
     assert loader.settings().agent.permission_mode == "plan"  # stricter: applies without an allow
     # no user setting: the default (ask) is the baseline
-    loader = _loader(tmp_path, "", '[agent]\npermissionMode = "auto"\ntestCommand = "rm -rf ~"\n')
+    loader = _loader(tmp_path, "", '[agent]\npermissionMode = "auto"\ntestCommand = "rm -rf ~"\nkeepRunning = ["*"]\n')
     assert loader.settings().agent.permission_mode == "ask" and loader.settings().agent.test_command == ""
+    assert loader.settings().agent.keep_running == []  # processes outliving their turn need the allow
 
 
 @pytest.mark.usefixtures("user_config")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from .. import events as ev
 from .. import prompts
 from ..messages import ToolCall
-from ..ports import Ports
+from ..ports import GroupResult, Ports
 from .base import ToolContext, ToolOutput
 from .paths import display_path
 from .registry import Tool, dispatch, get_tool
@@ -212,8 +212,11 @@ class ToolRunner:
             return []
         if group is None or not group.files:
             return []
-        files = [{"uri": f.path.as_uri(), "action": f.action} for f in group.files]
-        await self.emit(
-            ev.FILES_CHANGED, {"groupId": group.group_id, "uris": [f["uri"] for f in files], "files": files}
-        )
+        await self.emit(ev.FILES_CHANGED, files_changed_data(group))
         return [str(f.path) for f in group.files]
+
+
+def files_changed_data(group: GroupResult) -> dict[str, Any]:
+    """The ``files.changed`` event's data for a checkpoint group's changes."""
+    files = [{"uri": f.path.as_uri(), "action": f.action} for f in group.files]
+    return {"groupId": group.group_id, "uris": [f["uri"] for f in files], "files": files}

@@ -1,7 +1,7 @@
 """The supervisor of one ``run_command``: a tiny process that owns the command's whole process tree.
 
-Run as ``python -I -S supervisor.py COMMAND`` (stdlib only, nothing of the package), with the
-command's output pipe as stdout and a control pipe from the server as stdin. It makes itself
+Run as ``python -I -S supervisor.py [--linger FD] COMMAND`` (stdlib only, nothing of the
+package), with the command's output pipe as stdout and a control pipe from the server as stdin. It makes itself
 a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``): every process the command starts,
 however it detaches (``setsid``, ``nohup``, a double fork, ``&``), stays its descendant when
 its parent exits, instead of being handed to init. So the supervisor can always find and end
@@ -9,6 +9,10 @@ all of them:
 
 - when ``bash`` exits, whatever it left running is ended (SIGTERM, a short grace, SIGKILL)
   before the supervisor exits with bash's status: a command's processes never outlive it;
+- with ``--linger FD`` (a turn that ends its commands' leftovers itself), when ``bash`` exits
+  and processes it started still run, bash's exit code is written to ``FD`` as one line and
+  they keep running (the supervisor with them) until the control pipe says stop or they all
+  exit; the supervisor then exits with bash's status;
 - when the server writes to the control pipe (timeout, cancel, the turn ends) or the pipe
   reaches EOF (the server died or was killed), the whole tree is ended the same way.
 
@@ -170,9 +174,37 @@ def exit_code(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
 
 
+def linger(me: int, control: int, wake_r: int, report: int, bash_status: int) -> None:
+    """Report bash's exit code on ``report`` and wait while its leftovers run: until the
+    control pipe says stop (or reaches EOF) or no descendant is left."""
+    try:
+        os.write(report, b"%d\n" % exit_code(bash_status))
+        os.close(report)
+    except OSError:
+        return  # the server stopped listening: end the tree now
+    while descendants(me):
+        try:
+            ready, _, _ = select.select([control, wake_r], [], [], 0.5)
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
+        reap()
+        if control in ready:
+            return
+
+
 def main(argv: list[str]) -> int:
+    report = -1
+    if len(argv) == 4 and argv[1] == "--linger" and argv[2].isdigit():
+        report = int(argv[2])
+        os.set_inheritable(report, False)
+        argv = [argv[0], argv[3]]
     if len(argv) != 2:
-        print("usage: supervisor.py COMMAND", file=sys.stderr)
+        print("usage: supervisor.py [--linger FD] COMMAND", file=sys.stderr)
         return 2
     make_subreaper()
     me = os.getpid()
@@ -209,6 +241,10 @@ def main(argv: list[str]) -> int:
         if control in ready:
             stopped = True  # a stop request, or EOF: the server is gone
             break
+    if report >= 0 and not stopped:
+        statuses.update(reap())
+        if descendants(me):
+            linger(me, control, wake_r, report, statuses[bash])
     end_tree(me, statuses, bash)  # bash leads its own session: its pgid is its pid
     if stopped and bash not in statuses:
         statuses.update(reap())
