@@ -6,7 +6,7 @@ so a blob either exists complete or not at all. A blob that already exists is no
 Files are 0600, folders 0700.
 
 Staging (once :meth:`BlobStore.attach` gave the store a database, as ``CheckpointStore``
-does): checkpoint images are not written as files on the agent's critical path. The writer
+does; the ``pending_blobs`` table is migration 2 of ``store/db.py``): checkpoint images are not written as files on the agent's critical path. The writer
 puts the raw bytes into the ``pending_blobs`` table *in the same transaction* as the
 rows that reference them (:meth:`BlobStore.stage`), so the row and its image are committed
 together: both survive a SIGKILL, and on power loss both are kept or both lost (see
@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from minicode_lsp.store.db import write_transaction
+from minicode_lsp.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,6 @@ FLUSH_MAX_DELAY_S = 2.0
 RETRY_S = 1.0  # first retry delay of a flush that failed (doubles, a few tries, then waits)
 RETRIES = 5
 CLOSE_TIMEOUT_S = 30.0
-
-# The staging table; also migration 2 in ``store/db.py`` (keep the two the same).
-# ``id`` is AUTOINCREMENT so a flusher deletes exactly the rows it wrote, never a row of the
-# same sha staged again after another process flushed the first one.
-STAGING_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pending_blobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  sha TEXT NOT NULL UNIQUE,  -- sha256 of the raw bytes
-  data BLOB NOT NULL  -- the raw bytes (compressed by the flusher, off the critical path)
-);
-"""
-
 
 class BlobTooLarge(Exception):
     """``put`` refused a file bigger than the store's size cap; record the file as skipped."""
@@ -170,9 +158,7 @@ class BlobStore:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
         # staging (see the module docstring); set by ``attach``
-        self._db: Any = None
-        self._conn: sqlite3.Connection | None = None
-        self._inline = False  # a bare sqlite3.Connection: flushed in the caller's thread
+        self._db: Database | None = None
         self._roots: Callable[[], set[str]] | None = None
         self._pins: list[Callable[[], set[str]]] = []
         self._cv = threading.Condition()
@@ -393,24 +379,13 @@ class BlobStore:
         return removed
 
     # ------------------------------------------------------------------ staging
-    def attach(self, db: Any, *, roots: Callable[[], set[str]] | None = None) -> None:
-        """Stage into ``db`` (a ``store.db.Database`` or a ``sqlite3.Connection``).
-
-        ``roots()`` returns the shas rows reference (``CheckpointStore.referenced_blobs``);
-        ``gc`` keeps them whatever set it was given. With a ``Database`` a daemon thread
-        flushes (the connection's lock serialises it with the other threads); with a bare
-        connection, which may not be shared across threads, flushing happens in the thread
-        that staged, after its transaction. Leftovers already staged are flushed now (in the
-        background with a ``Database``).
-        """
+    def attach(self, db: Database, *, roots: Callable[[], set[str]] | None = None) -> None:
+        """Stage into ``db``; a daemon thread flushes (the database's lock serialises it with
+        the other threads). ``roots()`` returns the shas rows reference
+        (``CheckpointStore.referenced_blobs``); ``gc`` keeps them whatever set it was given.
+        Leftovers already staged (by a killed process) are flushed now, in the background."""
         self._db = db
-        self._inline = isinstance(db, sqlite3.Connection)
-        self._conn = db if self._inline else db.conn
         self._roots = roots
-        if self._inline:
-            self._conn.executescript(STAGING_SCHEMA)
-        elif hasattr(db, "ensure_schema"):
-            db.ensure_schema(STAGING_SCHEMA)
         if self._read("SELECT 1 FROM pending_blobs LIMIT 1"):
             self.wake()
 
@@ -437,11 +412,6 @@ class BlobStore:
     def wake(self) -> None:
         """Something was staged (and committed): flush it in the background."""
         if self._db is None:
-            return
-        if self._inline:
-            assert self._conn is not None
-            if not self._conn.in_transaction:  # else: flushed at the next wake or open
-                self.flush()
             return
         with self._cv:
             if self._closed:
@@ -587,11 +557,8 @@ class BlobStore:
         return self._db is not None and bool(self._read("SELECT 1 FROM pending_blobs WHERE sha=?", (sha,)))
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        query = getattr(self._db, "query_tuples", None)
-        if query is not None:
-            return list(query(sql, args))
-        assert self._conn is not None
-        return [tuple(r) for r in self._conn.execute(sql, args).fetchall()]
+        assert self._db is not None
+        return self._db.query_tuples(sql, args)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection | None]:
@@ -599,5 +566,5 @@ class BlobStore:
         if self._db is None:
             yield None
             return
-        with write_transaction(self._db) as conn:
+        with self._db.transaction() as conn:
             yield conn

@@ -33,46 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from minicode_lsp.store.blobs import BlobStore, BlobTooLarge, sha256
-from minicode_lsp.store.db import write_transaction
+from minicode_lsp.store.db import Database
 from minicode_lsp.store.records import FileAction, Group, GroupFile, GroupKind
 
 log = logging.getLogger(__name__)
 
 NodeKind = Literal["file", "link", "dir"]
 StateRow = tuple[str, int, int, int, str | None, int, int]  # see snapshots.StateRow
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS edit_groups (
-  ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-  session_id TEXT, turn_id TEXT, tool_call_id TEXT,
-  kind TEXT NOT NULL,  -- edit | shell | rewind
-  label TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
-  status TEXT NOT NULL DEFAULT 'open',  -- open | closed
-  rewound_by TEXT  -- the rewind (safety) group that undid this group
-);
-CREATE INDEX IF NOT EXISTS edit_groups_session ON edit_groups(session_id, ordinal);
-CREATE INDEX IF NOT EXISTS edit_groups_turn ON edit_groups(turn_id);
-CREATE TABLE IF NOT EXISTS group_files (
-  group_id TEXT NOT NULL, path TEXT NOT NULL,
-  action TEXT NOT NULL,  -- create | modify | delete
-  pre_sha TEXT, post_sha TEXT,  -- NULL: absent (or skipped)
-  post_known INTEGER NOT NULL DEFAULT 0, skipped_reason TEXT,
-  -- what kind of thing the path was (file | link | dir; NULL: file) and its permission bits
-  -- (NULL: absent or unknown); a link's image is its target, a folder has none (migration 3)
-  pre_kind TEXT, post_kind TEXT, pre_mode INTEGER, post_mode INTEGER,
-  PRIMARY KEY (group_id, path)
-);
-CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
--- each snapshotter's stat cache as of its latest before-command snapshot, updated by delta
--- (owner: "<pid>:<process marker>:<nonce>"); an open shell group names the owner whose rows hold
--- its before-snapshot, so a process killed during the command leaves enough to find its changes
-CREATE TABLE IF NOT EXISTS snapshot_state (
-  owner TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-  inode INTEGER NOT NULL, sha TEXT, mode INTEGER NOT NULL DEFAULT 0, ctime_ns INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (owner, rel)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
-"""
 
 
 def _now() -> str:
@@ -323,14 +290,11 @@ class GroupWriter:
 
 
 class CheckpointStore:
-    def __init__(self, db: Any, blobs: BlobStore) -> None:
-        """``db``: a ``sqlite3.Connection`` or an object with ``.conn`` (``store.db.Database``)."""
+    """Edit groups and their files in a store's database (tables: migrations 3 and 4 of
+    ``store/db.py``), their images in ``blobs``."""
+
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
         self.db, self.blobs = db, blobs
-        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
-        if hasattr(db, "ensure_schema"):
-            db.ensure_schema(SCHEMA)
-        else:
-            self.conn.executescript(SCHEMA)
         # images are staged in this database and flushed to blob files in the background
         blobs.attach(db, roots=self.referenced_blobs)
 
@@ -340,13 +304,11 @@ class CheckpointStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with write_transaction(self.db) as conn:
+        with self.db.transaction() as conn:
             yield conn
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read: through ``Database.query_tuples`` (which holds its lock) when available."""
-        query = getattr(self.db, "query_tuples", None)
-        return list(query(sql, tuple(args))) if query else self.conn.execute(sql, tuple(args)).fetchall()
+        return self.db.query_tuples(sql, tuple(args))
 
     def begin_group(self, session_id: str | None, turn_id: str | None, tool_call_id: str | None,
                     kind: GroupKind, label: str = "") -> GroupWriter:

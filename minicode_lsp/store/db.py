@@ -114,7 +114,10 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 2: checkpoint images staged in the transaction of the rows that reference them, until a
-    # flusher has written them as durable blob files (store/blobs.py, STAGING_SCHEMA there)
+    # flusher has written them as durable blob files (store/blobs.py). ``id`` is AUTOINCREMENT
+    # so a flusher deletes exactly the rows it wrote, never a row of the same sha staged again
+    # after another process flushed the first one; ``data`` holds the raw bytes (compressed by
+    # the flusher, off the critical path)
     """
     CREATE TABLE IF NOT EXISTS pending_blobs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,8 +128,9 @@ MIGRATIONS: list[str] = [
     # 3: exact rewinds. A checkpointed path records what it was (file, symbolic link or folder)
     # and its permission bits before and after; the snapshot stat cache keeps mode and ctime
     # (a chmod, or an in-place rewrite that keeps size and mtime, is seen). The tables are the
-    # checkpoint store's (store/checkpoints.py SCHEMA); they are created here in their earlier
-    # shape when a store never had them, so the ALTERs bring every store to the same one.
+    # checkpoint store's (store/checkpoints.py); they are created here in their earlier shape
+    # when a store never had them (before migration 4 the checkpoint store made its own), so
+    # the ALTERs bring every store to the same one.
     """
     CREATE TABLE IF NOT EXISTS group_files (
       group_id TEXT NOT NULL, path TEXT NOT NULL, action TEXT NOT NULL,
@@ -143,6 +147,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE group_files ADD COLUMN post_mode INTEGER;
     ALTER TABLE snapshot_state ADD COLUMN mode INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE snapshot_state ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: the rest of the checkpoint store's tables (store/checkpoints.py), which it used to create
+    # itself when it opened: edit groups, their indexes, the shell-command manifests. A store
+    # that has them keeps them as they are; every store is then at the same schema.
+    """
+    CREATE TABLE IF NOT EXISTS edit_groups (
+      ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+      session_id TEXT, turn_id TEXT, tool_call_id TEXT,
+      kind TEXT NOT NULL,  -- edit | shell | rewind
+      label TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+      status TEXT NOT NULL DEFAULT 'open',  -- open | closed
+      rewound_by TEXT  -- the rewind (safety) group that undid this group
+    );
+    CREATE INDEX IF NOT EXISTS edit_groups_session ON edit_groups(session_id, ordinal);
+    CREATE INDEX IF NOT EXISTS edit_groups_turn ON edit_groups(turn_id);
+    CREATE INDEX IF NOT EXISTS group_files_path ON group_files(path);
+    -- each snapshotter's stat cache (snapshot_state, migration 3) as of its latest before-command
+    -- snapshot, updated by delta (owner: "<pid>:<process marker>:<nonce>"); an open shell group
+    -- names the owner whose rows hold its before-snapshot, so a process killed during the command
+    -- leaves enough to find its changes
+    CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
     """,
 ]
 
@@ -182,8 +207,9 @@ def _make_private_file(path: Path) -> None:
 class Database:
     """One SQLite connection to a store file (created 0600 in a 0700 folder).
 
-    ``conn`` is exposed for modules that need raw access (checkpoints); use
-    :meth:`transaction` for writes and :meth:`query` / :meth:`query_one` for reads.
+    Use :meth:`transaction` for writes and :meth:`query` / :meth:`query_one` /
+    :meth:`query_tuples` for reads; ``conn`` is exposed for what only the connection knows
+    (``total_changes``) and for tests.
     """
 
     def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS):
@@ -249,12 +275,6 @@ class Database:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
 
-    def ensure_schema(self, sql: str) -> None:
-        """Run idempotent DDL (``CREATE TABLE IF NOT EXISTS ...``) in one transaction."""
-        with self.transaction() as conn:
-            for statement in _split_sql(sql):
-                conn.execute(statement)
-
     # ------------------------------------------------------------ transactions
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -314,26 +334,6 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@contextlib.contextmanager
-def write_transaction(db: Database | sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A short write transaction: ``Database.transaction()``, or on a bare connection (some
-    tests) ``BEGIN IMMEDIATE`` ... ``COMMIT``; either way a nested use joins the caller's."""
-    if isinstance(db, Database):
-        with db.transaction() as conn:
-            yield conn
-        return
-    if db.in_transaction:  # nested in a caller's transaction
-        yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _split_sql(sql: str) -> list[str]:

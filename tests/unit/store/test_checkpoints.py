@@ -8,14 +8,7 @@ import pytest
 
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    c = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
-    yield c
-    c.close()
+from minicode_lsp.store.db import Database
 
 
 @pytest.fixture
@@ -24,8 +17,10 @@ def blobs(tmp_path: Path) -> BlobStore:
 
 
 @pytest.fixture
-def cps(conn: sqlite3.Connection, blobs: BlobStore) -> CheckpointStore:
-    return CheckpointStore(conn, blobs)
+def cps(db: Database, blobs: BlobStore) -> Iterator[CheckpointStore]:
+    store = CheckpointStore(db, blobs)
+    yield store
+    store.close()
 
 
 def edit(cps: CheckpointStore, path: Path, new: bytes | None, *, session: str = "s1", turn: str = "t1",
@@ -66,15 +61,15 @@ def test_create_and_delete_actions(cps: CheckpointStore, tmp_path: Path) -> None
     assert g2 and g2.files[0].action == "delete" and g2.files[0].post_sha is None
 
 
-def test_no_change_commits_nothing(cps: CheckpointStore, conn: sqlite3.Connection, tmp_path: Path) -> None:
+def test_no_change_commits_nothing(cps: CheckpointStore, db: Database, tmp_path: Path) -> None:
     f = tmp_path / "a.txt"
     f.write_bytes(b"same")
     w = cps.begin_group("s1", "t1", "c", "edit", "noop")
     w.before_write(f, b"same")
     w.after_write(f, b"same")
     assert w.commit() is None
-    assert conn.execute("SELECT COUNT(*) FROM edit_groups").fetchone()[0] == 0
-    assert conn.execute("SELECT COUNT(*) FROM group_files").fetchone()[0] == 0
+    assert db.query_tuples("SELECT COUNT(*) FROM edit_groups")[0][0] == 0
+    assert db.query_tuples("SELECT COUNT(*) FROM group_files")[0][0] == 0
     assert cps.begin_group("s1", "t1", "c", "edit", "empty").commit() is None
 
 
@@ -101,7 +96,7 @@ def test_first_pre_image_wins(cps: CheckpointStore, blobs: BlobStore, tmp_path: 
     assert blobs.get(g.files[0].pre_sha or "") == b"v1" and blobs.get(g.files[0].post_sha or "") == b"v3"
 
 
-def test_pre_image_durable_before_commit(cps: CheckpointStore, conn: sqlite3.Connection, tmp_path: Path) -> None:
+def test_pre_image_durable_before_commit(cps: CheckpointStore, tmp_path: Path) -> None:
     """An interrupted tool call leaves an open group with the pre-image and no post-image."""
     a = tmp_path / "a"
     w = cps.begin_group("s1", "t1", "c", "edit", "crash")
@@ -126,11 +121,11 @@ def test_commit_reads_back_missing_post(cps: CheckpointStore, tmp_path: Path) ->
     assert g is not None and g.files[0].post_known
 
 
-def test_abort_forgets(cps: CheckpointStore, conn: sqlite3.Connection, tmp_path: Path) -> None:
+def test_abort_forgets(cps: CheckpointStore, db: Database, tmp_path: Path) -> None:
     w = cps.begin_group("s1", "t1", "c", "edit", "x")
     w.before_write(tmp_path / "a", b"old")
     w.abort()
-    assert conn.execute("SELECT COUNT(*) FROM edit_groups").fetchone()[0] == 0
+    assert db.query_tuples("SELECT COUNT(*) FROM edit_groups")[0][0] == 0
 
 
 def test_shell_group_add_change(cps: CheckpointStore, tmp_path: Path) -> None:
@@ -143,8 +138,8 @@ def test_shell_group_add_change(cps: CheckpointStore, tmp_path: Path) -> None:
     assert {(Path(f.path).name, f.action) for f in g.files} == {("out.o", "create"), ("gone", "delete")}
 
 
-def test_skipped_big_file_recorded(conn: sqlite3.Connection, tmp_path: Path) -> None:
-    cps = CheckpointStore(conn, BlobStore(tmp_path / "small", max_size=4, fsync=False))
+def test_skipped_big_file_recorded(db: Database, tmp_path: Path) -> None:
+    cps = CheckpointStore(db, BlobStore(tmp_path / "small", max_size=4, fsync=False))
     w = cps.begin_group("s1", "t1", "c", "edit", "big")
     w.before_write(tmp_path / "big", b"0123456789")
     w.after_write(tmp_path / "big", b"9876543210")
@@ -216,12 +211,10 @@ def test_retention(cps: CheckpointStore, blobs: BlobStore, tmp_path: Path) -> No
     edit(cps, tmp_path / "a", b"keep", session="keep")
     edit(cps, tmp_path / "b", b"drop", session="drop")
     assert cps.delete_session("drop") == 1
-    assert blobs.gc(cps.referenced_blobs()) == 1
+    assert cps.gc() == 1  # drains what is staged, then removes the dropped session's blobs
 
 
 def test_with_store_database(tmp_path: Path, blobs: BlobStore) -> None:
-    from minicode_lsp.store.db import Database
-
     db = Database(tmp_path / "state" / "store.db")
     try:
         cps = CheckpointStore(db, blobs)
@@ -230,6 +223,6 @@ def test_with_store_database(tmp_path: Path, blobs: BlobStore) -> None:
         assert [g.id for g in cps.groups_for_target("s1", {"turnId": "t1"})] == ids[1:]
         assert [g.id for g in cps.list_groups(path=f)] == ids[::-1]
         assert cps.referenced_blobs()
-        CheckpointStore(db, blobs)  # schema creation is idempotent
+        CheckpointStore(db, blobs)  # a second store on the same database is harmless
     finally:
         db.close()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,14 +7,16 @@ import pytest
 
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.db import Database
 from minicode_lsp.store.rewind import merge_bytes, plan_rewind
+
+from .conftest import open_checkpoints
 
 
 @pytest.fixture
 def cps(tmp_path: Path) -> Iterator[CheckpointStore]:
-    c = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
-    yield CheckpointStore(c, BlobStore(tmp_path / "blobs", fsync=False))
-    c.close()
+    with open_checkpoints(tmp_path / "store.db", BlobStore(tmp_path / "blobs", fsync=False)) as cps:
+        yield cps
 
 
 def read(path: str) -> bytes | None:
@@ -171,9 +172,8 @@ def test_stale_fingerprint_and_uris_filter(cps: CheckpointStore, tmp_path: Path)
     assert p.to_wire()["files"][0]["uri"].startswith("file://")
 
 
-def test_skipped_file_reported(tmp_path: Path) -> None:
-    c = sqlite3.connect(tmp_path / "db", isolation_level=None)
-    cps = CheckpointStore(c, BlobStore(tmp_path / "b", max_size=4, fsync=False))
+def test_skipped_file_reported(db: Database, tmp_path: Path) -> None:
+    cps = CheckpointStore(db, BlobStore(tmp_path / "b", max_size=4, fsync=False))
     f = tmp_path / "big"
     f.write_bytes(b"0123456789")
     agent_write(cps, f, b"9876543210")
@@ -217,6 +217,7 @@ def test_lost_post_image_falls_back_to_current(cps: CheckpointStore, tmp_path: P
     (g,) = cps.groups_for_target("s1", {"latest": True})
     post = g.files[0].post_sha
     assert post is not None
-    (cps.blobs.dir / post[:2] / post[2:]).unlink()
+    cps.blobs.drain()  # flushed to its file (not fsynced) ...
+    (cps.blobs.dir / post[:2] / post[2:]).unlink()  # ... which a crash then lost
     (fp,) = plan(cps).files
     assert fp.status == "clean" and fp.new_content == LINES

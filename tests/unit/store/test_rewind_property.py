@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.db import Database
 from minicode_lsp.store.rewind import plan_rewind
 from minicode_lsp.store.snapshots import Snapshotter
 
@@ -133,10 +133,9 @@ def test_rewind_random_interleavings(eols: list[bytes], present: list[bool], ops
     with tempfile.TemporaryDirectory(dir=FAST_TMP) as tmp:
         root = Path(tmp) / "ws"
         root.mkdir()
-        conn = sqlite3.connect(Path(tmp) / "store.db", isolation_level=None)
-        conn.execute("PRAGMA synchronous=OFF")
+        db = Database(Path(tmp) / "store.db")
         blobs = BlobStore(Path(tmp) / "blobs", fsync=False)
-        cps = CheckpointStore(conn, blobs)
+        cps = CheckpointStore(db, blobs)
         snap = Snapshotter(root, blobs)
         world = World(root, eols, present)
         model: list[ModelGroup] = []
@@ -152,7 +151,9 @@ def test_rewind_random_interleavings(eols: list[bytes], present: list[bool], ops
                     run(kind, changes, world, cps, snap, model, turn)
             check_rewind(world, cps, blobs, model, target_kind, pick)
         finally:
-            conn.close()
+            snap.close()
+            cps.close()
+            db.close()
 
 
 def run(kind: str, changes: list[tuple[int, str, int]], world: World, cps: CheckpointStore,

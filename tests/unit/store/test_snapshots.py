@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
+from minicode_lsp.store.db import Database
 from minicode_lsp.store.records import GroupFile
 from minicode_lsp.store.snapshots import Snapshot, Snapshotter
 
@@ -132,9 +132,8 @@ def test_incomplete_snapshot_reports_no_false_deletes(ws: Path, blobs: BlobStore
     assert [c for c in s.diff(before, after) if c.action == "delete"] == []
 
 
-def test_shell_group_from_snapshots(tmp_path: Path, ws: Path, blobs: BlobStore) -> None:
-    conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
-    cps = CheckpointStore(conn, blobs)
+def test_shell_group_from_snapshots(db: Database, ws: Path, blobs: BlobStore) -> None:
+    cps = CheckpointStore(db, blobs)
     s = Snapshotter(ws, blobs)
     before = s.take()
     (ws / "src" / "a.py").write_bytes(b"by a command\n")
@@ -144,7 +143,7 @@ def test_shell_group_from_snapshots(tmp_path: Path, ws: Path, blobs: BlobStore) 
     g = w.commit()
     assert g is not None and {(Path(f.path).name, f.action) for f in g.files} == {
         ("a.py", "modify"), ("out.txt", "create")}
-    conn.close()
+    cps.close()
 
 
 def test_watch_sees_new_directory_tree(ws: Path, blobs: BlobStore) -> None:
@@ -253,7 +252,7 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
 def command_after_gc(ws: Path, tmp_path: Path, *, pinned: bool) -> tuple[int, GroupFile, BlobStore]:
     """Baseline, blob gc (as a session deletion runs it), then a command changes src/a.py:
     the blobs gc removed, and the shell group's one file."""
-    db = sqlite3.connect(tmp_path / "cp.db")
+    db = Database(tmp_path / "cp.db")
     store = BlobStore(tmp_path / "gc-blobs")
     cps = CheckpointStore(db, store)
     s = Snapshotter(ws, store)
@@ -272,6 +271,7 @@ def command_after_gc(ws: Path, tmp_path: Path, *, pinned: bool) -> tuple[int, Gr
         return removed, f, store
     finally:
         s.close()
+        cps.close()
         db.close()
 
 
@@ -293,7 +293,7 @@ def test_a_pre_image_removed_elsewhere_is_recorded_as_skipped(ws: Path, tmp_path
 def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_path: Path) -> None:
     """A shell group keeps its before-snapshot as the owner's persisted stat cache (only what
     changed is written); from it, a later process finds what a killed command changed."""
-    db = sqlite3.connect(tmp_path / "cp.db")
+    db = Database(tmp_path / "cp.db")
     store = BlobStore(tmp_path / "state-blobs")
     cps = CheckpointStore(db, store)
     s = Snapshotter(ws, store)
@@ -322,6 +322,8 @@ def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_
         later.close()
     finally:
         s.close()
+        cps.close()
+        db.close()
 
 
 def test_temporary_files_are_never_user_files(snapper: Snapshotter, ws: Path) -> None:
