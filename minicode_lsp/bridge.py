@@ -8,13 +8,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 from lsprotocol import types as t
 from pygls.uris import to_fs_path
 
+from . import protocol_ids as p
 from .service.diskio import decode
-from .service.frontend import FileEdit
+from .service.frontend import EditAnswer, FileEdit
 
 log = logging.getLogger(__name__)
+
+
+@attrs.define
+class RawResponse:
+    """A response whose result stays the JSON the client sent (extension fields included)."""
+
+    id: Any
+    jsonrpc: str
+    result: Any = None
 
 AGENT_ANNOTATION = "minicode.agent"
 ECHO_TIMEOUT_S = 2.0
@@ -99,10 +110,11 @@ class LspFrontend:
             return APPROVAL_TIMEOUT_S
 
     # ------------------------------------------------------------------ requests
-    async def _request(self, method: str, params: Any, timeout: float) -> tuple[bool, Any]:
+    async def _request(self, method: str, params: Any, timeout: float, *, raw: bool = False) -> tuple[bool, Any]:
         """(answered, result): ``answered`` False when the client answered with an error, or
         not within ``timeout`` (then the request is withdrawn with ``$/cancelRequest``). A
-        cancelled caller withdraws it too, then the cancellation goes on."""
+        cancelled caller withdraws it too, then the cancellation goes on. ``raw``: the result
+        as the client sent it (JSON), extension fields included."""
         msg_id = str(uuid.uuid4())
         protocol = self.server.protocol
         try:
@@ -110,6 +122,8 @@ class LspFrontend:
         except Exception as exc:  # the connection is gone
             log.info("could not send %s: %s", method, exc)
             return False, None
+        if raw:  # set before any answer can be read (nothing awaited since the send)
+            protocol._result_types[msg_id] = RawResponse
         try:
             return True, await asyncio.wait_for(future, timeout=timeout)
         except TimeoutError:
@@ -194,7 +208,8 @@ class LspFrontend:
             self.applied[doc.uri] = (doc.version, decode(data))
 
     # ------------------------------------------------------------------ edits
-    async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str, confirm: bool) -> bool:
+    async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str,
+                          confirm: bool) -> bool | EditAnswer:
         """``old`` is each file's content now (the open document's, or the disk's). Files that
         are not open are sent only with ``confirm`` (annotated edits the editor shows for
         confirmation); the caller writes them on disk once accepted."""
@@ -247,17 +262,22 @@ class LspFrontend:
         )
         answered, result = await self._request(
             t.WORKSPACE_APPLY_EDIT, t.ApplyWorkspaceEditParams(edit=workspace_edit, label=label),
-            self.approval_timeout_s)
-        if not answered or result is None or not getattr(result, "applied", False):
-            why = (getattr(result, "failure_reason", None) if answered else result) or "declined"
-            log.info("editor did not apply %r: %s", label, why)
+            self.approval_timeout_s, raw=True)
+        if not answered or not isinstance(result, dict) or result.get("applied") is not True:
+            why = ((result.get("failureReason") if isinstance(result, dict) else None) if answered else result)
+            log.info("editor did not apply %r: %s", label, why or "declined")
             return False
+        # a per-hunk review answers with the text accepted of each file it took only in part
+        by_uri = {(d.uri if (d := self._document(e.path)) is not None else e.path.as_uri()): e.path for e in edits}
+        extra = result.get(p.APPLY_EDIT_ACCEPTED_TEXT)
+        accepted = {by_uri[uri]: text for uri, text in extra.items()
+                    if uri in by_uri and isinstance(text, str)} if isinstance(extra, dict) else {}
         for doc, version, new_text in sent:
             if doc.version == version:  # no didChange yet: the server's copy has the edit at once
-                self.applied[doc.uri] = (version, new_text)
+                self.applied[doc.uri] = (version, accepted.get(by_uri[doc.uri], new_text))
             else:
                 self.applied.pop(doc.uri, None)
-        return True
+        return EditAnswer(applied=True, accepted=accepted)
 
     # ------------------------------------------------------------------ messages
     def publish(self, method: str, payload: dict[str, Any]) -> None:

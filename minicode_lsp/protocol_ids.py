@@ -56,6 +56,10 @@ NOTIFY_SESSIONS = "minicode/sessions"
 
 NOTIFICATIONS: tuple[str, ...] = (NOTIFY_EVENT, NOTIFY_READINESS, NOTIFY_SESSIONS)
 
+# An extension field of the client's ``workspace/applyEdit`` result: {uri: the whole text the
+# user accepted} for each file of which a per-hunk review accepted only some hunks.
+APPLY_EDIT_ACCEPTED_TEXT = "minicodeAcceptedText"
+
 # ----------------------------------------------------------------------------- event types
 EV_TURN_STARTED = "turn.started"
 EV_TEXT_DELTA = "text.delta"

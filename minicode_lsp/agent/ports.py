@@ -20,6 +20,15 @@ class UserDeclined(Exception):
     """The user declined an edit or a command (ask mode)."""
 
 
+class PartlyAccepted(Exception):
+    """The user accepted only some hunks of an edit (a per-hunk review): what they accepted was
+    written and checkpointed; the message says what of the proposal was left out."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class EditConflict(Exception):
     """The file changed between the computation of an edit and its application, and the edit
     no longer applies to what is there now; nothing was written. The message says why."""
@@ -44,7 +53,8 @@ class FileSystem(Protocol):
     time the edit is applied (the user typed while the approval prompt was open, the editor's
     change for an earlier edit arrived late), the edit is re-derived from the file as it is
     then: by ``rederive`` when given, else by a three-way merge; ``EditConflict`` when it no
-    longer applies. ``write`` returns the bytes actually written.
+    longer applies. ``write`` returns the bytes actually written; when the user accepted only
+    some hunks of the edit, it raises ``PartlyAccepted`` after writing what they accepted.
     """
 
     async def read(self, path: Path) -> bytes | None: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,19 @@ class FileEdit:
     rederive: Callable[[bytes | None], bytes] | None = None
 
 
+@dataclass(frozen=True)
+class EditAnswer:
+    """An editor's answer to an edit: true when it was applied, whole or in part. ``accepted``
+    holds, for each file the user accepted only some hunks of, the whole text they accepted
+    (a plain ``True`` from ``apply_edits`` means every file as proposed)."""
+
+    applied: bool
+    accepted: dict[Path, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.applied
+
+
 class Frontend(Protocol):
     @property
     def supports_confirmation(self) -> bool:
@@ -42,9 +55,10 @@ class Frontend(Protocol):
 
     async def apply_edits(
         self, edits: list[FileEdit], *, label: str, description: str, confirm: bool
-    ) -> bool:
+    ) -> bool | EditAnswer:
         """Apply edits to open buffers through the editor (``old``: the buffer's content now);
-        False when the user declined or the editor did not apply them. Optional members
+        False when the user declined or the editor did not apply them; an ``EditAnswer`` with
+        ``accepted`` when the user accepted only part of a file's change (per-hunk review). Optional members
         (looked up with getattr): ``can_edit_buffers`` (False: the server writes the disk even
         for open files), ``settle(paths)`` (wait, bounded, for the editor's echo of an earlier
         edit), ``did_write(path, data)`` (the server wrote an open file on disk)."""

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..agent.fileio import MAX_FILE_BYTES
-from ..agent.ports import EditConflict, Rederive, UserDeclined
+from ..agent.ports import EditConflict, PartlyAccepted, Rederive, UserDeclined
 from ..agent.tools import confined
+from ..store.diffs import unified_diff
 from .diskio import atomic_write, encoding_of, read_disk, remove_file
 from .frontend import FileEdit, Frontend
 
@@ -54,6 +55,7 @@ class WorkspaceFileSystem:
             base = self._read.pop(path)
         else:
             base = await read_current(self.frontend, path, max_bytes=None, reader=confined.read_disk)
+        proposed: dict[Path, bytes | None] = {}
         written = await apply_changes(
             self.frontend,
             [FileEdit(path=path, old=base, new=data, rederive=rederive)],
@@ -64,8 +66,11 @@ class WorkspaceFileSystem:
             writer=confined.write_bytes,
             remover=confined.remove,
             reader=confined.read_disk,
+            partial=proposed,
         )
         self.after_write(path, written[0])
+        if path in proposed:
+            raise PartlyAccepted(path, left_out(path, proposed[path], written[0]))
         return written[0]
 
 
@@ -172,6 +177,23 @@ def describe_change(edits: list[FileEdit]) -> str:
 APPLY, DECLINE = "Apply", "Decline"
 
 
+def made_of_hunks(old: bytes | None, new: bytes | None, accepted: bytes) -> bool:
+    """Is ``accepted`` ``old`` with some of the changes from ``old`` to ``new`` (and nothing
+    else)? Then merging ``new`` into it changes nothing but the hunks left out."""
+    if new is None:
+        return False
+    if old is None:
+        return accepted == new
+    return merge_three(old, new, accepted) == new
+
+
+def left_out(path: Path, proposed: bytes | None, written: bytes | None) -> str:
+    """What the model hears when the user accepted only some hunks of its edit."""
+    diff = unified_diff(proposed, written, path.name)
+    return (f"the user accepted only some of the changes to {path.name} and rejected the rest. The file as "
+            f"written (b/) differs from your proposal (a/) as follows:\n{diff}")
+
+
 def unsaved_in_editor(frontend: Frontend, paths: list[Path]) -> list[Path]:
     """The paths open in the editor whose text differs from the disk (unsaved changes)."""
     out = []
@@ -187,7 +209,7 @@ async def apply_changes(
     frontend: Frontend, edits: list[FileEdit], *, label: str, description: str, confirm: bool,
     before_write: Recorder | None = None,
     writer: Callable[[Path, bytes], None] = atomic_write, remover: Callable[[Path], None] = remove_file,
-    reader: Reader = read_disk,
+    reader: Reader = read_disk, partial: dict[Path, bytes | None] | None = None,
 ) -> list[bytes | None]:
     """Ask (ask mode), re-derive each edit on the text as it is now, then apply it: through the
     editor for open buffers of an editor that applies edits, else atomically on disk by the
@@ -196,6 +218,11 @@ async def apply_changes(
     Raises ``UserDeclined`` when the user refuses (or the editor does not answer), and
     ``EditConflict`` when an edit no longer applies; then nothing is written. A file that is
     not open in the editor is never sent to it: the server writes it on disk after approval.
+
+    An editor that reviews hunk by hunk may answer with the text the user accepted of a file
+    (only some of its hunks): that text is checked to be made of the edit's own hunks, then
+    it is what lands (written on disk for a file that is not open, re-derived on the disk as
+    it is then); ``partial`` (when given) gets each such file's full proposal.
     """
     can_edit = bool(getattr(frontend, "can_edit_buffers", True))
     # An editor that shows annotated edits for confirmation (VS Code, the Neovim plugin) gets
@@ -225,7 +252,24 @@ async def apply_changes(
                      for e, cur, new, op in zip(edits, currents, results, is_open, strict=True) if op or annotate]
         if not to_editor:
             break
-        if await frontend.apply_edits(to_editor, label=label, description=description, confirm=annotate):
+        landed = await frontend.apply_edits(to_editor, label=label, description=description, confirm=annotate)
+        if landed:
+            for i, edit in enumerate(edits):
+                text = getattr(landed, "accepted", {}).get(edit.path)
+                if text is None:
+                    continue
+                accepted = _encoded(text, currents[i])
+                if accepted == results[i]:
+                    continue  # every hunk accepted
+                if not made_of_hunks(currents[i], results[i], accepted):
+                    if is_open[i]:  # the editor applied it to its buffer: the record follows the buffer
+                        log.warning("%s: the editor accepted a text that is not made of this edit's hunks", label)
+                    else:
+                        raise EditConflict(f"{edit.path.name}: the editor answered with a text that is not made "
+                                           "of this edit's changes; nothing was written")
+                if partial is not None:
+                    partial[edit.path] = results[i]
+                results[i] = accepted
             break
         # Refused. An editor that checks versions refuses an edit made for a version it has
         # left (the user typed, or an earlier edit's didChange is still on its way): once its
@@ -240,7 +284,9 @@ async def apply_changes(
             continue
         # not open when the edit was made: the server writes the disk, on what is there now
         # (it may have changed while the user looked at the edit)
-        new = rederive_edit(FileEdit(path=edit.path, old=currents[i], new=new, rederive=edit.rederive),
+        # (a text accepted in part is merged: the edit's own rederive would bring back every hunk)
+        again = None if partial is not None and edit.path in partial else edit.rederive
+        new = rederive_edit(FileEdit(path=edit.path, old=currents[i], new=new, rederive=again),
                             reader(edit.path, None))
         results[i] = new
         if new is None:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +84,8 @@ class Editor:
     questions_hang: bool = False  # never answer showMessageRequest (ALE answers no request)
     show_document_answer: str = "success"  # or "null", "error", "hang"
     withdrawn: list[str] = field(default_factory=list)  # requests the server withdrew ($/cancelRequest)
+    # answers applyEdit instead (a raw JSON result, extension fields included)
+    apply_override: Callable[[t.ApplyWorkspaceEditParams], Any] | None = None
 
     # ---------------------------------------------------------------- documents
     def open(self, rel: str, language: str = "python") -> str:
@@ -113,8 +115,10 @@ class Editor:
     def text(self, uri: str) -> str:
         return self.docs[uri][1]
 
-    def _on_apply(self, params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
+    def _on_apply(self, params: t.ApplyWorkspaceEditParams) -> Any:
         self.applied.append(params)
+        if self.apply_override is not None:
+            return self.apply_override(params)
         if self.apply_error:
             raise RuntimeError(self.apply_error)
         ok = self.apply_answers.pop(0) if self.apply_answers else True

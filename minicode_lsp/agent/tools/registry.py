@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from ..messages import CUT_OFF, ToolCall, ToolSpec
-from ..ports import EditConflict, UserDeclined
+from ..ports import EditConflict, PartlyAccepted, UserDeclined
 from . import delete_file, edit_file, list_files, read_file, remember, run_command, search, write_file
 from .base import ToolContext, ToolError, ToolKind, ToolOutput
 from .paths import PathRefused
@@ -85,6 +85,9 @@ async def dispatch(call: ToolCall, ctx: ToolContext, extra: Sequence[Tool] = ())
         return ToolOutput(str(e), is_error=True)
     except EditConflict as e:
         return ToolOutput(f"{call.name} was not applied: {e}", is_error=True, meta={"conflict": True})
+    except PartlyAccepted as e:
+        return ToolOutput(f"{call.name} was applied only in part: {e}",
+                          meta={"path": str(e.path), "action": "modify", "partial": True})
     except UserDeclined:
         return ToolOutput(DECLINED_EDIT, is_error=True, meta={"declined": True})
     except OSError as e:
