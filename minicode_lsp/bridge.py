@@ -122,8 +122,9 @@ class LspFrontend:
         except Exception as exc:  # the connection is gone
             log.info("could not send %s: %s", method, exc)
             return False, None
-        if raw:  # set before any answer can be read (nothing awaited since the send)
-            protocol._result_types[msg_id] = RawResponse
+        types = getattr(protocol, "_result_types", None)
+        if raw and isinstance(types, dict):  # set before any answer is read (nothing awaited since the send)
+            types[msg_id] = RawResponse
         try:
             return True, await asyncio.wait_for(future, timeout=timeout)
         except TimeoutError:
@@ -263,13 +264,16 @@ class LspFrontend:
         answered, result = await self._request(
             t.WORKSPACE_APPLY_EDIT, t.ApplyWorkspaceEditParams(edit=workspace_edit, label=label),
             self.approval_timeout_s, raw=True)
-        if not answered or not isinstance(result, dict) or result.get("applied") is not True:
-            why = ((result.get("failureReason") if isinstance(result, dict) else None) if answered else result)
-            log.info("editor did not apply %r: %s", label, why or "declined")
+        if isinstance(result, dict):  # the JSON as sent
+            applied, why, extra = result.get("applied") is True, result.get("failureReason"), \
+                result.get(p.APPLY_EDIT_ACCEPTED_TEXT)
+        else:
+            applied, why, extra = bool(getattr(result, "applied", False)), getattr(result, "failure_reason", None), None
+        if not answered or not applied:
+            log.info("editor did not apply %r: %s", label, (why if answered else result) or "declined")
             return False
         # a per-hunk review answers with the text accepted of each file it took only in part
         by_uri = {(d.uri if (d := self._document(e.path)) is not None else e.path.as_uri()): e.path for e in edits}
-        extra = result.get(p.APPLY_EDIT_ACCEPTED_TEXT)
         accepted = {by_uri[uri]: text for uri, text in extra.items()
                     if uri in by_uri and isinstance(text, str)} if isinstance(extra, dict) else {}
         for doc, version, new_text in sent:
