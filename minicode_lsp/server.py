@@ -69,10 +69,13 @@ class MiniCodeServer(LanguageServer):
             self.service = Service(root, self.frontend, loader=loader, user_dir=self.user_dir)
             self.service_error = None
             log.info("minicode-lsp serving %s (store %s)", root, self.service.store_dir)
-        except Exception as exc:  # the server stays up and says why in every answer
-            log.exception("cannot open the MiniCode store for %s", root)
+        except Exception as exc:  # the server stays up and says why in every answer (and readiness)
             self.service = None
             self.service_error = f"cannot open the store for {root}: {exc}"
+            # one line, never a traceback: a StoreUnavailable carries the reason and the fix; anything
+            # else (a bug) keeps its traceback at debug level only (serve -vv)
+            log.error("%s", self.service_error)
+            log.debug("opening the store failed", exc_info=True)
 
     async def service_opened(self) -> Service | None:
         """The service once it has opened (``None`` if it could not, or before ``initialize``)."""

@@ -64,12 +64,22 @@ async def _readiness(svc: Service, a: models.ReadinessArgs) -> Any:
     return report.wire()
 
 
+def _store_unavailable(reason: str) -> Any:
+    from .. import protocol
+
+    check = protocol.ReadinessCheck(name="store", status="fail", detail=reason,
+                                    fix="set store.path to a folder you can write (see the detail), then reload")
+    return protocol.ReadinessReport(state="blocked", checks=[check]).wire()
+
+
 def _make(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
     async def command(ls: Any, *args: Any) -> Any:
         await ls.service_opened()  # opens right after the initialize reply; protocol.py loads with it
         from .. import protocol
 
         parsed = parse_args(name, protocol.COMMAND_ARGS[name], args)
+        if name == p.CMD_READINESS and await ls.service_opened() is None and ls.service_error:
+            return _store_unavailable(ls.service_error)  # readiness says why nothing else works
         svc = await ls.require_service()
         try:
             result = handler(svc, parsed)

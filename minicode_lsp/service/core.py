@@ -30,7 +30,6 @@ from ..protocol import (
 from ..store import export as exporting
 from ..store.blobs import BlobStore
 from ..store.checkpoints import CheckpointStore
-from ..store.db import Database
 from ..store.ids import AmbiguousId as StoreAmbiguous
 from ..store.ids import UnknownId, resolve_prefix
 from ..store.locations import store_dir_for, user_memory_db_path
@@ -475,7 +474,8 @@ class Service:
     def _memory_for(self, scope: str) -> MemoryStore:
         if scope == "user":
             if self._user_memory is None:
-                self._user_memory = MemoryStore(Database(self.user_memory_path), redactor=self.redactor)
+                db = open_database(self.store_dir, self._settings.store.path, path=self.user_memory_path)
+                self._user_memory = MemoryStore(db, redactor=self.redactor)
             return self._user_memory
         return self.memory
 

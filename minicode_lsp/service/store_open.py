@@ -1,6 +1,7 @@
 """Opening a workspace's store without ever crashing: a folder that cannot be used is a clear
-error with a fix; a ``sessions.db`` that is not a database (or is damaged beyond opening) is
-moved aside, kept for the user, and a fresh one is made."""
+error with a fix; a ``sessions.db`` or the user's memory database that is not a database (or
+is damaged beyond opening) is moved aside, kept for the user, and a fresh one is made (the
+message is noted for readiness). Damaged blob files are moved aside by ``store.blobs``."""
 
 from __future__ import annotations
 
@@ -49,10 +50,11 @@ def _move_aside(path: Path) -> Path:
     return aside
 
 
-def open_database(store_dir: Path, configured: str = "") -> Database:
-    """The store's ``sessions.db``; raises ``StoreUnavailable`` (reason and fix) when the folder
-    or file cannot be used. A damaged database is moved aside (logged, and noted for readiness)."""
-    path = store_dir / "sessions.db"
+def open_database(store_dir: Path, configured: str = "", path: Path | None = None) -> Database:
+    """The store's ``sessions.db`` (or the database at ``path``, e.g. the user's memory); raises
+    ``StoreUnavailable`` (reason and fix) when the folder or file cannot be used. A damaged
+    database is moved aside (logged, and noted in ``store_dir`` for readiness)."""
+    path = path or store_dir / "sessions.db"
     try:
         return Database(path)
     except sqlite3.DatabaseError as exc:
@@ -63,11 +65,11 @@ def open_database(store_dir: Path, configured: str = "") -> Database:
         except OSError as move_exc:
             raise StoreUnavailable(f"the store {path} is damaged ({exc}) and could not be moved aside"
                                    f" ({move_exc.strerror}); move or delete it") from None
+        what = "earlier sessions are not listed" if path.name == "sessions.db" else "its entries are not used"
         message = (f"the store {path} was damaged ({exc}); it was moved aside to {aside.name} (kept, nothing"
-                   " deleted) and a fresh one was created: earlier sessions are not listed")
+                   f" deleted) and a fresh one was created: {what}")
         log.warning("%s", message)
-        with contextlib.suppress(OSError):
-            (store_dir / NOTE).write_text(message + "\n", encoding="utf-8")
+        note(store_dir, message)
         try:
             return Database(path)
         except (OSError, sqlite3.Error) as again:
@@ -75,8 +77,14 @@ def open_database(store_dir: Path, configured: str = "") -> Database:
                                    f"{_fix(store_dir, configured)}") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise StoreUnavailable(f"cannot use the store folder {store_dir}: {reason}"
+        raise StoreUnavailable(f"cannot use the store folder {path.parent}: {reason}"
                                f"{f' ({exc.filename})' if exc.filename else ''}. {_fix(store_dir, configured)}") from None
+
+
+def note(store_dir: Path, message: str) -> None:
+    """Keep ``message`` for the next readiness report (shown once, ``take_note``)."""
+    with contextlib.suppress(OSError), (store_dir / NOTE).open("a", encoding="utf-8") as fh:
+        fh.write(message + "\n")
 
 
 def check_folder(path: Path, what: str, store_dir: Path, configured: str) -> None:

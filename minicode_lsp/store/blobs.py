@@ -67,6 +67,9 @@ class BlobTooLarge(Exception):
         return f"too large ({self.size} bytes > {self.limit})"
 
 
+DAMAGED = "damaged"  # damaged blob files are moved here (a folder the blob layout never uses)
+
+
 class BlobCorrupted(Exception):
     """A stored blob does not decompress or does not hash to its name."""
 
@@ -295,16 +298,29 @@ class BlobStore:
             else:
                 try:
                     return _unpack(sha, raw)
-                except BlobCorrupted:
+                except BlobCorrupted as exc:
                     staged = self._staged(sha)  # e.g. a file written without fsync before a crash
                     if staged is None:
-                        raise
+                        raise BlobCorrupted(f"{exc}; {self._move_aside(sha, path)}") from None
                     return _check(sha, staged)
             if attempt == 0:
                 staged = self._staged(sha)
                 if staged is not None:
                     return _check(sha, staged)
         raise KeyError(sha)
+
+    def _move_aside(self, sha: str, path: Path) -> str:
+        """Move a damaged blob file to ``damaged/`` (kept, never deleted): the same content seen
+        again is then stored afresh instead of the damaged file being taken for it."""
+        aside = self.dir / DAMAGED / f"{sha}-{time.strftime('%Y%m%dT%H%M%S')}"
+        try:
+            aside.parent.mkdir(mode=0o700, exist_ok=True)
+            os.replace(path, aside)
+        except OSError as exc:
+            return f"it could not be moved aside ({exc.strerror or exc})"
+        self._durable.pop(sha, None)
+        log.warning("blob %s was damaged; moved aside to %s", sha, aside)
+        return f"the damaged file was moved aside to {aside}"
 
     def _iter(self) -> Iterator[tuple[str, Path]]:
         if not self.dir.exists():

@@ -86,3 +86,59 @@ def test_the_service_says_why_it_cannot_open_a_store(tmp_path: Path, monkeypatch
     loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "a-file")}})
     with pytest.raises(ServiceError, match="store.path"):
         Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
+
+
+@pytest.mark.timeout(90)
+def test_a_server_that_cannot_open_its_store_logs_one_line_and_readiness_says_why(tmp_path: Path) -> None:
+    from minicode_lsp import protocol as p
+
+    from .rpc import RawServer
+
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    home.mkdir()
+    ws.mkdir()
+    (tmp_path / "a-file").write_text("not a folder\n")
+    (home / "user-config.toml").write_text(f'[store]\npath = "{tmp_path / "a-file"}"\n')
+    srv = RawServer(ws, home)
+    try:
+        srv.initialize()
+        report = srv.result(p.CMD_READINESS, {})
+        assert report["state"] == "blocked", report
+        (check,) = [c for c in report["checks"] if c["name"] == "store"]
+        assert check["status"] == "fail" and "store.path" in check["detail"], check
+        answer = srv.command(p.CMD_SESSION_LIST, {})
+        assert "error" in answer and "store.path" in answer["error"]["message"], answer
+    finally:
+        srv.close()
+    log = srv.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log
+    assert "cannot open the store" in log, log
+
+
+def test_a_damaged_user_memory_database_is_moved_aside_and_a_fresh_one_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from minicode_lsp.protocol import MemoryAddArgs, MemoryShowArgs
+
+    monkeypatch.setenv("MINICODE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    memory_db = tmp_path / "data" / "minicode-lsp" / "memory.sqlite3"
+    memory_db.parent.mkdir(parents=True)
+    memory_db.write_bytes(b"this is not a database\x00" * 200)
+    root = tmp_path / "ws"
+    root.mkdir()
+    loader = ConfigLoader()
+    loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "store")}})
+    svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
+    try:
+        assert svc.memory_show(MemoryShowArgs(scope="user")) == {"entries": []}
+        svc.memory_add(MemoryAddArgs(text="tabs, not spaces", scope="user"))
+        assert [e["text"] for e in svc.memory_show(MemoryShowArgs(scope="user"))["entries"]] == ["tabs, not spaces"]
+        (aside,) = memory_db.parent.glob("memory.sqlite3.damaged-*")
+        assert aside.read_bytes().startswith(b"this is not a database")  # kept
+        report = asyncio.run(svc.refresh_readiness(probe=False))
+        (note,) = [c for c in report.checks if c.name == "store:recovered"]
+        assert "memory.sqlite3" in note.detail and "moved aside" in note.detail, note
+    finally:
+        svc.close()

@@ -60,6 +60,22 @@ def test_corrupted_blob_detected(tmp_path: Path) -> None:
         store.get(sha)
 
 
+def test_a_damaged_blob_is_moved_aside_and_stored_afresh(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    sha = store.put(b"original")
+    path = tmp_path / sha[:2] / sha[2:]
+    os.chmod(path, 0o600)
+    path.write_bytes(b"damaged on disk")
+    with pytest.raises(BlobCorrupted, match="moved aside"):
+        store.get(sha)
+    (aside,) = (tmp_path / "damaged").iterdir()
+    assert aside.read_bytes() == b"damaged on disk"  # kept, never deleted
+    assert not store.has(sha)  # not taken for the content any more: the next put stores it
+    assert store.put(b"original") == sha and store.get(sha) == b"original"
+    store.gc(set())
+    assert aside.exists()  # a cleanup never takes the moved-aside file for a blob
+
+
 def test_missing_blob_is_keyerror(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         BlobStore(tmp_path).get("0" * 64)
