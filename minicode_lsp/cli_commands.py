@@ -139,7 +139,7 @@ def sessions_cmd(args: argparse.Namespace) -> int:
         if args.action == "list":
             data = svc.list_sessions(p.SessionListArgs(limit=args.limit, query=args.query))
             lines = [f"{s['id']}  {s['updatedAt'][:19]}  {str(s.get('lastStopReason') or '-'):<20} "
-                     f"{s['turns']:>3} turn(s)  {s['title']}" for s in data["sessions"]]
+                     f"{s['turnCount']:>3} turn(s)  {s['title']}" for s in data["sessions"]]
             emit(args, data, "\n".join(lines) or "no sessions yet")
         elif args.action == "show":
             data = svc.show_session(args.session)

@@ -28,7 +28,7 @@ CMD_MEMORY_REMOVE = "minicode.memory.remove"
 CMD_MEMORY_ACCEPT = "minicode.memory.accept"
 CMD_WORKSPACE_TRUST = "minicode.workspace.trust"
 
-COMMANDS: tuple[str, ...] = (
+COMMAND_IDS: tuple[str, ...] = (
     CMD_TASK_RUN,
     CMD_TASK_CANCEL,
     CMD_SESSION_LIST,

@@ -129,7 +129,7 @@ async def cmd_checkpoints(agent: MiniCodeAgent, session: AcpSession, arg: str) -
 
 async def cmd_sessions(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
     rows = session.svc.list_sessions(p.SessionListArgs(limit=20))["sessions"]
-    lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {s['turns']} turn(s) {s.get('lastStopReason') or '-'}: "
+    lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {s['turnCount']} turn(s) {s.get('lastStopReason') or '-'}: "
              f"{s['title'] or '(untitled)'}" for s in rows]
     say(agent, session, "Sessions of this workspace, newest first:\n" + ("\n".join(lines) or "(none)"))
 

@@ -94,5 +94,5 @@ def _make(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
 
 
 def register(server: LanguageServer) -> None:
-    for name in p.COMMANDS:
+    for name in p.COMMAND_IDS:
         server.command(name)(_make(name, HANDLERS[name]))

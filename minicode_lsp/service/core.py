@@ -314,11 +314,13 @@ class Service:
         sid = self.resolve_session(session_id)
         shown = self.sessions.show_session(sid)
         groups = self.checkpoints.list_groups(session_id=sid, limit=10_000)
-        by_turn: dict[str, list[dict[str, Any]]] = {}
-        for g in groups:
-            by_turn.setdefault(g.turn_id or "", []).append(g.to_wire())
+        by_turn: dict[str | None, list[dict[str, Any]]] = {}
+        for g in reversed(groups):  # newest first from the store: the tree shows them as they happened
+            by_turn.setdefault(g.turn_id, []).append(g.to_wire())
         for turn in shown["turns"]:
-            turn["groups"] = by_turn.get(turn["id"], [])
+            turn["groups"] = by_turn.pop(turn["id"], [])
+        # groups outside any turn (a rewind's safety group), and any whose turn is gone
+        shown["safetyGroups"] = sorted((g for gs in by_turn.values() for g in gs), key=lambda g: g["createdAt"])
         shown["running"] = sid in self.running
         return shown
 

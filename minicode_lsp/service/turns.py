@@ -184,7 +184,7 @@ def context_note(args: TaskRunArgs) -> str:
         lines.append(f"The user is looking at {ctx.uri}.")
     if ctx.range:
         s, e = ctx.range.start, ctx.range.end
-        lines.append(f"Selected range: line {s.get('line', 0) + 1} to line {e.get('line', 0) + 1}.")
+        lines.append(f"Selected range: line {s.line + 1} to line {e.line + 1}.")
     if ctx.selection_text:
         lines.append(f"Selected text:\n```\n{ctx.selection_text}\n```")
     for d in ctx.diagnostics:

@@ -43,7 +43,7 @@ class SessionRow:
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "createdAt": iso(self.created_at),
-                "updatedAt": iso(self.updated_at), "turns": self.turns,
+                "updatedAt": iso(self.updated_at), "turnCount": self.turns,
                 "lastStopReason": self.last_stop_reason, "workspace": self.workspace}  # fmt: skip
 
 

@@ -43,7 +43,7 @@ async def test_recorded_session_is_listed_shown_replayed_exported_and_resumed(
         listed = await ed.command(p.CMD_SESSION_LIST, {})
         assert listed["sessions"][0]["id"] == sid
         assert listed["sessions"][0]["title"] == "shorten the second line of notes.txt"
-        assert listed["sessions"][0]["lastStopReason"] == "done" and listed["sessions"][0]["turns"] == 1
+        assert listed["sessions"][0]["lastStopReason"] == "done" and listed["sessions"][0]["turnCount"] == 1
         shown = await ed.command(p.CMD_SESSION_SHOW, {"sessionId": sid})
         turn = shown["turns"][0]
         assert turn["prompt"] == "shorten the second line of notes.txt" and turn["stopReason"] == "done"

@@ -24,7 +24,7 @@ H.check(cmds.parse_target("bogus") == nil, "target: unknown is an error")
 -- protocol.lua mirrors protocol.py (tests/contract checks the literals; this checks the tables)
 local protocol = require("minicode.protocol")
 local code = "import json; from minicode_lsp import protocol as p; "
-  .. "print(json.dumps([p.COMMANDS, p.NOTIFICATIONS, p.EVENT_TYPES, p.STOP_REASONS]))"
+  .. "print(json.dumps([list(p.COMMANDS), p.NOTIFICATIONS, p.EVENT_TYPES, p.STOP_REASONS]))"
 local res = vim.system({ vim.env.MINICODE_PYTHON, "-c", code }, { text = true }):wait(30000)
 local ok_json, py = pcall(vim.json.decode, res.stdout or "")
 local function sorted(t)

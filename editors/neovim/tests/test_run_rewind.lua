@@ -173,6 +173,14 @@ if view then
   H.check(H.wait(10000, function()
     return table.concat((panel.contents()), "\n"):find("(rewound)", 1, true)
   end), "the panel refreshes and marks the group rewound", (panel.contents()))
+  H.check(H.wait(10000, function()
+    local _, items = panel.contents()
+    for _, item in pairs(items) do
+      if item.kind == "group" and item.turn == nil and item.group.kind == "rewind" then
+        return true
+      end
+    end
+  end), "the panel shows the rewind's safety group after the turns (session.show's safetyGroups)", (panel.contents()))
 end
 
 -- 5. undo the rewind

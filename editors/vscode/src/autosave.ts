@@ -43,13 +43,13 @@ export class AgentEditSaver implements vscode.Disposable {
 
   private async handle(ev: MinicodeEvent): Promise<void> {
     if (ev.type === EventTypes.turnStarted) {
-      this.dirtyAtStart.set(ev.turnId, dirtyUris());
+      if (ev.turnId) this.dirtyAtStart.set(ev.turnId, dirtyUris());
     } else if (ev.type === EventTypes.filesChanged) {
       const files = (ev.data as { files?: { uri?: string }[] }).files ?? [];
       const uris = files.flatMap((f) => (f.uri ? [f.uri] : []));
-      await saveIfCleanBefore(uris, this.dirtyAtStart.get(ev.turnId) ?? new Set());
+      await saveIfCleanBefore(uris, (ev.turnId ? this.dirtyAtStart.get(ev.turnId) : undefined) ?? new Set());
     } else if (ev.type === EventTypes.turnFinished) {
-      this.dirtyAtStart.delete(ev.turnId);
+      if (ev.turnId) this.dirtyAtStart.delete(ev.turnId);
     }
   }
 

@@ -35,10 +35,8 @@ import type {
   MinicodeEvent,
   PermissionMode,
   ReadinessReport,
-  SessionReplayResult,
   TaskContext,
   TaskRunArgs,
-  TaskRunResult,
 } from './protocol';
 import type { RewindPreviewer } from './rewindPreview';
 import { VirtualDocuments } from './virtualDocs';
@@ -257,7 +255,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     const s = this.chat(ev.sessionId);
     reduceEvent(s, ev);
     if (ev.type === EventTypes.turnStarted) {
-      this.setRunning(ev.sessionId, ev.turnId);
+      this.setRunning(ev.sessionId, ev.turnId ?? undefined);
       if (!this.shown || !this.running.has(this.shown) || this.shown === ev.sessionId) this.show(ev.sessionId, false);
     } else if (ev.type === EventTypes.turnFinished) {
       this.setRunning(ev.sessionId, undefined);
@@ -297,7 +295,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   async openSession(sessionId: string, title?: string): Promise<void> {
     const t0 = Date.now();
     // the replay alone (the session's title comes from the tree, else its first prompt)
-    const replay = await this.server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId });
+    const replay = await this.server.execute(Commands.sessionReplay, { sessionId });
     const fetched = Date.now();
     const s = chatFromReplay(sessionId, replay?.events ?? [], title);
     const live = this.sessions.get(sessionId);
@@ -322,7 +320,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (this.shown && !this.running.has(this.shown)) request.sessionId = this.shown;
     const context = this.editorContext();
     if (context) request.context = context;
-    const result = await this.server.execute<TaskRunResult>(Commands.taskRun, request);
+    const result = await this.server.execute(Commands.taskRun, request);
     log.info(`task started: session ${result.sessionId} turn ${result.turnId}`);
     const s = this.chat(result.sessionId);
     startChatTurn(s, result.turnId, prompt, request.permissionMode);
@@ -335,7 +333,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   async stop(picked?: string): Promise<boolean | undefined> {
     const sessionId = cancelTarget(this.runningSessions(), this.shown, picked);
     if (!sessionId) return undefined;
-    const r = await this.server.execute<{ cancelled: boolean }>(Commands.taskCancel, { sessionId });
+    const r = await this.server.execute(Commands.taskCancel, { sessionId });
     return !!r?.cancelled;
   }
 

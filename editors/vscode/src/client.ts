@@ -18,7 +18,7 @@ import { errorMessage, log, logChannel, showError } from './logger';
 import { stderrLevel } from './model/serverLog';
 import { explicitValue, findExecutable, serverLaunch, settingsTree } from './model/settings';
 import { Notifications } from './protocol';
-import type { CommandId, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
+import type { CommandId, CommandTypes, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
 
 export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
 
@@ -232,17 +232,17 @@ export class ServerManager implements vscode.Disposable {
   }
 
   /** Run one server command with its single argument object. */
-  async execute<T>(command: CommandId, args: object = {}): Promise<T> {
+  async execute<C extends CommandId>(command: C, args: CommandTypes[C]['args']): Promise<CommandTypes[C]['result']> {
     const client = this.client;
     if (!client || !this.running) throw new Error('the MiniCode server is not running (see MiniCode: Show Logs)');
     log.debug(`-> ${command} ${JSON.stringify(args)}`);
     return withRewindSaves(command, async () =>
-      (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as T);
+      (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as CommandTypes[C]['result']);
   }
 
   /** Convert a VS Code diagnostic to its LSP shape (for task context). */
-  diagnosticToLsp(d: vscode.Diagnostic): unknown {
-    return this.client?.code2ProtocolConverter.asDiagnostic(d) ?? { message: d.message };
+  diagnosticToLsp(d: vscode.Diagnostic): Record<string, unknown> {
+    return (this.client?.code2ProtocolConverter.asDiagnostic(d) as unknown as Record<string, unknown>) ?? { message: d.message };
   }
 
   dispose(): void {

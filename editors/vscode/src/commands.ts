@@ -7,16 +7,13 @@ import { errorMessage, log, showError, showLogs } from './logger';
 import { displayPath, plural, relativeTime, stopReasonLabel, truncate } from './model/format';
 import { targetLabel } from './model/rewind';
 import { reportMarkdown } from './model/readiness';
-import { groupsOf, sessionsOf, sortSessions, type TreeNode } from './model/sessions';
+import { sortSessions, type TreeNode } from './model/sessions';
 import { Commands } from './protocol';
 import type {
   EditGroup,
   ExportFormat,
   ReadinessReport,
   RewindTarget,
-  RewindUndoResult,
-  SessionDetail,
-  SessionReplayResult,
   SessionSummary,
   TaskContext,
   TaskRunArgs,
@@ -58,7 +55,7 @@ export function editorContext(server: ServerManager): TaskContext | undefined {
 }
 
 async function pickSession(server: ServerManager, placeHolder: string): Promise<SessionSummary | undefined> {
-  const sessions = sortSessions(sessionsOf(await server.execute<unknown>(Commands.sessionList, { limit: 100 })));
+  const sessions = sortSessions((await server.execute(Commands.sessionList, { limit: 100 })).sessions);
   if (sessions.length === 0) {
     void vscode.window.showInformationMessage('MiniCode: no sessions yet.');
     return undefined;
@@ -67,7 +64,7 @@ async function pickSession(server: ServerManager, placeHolder: string): Promise<
     sessions.map((s) => ({
       label: truncate(s.title || s.id, 80),
       description: [relativeTime(s.updatedAt ?? s.createdAt), stopReasonLabel(s.lastStopReason)].filter(Boolean).join(' · '),
-      detail: `${plural(s.turns ?? 0, 'turn')} · ${s.id}`,
+      detail: `${plural(s.turnCount, 'turn')} · ${s.id}`,
       session: s,
     })),
     { placeHolder, matchOnDetail: true },
@@ -87,14 +84,14 @@ function nodeTarget(node: TreeNode | undefined): RewindRequest | undefined {
 
 /** Ask what to rewind: the latest group, a recent edit group, the last turn, or a whole session. */
 async function pickTarget(server: ServerManager, verb: string): Promise<RewindRequest | undefined> {
-  const groups = groupsOf(await server.execute<unknown>(Commands.checkpointList, { limit: 30 }));
+  const { groups } = await server.execute(Commands.checkpointList, { limit: 30 });
   type Item = vscode.QuickPickItem & { req?: RewindRequest };
   const latest = groups[0];
   const items: Item[] = [
     { label: '$(history) Latest edit group', description: latest ? truncate(latest.label || latest.id, 60) : '', req: { target: { latest: true }, label: 'the latest edit group' } },
   ];
   if (latest?.turnId) {
-    items.push({ label: '$(debug-step-back) Latest turn', description: 'every edit of the last turn', req: { sessionId: latest.sessionId, target: { turnId: latest.turnId }, label: 'the latest turn' } });
+    items.push({ label: '$(debug-step-back) Latest turn', description: 'every edit of the last turn', req: { sessionId: latest.sessionId ?? undefined, target: { turnId: latest.turnId }, label: 'the latest turn' } });
   }
   const sessionIds = [...new Set(groups.map((g: EditGroup) => g.sessionId).filter((s): s is string => !!s))];
   if (sessionIds[0]) items.push({ label: '$(discard) Whole session', description: 'every edit of the latest session', req: { sessionId: sessionIds[0], target: { session: true }, label: 'the latest session' } });
@@ -104,7 +101,7 @@ async function pickTarget(server: ServerManager, verb: string): Promise<RewindRe
     items.push({
       label: `$(git-commit) ${truncate(g.label || g.id, 70)}`,
       description: [g.kind, plural(g.files?.length ?? 0, 'file'), relativeTime(g.createdAt)].filter(Boolean).join(' · '),
-      req: { sessionId: g.sessionId, target, label: `"${truncate(g.label || g.id, 50)}" and all after it` },
+      req: { sessionId: g.sessionId ?? undefined, target, label: `"${truncate(g.label || g.id, 50)}" and all after it` },
     });
   }
   const picked = await vscode.window.showQuickPick(items, { placeHolder: `${verb}: what to rewind` });
@@ -194,7 +191,7 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
   reg('minicode.rewindTo', async (node?: TreeNode) => rewindNow(nodeTarget(node)));
 
   reg('minicode.undoRewind', async () => {
-    const r = await server.execute<RewindUndoResult>(Commands.rewindUndo, {});
+    const r = await server.execute(Commands.rewindUndo, {});
     void vscode.window.showInformationMessage(r?.applied === false ? 'MiniCode: undo rewind was not applied (declined).' : 'MiniCode: rewind undone.');
   });
 
@@ -204,7 +201,7 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
       try {
         report = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Window, title: 'MiniCode: checking readiness' },
-          () => server.execute<ReadinessReport>(Commands.readiness, { probe: true }),
+          () => server.execute(Commands.readiness, { probe: true }),
         );
         status.setReport(report);
       } catch (err) {
@@ -231,7 +228,7 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
       { placeHolder: 'Export format' },
     );
     if (!fmt) return;
-    const r = await server.execute<{ content: string }>(Commands.sessionExport, { sessionId, format: fmt.format });
+    const r = await server.execute(Commands.sessionExport, { sessionId, format: fmt.format });
     const doc = await vscode.workspace.openTextDocument({ content: r.content ?? '', language: fmt.format === 'markdown' ? 'markdown' : 'jsonl' });
     await vscode.window.showTextDocument(doc, { preview: false });
   });
@@ -240,8 +237,8 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
     const sessionId = await sessionOf(node, 'Replay which session?');
     if (!sessionId) return;
     const [replay, detail] = await Promise.all([
-      server.execute<SessionReplayResult>(Commands.sessionReplay, { sessionId }),
-      server.execute<SessionDetail>(Commands.sessionShow, { sessionId }).catch(() => undefined),
+      server.execute(Commands.sessionReplay, { sessionId }),
+      server.execute(Commands.sessionShow, { sessionId }).catch(() => undefined),
     ]);
     await transcript.showReplay(sessionId, replay?.events ?? [], detail?.title);
   });

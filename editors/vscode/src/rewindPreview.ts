@@ -7,7 +7,7 @@ import { errorMessage, showError } from './logger';
 import { basename, displayPath, plural } from './model/format';
 import { fileSummary, restoredFiles, targetLabel, type RestoredFile } from './model/rewind';
 import { Commands, ErrorCodes } from './protocol';
-import type { RewindApplyResult, RewindFile, RewindPreviewResult, RewindTarget } from './protocol';
+import type { RewindFile, RewindPreview, RewindTarget } from './protocol';
 import { VirtualDocuments } from './virtualDocs';
 
 export interface RewindRequest {
@@ -49,25 +49,15 @@ async function currentTexts(uris: Iterable<string>): Promise<Map<string, string 
   return out;
 }
 
-function urisIn(preview: RewindPreviewResult): Set<string> {
-  const uris = new Set<string>((preview.files ?? []).map((f) => f.uri));
-  const edit = (preview.edit ?? {}) as { documentChanges?: Record<string, unknown>[]; changes?: Record<string, unknown> };
-  for (const c of edit.documentChanges ?? []) {
-    for (const u of [c.uri, c.oldUri, c.newUri, (c.textDocument as { uri?: string } | undefined)?.uri]) if (typeof u === 'string') uris.add(u);
-  }
-  for (const u of Object.keys(edit.changes ?? {})) uris.add(u);
-  return uris;
-}
-
 export class RewindPreviewer implements vscode.Disposable {
   readonly docs = new VirtualDocuments('minicode-rewind');
 
   constructor(private readonly server: ServerManager) {}
 
   /** Ask the server for a preview and compute each file's restored text. */
-  async preview(req: RewindRequest): Promise<{ preview: RewindPreviewResult; restored: Map<string, RestoredFile> }> {
-    const preview = await this.server.execute<RewindPreviewResult>(Commands.rewindPreview, wireArgs(req));
-    const texts = await currentTexts(urisIn(preview));
+  async preview(req: RewindRequest): Promise<{ preview: RewindPreview; restored: Map<string, RestoredFile> }> {
+    const preview = await this.server.execute(Commands.rewindPreview, wireArgs(req));
+    const texts = await currentTexts(new Set(preview.files.map((f) => f.uri)));
     const restored = restoredFiles(preview, (uri) => texts.get(uri));
     return { preview, restored };
   }
@@ -156,7 +146,7 @@ export class RewindPreviewer implements vscode.Disposable {
   /** Apply a preview (or a target directly); the server's applyEdit opens the Refactor Preview. */
   async apply(args: { previewId?: string; force?: boolean } & Partial<RewindRequest>): Promise<void> {
     try {
-      const result = await this.server.execute<RewindApplyResult>(Commands.rewindApply, wireArgs(args));
+      const result = await this.server.execute(Commands.rewindApply, wireArgs(args));
       if (result?.applied) {
         const n = result.files?.length;
         const choice = await vscode.window.showInformationMessage(

@@ -2,9 +2,8 @@
 import * as vscode from 'vscode';
 import type { ServerManager } from './client';
 import { errorMessage, log } from './logger';
-import { groupsOf, sessionNode, sessionsOf, sortSessions, turnNodes, type TreeNode } from './model/sessions';
+import { sessionNode, sortSessions, turnNodes, type TreeNode } from './model/sessions';
 import { Commands, EventTypes } from './protocol';
-import type { SessionDetail } from './protocol';
 
 const ICONS: Record<string, string> = {
   session: 'comment-discussion',
@@ -81,17 +80,14 @@ export class SessionsView implements vscode.TreeDataProvider<TreeNode>, vscode.D
     }
     try {
       if (!node) {
-        const result = await this.server.execute<unknown>(Commands.sessionList, { limit: 100 });
+        const result = await this.server.execute(Commands.sessionList, { limit: 100 });
         const now = Date.now();
-        return sortSessions(sessionsOf(result)).map((s) => sessionNode(s, now));
+        return sortSessions(result.sessions).map((s) => sessionNode(s, now));
       }
       if (node.kind === 'session') {
-        const [detail, groups] = await Promise.all([
-          this.server.execute<SessionDetail>(Commands.sessionShow, { sessionId: node.sessionId }),
-          this.server.execute<unknown>(Commands.checkpointList, { sessionId: node.sessionId }),
-        ]);
+        const detail = await this.server.execute(Commands.sessionShow, { sessionId: node.sessionId });
         const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
-        const turns = turnNodes(detail, groupsOf(groups), roots);
+        const turns = turnNodes(detail, roots);
         return turns.length ? turns : [info(node.sessionId, 'no turns yet')];
       }
       return node.children ?? [];

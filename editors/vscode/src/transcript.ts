@@ -59,7 +59,7 @@ export class TranscriptView implements vscode.Disposable {
     }
     applyEvent(t, ev);
     if (ev.type === EventTypes.turnStarted) {
-      this.setRunning(ev.sessionId, ev.turnId);
+      this.setRunning(ev.sessionId, ev.turnId ?? undefined);
       this.current = ev.sessionId; // followed when open; the chat view is where a turn shows
     } else if (ev.type === EventTypes.turnFinished) {
       this.setRunning(ev.sessionId, undefined);

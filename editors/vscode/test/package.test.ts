@@ -51,7 +51,7 @@ describe('labels the server writes with "(s)"', () => {
   it('show a real plural in the tree ("change(s)" no more)', async () => {
     const { fixPlurals } = await import('../src/model/format');
     const { groupNode } = await import('../src/model/sessions');
-    const node = groupNode('s1', { id: 'g1', turnId: null, kind: 'rewind', label: 'Rewind 1 agent change(s)', createdAt: 0, files: [] }, []);
+    const node = groupNode('s1', { id: 'g1', sessionId: 's1', turnId: null, toolCallId: null, kind: 'rewind', label: 'Rewind 1 agent change(s)', createdAt: '2026-11-25T12:00:00Z', status: 'closed', rewound: false, files: [] }, []);
     expect(node.label).toBe('Rewind 1 agent change');
     expect(fixPlurals('Rewind 1 agent change(s)')).toBe('Rewind 1 agent change');
     expect(fixPlurals('Rewind 3 agent change(s)')).toBe('Rewind 3 agent changes');

@@ -1,36 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Commands, EventTypes, Notifications, StopReasons } from '../src/protocol';
-
-const root = join(__dirname, '..', '..', '..');
-// the contract's names and codes live in protocol_ids.py (protocol.py re-exports them)
-const pyPath = join(root, 'minicode_lsp', 'protocol_ids.py');
-
-/** The string constants `NAME = "value"` of protocol_ids.py whose name starts with prefix. */
-function pyConstants(prefix: string): string[] {
-  const src = readFileSync(pyPath, 'utf8');
-  return [...src.matchAll(new RegExp(`^${prefix}[A-Z_]+ = "([^"]+)"`, 'gm'))].map((m) => m[1]);
-}
-
-describe('protocol.ts mirrors protocol.py', () => {
-  it('has every command id', () => {
-    expect(Object.values(Commands).sort()).toEqual(pyConstants('CMD_').sort());
-    expect(Object.values(Commands).length).toBeGreaterThanOrEqual(16);
-  });
-  it('has every notification method', () => {
-    expect(Object.values(Notifications).sort()).toEqual(pyConstants('NOTIFY_').sort());
-  });
-  it('has every event type', () => {
-    expect(Object.values(EventTypes).sort()).toEqual(pyConstants('EV_').sort());
-  });
-  it('has every stop reason', () => {
-    const src = readFileSync(pyPath, 'utf8');
-    const block = /STOP_REASONS: tuple\[str, \.\.\.\] = \(([\s\S]*?)\)/.exec(src)?.[1] ?? '';
-    const reasons = [...block.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
-    expect([...StopReasons]).toEqual(reasons);
-  });
-});
 
 describe('package.json settings mirror config.py', () => {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));

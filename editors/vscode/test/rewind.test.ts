@@ -1,73 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { applyTextEdits, restoredFiles, targetLabel } from '../src/model/rewind';
-
-const r = (sl: number, sc: number, el: number, ec: number) => ({ start: { line: sl, character: sc }, end: { line: el, character: ec } });
-
-describe('applyTextEdits', () => {
-  it('applies non-overlapping edits given against the original text', () => {
-    const text = 'a = 1\nb = 2\nc = 3\n';
-    expect(applyTextEdits(text, [{ range: r(2, 4, 2, 5), newText: '30' }, { range: r(0, 4, 0, 5), newText: '10' }])).toBe('a = 10\nb = 2\nc = 30\n');
-  });
-  it('replaces the whole document with a range past the end', () => {
-    expect(applyTextEdits('x\ny\n', [{ range: r(0, 0, 99, 0), newText: 'z\n' }])).toBe('z\n');
-    expect(applyTextEdits('x\ny', [{ range: r(0, 0, 1, 1), newText: '' }])).toBe('');
-  });
-  it('clamps a character past the line end to the end of the line', () => {
-    expect(applyTextEdits('ab\ncd\n', [{ range: r(0, 0, 0, 50), newText: 'X' }])).toBe('X\ncd\n');
-  });
-  it('handles CRLF and UTF-16 positions', () => {
-    expect(applyTextEdits('é😀x\r\ny\r\n', [{ range: r(0, 3, 0, 4), newText: 'Z' }, { range: r(1, 0, 1, 1), newText: 'W' }])).toBe('é😀Z\r\nW\r\n');
-  });
-  it('inserts at the same position in order', () => {
-    expect(applyTextEdits('', [{ range: r(0, 0, 0, 0), newText: 'a' }, { range: r(0, 0, 0, 0), newText: 'b' }])).toBe('ab');
-  });
-  it('rejects overlapping edits', () => {
-    expect(() => applyTextEdits('abcdef', [{ range: r(0, 0, 0, 3), newText: '' }, { range: r(0, 2, 0, 4), newText: '' }])).toThrow();
-  });
-});
+import { restoredFiles, targetLabel } from '../src/model/rewind';
+import type { RewindFile } from '../src/protocol';
 
 describe('restoredFiles', () => {
   const current: Record<string, string> = { 'file:///ws/a.py': 'x = 2\n', 'file:///ws/new.py': 'created by agent\n' };
   const get = (u: string) => current[u];
+  const entry = (uri: string, action: RewindFile['action'], status: RewindFile['status'], willApply: boolean, newText?: string): RewindFile => ({
+    uri, path: uri.slice('file://'.length), action, status, diff: '', willApply, ...(newText === undefined ? {} : { newText }),
+  });
 
-  it('computes restore, delete and recreate from the annotated WorkspaceEdit', () => {
-    const preview = {
-      edit: {
-        documentChanges: [
-          { textDocument: { uri: 'file:///ws/a.py', version: 3 }, edits: [{ range: r(0, 0, 1, 0), newText: 'x = 1\n', annotationId: 'rewind' }] },
-          { kind: 'delete', uri: 'file:///ws/new.py', annotationId: 'rewind' },
-          { kind: 'create', uri: 'file:///ws/gone.py', annotationId: 'rewind' },
-          { textDocument: { uri: 'file:///ws/gone.py', version: null }, edits: [{ range: r(0, 0, 0, 0), newText: 'print("back")\n' }] },
-        ],
-        changeAnnotations: { rewind: { label: 'Rewind', needsConfirmation: true } },
-      },
-      files: [
-        { uri: 'file:///ws/a.py', action: 'restore', status: 'clean', diff: '' },
-        { uri: 'file:///ws/new.py', action: 'delete', status: 'clean' },
-        { uri: 'file:///ws/gone.py', action: 'recreate', status: 'clean' },
-      ],
-    };
-    const out = restoredFiles(preview, get);
+  it('takes restore, delete and recreate from each file entry', () => {
+    const out = restoredFiles({ files: [
+      entry('file:///ws/a.py', 'restore', 'clean', true, 'x = 1\n'),
+      entry('file:///ws/new.py', 'delete', 'clean', true),
+      entry('file:///ws/gone.py', 'recreate', 'clean', true, 'print("back")\n'),
+    ] }, get);
     expect(out.get('file:///ws/a.py')).toEqual({ uri: 'file:///ws/a.py', restored: 'x = 1\n', existsBefore: true });
     expect(out.get('file:///ws/new.py')).toEqual({ uri: 'file:///ws/new.py', restored: null, existsBefore: true });
     expect(out.get('file:///ws/gone.py')).toEqual({ uri: 'file:///ws/gone.py', restored: 'print("back")\n', existsBefore: false });
   });
 
-  it('reads `changes` edits, and prefers full text sent in the file entry', () => {
-    const preview = {
-      edit: { changes: { 'file:///ws/a.py': [{ range: r(0, 4, 0, 5), newText: '7' }] } },
-      files: [
-        { uri: 'file:///ws/a.py', action: 'restore', status: 'merged' },
-        { uri: 'file:///ws/b.py', action: 'restore', status: 'clean', restoredText: 'b = 0\n' },
-      ],
-    };
-    const out = restoredFiles(preview, get);
-    expect(out.get('file:///ws/a.py')?.restored).toBe('x = 7\n');
-    expect(out.get('file:///ws/b.py')?.restored).toBe('b = 0\n');
-  });
-
-  it('keeps a file left out of the edit (a conflict) unchanged', () => {
-    const out = restoredFiles({ edit: { documentChanges: [] }, files: [{ uri: 'file:///ws/a.py', action: 'restore', status: 'conflict' }] }, get);
+  it('keeps a file the rewind leaves out (skipped) unchanged', () => {
+    const out = restoredFiles({ files: [entry('file:///ws/a.py', 'restore', 'skipped', false)] }, get);
     expect(out.get('file:///ws/a.py')?.restored).toBe('x = 2\n');
   });
 });

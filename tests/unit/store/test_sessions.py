@@ -63,7 +63,7 @@ def test_create_get_and_wire_shape(store: SessionStore) -> None:
     got = store.get_session(s.id)
     assert got == s
     wire = got.to_wire()
-    assert set(wire) == {"id", "title", "createdAt", "updatedAt", "turns", "lastStopReason", "workspace"}
+    assert set(wire) == {"id", "title", "createdAt", "updatedAt", "turnCount", "lastStopReason", "workspace"}
     assert wire["createdAt"].endswith("Z") and "T" in wire["createdAt"]
     with pytest.raises(UnknownId):
         store.get_session("NOPE")

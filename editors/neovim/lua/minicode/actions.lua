@@ -160,14 +160,14 @@ end
 function M.checkpoints(session_id)
   local args = session_id and { sessionId = session_id } or vim.empty_dict()
   lsp.execute(C.checkpoint_list, args, ok_or_notify(function(result)
-    local groups = type(result) == "table" and (result.groups or (vim.islist(result) and result)) or {}
+    local groups = result.groups ---@type minicode.EditGroup[]
     local items = {}
     for _, g in ipairs(groups) do
-      for _, f in ipairs(g.files or {}) do
+      for _, f in ipairs(g.files) do
         items[#items + 1] = {
-          filename = f.path or vim.uri_to_fname(f.uri),
+          filename = f.path,
           lnum = 1,
-          text = ("[%s] %s %s: %s%s"):format(tostring(g.id):sub(1, 8), g.kind, f.action, g.label or "", g.rewound and " (rewound)" or ""),
+          text = ("[%s] %s %s: %s%s"):format(tostring(g.id):sub(1, 8), g.kind, f.action, g.label, g.rewound and " (rewound)" or ""),
         }
       end
     end

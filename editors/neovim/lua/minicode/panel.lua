@@ -1,8 +1,8 @@
 ---@mod minicode.panel The sessions panel
 ---
---- A side split listing sessions (`minicode.session.list`). A session expands into its turns
---- (`minicode.session.show`) and each turn into its edit groups with their files
---- (`minicode.checkpoint.list`). `minicode/sessions` notifications refresh it.
+--- A side split listing sessions (`minicode.session.list`). A session expands into its turns,
+--- each turn into its edit groups with their files, then the groups outside any turn (all from
+--- `minicode.session.show`). `minicode/sessions` notifications refresh it.
 
 local protocol = require("minicode.protocol")
 local lsp = require("minicode.lsp")
@@ -21,9 +21,9 @@ local NAME = "minicode://sessions"
 
 ---@class minicode.PanelState
 ---@field bufnr? integer
----@field sessions table[]
+---@field sessions minicode.SessionSummary[]
 ---@field expanded table<string, boolean>
----@field details table<string, {turns: table[], groups: table[]}>
+---@field details table<string, minicode.SessionDetail> `minicode.session.show`: the whole tree
 ---@field items table<integer, minicode.PanelItem> line number -> item
 local S = { bufnr = nil, sessions = {}, expanded = {}, details = {}, items = {}, collapsed_turns = {} }
 
@@ -87,31 +87,25 @@ local function render()
   end
   for _, s in ipairs(S.sessions) do
     local open = S.expanded[s.id]
-    local turns = tonumber(s.turns) or (type(s.turns) == "table" and #s.turns) or 0
+    local turns = s.turnCount
     add(("%s %s  %s  · %d turn%s · %s"):format(open and "▾" or "▸", short_id(s.id), one_line(s.title, room(30)),
       turns, turns == 1 and "" or "s", str(s.lastStopReason)), { kind = "session", session = s })
     local d = open and S.details[s.id]
     if open and not d then
       lines[#lines + 1] = "    loading…"
     elseif d then
-      local by_turn = {}
-      for _, g in ipairs(d.groups) do
-        local key = str(g.turnId)
-        by_turn[key] = by_turn[key] or {}
-        table.insert(by_turn[key], g)
-      end
       local function add_group(g, t, indent)
         add(("%s%s %s  %s%s  [%s]"):format(indent, g.rewound and "↶" or "●", str(g.kind), one_line(g.label, room(#indent + 30)),
           g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
-        for _, f in ipairs(g.files or {}) do
-          local path = f.path or vim.uri_to_fname(f.uri)
+        for _, f in ipairs(g.files) do
+          local path = f.path
           add(("%s    %s %s"):format(indent, action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
             { kind = "file", session = s, turn = t, group = g, file = f })
         end
       end
       for i, t in ipairs(d.turns) do
         local folded = S.collapsed_turns[str(t.id)]
-        local groups = by_turn[str(t.id)] or {}
+        local groups = t.groups
         add(("    %s turn %d  %s  [%s]"):format(#groups == 0 and " " or (folded and "▸" or "▾"), i,
           one_line(t.prompt, room(30)), str(t.stopReason)), { kind = "turn", session = s, turn = t })
         if not folded then
@@ -119,13 +113,10 @@ local function render()
             add_group(g, t, "      ")
           end
         end
-        by_turn[str(t.id)] = nil
       end
-      -- groups of no listed turn (e.g. rewinds and their safety groups)
-      for _, groups in pairs(by_turn) do
-        for _, g in ipairs(groups) do
-          add_group(g, nil, "    ")
-        end
+      -- groups outside any turn: the safety groups rewinds leave (themselves rewindable)
+      for _, g in ipairs(d.safetyGroups) do
+        add_group(g, nil, "    ")
       end
     end
   end
@@ -136,42 +127,21 @@ local function render()
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodePanel", modeline = false })
 end
 
---- Load a session's turns and edit groups.
+--- Load a session's tree (`minicode.session.show` carries its turns, their edit groups and
+--- the groups outside any turn).
 ---@param session_id string
 ---@param done? fun()
 local function load_details(session_id, done)
-  local pending, turns, groups = 2, {}, {}
-  local function finish()
-    pending = pending - 1
-    if pending == 0 then
-      S.details[session_id] = { turns = turns, groups = groups }
-      render()
-      if done then
-        done()
-      end
-    end
-  end
   lsp.execute(C.session_show, { sessionId = session_id }, function(err, result)
     if err then
       require("minicode.ui").notify(lsp.error_message(err), vim.log.levels.WARN)
     elseif type(result) == "table" then
-      turns = result.turns or {}
+      S.details[session_id] = result
     end
-    finish()
-  end)
-  lsp.execute(C.checkpoint_list, { sessionId = session_id }, function(err, result)
-    if err then
-      require("minicode.ui").notify(lsp.error_message(err), vim.log.levels.WARN)
-    elseif type(result) == "table" then
-      groups = result.groups or (vim.islist(result) and result) or {}
-      -- newest first on the wire; show oldest first under each turn
-      local reversed = {}
-      for i = #groups, 1, -1 do
-        reversed[#reversed + 1] = groups[i]
-      end
-      groups = reversed
+    render()
+    if done then
+      done()
     end
-    finish()
   end)
 end
 

@@ -203,7 +203,7 @@ export function startChatTurn(s: ChatSession, turnId: string, prompt: string, mo
 
 /** Fold one event in. Events of a turn at or below its last seen `seq` are ignored. */
 export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): ChatTurn {
-  const turn = turnFor(s, ev.turnId);
+  const turn = turnFor(s, ev.turnId ?? ''); // mode.changed: no turn
   if (typeof ev.seq === 'number') {
     if (ev.seq <= turn.lastSeq) return turn;
     turn.lastSeq = ev.seq;

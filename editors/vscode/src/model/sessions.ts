@@ -1,7 +1,7 @@
 // Tree building for the Sessions side panel from session data (pure: no vscode import).
 // session -> turns -> edit groups -> files.
 
-import type { EditGroup, GroupFile, SessionDetail, SessionSummary, TurnInfo } from '../protocol';
+import type { EditGroup, GroupFile, SessionDetail, SessionSummary, TurnInfo, Usage } from '../protocol';
 import { basename, displayPath, fixPlurals, relativeTime, stopReasonLabel, toEpochMs, truncate } from './format';
 
 export type NodeKind = 'session' | 'turn' | 'group' | 'file' | 'info';
@@ -33,7 +33,6 @@ export function sessionNode(s: SessionSummary, now: number = Date.now()): TreeNo
   const when = relativeTime(s.updatedAt ?? s.createdAt, now);
   const stop = stopReasonLabel(s.lastStopReason);
   const parts = [when, stop].filter(Boolean);
-  const turns = typeof s.turns === 'number' ? s.turns : undefined;
   return {
     kind: 'session',
     id: `session:${s.id}`,
@@ -42,7 +41,7 @@ export function sessionNode(s: SessionSummary, now: number = Date.now()): TreeNo
     tooltip: [
       s.title || s.id,
       `id: ${s.id}`,
-      turns !== undefined ? `turns: ${turns}` : '',
+      `turns: ${s.turnCount}`,
       stop ? `last stop: ${stop}` : '',
       when ? `updated ${when}` : '',
     ]
@@ -53,30 +52,9 @@ export function sessionNode(s: SessionSummary, now: number = Date.now()): TreeNo
   };
 }
 
-/** Normalise what `minicode.checkpoint.list` returns: a list or `{groups: [...]}`. */
-export function groupsOf(result: unknown): EditGroup[] {
-  if (Array.isArray(result)) return result as EditGroup[];
-  if (result && typeof result === 'object') {
-    const r = result as Record<string, unknown>;
-    for (const key of ['groups', 'checkpoints', 'items']) {
-      if (Array.isArray(r[key])) return r[key] as EditGroup[];
-    }
-  }
-  return [];
-}
-
-/** Normalise what `minicode.session.list` returns: `{sessions: [...]}` or a bare list. */
-export function sessionsOf(result: unknown): SessionSummary[] {
-  if (Array.isArray(result)) return result as SessionSummary[];
-  if (result && typeof result === 'object' && Array.isArray((result as { sessions?: unknown }).sessions)) {
-    return (result as { sessions: SessionSummary[] }).sessions;
-  }
-  return [];
-}
-
 function groupLabel(g: EditGroup, roots: string[]): string {
   if (g.label) return truncate(fixPlurals(g.label), 80);
-  const files = g.files ?? [];
+  const files = g.files;
   if (files.length === 1) return `${g.kind}: ${basename(displayPath(files[0].uri, roots))}`;
   return `${g.kind}: ${files.length} files`;
 }
@@ -99,7 +77,7 @@ function fileNode(sessionId: string, g: EditGroup, f: GroupFile, roots: string[]
 }
 
 export function groupNode(sessionId: string, g: EditGroup, roots: string[], now: number = Date.now()): TreeNode {
-  const files = (g.files ?? []).map((f) => fileNode(sessionId, g, f, roots));
+  const files = g.files.map((f) => fileNode(sessionId, g, f, roots));
   return {
     kind: 'group',
     id: `group:${g.id}`,
@@ -119,37 +97,14 @@ export function groupNode(sessionId: string, g: EditGroup, roots: string[], now:
 }
 
 /**
- * The children of a session: its turns with their edit groups, then the groups outside any
- * turn (the safety groups rewinds leave, themselves rewindable). Groups come from
- * `minicode.checkpoint.list` (newest first on the wire) and from `session.show`, matched to
- * turns by `turnId`; turns and groups are shown in the order they happened.
+ * The children of a session (`minicode.session.show` carries the whole tree): its turns with
+ * their edit groups, then the groups outside any turn (the safety groups rewinds leave,
+ * themselves rewindable), in the order they happened.
  */
-export function turnNodes(detail: SessionDetail, groups: EditGroup[], roots: string[] = [], now: number = Date.now()): TreeNode[] {
-  const byTurn = new Map<string | null, EditGroup[]>();
-  const seen = new Set<string>();
-  const add = (g: EditGroup) => {
-    if (!g || typeof g !== 'object' || !g.id || seen.has(g.id)) return;
-    if (g.sessionId && g.sessionId !== detail.id) return;
-    seen.add(g.id);
-    const key = g.turnId ?? null;
-    const list = byTurn.get(key) ?? [];
-    list.push(g);
-    byTurn.set(key, list);
-  };
-  groups.forEach(add);
-  for (const t of detail.turns ?? []) {
-    for (const g of t.groups ?? []) if (typeof g === 'object') add({ ...g, turnId: g.turnId ?? t.id });
-  }
-  const chrono = (a: EditGroup, b: EditGroup) => (toEpochMs(a.createdAt) ?? 0) - (toEpochMs(b.createdAt) ?? 0);
-  const turnIds = new Set((detail.turns ?? []).map((t) => t.id));
-  const outside = [...byTurn.entries()]
-    .filter(([turnId]) => turnId === null || !turnIds.has(turnId))
-    .flatMap(([, gs]) => gs)
-    .sort(chrono)
-    .map((g) => groupNode(detail.id, g, roots, now));
-  const turns = (detail.turns ?? []).map((t: TurnInfo, i: number) => {
-    const gs = (byTurn.get(t.id) ?? []).sort(chrono).map((g) => groupNode(detail.id, g, roots, now));
-    const tools = t.toolCalls?.length ?? 0;
+export function turnNodes(detail: SessionDetail, roots: string[] = [], now: number = Date.now()): TreeNode[] {
+  const turns = detail.turns.map((t: TurnInfo, i: number) => {
+    const gs = t.groups.map((g) => groupNode(detail.id, g, roots, now));
+    const tools = t.toolCalls.length;
     const stop = stopReasonLabel(t.stopReason);
     return {
       kind: 'turn' as const,
@@ -167,10 +122,10 @@ export function turnNodes(detail: SessionDetail, groups: EditGroup[], roots: str
       children: gs,
     };
   });
-  return [...turns, ...outside];
+  return [...turns, ...detail.safetyGroups.map((g) => groupNode(detail.id, g, roots, now))];
 }
 
-export function usageText(usage: Record<string, number> | undefined): string {
+export function usageText(usage: Usage | Record<string, number> | undefined): string {
   if (!usage || typeof usage !== 'object') return '';
   const parts = Object.entries(usage)
     .filter(([, v]) => typeof v === 'number')

@@ -75,7 +75,7 @@ export function startTurn(t: SessionTranscript, turnId: string, prompt: string):
 
 /** Fold one event into the transcript. Events of a turn at or below its last seen `seq` are ignored. */
 export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent): SessionTranscript {
-  const turn = turnFor(t, ev.turnId);
+  const turn = turnFor(t, ev.turnId ?? ''); // mode.changed: no turn
   if (typeof ev.seq === 'number') {
     if (ev.seq <= turn.lastSeq) return t;
     turn.lastSeq = ev.seq;
