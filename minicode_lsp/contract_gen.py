@@ -281,11 +281,13 @@ def render_doc_tables() -> dict[str, str]:
         note = p.COMMAND_NOTES.get(c, "")
         commands.append(f"| `{c}` | {_cell(arg_text)} | {_cell(res_text)}{': ' + note if note else ''} |")
     models_table = ["| type | fields |", "|---|---|"]
+    sent = argument_models()
     for cls in models():
         if issubclass(cls, p.StrictArgs) or cls in p.EVENT_DATA.values():
             continue
         base = _base(cls)
-        fields = ", ".join(f"`{f.alias or n}{'' if f.is_required() else '?'}`: {ts_type(f.annotation)}"
+        fields = ", ".join(f"`{f.alias or n}{'' if f.is_required() else '?'}`: "
+                           + ts_type(_nullable(f.annotation)[0] if cls in sent else f.annotation)
                            + (f" ({_doc(f.description)})" if f.description else "")
                            for n, f in _own_fields(cls))
         lead = f"{base.__name__} + " if base else ""
