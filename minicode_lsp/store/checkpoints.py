@@ -24,11 +24,11 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 
 NodeKind = Literal["file", "link", "dir"]
 StateRow = tuple[str, int, int, int, str | None, int, int]  # see snapshots.StateRow
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def norm_path(path: str | os.PathLike[str]) -> str:
@@ -92,7 +88,7 @@ class GroupWriter:
 
     def __init__(self, store: CheckpointStore, session_id: str | None, turn_id: str | None,
                  tool_call_id: str | None, kind: GroupKind, label: str) -> None:
-        self.store, self.id, self.created_at = store, uuid.uuid4().hex, _now()
+        self.store, self.id, self.created_at = store, uuid.uuid4().hex, time.time()
         self.session_id, self.turn_id, self.tool_call_id = session_id, turn_id, tool_call_id
         self.kind, self.label = kind, label
         self._files: dict[str, _Entry] = {}

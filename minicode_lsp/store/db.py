@@ -169,6 +169,29 @@ MIGRATIONS: list[str] = [
     -- leaves enough to find its changes
     CREATE TABLE IF NOT EXISTS shell_manifests (group_id TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL);
     """,
+    # 5: times stored one way: an edit group's created_at becomes epoch seconds (REAL) like every
+    # other table's (it was ISO-8601 text, "2026-01-02T03:04:05.678Z"). SQLite cannot change a
+    # column's type, so the table is rebuilt (nothing references it by foreign key).
+    """
+    CREATE TABLE edit_groups_new (
+      ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+      session_id TEXT, turn_id TEXT, tool_call_id TEXT,
+      kind TEXT NOT NULL,  -- edit | shell | rewind
+      label TEXT NOT NULL DEFAULT '',
+      created_at REAL NOT NULL,  -- epoch seconds
+      status TEXT NOT NULL DEFAULT 'open',  -- open | closed
+      rewound_by TEXT  -- the rewind (safety) group that undid this group
+    );
+    INSERT INTO edit_groups_new (ordinal, id, session_id, turn_id, tool_call_id, kind, label, created_at, status,
+                                 rewound_by)
+      SELECT ordinal, id, session_id, turn_id, tool_call_id, kind, label,
+             COALESCE(round((julianday(created_at) - 2440587.5) * 86400.0, 3), 0), status, rewound_by
+      FROM edit_groups;
+    DROP TABLE edit_groups;
+    ALTER TABLE edit_groups_new RENAME TO edit_groups;
+    CREATE INDEX edit_groups_session ON edit_groups(session_id, ordinal);
+    CREATE INDEX edit_groups_turn ON edit_groups(turn_id);
+    """,
 ]
 
 

@@ -2,8 +2,9 @@
 tool calls, events, edit groups and their files, memory entries), and the one time helper.
 
 A leaf module: it imports nothing of the store, so every store module (and the service)
-can use these types without importing each other. Times are epoch seconds in the records;
-:func:`iso` gives the ISO-8601 UTC text the wire carries.
+can use these types without importing each other. Times are epoch seconds, in the
+database (every ``*_at`` column is REAL) and in the records; :func:`iso` is the one helper
+that gives the ISO-8601 UTC text the wire carries.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Group:
     tool_call_id: str | None
     kind: GroupKind
     label: str
-    created_at: str
+    created_at: float
     ordinal: int
     status: Literal["open", "closed"]
     rewound_by: str | None = None
@@ -142,7 +143,7 @@ class Group:
                   **({"skipped": f.skipped_reason} if f.skipped_reason else {})} for f in self.files]
         return {"id": self.id, "sessionId": self.session_id, "turnId": self.turn_id,
                 "toolCallId": self.tool_call_id, "kind": self.kind, "label": self.label,
-                "createdAt": self.created_at, "status": self.status,
+                "createdAt": iso(self.created_at), "status": self.status,
                 "rewound": self.rewound_by is not None, "files": files}
 
 

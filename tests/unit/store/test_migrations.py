@@ -4,6 +4,7 @@ written by older code is brought forward when it opens, keeping its data."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from minicode_lsp.store import db as dbmod
@@ -42,6 +43,14 @@ def test_a_new_store_has_every_table_from_its_migrations_alone(tmp_path: Path) -
         assert {"edit_groups_session", "edit_groups_turn", "group_files_path"} <= indexes
 
 
+def test_every_time_is_stored_as_epoch_seconds(tmp_path: Path) -> None:
+    with Database(tmp_path / "s.db") as db:
+        columns = {(t, c[1]): c[2] for t in tables(db) for c in db.query_tuples(f"PRAGMA table_info({t})")}
+        times = {k: v for k, v in columns.items() if k[1].endswith("_at") or k[1] == "at"}
+        assert ("edit_groups", "created_at") in times and ("events", "at") in times
+        assert set(times.values()) == {"REAL"}, times
+
+
 def test_a_store_written_by_the_old_code_is_brought_forward_with_its_data(tmp_path: Path) -> None:
     path = old_store(tmp_path)
     with Database(path) as db:
@@ -59,6 +68,11 @@ def test_a_store_written_by_the_old_code_is_brought_forward_with_its_data(tmp_pa
         try:
             edit, shell = cps.list_groups(session_id=s.id)[::-1]
             assert (edit.kind, edit.label, edit.status, edit.tool_call_id) == ("edit", "edit a.py", "closed", "call1")
+            # its time, ISO text before, is epoch seconds now; the wire shows the same instant
+            assert isinstance(edit.created_at, float)
+            assert edit.created_at == datetime(2026, 12, 2, 13, 59, 24, 559000, UTC).timestamp()
+            assert edit.to_wire()["createdAt"] == "2026-12-02T13:59:24.559Z"
+            assert cps.list_groups(path="/w/a.py")[0].id == edit.id  # the rebuilt table's indexes
             (f,) = edit.files
             assert (f.path, f.action) == ("/w/a.py", "modify")
             assert cps.blobs.get(f.pre_sha or "") == b"old\n" and cps.blobs.get(f.post_sha or "") == b"new\n"
@@ -70,6 +84,7 @@ def test_a_store_written_by_the_old_code_is_brought_forward_with_its_data(tmp_pa
             w.add_change(Path("/w/b.py"), None, b"b\n")
             new = w.commit()
             assert new is not None and new.ordinal > shell.ordinal
+            assert new.created_at > edit.created_at and cps.get_group(new.id) == new
         finally:
             cps.close()
     with Database(path) as db:  # opening again changes nothing
