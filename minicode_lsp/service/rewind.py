@@ -19,7 +19,7 @@ from ..store.rewind import FilePlan, RewindPlan, plan_rewind
 from .diskio import decode
 from .errors import Busy, InvalidParams, NotFound, StalePreview
 from .frontend import FileEdit
-from .rewind_disk import DiskRewind, NodeOp, RewindFailed
+from .rewind_disk import DiskRewind, NodeOp, RewindFailed, restore_buffers
 from .workspace_fs import current_bytes
 
 if TYPE_CHECKING:
@@ -302,11 +302,13 @@ class RewindService:
             return True
         disk = DiskRewind(self.svc.root, self.svc.store_dir, ops, group_id=group_id)
         await asyncio.to_thread(disk.prepare)
+        edited: list[FilePlan] = []  # applied by the editor: undone there too if the disk step fails
         try:
             if editor:
                 if not await self._ask_editor(editor, label, desc, confirm):
                     disk.discard()
                     return False
+                edited = editor
                 for f in editor:  # what the editor did: its open buffers hold the text now
                     op = by_path.get(f.path)
                     if op is None:
@@ -321,8 +323,12 @@ class RewindService:
                             continue
                         op.new_kind = "file"
             await asyncio.to_thread(disk.commit)
-        except BaseException:
+        except BaseException as exc:
             disk.discard()
+            left = await restore_buffers(frontend, edited) if edited else []
+            if left and isinstance(exc, RewindFailed):
+                raise RewindFailed(f"{exc}; the editor's changes to {', '.join(left)} could not be undone: "
+                                   "undo them in the editor") from exc
             raise
         return True
 

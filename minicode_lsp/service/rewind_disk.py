@@ -43,6 +43,28 @@ TEMP_SUFFIX = ".minicode-tmp"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
+async def restore_buffers(frontend: Any, files: list[Any]) -> list[str]:
+    """The disk step of a rewind failed after the editor applied its part: put back the text of
+    every buffer that edit changed (``files``: the plan's ``FilePlan`` entries sent to the editor),
+    so a failed rewind changes nothing in the editor either. Returns the paths that could not be
+    put back (the editor refused or failed), for the reason shown to the user."""
+    from .frontend import FileEdit
+
+    edits = [FileEdit(path=Path(f.path), old=f.new_content, new=f.current) for f in files
+             if frontend.open_text(Path(f.path)) is not None  # a buffer the edit changed
+             or (f.new_content is None and f.current is not None and not os.path.lexists(f.path))]  # it deleted
+    if not edits:
+        return []
+    try:
+        if await frontend.apply_edits(edits, label="MiniCode: rewind failed, restoring",
+                                      description="the rewind could not be written: its editor changes are undone",
+                                      confirm=False):
+            return []
+    except Exception:
+        log.exception("could not put the editor's buffers back after a failed rewind")
+    return [str(e.path) for e in edits]
+
+
 class RewindFailed(Exception):
     """The rewind could not be applied; nothing was changed. ``str()`` says why."""
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,39 @@ async def test_a_rewind_killed_half_way_is_undone_at_the_next_start(world: World
     result = await world.rewind_all()
     assert result["applied"], result
     assert (world.root / "c.txt").read_text() == "c.txt\n" and not (world.root / "d").exists()
+
+
+class OpenBuffers(HeadlessFrontend):
+    """An editor with open buffers: rewinds change their text, not the disk."""
+
+    def __init__(self) -> None:
+        super().__init__(interactive=False)
+        self.buffers: dict[Path, str] = {}
+
+    def open_text(self, path: Path) -> str | None:
+        return self.buffers.get(path)
+
+    async def apply_edits(self, edits: list[Any], *, label: str, description: str, confirm: bool) -> bool:
+        for e in edits:
+            if e.path in self.buffers:
+                assert e.new is not None
+                self.buffers[e.path] = e.new.decode()
+        return True
+
+
+async def test_a_rewind_that_fails_on_disk_leaves_the_editors_buffers_as_they_were(world: World) -> None:
+    (world.root / "a.txt").write_text("a\n")
+    (world.root / "sub").mkdir()
+    (world.root / "sub/c.txt").write_text("c\n")
+    await world.shell("echo changed > a.txt && rm -r sub")
+    (world.root / "sub").write_text("the user's file where the folder was\n")  # sub/c.txt cannot come back
+    editor = OpenBuffers()
+    editor.buffers[world.root / "a.txt"] = "changed\n"  # a.txt is open in the editor
+    world.svc.frontend = editor
+    result = await world.rewind_all()
+    assert not result["applied"] and "sub" in result["reason"], result
+    assert editor.buffers[world.root / "a.txt"] == "changed\n", "the failed rewind left the buffer rewound"
+    (world.root / "sub").unlink()
+    result = await world.rewind_all()
+    assert result["applied"], result
+    assert editor.buffers[world.root / "a.txt"] == "a\n" and (world.root / "sub/c.txt").read_text() == "c\n"
