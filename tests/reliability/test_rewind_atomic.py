@@ -155,11 +155,13 @@ async def test_a_rewind_killed_half_way_is_undone_at_the_next_start(world: World
 
 
 class OpenBuffers(HeadlessFrontend):
-    """An editor with open buffers: rewinds change their text, not the disk."""
+    """An editor with open buffers: rewinds change their text, not the disk. ``meanwhile`` runs
+    while it applies an edit (the user, or another program, acting at that moment)."""
 
-    def __init__(self) -> None:
+    def __init__(self, meanwhile: Any = None) -> None:
         super().__init__(interactive=False)
         self.buffers: dict[Path, str] = {}
+        self.meanwhile = meanwhile
 
     def open_text(self, path: Path) -> str | None:
         return self.buffers.get(path)
@@ -169,22 +171,28 @@ class OpenBuffers(HeadlessFrontend):
             if e.path in self.buffers:
                 assert e.new is not None
                 self.buffers[e.path] = e.new.decode()
+        if self.meanwhile is not None:
+            self.meanwhile()
+            self.meanwhile = None
         return True
 
 
 async def test_a_rewind_that_fails_on_disk_leaves_the_editors_buffers_as_they_were(world: World) -> None:
+    """The editor applied its part (the open file's buffer), then the disk step failed (a file
+    appeared where a folder comes back): the buffer is put back too."""
     (world.root / "a.txt").write_text("a\n")
     (world.root / "sub").mkdir()
     (world.root / "sub/c.txt").write_text("c\n")
     await world.shell("echo changed > a.txt && rm -r sub")
-    (world.root / "sub").write_text("the user's file where the folder was\n")  # sub/c.txt cannot come back
-    editor = OpenBuffers()
+    obstacle = world.root / "sub"
+    editor = OpenBuffers(meanwhile=lambda: obstacle.write_text("the user's file where the folder was\n"))
     editor.buffers[world.root / "a.txt"] = "changed\n"  # a.txt is open in the editor
     world.svc.frontend = editor
     result = await world.rewind_all()
     assert not result["applied"] and "sub" in result["reason"], result
     assert editor.buffers[world.root / "a.txt"] == "changed\n", "the failed rewind left the buffer rewound"
-    (world.root / "sub").unlink()
+    assert obstacle.read_text() == "the user's file where the folder was\n"
+    obstacle.unlink()
     result = await world.rewind_all()
     assert result["applied"], result
     assert editor.buffers[world.root / "a.txt"] == "a\n" and (world.root / "sub/c.txt").read_text() == "c\n"
