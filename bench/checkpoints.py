@@ -45,10 +45,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from minicode_lsp.service.checkpointing import persist_snapshot_state
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
+from minicode_lsp.store.shell_state import ShellState
 from minicode_lsp.store.snapshots import Snapshotter
 
 WORDS = ("def class return import from self value index result parser token buffer server client "
@@ -226,7 +226,7 @@ def main() -> None:
             # write only what changed since); untimed, printed
             w = cps.begin_group("bench", "t-first", "s-first", "shell", "run_command")
             t0 = time.perf_counter()
-            persist_snapshot_state(cps, s, s.take(), writer=w)
+            ShellState(cps, s).persist(s.take(), w)
             print(f"persisting the whole stat cache ({len(s._persisted)} files) once per process: "
                   f"{(time.perf_counter() - t0) * 1e3:.0f} ms (not a target; the server does it in its "
                   "background warm-up, so commands write only what changed)")
@@ -238,7 +238,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 w = cps.begin_group("bench", f"t{i}", f"s{i}", "shell", "run_command")
                 before = s.take()
-                persist_snapshot_state(cps, s, before, writer=w)
+                ShellState(cps, s).persist(before, w)
                 dt = time.perf_counter() - t0
                 for f in rng.sample(all_files, 3):
                     touch(f, f"cmd {i}")

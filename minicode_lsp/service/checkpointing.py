@@ -11,32 +11,9 @@ from typing import Any
 
 from ..agent.ports import ChangedFile, GroupKind, GroupResult
 from ..store.checkpoints import norm_path
+from ..store.shell_state import ShellState
 
 log = logging.getLogger(__name__)
-
-
-def persist_snapshot_state(checkpoints: Any, snapshotter: Any, snap: Any, *, writer: Any = None) -> None:
-    """Write what changed in the snapshotter's persisted state since last time (all of it the
-    first time); with ``writer``, in the same transaction as that shell group's manifest row."""
-    upserts, deletes = snapshotter.state_delta(snap)
-    if writer is None:
-        checkpoints.persist_snapshot_state(snapshotter.owner, upserts, deletes)
-    else:
-        writer.save_manifest(snapshotter.owner, upserts, deletes, snapshotter.state_meta(snap))
-    snapshotter.mark_persisted(snap, upserts, deletes)
-
-
-def recover_shell_group(checkpoints: Any, snapshotter: Any, group: Any, owner: str, meta: str) -> Any:
-    """Close a shell group whose process was killed while its command ran: the files that
-    differ between its before-snapshot (the owner's persisted state) and the disk now are
-    recorded as the command's. Returns the closed group (None when nothing had changed: the
-    group is dropped)."""
-    writer = checkpoints.resume_group(group)
-    before = snapshotter.from_state(checkpoints.snapshot_state(owner), meta)
-    snapshotter.adopt(before)  # its entries are the stat cache: only what changed is hashed
-    after = snapshotter.take(full=True)
-    snapshotter.record(writer, snapshotter.diff(before, after))
-    return writer.commit()
 
 
 @dataclass
@@ -93,10 +70,10 @@ class TurnCheckpoints:
                 self._before = await asyncio.to_thread(self.snapshotter.take)
                 # kept with the open group until it closes (only what changed since the last
                 # command is written): a kill during the command leaves it behind, and the next
-                # start compares it with the disk (Service.recover_shell_groups)
+                # start compares it with the disk (store/shell_state.py ShellState.recover)
                 try:
-                    await asyncio.to_thread(persist_snapshot_state, self.checkpoints, self.snapshotter,
-                                            self._before, writer=self._writer)
+                    state = ShellState(self.checkpoints, self.snapshotter)
+                    await asyncio.to_thread(state.persist, self._before, self._writer)
                 except Exception:  # the command still runs and is recorded; only a kill would lose it
                     log.exception("could not keep the before-snapshot of %s", tool_call_id)
 

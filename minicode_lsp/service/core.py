@@ -36,9 +36,9 @@ from ..store.locations import store_dir_for, user_memory_db_path
 from ..store.memory import MemoryStore
 from ..store.redact import Redactor
 from ..store.sessions import SessionStore
-from ..store.snapshots import Snapshotter, owner_alive
+from ..store.shell_state import ShellState
+from ..store.snapshots import Snapshotter
 from . import retention, rewind_disk
-from .checkpointing import persist_snapshot_state, recover_shell_group
 from .diskio import remove_temps
 from .errors import AmbiguousId, Busy, InvalidParams, NotFound, NotReady, OutsideWorkspace, UnknownSession
 from .frontend import Frontend
@@ -131,13 +131,7 @@ class Service:
         """Shell groups whose process was killed while the command ran (their turn is no longer
         running): record what the command changed, from the before-snapshot kept with the group.
         Changes made on disk between the kill and now are counted as the command's."""
-        for group, owner, meta in self.checkpoints.interrupted_shell_groups():
-            if owner_alive(owner):  # a live process's command: not ours to close
-                continue
-            closed = recover_shell_group(self.checkpoints, self.snapshotter, group, owner, meta)
-            log.warning("recovered the shell group %s of an interrupted command: %s", group.id,
-                        ", ".join(f"{f.action} {f.path}" for f in closed.files) if closed else "no changes")
-        self.checkpoints.drop_snapshot_states(owner_alive)  # states of processes that have exited
+        ShellState(self.checkpoints, self.snapshotter).recover()
 
     def reload_settings(self) -> None:
         self.loader = load_for_workspace(self.root, self.loader)
@@ -158,8 +152,7 @@ class Service:
 
     def close(self) -> None:
         self.snapshotter.close()
-        mine = self.snapshotter.owner
-        self.checkpoints.drop_snapshot_states(lambda owner: owner != mine)  # no longer needed
+        ShellState(self.checkpoints, self.snapshotter).release()
         self.checkpoints.close()  # drains staged blobs to files before the database closes
         self.db.close()
 
@@ -455,7 +448,7 @@ class Service:
         async with self.snapshot_lock:
             snap = await asyncio.to_thread(self.snapshotter.baseline)
             # persist its stat cache now, so the first command's group writes only what changed
-            await asyncio.to_thread(persist_snapshot_state, self.checkpoints, self.snapshotter, snap)
+            await asyncio.to_thread(ShellState(self.checkpoints, self.snapshotter).persist, snap)
         log.info("workspace baseline: %d file(s), %d hashed, %.1f s%s", len(snap.files), snap.hashed,
                  snap.duration_s, f", skipped {len(snap.skipped)}" if snap.skipped else "")
 

@@ -39,8 +39,6 @@ from minicode_lsp.store.records import FileAction, Group, GroupFile, GroupKind
 log = logging.getLogger(__name__)
 
 NodeKind = Literal["file", "link", "dir"]
-StateRow = tuple[str, int, int, int, str | None, int, int]  # see snapshots.StateRow
-
 
 def norm_path(path: str | os.PathLike[str]) -> str:
     p = Path(path)
@@ -104,7 +102,8 @@ class GroupWriter:
             return None, BlobTooLarge(len(data), limit).reason
         return sha256(data), None
 
-    def _ensure_row(self, conn: sqlite3.Connection) -> None:
+    def write_open_row(self, conn: sqlite3.Connection) -> None:
+        """Inside the caller's transaction: the group's row (status ``open``), once."""
         if not self._row_written:
             cur = conn.execute("INSERT INTO edit_groups(id, session_id, turn_id, tool_call_id, kind, label,"
                                " created_at, status) VALUES (?,?,?,?,?,?,?,'open')",
@@ -129,7 +128,7 @@ class GroupWriter:
         blobs = self.store.blobs
         staged = False
         with self.store._tx() as conn:
-            self._ensure_row(conn)
+            self.write_open_row(conn)
             conn.execute("INSERT OR REPLACE INTO group_files(group_id, path, action, pre_sha, post_sha,"
                          " post_known, skipped_reason, pre_kind, pre_mode) VALUES (?,?,?,?,NULL,0,?,?,?)",
                          (self.id, key, "modify" if present else "create", sha, skipped, kind, mode))
@@ -228,7 +227,7 @@ class GroupWriter:
             if not keep:
                 self._forget(conn)
                 return None
-            self._ensure_row(conn)
+            self.write_open_row(conn)
             dropped = [(self.id, k) for k, e in self._files.items() if k not in keep and e.row_written]
             if dropped:
                 conn.executemany("DELETE FROM group_files WHERE group_id=? AND path=?", dropped)
@@ -270,19 +269,6 @@ class GroupWriter:
             conn.execute("DELETE FROM group_files WHERE group_id=?", (self.id,))
             conn.execute("DELETE FROM edit_groups WHERE id=?", (self.id,))
             conn.execute("DELETE FROM shell_manifests WHERE group_id=?", (self.id,))
-
-    def save_manifest(self, owner: str, upserts: Sequence[StateRow],
-                      deletes: Sequence[str], meta: str) -> None:
-        """Keep the before-snapshot of a shell group with its open row: the owner's
-        ``snapshot_state`` rows brought up to date (``Snapshotter.state_delta``: only what
-        changed since its last one) and a manifest row naming the owner, in one transaction.
-        A process killed while the command runs leaves them for
-        ``CheckpointStore.interrupted_shell_groups``; ``commit`` drops the manifest row."""
-        with self.store._tx() as conn:
-            self._ensure_row(conn)
-            self.store.persist_snapshot_state(owner, upserts, deletes)
-            conn.execute("INSERT OR REPLACE INTO shell_manifests(group_id, owner, meta) VALUES (?,?,?)",
-                         (self.id, owner, meta))
 
 
 class CheckpointStore:
@@ -333,38 +319,6 @@ class CheckpointStore:
                                            f.action != "create", f.action != "delete", pre_kind=f.pre_kind,
                                            post_kind=f.post_kind, pre_mode=f.pre_mode, post_mode=f.post_mode)
         return writer
-
-    def interrupted_shell_groups(self) -> list[tuple[Group, str, str]]:
-        """Open shell groups with a before-snapshot kept: ``(group, owner, meta)``."""
-        out = []
-        for group_id, owner, meta in self._q("SELECT group_id, owner, meta FROM shell_manifests"):
-            group = self.get_group(group_id)
-            if group is not None and group.status == "open":
-                out.append((group, owner, meta))
-        return out
-
-    def persist_snapshot_state(self, owner: str, upserts: Sequence[StateRow], deletes: Sequence[str]) -> None:
-        """Bring an owner's persisted stat cache up to date (``Snapshotter.state_delta``)."""
-        with self._tx() as conn:
-            conn.executemany("INSERT OR REPLACE INTO snapshot_state(owner, rel, size, mtime_ns, inode, sha, mode,"
-                             " ctime_ns) VALUES (?,?,?,?,?,?,?,?)", [(owner, *row) for row in upserts])
-            conn.executemany("DELETE FROM snapshot_state WHERE owner=? AND rel=?", [(owner, r) for r in deletes])
-
-    def snapshot_state(self, owner: str) -> list[StateRow]:
-        """An owner's persisted stat cache: ``(rel, size, mtime_ns, inode, sha, mode, ctime_ns)`` rows."""
-        return [tuple(r) for r in self._q(  # type: ignore[misc]
-            "SELECT rel, size, mtime_ns, inode, sha, mode, ctime_ns FROM snapshot_state WHERE owner=?", (owner,))]
-
-    def drop_snapshot_states(self, alive: Callable[[str], bool]) -> int:
-        """Delete the persisted stat caches of owners ``alive`` says are gone and that no
-        manifest row still needs; returns how many owners were dropped."""
-        owners = {r[0] for r in self._q("SELECT DISTINCT owner FROM snapshot_state")}
-        needed = {r[0] for r in self._q("SELECT owner FROM shell_manifests")}
-        gone = [o for o in owners - needed if not alive(o)]
-        if gone:
-            with self._tx() as conn:
-                conn.executemany("DELETE FROM snapshot_state WHERE owner=?", [(o,) for o in gone])
-        return len(gone)
 
     # ------------------------------------------------------------------ reading
     _COLS = "id, session_id, turn_id, tool_call_id, kind, label, created_at, ordinal, status, rewound_by"

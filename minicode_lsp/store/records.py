@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 GroupKind = Literal["edit", "shell", "rewind"]
+# a persisted stat-cache row of a shell snapshot (store/shell_state.py):
+# (rel, size, mtime_ns, inode, sha, mode, ctime_ns)
+StateRow = tuple[str, int, int, int, str | None, int, int]
 FileAction = Literal["create", "modify", "delete"]
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import logging
 import os
 import stat
@@ -36,7 +35,9 @@ from typing import Any, BinaryIO, Literal
 import pathspec
 
 from minicode_lsp.store.blobs import BlobStore
-from minicode_lsp.store.ids import is_alive, process_marker
+from minicode_lsp.store.checkpoints import GroupWriter
+from minicode_lsp.store.ids import process_marker
+from minicode_lsp.store.records import StateRow
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ RACY_NS = 1_000_000_000  # files modified within 1 s before a take are re-hashed
 TEMP_SUFFIX = ".minicode-tmp"  # our own temporary files and staging folders: never user files
 
 
-# a persisted stat-cache row: (rel, size, mtime_ns, inode, sha, mode, ctime_ns)
-StateRow = tuple[str, int, int, int, str | None, int, int]
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ class Snapshotter:
         self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
         self._observer: Any = None
         self._dirty: _Dirty | None = None
-        # who owns this snapshotter's persisted state rows (see checkpoints.snapshot_state)
+        # who owns this snapshotter's persisted state rows (see store/shell_state.py)
         self.owner = f"{os.getpid()}:{process_marker(os.getpid())}:{uuid.uuid4().hex[:8]}"
         self._persisted: dict[str, Entry] = {}
         self._unpersisted: set[str] | None = None  # paths re-checked since; None: compare them all
@@ -488,7 +487,7 @@ class Snapshotter:
     # ------------------------------------------------------------------ persisted state
     def state_delta(self, snap: Snapshot) -> tuple[list[StateRow], list[str]]:
         """What changed in ``snap`` since the state last persisted (``mark_persisted``):
-        ``(upserts, deletes)`` for ``GroupWriter.save_manifest``. The first call returns every
+        ``(upserts, deletes)`` for ``ShellState.persist`` (``store/shell_state.py``). The first call returns every
         file; later ones look only at the paths the watcher's takes re-checked since (all of
         them after a full walk, or when ``snap`` is not the latest snapshot)."""
         old, files = self._persisted, snap.files
@@ -517,21 +516,6 @@ class Snapshotter:
             self._persisted[rel] = snap.files[rel]
         self._unpersisted = set() if snap is self._last else None
 
-    @staticmethod
-    def state_meta(snap: Snapshot) -> str:
-        return json.dumps({"complete": snap.complete, "skipped": snap.skipped})
-
-    def from_state(self, rows: list[StateRow], meta: str) -> Snapshot:
-        """The snapshot a persisted state holds (``CheckpointStore.snapshot_state`` rows)."""
-        try:
-            doc = json.loads(meta)
-            skipped, complete = dict(doc.get("skipped", {})), bool(doc.get("complete", True))
-        except (ValueError, AttributeError, TypeError):
-            skipped, complete = {}, False
-        files = {rel: Entry(int(size), int(mtime), int(inode), sha, int(mode or 0), int(ctime or 0))
-                 for rel, size, mtime, inode, sha, mode, ctime in rows}
-        return Snapshot(self.root, files, skipped, complete)
-
     def adopt(self, snap: Snapshot) -> None:
         """Use ``snap`` as the latest snapshot (its entries become the stat cache of a full take)."""
         self._last = snap
@@ -551,7 +535,7 @@ class Snapshotter:
         snap = self._last
         return {e.sha: e.size for e in snap.files.values() if e.sha} if snap is not None else {}
 
-    def record(self, writer: Any, changes: list[Change]) -> None:
+    def record(self, writer: GroupWriter, changes: list[Change]) -> None:
         """Add ``changes`` to a ``checkpoints.GroupWriter`` (a ``shell`` group).
 
         Snapshot blobs are written without fsync (a baseline hashes the whole tree); the ones a
@@ -568,14 +552,3 @@ class Snapshotter:
             writer.add_change_sha(c.path, pre, c.post_sha, skipped_reason=reason, action=c.action,
                                   pre_kind=c.pre_kind, post_kind=c.post_kind, pre_mode=c.pre_mode,
                                   post_mode=c.post_mode)
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the process a ``Snapshotter.owner`` names still runs (the same process, not a
-    later one reusing its pid)."""
-    pid, _, rest = owner.partition(":")
-    marker = rest.rpartition(":")[0]
-    try:
-        return is_alive(int(pid), marker)
-    except ValueError:
-        return False

@@ -191,6 +191,8 @@ def test_a_store_from_before_exact_rewinds_is_brought_forward(tmp_path: Path) ->
     opens, keeps its rows (read as files of unknown mode) and records kinds and modes from then on."""
     from minicode_lsp.store.blobs import BlobStore
     from minicode_lsp.store.checkpoints import CheckpointStore
+    from minicode_lsp.store.shell_state import ShellState
+    from minicode_lsp.store.snapshots import Snapshotter
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -217,7 +219,7 @@ def test_a_store_from_before_exact_rewinds_is_brought_forward(tmp_path: Path) ->
         cps = CheckpointStore(db, BlobStore(tmp_path / "blobs"))
         (old,) = cps.get_group("g1").files  # type: ignore[union-attr]
         assert (old.pre_kind, old.post_kind, old.pre_mode, old.post_mode) == ("file", "file", None, None)
-        assert cps.snapshot_state("o") == [("a.txt", 1, 2, 3, "aa", 0, 0)]
+        assert ShellState(cps, Snapshotter(tmp_path, cps.blobs)).rows("o") == [("a.txt", 1, 2, 3, "aa", 0, 0)]
         w = cps.begin_group("s1", None, None, "shell", "ln")
         w.add_change_sha("/w/l", None, "cc", action="create", post_kind="link")
         w.add_change_sha("/w/d", None, None, action="create", post_kind="dir", post_mode=0o750)

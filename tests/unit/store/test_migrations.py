@@ -13,6 +13,8 @@ from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.memory import MemoryStore
 from minicode_lsp.store.sessions import SessionStore
+from minicode_lsp.store.shell_state import ShellState
+from minicode_lsp.store.snapshots import Snapshotter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORE_TABLES = {
@@ -76,9 +78,10 @@ def test_a_store_written_by_the_old_code_is_brought_forward_with_its_data(tmp_pa
             (f,) = edit.files
             assert (f.path, f.action) == ("/w/a.py", "modify")
             assert cps.blobs.get(f.pre_sha or "") == b"old\n" and cps.blobs.get(f.post_sha or "") == b"new\n"
-            ((group, owner, meta),) = cps.interrupted_shell_groups()
+            shell_state = ShellState(cps, Snapshotter(tmp_path, cps.blobs))
+            ((group, owner, meta),) = shell_state.interrupted()
             assert (group.id, owner, meta) == (shell.id, "123:abc:n", '{"root": "/w"}')
-            assert cps.snapshot_state(owner) == [("a.py", 4, 1, 2, None, 0o644, 3)]
+            assert shell_state.rows(owner) == [("a.py", 4, 1, 2, None, 0o644, 3)]
             # and it keeps working: a new group after the old ones
             w = cps.begin_group(s.id, turn.id, "call3", "edit", "again")
             w.add_change(Path("/w/b.py"), None, b"b\n")

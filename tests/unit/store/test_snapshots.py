@@ -12,6 +12,7 @@ from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.records import GroupFile
+from minicode_lsp.store.shell_state import ShellState, snapshot_from_state
 from minicode_lsp.store.snapshots import Snapshot, Snapshotter
 
 
@@ -302,15 +303,14 @@ def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_
         upserts, deletes = s.state_delta(before)
         assert {u[0] for u in upserts} == set(before.files) and deletes == []
         w = cps.begin_group("s", "t", "c", "shell", "run_command")
-        w.save_manifest(s.owner, upserts, deletes, s.state_meta(before))
-        s.mark_persisted(before, upserts, deletes)
+        ShellState(cps, s).persist(before, w)
         (ws / "README").write_bytes(b"changed by the command\n")  # ... and then the process is killed
         (ws / "src" / "b.py").unlink()
         assert s.state_delta(before) == ([], [])  # nothing new to write for the same snapshot
-        (group, owner, meta), = cps.interrupted_shell_groups()
+        (group, owner, meta), = ShellState(cps, s).interrupted()
         assert group.id == w.id and owner == s.owner
         later = Snapshotter(ws, store)  # the next process
-        restored = later.from_state(cps.snapshot_state(owner), meta)
+        restored = snapshot_from_state(later, ShellState(cps, later).rows(owner), meta)
         assert restored.files == before.files
         later.adopt(restored)
         changes = later.diff(restored, later.take(full=True))
@@ -322,6 +322,31 @@ def test_persisted_state_is_a_delta_and_recovers_a_killed_command(ws: Path, tmp_
         later.close()
     finally:
         s.close()
+        cps.close()
+        db.close()
+
+
+def test_shell_state_recovers_a_killed_commands_group_once_its_process_is_gone(ws: Path, tmp_path: Path) -> None:
+    """ShellState.recover: a live owner's open group is left alone; once the owner is gone its
+    group is closed with what the command changed, and its state rows are dropped."""
+    db = Database(tmp_path / "cp.db")
+    store = BlobStore(tmp_path / "rec-blobs")
+    cps = CheckpointStore(db, store)
+    s, later = Snapshotter(ws, store), Snapshotter(ws, store)
+    try:
+        w = cps.begin_group("s", "t", "c", "shell", "run_command")
+        ShellState(cps, s).persist(s.take(), w)
+        (ws / "README").write_bytes(b"changed by the killed command\n")
+        state = ShellState(cps, later)  # the next process
+        assert state.recover(alive=lambda owner: True) == []  # still running: not ours to close
+        assert [g.id for g, _, _ in state.interrupted()] == [w.id]
+        ((group, closed),) = state.recover(alive=lambda owner: False)
+        assert group.id == w.id and closed is not None and closed.status == "closed"
+        assert [(Path(f.path).name, f.action) for f in closed.files] == [("README", "modify")]
+        assert state.interrupted() == [] and state.rows(s.owner) == []
+    finally:
+        s.close()
+        later.close()
         cps.close()
         db.close()
 
