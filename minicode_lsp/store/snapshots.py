@@ -156,7 +156,7 @@ class _Dirty:
             for p in targets:
                 if event.is_directory and kind in ("created", "moved", "deleted"):
                     self.dirs.add(p)
-                elif not event.is_directory:
+                elif not event.is_directory or kind == "attrib":  # a folder's mode: its own entry only
                     self.paths.add(p)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -206,10 +206,12 @@ class Snapshotter:
 
             dirty = _Dirty()
             observer = Observer()
-            # no close-without-write or folder-modified events: every read would send them
+            # no close-without-write or folder-modified events: every read would send them. A
+            # chmod sends only "attrib" (watchdog >= 5): a mode change alone is seen through it
             wanted = [ev.FileCreatedEvent, ev.FileDeletedEvent, ev.FileModifiedEvent, ev.FileMovedEvent,
                       ev.FileClosedEvent, ev.FileOpenedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent,
                       ev.DirMovedEvent]
+            wanted += [e for e in (getattr(ev, "FileAttribEvent", None), getattr(ev, "DirAttribEvent", None)) if e]
             observer.schedule(dirty, str(self.root), recursive=True, event_filter=wanted)  # type: ignore[arg-type]
             observer.daemon = True
             logging.getLogger("watchdog.observers.inotify_c").addFilter(dirty)

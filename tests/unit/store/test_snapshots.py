@@ -166,6 +166,27 @@ def test_watch_sees_new_directory_tree(ws: Path, blobs: BlobStore) -> None:
         s.close()
 
 
+def test_watch_sees_a_mode_change_alone_of_a_folder_and_a_file(ws: Path, blobs: BlobStore) -> None:
+    """A chmod sends only an "attrib" event: with the watcher on it is still seen, on a folder
+    (its own entry, nothing below re-checked) and on a file."""
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        assert s.watching
+        time.sleep(1.1)  # past the racy window: only the watcher's events can bring a file back to a check
+        before = s.baseline()
+        os.chmod(ws / "src", 0o700)
+        os.chmod(ws / "src" / "a.py", 0o750)
+        after = s.take()
+        assert not after.full_walk
+        got = {(Path(c.path).relative_to(ws).as_posix(), c.action, c.pre_mode, c.post_mode)
+               for c in s.diff(before, after)}
+        assert got == {("src", "modify", before.files["src"].perms, 0o700),
+                       ("src/a.py", "modify", before.files["src/a.py"].perms, 0o750)}, got
+        assert "src/b.py" not in after.touched
+    finally:
+        s.close()
+
+
 def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
     (ws / ".gitignore").write_text("*.log\nbuild/\n")
     (ws / "src" / ".gitignore").write_text("gen_*\n")
