@@ -118,8 +118,6 @@ class Events:
 
 
 async def one_turn(steps: int, caching: bool, root: Path) -> CacheBiller:
-    from minicode_lsp.agent.localfs import LocalFileSystem
-
     biller = CacheBiller(steps)
     httpd = serve(biller)
     try:
@@ -132,7 +130,6 @@ async def one_turn(steps: int, caching: bool, root: Path) -> CacheBiller:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from tests.unit.agent.fakes import make_ports
             ports = make_ports(root).ports
-        _ = LocalFileSystem
         out = await run_turn(prompt="Read every file under src and summarise them.", history=[], provider=provider,
                              ports=ports, settings=TurnSettings(permission_mode="auto", max_steps=steps + 5,
                                                                 context_window=200_000),

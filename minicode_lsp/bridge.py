@@ -13,7 +13,7 @@ from lsprotocol import types as t
 from pygls.uris import to_fs_path
 
 from . import protocol_ids as p
-from .service.diskio import decode
+from .agent.fileio import decode_text
 from .service.frontend import EditAnswer, FileEdit
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class LspFrontend:
         """The server wrote a file that is open in a client that does not apply edits."""
         doc = self._document(path)
         if doc is not None and data is not None:
-            self.applied[doc.uri] = (doc.version, decode(data))
+            self.applied[doc.uri] = (doc.version, decode_text(data))
 
     # ------------------------------------------------------------------ edits
     async def apply_edits(self, edits: list[FileEdit], *, label: str, description: str,
@@ -226,13 +226,13 @@ class LspFrontend:
                     changes.append(t.DeleteFile(uri=uri, options=t.DeleteFileOptions(ignore_if_not_exists=True),
                                                 annotation_id=ann))
                 continue  # no resource operations: the caller deletes on disk
-            old_text = self._text(doc) if doc is not None else (decode(edit.old) if edit.old is not None else "")
+            old_text = self._text(doc) if doc is not None else (decode_text(edit.old) if edit.old is not None else "")
             if doc is None and edit.old is None:
                 if not self._supports_resource_ops():
                     continue
                 changes.append(t.CreateFile(uri=uri, options=t.CreateFileOptions(ignore_if_exists=True),
                                             annotation_id=ann))
-            new_text = decode(edit.new)
+            new_text = decode_text(edit.new)
             rng, text = minimal_edit(old_text, new_text)
             text_edit: Any = (
                 t.AnnotatedTextEdit(range=rng, new_text=text, annotation_id=ann)

@@ -49,9 +49,9 @@ from acp.schema import (
 
 from .. import __version__
 from .. import protocol as p
+from ..agent.fileio import decode_text
 from ..config import McpServerConfig
 from ..service import Service, ServiceError
-from ..service.diskio import decode
 from ..service.mcp import McpManager
 from .frontend import CURRENT_SESSION, AcpFrontend
 from .prompt import prompt_text
@@ -119,8 +119,8 @@ def group_diffs(svc: Service, group_id: str) -> list[tuple[str, str | None, str 
     out = []
     for f in group.files:
         try:
-            old = decode(svc.blobs.get(f.pre_sha)) if f.pre_sha else None
-            new = decode(svc.blobs.get(f.post_sha)) if f.post_sha else None
+            old = decode_text(svc.blobs.get(f.pre_sha)) if f.pre_sha else None
+            new = decode_text(svc.blobs.get(f.post_sha)) if f.post_sha else None
         except Exception:  # a pruned or unreadable image: the file is listed without its text
             old = new = None
         out.append((f.path, old, new))

@@ -24,7 +24,7 @@ from acp.schema import (
 )
 
 from .. import protocol_ids as p
-from ..service.diskio import decode
+from ..agent.fileio import decode_text
 from ..service.frontend import FileEdit, NoDocumentsNoProgress
 from .updates import EventMapper, tool_kind, tool_title
 
@@ -113,8 +113,8 @@ class AcpFrontend(NoDocumentsNoProgress):
         if session is None:
             return False
         call_id = session.mapper.open_call or f"edit-{id(edits):x}"
-        content: list[Any] = [helpers.tool_diff_content(str(e.path), decode(e.new) if e.new is not None else "",
-                                                        decode(e.old) if e.old is not None else None) for e in edits]
+        content: list[Any] = [helpers.tool_diff_content(str(e.path), decode_text(e.new) if e.new is not None else "",
+                                                        decode_text(e.old) if e.old is not None else None) for e in edits]
         kind: ToolKind = "delete" if all(e.new is None for e in edits) else "edit"
         tool_call = ToolCallUpdate(
             tool_call_id=call_id, title=label, kind=kind, status="pending", content=content,

@@ -14,8 +14,8 @@ from acp import helpers
 from acp.schema import ToolCallLocation, ToolCallUpdate
 
 from .. import protocol as p
+from ..agent.fileio import decode_text
 from ..service import ServiceError
-from ..service.diskio import decode
 from .frontend import OPTIONS, PREAPPROVED
 
 if TYPE_CHECKING:
@@ -71,8 +71,8 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         return
     lines = [f"- {f.action} {f.path} ({f.status}{': ' + f.reason if f.reason else ''})" for f in plan.files]
     call_id = f"rewind-{uuid.uuid4().hex[:8]}"
-    content: list[Any] = [helpers.tool_diff_content(f.path, decode(f.new_content) if f.new_content is not None else "",
-                                         decode(f.current) if f.current is not None else None) for f in changing]
+    content: list[Any] = [helpers.tool_diff_content(f.path, decode_text(f.new_content) if f.new_content is not None else "",
+                                         decode_text(f.current) if f.current is not None else None) for f in changing]
     content.append(helpers.tool_content(helpers.text_block("\n".join(lines))))
     title = f"Rewind {len(plan.groups)} agent change(s) in {len(plan.files)} file(s)"
     agent.send_update(session.id, helpers.start_tool_call(

@@ -1,4 +1,7 @@
-"""Reading workspace files without ever blocking: regular files only, bounded in size.
+"""Reading and writing workspace files: the one place for how (the package's other layers use
+these too; the agent imports nothing of the package, so they live here).
+
+Reading never blocks: regular files only, bounded in size.
 
 ``open()`` on a FIFO waits for a writer, on a device it may wait for the device, and reading
 either never ends; a huge file fills memory. ``read_regular`` looks first (``stat``), refuses
@@ -8,8 +11,10 @@ swapped in after the look still opens at once) and checks again on the open desc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 # What the file tools read at most (read_file shows less; edit_file and search need the whole file).
@@ -76,3 +81,61 @@ def read_regular(path: Path, max_bytes: int | None = MAX_FILE_BYTES) -> bytes | 
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+# ------------------------------------------------------------------ text
+def is_binary(data: bytes) -> bool:
+    """A NUL byte in the first 8 KiB: not text (no diff, not shown, not edited as text)."""
+    return b"\x00" in data[:8192]
+
+
+def encoding_of(data: bytes | None) -> str:
+    """How a file's bytes are read as text: UTF-8 when they decode, else latin-1 (every byte
+    is one character, so any file round-trips)."""
+    if data is None:
+        return "utf-8"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def decode_text(data: bytes) -> str:
+    """A file's bytes as text, by :func:`encoding_of`."""
+    return data.decode(encoding_of(data))
+
+
+# ------------------------------------------------------------------ writing
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary ``.NAME.*.minicode-tmp`` file in the same
+    folder, fsync, rename, folder fsync), keeping an existing file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".minicode-tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..agent.fileio import atomic_write
 from ..store.diffs import unified_diff
-from .diskio import atomic_write, remove_file
+from .diskio import remove_file
 
 log = logging.getLogger(__name__)
 

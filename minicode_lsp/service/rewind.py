@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..agent.fileio import decode_text
 from ..agent.ports import UserDeclined
 from ..protocol import RewindApplyArgs, RewindPreviewArgs
 from ..store.ids import is_alive
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
-from .diskio import decode
 from .errors import Busy, InvalidParams, NotFound, StalePreview
 from .frontend import FileEdit
 from .rewind_disk import DiskRewind, NodeOp, RewindFailed, restore_buffers
@@ -60,10 +60,10 @@ def workspace_edit(files: list[FilePlan], current: dict[str, bytes | None], *, l
                             "annotationId": ANNOTATION_ID})
             cur_text = ""
         else:
-            cur_text = decode(cur)
+            cur_text = decode_text(cur)
         changes.append({
             "textDocument": {"uri": uri, "version": None},
-            "edits": [{"range": full_range(cur_text), "newText": decode(f.new_content),
+            "edits": [{"range": full_range(cur_text), "newText": decode_text(f.new_content),
                        "annotationId": ANNOTATION_ID}],
         })
     return {
@@ -197,7 +197,7 @@ class RewindService:
         for f in plan.files:
             wire = f.to_wire()
             if f.new_content is not None:
-                wire["newText"] = decode(f.new_content)
+                wire["newText"] = decode_text(f.new_content)
             files.append(wire)
         return {
             "previewId": preview_id,

@@ -119,7 +119,7 @@ def command_env(settings: Settings) -> dict[str, str]:
     return {
         k: v
         for k, v in os.environ.items()
-        if k not in names and v not in secrets and not k.endswith("_API_KEY") and k != "MINICODE_TEST_SECRET"
+        if k not in names and v not in secrets and not k.endswith("_API_KEY")
     }
 
 

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..agent.fileio import MAX_FILE_BYTES
+from ..agent.fileio import MAX_FILE_BYTES, atomic_write, encoding_of
 from ..agent.ports import EditConflict, PartlyAccepted, Rederive, UserDeclined
 from ..agent.tools import confined
 from ..store.diffs import unified_diff
-from .diskio import atomic_write, encoding_of, read_disk, remove_file
+from .diskio import read_disk, remove_file
 from .frontend import FileEdit, Frontend
 
 log = logging.getLogger(__name__)

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import difflib
 
-
-def is_binary(data: bytes) -> bool:
-    return b"\x00" in data[:8192]
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 when it decodes, else latin-1 (every byte maps to one character)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+from minicode_lsp.agent.fileio import encoding_of, is_binary
 
 
 def _lines(data: bytes | None) -> list[str]:
     if data is None:
         return []
-    try:
-        data.decode("utf-8")
-        enc = "utf-8"
-    except UnicodeDecodeError:
-        enc = "latin-1"
+    enc = encoding_of(data)
     return [line.decode(enc) for line in data.splitlines(keepends=True)]
 
 

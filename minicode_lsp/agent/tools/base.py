@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..fileio import encoding_of
 from ..ports import Ports
 from .paths import display_path, resolve_path
 
@@ -77,17 +78,11 @@ def decode(data: bytes) -> TextFile:
     bom = data.startswith(BOM)
     if bom:
         data = data[len(BOM) :]
-    try:
-        text, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "latin-1"
+    encoding = encoding_of(data)
+    text = data.decode(encoding)
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
     return TextFile(text=text, encoding=encoding, bom=bom, newline=newline)
-
-
-def is_binary(data: bytes) -> bool:
-    return b"\x00" in data[:8192]
 
 
 def str_arg(args: dict[str, Any], name: str, *, required: bool = True, default: str = "") -> str:

@@ -116,7 +116,7 @@ def read_disk(path: Path, max_bytes: int | None = None) -> bytes | None:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write atomically in the checked folder, keeping an existing file's mode."""
     if not SUPPORTED:
-        from ..localfs import atomic_write
+        from ..fileio import atomic_write
 
         atomic_write(path, data)
         return

@@ -8,9 +8,10 @@ import time
 from difflib import SequenceMatcher
 from typing import Any
 
+from ..fileio import is_binary
 from ..messages import ToolSpec
 from ..ports import EditConflict
-from .base import ToolContext, ToolError, ToolOutput, bool_arg, decode, is_binary, str_arg
+from .base import ToolContext, ToolError, ToolOutput, bool_arg, decode, str_arg
 from .read_file import number_lines
 
 KIND = "edit"

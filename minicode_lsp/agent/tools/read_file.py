@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..fileio import is_binary
 from ..messages import ToolSpec
-from .base import ToolContext, ToolError, ToolOutput, decode, int_arg, is_binary, str_arg
+from .base import ToolContext, ToolError, ToolOutput, decode, int_arg, str_arg
 
 KIND = "read"
 MAX_BYTES = 256 * 1024

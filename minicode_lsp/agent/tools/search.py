@@ -15,8 +15,9 @@ from typing import Any
 
 import re2
 
+from ..fileio import is_binary
 from ..messages import ToolSpec
-from .base import ToolContext, ToolError, ToolOutput, decode, is_binary, root_of, str_arg
+from .base import ToolContext, ToolError, ToolOutput, decode, root_of, str_arg
 from .paths import PathRefused, is_secret_file
 from .walk import glob_spec, walk_files
 

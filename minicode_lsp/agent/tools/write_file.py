@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fileio import is_binary
 from ..messages import ToolSpec
-from .base import ToolContext, ToolError, ToolOutput, decode, is_binary, str_arg
+from .base import ToolContext, ToolError, ToolOutput, decode, str_arg
 
 KIND = "edit"
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from minicode_lsp.agent.localfs import LocalFileSystem
 from minicode_lsp.agent.messages import Message, ToolCall, ToolSpec, Usage
 from minicode_lsp.agent.ports import ApprovalDecision, ChangedFile, GroupResult, Ports, UserDeclined
 from minicode_lsp.agent.providers.base import ModelReply, ProviderError, ProviderSpec
+
+from .localfs import LocalFileSystem
 
 _ids = itertools.count(1)
 

@@ -4,7 +4,7 @@ import os
 import stat
 from pathlib import Path
 
-from minicode_lsp.agent.localfs import LocalFileSystem
+from .localfs import LocalFileSystem
 
 
 async def test_atomic_write_keeps_mode_and_calls_hook(tmp_path: Path) -> None:

@@ -1,59 +1,22 @@
-"""A FileSystem port on disk only: used by the CLI and by tests.
+"""A FileSystem port on disk only, for the agent's unit tests (production goes through the
+service's ``WorkspaceFileSystem``, which asks the editor).
 
-Writes are atomic (temporary file in the same directory, fsync, rename) and keep the
-file's mode. ``on_before_write(path)`` runs before every write or delete so a
-checkpointer can save the pre-image. ``confirm`` is ignored: there is no user to ask
-(the CLI runs in ``auto`` or ``plan`` mode).
+Writes are atomic (``confined.write_bytes``) and keep the file's mode.
+``on_before_write(path)`` runs before every write or delete so a checkpointer can save the
+pre-image. ``confirm`` is ignored: there is no user to ask.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
-import os
-import stat
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 BeforeWrite = Callable[[Path], Awaitable[None] | None]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, keeping an existing file's mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".minicode-tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 class LocalFileSystem:
@@ -70,7 +33,7 @@ class LocalFileSystem:
     # Paths come resolved from ``tools.paths``; ``tools.confined`` walks them without following
     # a link, so a folder swapped for a link after the check is refused, never written through.
     async def read(self, path: Path) -> bytes | None:
-        from .tools import confined
+        from minicode_lsp.agent.tools import confined
 
         return await asyncio.to_thread(confined.read_bytes, path)
 
@@ -78,7 +41,7 @@ class LocalFileSystem:
                     rederive: Callable[[bytes | None], bytes] | None = None) -> bytes:
         """No prompt and no await between the tool's read and this write: ``data`` is
         applied as computed (``rederive`` is only needed when something can change meanwhile)."""
-        from .tools import confined
+        from minicode_lsp.agent.tools import confined
 
         await self._before(path)
         await asyncio.to_thread(confined.write_bytes, path, data)
@@ -86,7 +49,7 @@ class LocalFileSystem:
         return data
 
     async def delete(self, path: Path, *, confirm: bool, label: str) -> None:
-        from .tools import confined
+        from minicode_lsp.agent.tools import confined
 
         await self._before(path)
         if not path.exists():
