@@ -22,6 +22,8 @@ local M = {}
 ---@field reject string decline it
 ---@field next_file string show the next file of the edit
 ---@field prev_file string show the previous file of the edit
+---@field accept_hunk string keep the hunk under the cursor (per-hunk review of an agent edit)
+---@field reject_hunk string leave the hunk under the cursor out
 
 ---@class minicode.ChatKeys
 ---@field send string send the prompt (Normal and Insert mode; <CR> sends in Normal mode too)
@@ -49,7 +51,7 @@ local M = {}
 ---@field panel {position: "left"|"right", width: integer, keys: minicode.PanelKeys}
 ---@field transcript {auto_open: boolean, height: integer} (older names of chat.auto_open, chat.height)
 ---@field chat minicode.ChatOptions
----@field diff {layout: "split"|"unified", keys: minicode.DiffKeys}
+---@field diff {layout: "split"|"unified", placement: "tab"|"split"|"inline", keys: minicode.DiffKeys}
 ---@field notify {readiness: boolean}
 
 ---@type minicode.Config
@@ -87,7 +89,8 @@ M.defaults = {
   },
   diff = {
     layout = "split",
-    keys = { accept = "ga", reject = "gr", next_file = "]f", prev_file = "[f" },
+    placement = "tab",
+    keys = { accept = "ga", reject = "gr", next_file = "]f", prev_file = "[f", accept_hunk = "gh", reject_hunk = "gH" },
   },
   notify = { readiness = true },
 }
@@ -146,6 +149,10 @@ function M.resolve(opts)
   if merged.diff.layout ~= "split" and merged.diff.layout ~= "unified" then
     problems[#problems + 1] = ("invalid diff.layout %q: using \"split\""):format(tostring(merged.diff.layout))
     merged.diff.layout = "split"
+  end
+  if not vim.tbl_contains({ "tab", "split", "inline" }, merged.diff.placement) then
+    problems[#problems + 1] = ("invalid diff.placement %q: using \"tab\""):format(tostring(merged.diff.placement))
+    merged.diff.placement = "tab"
   end
   return merged, problems
 end

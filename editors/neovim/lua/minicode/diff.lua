@@ -15,6 +15,11 @@
 --- itself, declined, when its turn ends or is cancelled.
 
 local edits = require("minicode.edits")
+local hunks = require("minicode.hunks")
+
+-- the extension field of an applyEdit answer that carries the text a per-hunk review kept
+-- (minicode_lsp/protocol_ids.py APPLY_EDIT_ACCEPTED_TEXT)
+local ACCEPTED_TEXT = "minicodeAcceptedText"
 
 local M = {}
 
@@ -27,13 +32,17 @@ M.apply = edits.apply
 ---@field title string
 ---@field kind "edit"|"rewind"|"view" ("view": read-only, nothing to accept)
 ---@field files minicode.DiffFile[]
----@field on_done fun(accepted: boolean)
+---@field on_done fun(accepted: boolean, partial?: table<string, {lines: string[], text: string}>)
 ---@field info? table extra data (the rewind preview)
 ---@field session? string the session whose turn asked (edits): the review ends with the turn
 
 ---@class minicode.DiffView: minicode.DiffOpts
 ---@field index integer the file shown
----@field tab? integer tabpage handle while shown
+---@field tab? integer tabpage handle while shown in a tab
+---@field wins integer[] the view's windows while shown (tab or split placement)
+---@field inline? {buf: integer, file: minicode.DiffFile, saved: table[]} the overlay in the real buffer
+---@field ranges? {[1]: integer, [2]: integer}[] where each hunk of the file shown sits in the proposed window
+---@field closing? boolean the view is closing its own windows
 ---@field bufs integer[] buffers of the file shown
 ---@field resolved boolean
 ---@field hidden boolean closed by the user without a decision (edits stay pending)
@@ -46,6 +55,7 @@ local queue = {}
 local preapproved = {}
 
 local augroup = vim.api.nvim_create_augroup("minicode.diff", { clear = true })
+local ns = vim.api.nvim_create_namespace("minicode.review")
 local counter = 0
 
 local ui = require("minicode.ui")
@@ -99,6 +109,10 @@ local function hint(kind)
   if kind == "view" then
     return ("%s/%s files  q close  ? help"):format(keys.next_file, keys.prev_file)
   end
+  if kind == "edit" then
+    return ("%s accept  %s reject  %s/%s hunk keep/leave out  %s/%s files  q close  ? help"):format(keys.accept,
+      keys.reject, keys.accept_hunk, keys.reject_hunk, keys.next_file, keys.prev_file)
+  end
   return ("%s accept  %s reject  %s/%s files  q close  ? help"):format(keys.accept, keys.reject, keys.next_file, keys.prev_file)
 end
 
@@ -110,6 +124,11 @@ local function help_keys()
   if v and v.kind ~= "view" then
     list[#list + 1] = { keys.accept, v.kind == "rewind" and "apply the rewind" or "accept the edit" }
     list[#list + 1] = { keys.reject, v.kind == "rewind" and "discard the preview" or "reject the edit (the agent is told)" }
+  end
+  if v and v.kind == "edit" then
+    list[#list + 1] = { keys.accept_hunk, "keep the hunk under the cursor (then the next hunk)" }
+    list[#list + 1] = { keys.reject_hunk, "leave the hunk under the cursor out (accept keeps the rest)" }
+    list[#list + 1] = { "]c / [c", "next / previous hunk" }
   end
   list[#list + 1] = { keys.next_file, "next file" }
   list[#list + 1] = { keys.prev_file, "previous file" }
@@ -126,6 +145,10 @@ local function set_keys(bufnr, kind)
   if kind ~= "view" then
     map(keys.accept, M.accept, "MiniCode: accept the edit")
     map(keys.reject, M.reject, "MiniCode: reject the edit")
+  end
+  if kind == "edit" then
+    map(keys.accept_hunk, M.accept_hunk, "MiniCode: keep the hunk under the cursor")
+    map(keys.reject_hunk, M.reject_hunk, "MiniCode: leave the hunk under the cursor out")
   end
   map("q", M.close, "MiniCode: close")
   map(keys.next_file, M.next_file, "MiniCode: next file")
@@ -145,23 +168,124 @@ local function winbar_escape(s)
   return (s:gsub("%%", "%%%%"))
 end
 
---- Draw the file at view.index into the view's tab.
+---@param v minicode.DiffView
+---@return integer[] the view's windows that are still there
+local function live_wins(v)
+  return vim.tbl_filter(function(w)
+    return vim.api.nvim_win_is_valid(w)
+  end, v.wins or {})
+end
+
+---@param v minicode.DiffView
+---@return boolean
+local function is_shown(v)
+  return v.inline ~= nil or #live_wins(v) > 0
+end
+
+--- A per-hunk review is offered for a file of an agent edit that exists before and after.
+---@param v minicode.DiffView
+---@param file? minicode.DiffFile
+---@return boolean
+local function per_hunk(v, file)
+  if v.kind ~= "edit" or not file or file.current == nil or file.proposed == nil then
+    return false
+  end
+  file.hunks = file.hunks or hunks.of(file.current, file.proposed)
+  file.decisions = file.decisions or {}
+  return #file.hunks > 0
+end
+
+---@param file minicode.DiffFile
+---@return string
+local function hunk_status(file)
+  local kept, out = 0, 0
+  for i = 1, #file.hunks do
+    if file.decisions[i] == true then
+      kept = kept + 1
+    elseif file.decisions[i] == false then
+      out = out + 1
+    end
+  end
+  return ("  hunks: %d kept, %d left out, %d open"):format(kept, out, #file.hunks - kept - out)
+end
+
+--- Marks on the hunks of `buf` (a decision per hunk), `ranges` where they sit in it.
+---@param buf integer
+---@param file minicode.DiffFile
+---@param ranges {[1]: integer, [2]: integer}[]
+local function mark_hunks(buf, file, ranges)
+  vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  local count = vim.api.nvim_buf_line_count(buf)
+  local keys = require("minicode.config").options.diff.keys
+  for i, r in ipairs(ranges) do
+    local d = file.decisions[i]
+    local row = math.min(math.max(r[1], 1), count) - 1
+    if d == false then
+      pcall(vim.api.nvim_buf_set_extmark, buf, ns, row, 0, {
+        virt_lines = { { { ("✗ hunk %d left out (%s keeps it)"):format(i, keys.accept_hunk), "MiniCodeHunkRejected" } } },
+        virt_lines_above = r[1] <= count,
+      })
+    elseif d == true then
+      pcall(vim.api.nvim_buf_set_extmark, buf, ns, row, 0, {
+        virt_text = { { ("✓ hunk %d kept"):format(i), "MiniCodeHunkKept" } },
+        virt_text_pos = "eol",
+      })
+    end
+  end
+end
+
+-- what comes first stays visible: the rest (after %<) is cut when the window is narrow
+local function bar(win, text, rest)
+  vim.wo[win].winbar = winbar_escape(text) .. "%<" .. winbar_escape(rest or "")
+end
+
+--- (Re)draw the proposed side of the file shown: the text that lands with the decisions made.
+---@param v minicode.DiffView
+local function draw_proposed(v)
+  local file = v.files[v.index]
+  local right = v.bufs[2]
+  local win = live_wins(v)[2]
+  if not file or not right or not vim.api.nvim_buf_is_valid(right) then
+    return
+  end
+  local lines = file.proposed or {}
+  if per_hunk(v, file) then
+    lines, v.ranges = hunks.compose(file.current, file.proposed, file.hunks, file.decisions)
+  else
+    v.ranges = nil
+  end
+  vim.bo[right].modifiable = true
+  vim.api.nvim_buf_set_lines(right, 0, -1, false, lines)
+  vim.bo[right].modifiable = false
+  if v.ranges then
+    mark_hunks(right, file, v.ranges)
+  end
+  if win then
+    local name = vim.fn.fnamemodify(file.path, ":~:.")
+    local after = v.kind == "view" and "after" or "proposed"
+    local status = file.status and ("  [" .. file.status .. "]") or ""
+    bar(win, ("%s: %s%s%s  (%d/%d)%s"):format(after, name, file.proposed == nil and "  (deleted)" or "", status, v.index,
+      #v.files, v.ranges and hunk_status(file) or ""), "  " .. hint(v.kind))
+    pcall(vim.api.nvim_win_call, win, function()
+      vim.cmd("diffupdate")
+    end)
+  end
+end
+
+--- Draw the file at view.index into the view's windows.
 local function render()
   local v = assert(view)
-  if not v.tab or not vim.api.nvim_tabpage_is_valid(v.tab) then
+  local wins = live_wins(v)
+  if #wins == 0 then
     return
   end
   local layout = require("minicode.config").options.diff.layout
   local old = v.bufs
   v.bufs = {}
-  local wins = vim.api.nvim_tabpage_list_wins(v.tab)
   local file = v.files[v.index]
   local n = #v.files
-  -- what comes first stays visible: the rest (after %<) is cut when the window is narrow
-  local function bar(win, text, rest)
-    vim.wo[win].winbar = winbar_escape(text) .. "%<" .. winbar_escape(rest or "")
-  end
   local all_unknown = file == nil or (file.current == nil and file.proposed == nil)
+  v.closing = true
   if layout == "unified" or all_unknown then
     local lines = { ("# %s"):format(v.title), ("# %s"):format(hint(v.kind)), "" }
     if #v.files == 0 then
@@ -177,14 +301,16 @@ local function render()
     for i = #wins, 2, -1 do
       pcall(vim.api.nvim_win_close, wins[i], true)
     end
+    v.wins = { wins[1] }
     vim.api.nvim_win_set_buf(wins[1], b)
     bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), "  " .. hint(v.kind))
   else
     if #wins < 2 then
       vim.api.nvim_win_call(wins[1], function()
         vim.cmd("rightbelow vsplit")
+        wins[2] = vim.api.nvim_get_current_win()
       end)
-      wins = vim.api.nvim_tabpage_list_wins(v.tab)
+      v.wins = { wins[1], wins[2] }
     end
     local name = vim.fn.fnamemodify(file.path, ":~:.")
     local ft = vim.filetype.match({ filename = file.path }) or ""
@@ -202,18 +328,17 @@ local function render()
     end
     vim.api.nvim_win_set_buf(wins[1], left)
     vim.api.nvim_win_set_buf(wins[2], right)
-    local status = file.status and ("  [" .. file.status .. "]") or ""
     bar(wins[1], ("%s: %s%s"):format(before, name, file.current == nil and "  (absent)" or ""), "  " .. v.title)
-    bar(wins[2], ("%s: %s%s%s  (%d/%d)"):format(after, name, file.proposed == nil and "  (deleted)" or "", status, v.index, n),
-      "  " .. hint(v.kind))
     for _, w in ipairs({ wins[1], wins[2] }) do
       vim.api.nvim_win_call(w, function()
         vim.cmd("diffthis")
       end)
     end
+    draw_proposed(v)
     vim.api.nvim_set_current_win(wins[2])
   end
   wipe(old)
+  v.closing = false
 end
 
 ---@param v minicode.DiffView
@@ -227,23 +352,142 @@ local function describe(v)
     #names > 0 and table.concat(names, ", ") or v.title)
 end
 
---- Put the view on screen (a new tab). Only called in Normal mode (ui.when_idle).
+local inline_show, inline_clear
+
+--- Put the view on screen where `diff.placement` says: a new tab, a split at the bottom of
+--- the current tab, or an overlay in the file's own buffer (an edit of a file shown in a
+--- window of the current tab; else a split). Only called in Normal mode (ui.when_idle).
 local function display()
   local v = view
-  if not v or v.resolved or (v.tab and vim.api.nvim_tabpage_is_valid(v.tab)) then
+  if not v or v.resolved or is_shown(v) then
     return
   end
   v.hidden = false
-  vim.cmd("tabnew")
-  v.tab = vim.api.nvim_get_current_tabpage()
-  local placeholder = vim.api.nvim_get_current_buf()
-  vim.bo[placeholder].bufhidden = "wipe"
-  local layout = require("minicode.config").options.diff.layout
-  if layout == "split" then
-    vim.cmd("rightbelow vsplit")
+  local placement = require("minicode.config").options.diff.placement
+  if placement == "inline" and inline_show(v) then
+    vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeDiffOpen", data = { title = v.title, kind = v.kind }, modeline = false })
+    return
   end
+  if placement == "tab" then
+    vim.cmd("tabnew")
+    v.tab = vim.api.nvim_get_current_tabpage()
+    local placeholder = vim.api.nvim_get_current_buf()
+    vim.bo[placeholder].bufhidden = "wipe"
+  else
+    vim.cmd("botright split")
+    v.tab = nil
+  end
+  v.wins = { vim.api.nvim_get_current_win() }
   render()
   vim.api.nvim_exec_autocmds("User", { pattern = "MiniCodeDiffOpen", data = { title = v.title, kind = v.kind }, modeline = false })
+end
+
+local INLINE_KEYS = { "accept", "reject", "accept_hunk", "reject_hunk" }
+
+--- Draw the overlay of the proposed hunks in the file's own buffer.
+---@param v minicode.DiffView
+function M._inline_draw(v)
+  local st = v.inline
+  if not st or not vim.api.nvim_buf_is_valid(st.buf) then
+    return
+  end
+  local file, buf = st.file, st.buf
+  local keys = require("minicode.config").options.diff.keys
+  vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  local count = vim.api.nvim_buf_line_count(buf)
+  for i, h in ipairs(file.hunks) do
+    local d = file.decisions[i]
+    local state = d == true and "kept" or (d == false and "left out" or "open")
+    local anchor = math.min(math.max(h.a, 1), count) - 1
+    local label = ("hunk %d/%d %s · %s keep · %s leave out"):format(i, #file.hunks, state, keys.accept_hunk, keys.reject_hunk)
+    if d == false then
+      pcall(vim.api.nvim_buf_set_extmark, buf, ns, anchor, 0,
+        { virt_text = { { "✗ " .. label, "MiniCodeHunkRejected" } }, virt_text_pos = "eol" })
+    else
+      for l = h.a, h.a + h.na - 1 do
+        pcall(vim.api.nvim_buf_set_extmark, buf, ns, l - 1, 0, { line_hl_group = "MiniCodeInlineDelete" })
+      end
+      local added = {}
+      for l = h.b, h.b + h.nb - 1 do
+        added[#added + 1] = { { "+ " .. file.proposed[l], "MiniCodeInlineAdd" } }
+      end
+      local below = h.na > 0 and (h.a + h.na - 2) or (h.a - 2)
+      if #added > 0 then
+        if below >= 0 then
+          pcall(vim.api.nvim_buf_set_extmark, buf, ns, math.min(below, count - 1), 0, { virt_lines = added })
+        else
+          pcall(vim.api.nvim_buf_set_extmark, buf, ns, 0, 0, { virt_lines = added, virt_lines_above = true })
+        end
+      end
+      pcall(vim.api.nvim_buf_set_extmark, buf, ns, anchor, 0,
+        { virt_text = { { (d and "✓ " or "● ") .. label, d and "MiniCodeHunkKept" or "MiniCodeWaiting" } }, virt_text_pos = "eol" })
+    end
+  end
+end
+
+--- The inline overlay: an edit of one file shown in a window of the current tab, its buffer
+--- holding the text the edit was made for. False: not possible (the caller uses a split).
+---@param v minicode.DiffView
+---@return boolean
+inline_show = function(v)
+  local file = v.files[1]
+  if v.kind ~= "edit" or #v.files ~= 1 or not per_hunk(v, file) then
+    return false
+  end
+  local win
+  for _, w in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    local b = vim.api.nvim_win_get_buf(w)
+    if vim.api.nvim_buf_get_name(b) == file.path then
+      win = w
+      break
+    end
+  end
+  if not win then
+    return false
+  end
+  local buf = vim.api.nvim_win_get_buf(win)
+  if not vim.deep_equal(vim.api.nvim_buf_get_lines(buf, 0, -1, false), file.current) then
+    return false
+  end
+  local keys = require("minicode.config").options.diff.keys
+  local saved = {}
+  local lhs_list = { "q", "?" }
+  for _, k in ipairs(INLINE_KEYS) do
+    lhs_list[#lhs_list + 1] = keys[k]
+  end
+  for _, lhs in ipairs(lhs_list) do
+    local m = vim.fn.maparg(lhs, "n", false, true)
+    if type(m) == "table" and m.buffer == 1 then
+      saved[#saved + 1] = m
+    end
+  end
+  v.inline = { buf = buf, file = file, saved = saved, lhs = lhs_list }
+  v.wins = {}
+  set_keys(buf, "edit")
+  vim.api.nvim_set_current_win(win)
+  M._inline_draw(v)
+  pcall(vim.api.nvim_win_set_cursor, win, { math.max(1, math.min(file.hunks[1].a, vim.api.nvim_buf_line_count(buf))), 0 })
+  ui.notify(("Review of %s inline: %s accept, %s reject, %s/%s per hunk, q close"):format(
+    vim.fn.fnamemodify(file.path, ":t"), keys.accept, keys.reject, keys.accept_hunk, keys.reject_hunk))
+  return true
+end
+
+---@param v minicode.DiffView
+inline_clear = function(v)
+  local st = v.inline
+  v.inline = nil
+  if not st or not vim.api.nvim_buf_is_valid(st.buf) then
+    return
+  end
+  vim.api.nvim_buf_clear_namespace(st.buf, ns, 0, -1)
+  for _, lhs in ipairs(st.lhs) do
+    pcall(vim.keymap.del, "n", lhs, { buffer = st.buf })
+  end
+  for _, m in ipairs(st.saved) do
+    vim.api.nvim_buf_call(st.buf, function()
+      pcall(vim.fn.mapset, "n", false, m)
+    end)
+  end
 end
 
 --- Show the next queued view when none is pending.
@@ -263,6 +507,10 @@ end
 
 ---@param v minicode.DiffView
 local function close_tab(v)
+  v.closing = true
+  if v.inline then
+    inline_clear(v)
+  end
   local tab = v.tab
   v.tab = nil
   if tab and vim.api.nvim_tabpage_is_valid(tab) then
@@ -275,8 +523,59 @@ local function close_tab(v)
       pcall(vim.cmd, "only")
     end
   end
+  for _, w in ipairs(live_wins(v)) do
+    pcall(vim.api.nvim_win_call, w, function()
+      vim.cmd("diffoff")
+    end)
+    if #vim.api.nvim_tabpage_list_wins(vim.api.nvim_win_get_tabpage(w)) > 1 then
+      pcall(vim.api.nvim_win_close, w, true)
+    else
+      pcall(vim.api.nvim_win_call, w, function()
+        vim.cmd("enew")
+      end)
+    end
+  end
+  v.wins = {}
   wipe(v.bufs)
   v.bufs = {}
+  v.closing = false
+end
+
+--- What a per-hunk review kept of each file it took only in part: {uri = {lines, text}}.
+---@param v minicode.DiffView
+---@return table<string, {lines: string[], text: string}>? nil: every hunk as proposed
+local function partial_of(v)
+  local out
+  for _, f in ipairs(v.files) do
+    if f.hunks and hunks.any_rejected(f.decisions or {}) then
+      local lines = hunks.compose(f.current, f.proposed, f.hunks, f.decisions)
+      -- the last line ends as the side it comes from ends
+      local last, eol = f.hunks[#f.hunks], f.current_eol ~= false
+      if f.decisions[#f.hunks] ~= false and last.a + last.na - 1 >= #f.current then
+        eol = f.proposed_eol ~= false
+      end
+      out = out or {}
+      out[f.uri] = { lines = lines, text = #lines == 0 and "" or (table.concat(lines, "\n") .. (eol and "\n" or "")) }
+    end
+  end
+  return out
+end
+
+--- Is every hunk of every file left out (nothing would be applied)?
+---@param v minicode.DiffView
+---@return boolean
+local function all_left_out(v)
+  for _, f in ipairs(v.files) do
+    if not f.hunks or #f.hunks == 0 then
+      return false
+    end
+    for i = 1, #f.hunks do
+      if f.decisions[i] ~= false then
+        return false
+      end
+    end
+  end
+  return #v.files > 0
 end
 
 ---@param accepted boolean
@@ -287,13 +586,29 @@ local function resolve(accepted)
   end
   v.resolved = true
   view = nil
+  local partial = accepted and v.kind == "edit" and partial_of(v) or nil
   close_tab(v)
-  local ok, err = pcall(v.on_done, accepted)
+  local ok, err = pcall(v.on_done, accepted, partial)
   if not ok then
     ui.notify(tostring(err), vim.log.levels.ERROR)
   end
   vim.schedule(pump)
 end
+
+vim.api.nvim_create_autocmd("WinClosed", {
+  group = augroup,
+  callback = function(args)
+    -- the user closed one of the view's windows (:q): the view is hidden (an edit) or dismissed
+    local v, win = view, tonumber(args.match)
+    if v and not v.resolved and not v.closing and win and vim.tbl_contains(v.wins or {}, win) then
+      vim.schedule(function()
+        if view == v and not v.closing then
+          M.close()
+        end
+      end)
+    end
+  end,
+})
 
 vim.api.nvim_create_autocmd("TabClosed", {
   group = augroup,
@@ -318,8 +633,64 @@ end
 --- Accept the edit shown now.
 function M.accept()
   if view and view.kind ~= "view" then
+    if view.kind == "edit" and all_left_out(view) then
+      ui.notify("every hunk was left out: the edit is rejected")
+      return resolve(false)
+    end
     resolve(true)
   end
+end
+
+---@param keep boolean
+local function decide(keep)
+  local v = view
+  if not v or v.kind ~= "edit" or v.resolved then
+    return
+  end
+  local file = v.inline and v.inline.file or v.files[v.index]
+  if not per_hunk(v, file) then
+    ui.notify("no hunks to decide here: accept or reject the whole edit")
+    return
+  end
+  local win = vim.api.nvim_get_current_win()
+  local buf = vim.api.nvim_win_get_buf(win)
+  local line = vim.api.nvim_win_get_cursor(win)[1]
+  local proposed_side = buf == v.bufs[2] and v.ranges ~= nil
+  local function ranges_here()
+    if proposed_side then
+      return v.ranges
+    end
+    local r = {}
+    for i, h in ipairs(file.hunks) do
+      r[i] = { h.a, h.a + h.na - 1 }
+    end
+    return r
+  end
+  local i = hunks.at(ranges_here(), line)
+  if not i then
+    return
+  end
+  file.decisions[i] = keep
+  if v.inline then
+    M._inline_draw(v)
+  else
+    draw_proposed(v)
+  end
+  -- on to the next hunk
+  local nxt = ranges_here()[i + 1]
+  if nxt then
+    pcall(vim.api.nvim_win_set_cursor, win, { math.max(1, math.min(nxt[1], vim.api.nvim_buf_line_count(buf))), 0 })
+  end
+end
+
+--- Keep the hunk under the cursor (per-hunk review of an agent edit), then go to the next one.
+function M.accept_hunk()
+  decide(true)
+end
+
+--- Leave the hunk under the cursor out (accepting the edit keeps the others), then go on.
+function M.reject_hunk()
+  decide(false)
 end
 
 --- Decline the edit shown now.
@@ -352,8 +723,12 @@ function M.reopen()
     ui.notify("no review pending")
     return
   end
-  if v.tab and vim.api.nvim_tabpage_is_valid(v.tab) then
-    vim.api.nvim_set_current_tabpage(v.tab)
+  if v.inline then
+    return
+  end
+  local wins = live_wins(v)
+  if #wins > 0 then
+    vim.api.nvim_set_current_win(wins[#wins])
     return
   end
   ui.when_idle(function()
@@ -391,14 +766,14 @@ function M.end_turn(session_id, reason)
 end
 
 function M.next_file()
-  if view and #view.files > 1 then
+  if view and #view.files > 1 and not view.inline then
     view.index = view.index % #view.files + 1
     render()
   end
 end
 
 function M.prev_file()
-  if view and #view.files > 1 then
+  if view and #view.files > 1 and not view.inline then
     view.index = (view.index - 2) % #view.files + 1
     render()
   end
@@ -406,13 +781,13 @@ end
 
 --- The view pending now: `{ title, kind, files, index, shown, pending }`, or nil. For tests
 --- and statuslines (`shown` is false while it waits for Normal mode or is hidden).
----@return {title: string, kind: string, files: minicode.DiffFile[], index: integer, pending: integer, shown: boolean}?
+---@return {title: string, kind: string, files: minicode.DiffFile[], index: integer, pending: integer, shown: boolean, wins: integer[], tab?: integer, inline?: integer}?
 function M.current()
   if not view then
     return nil
   end
-  local shown = view.tab ~= nil and vim.api.nvim_tabpage_is_valid(view.tab)
-  return { title = view.title, kind = view.kind, files = view.files, index = view.index, pending = #queue, shown = shown }
+  return { title = view.title, kind = view.kind, files = view.files, index = view.index, pending = #queue,
+    shown = is_shown(view), wins = live_wins(view), tab = view.tab, inline = view.inline and view.inline.buf or nil }
 end
 
 --- Accept the next applyEdit whose files are all in `uris` without asking again (used after
@@ -526,21 +901,28 @@ function M.handle_apply_edit(_, params, ctx)
     kind = "edit",
     files = files,
     session = session or nil,
-    on_done = function(accepted)
+    on_done = function(accepted, partial)
       vim.schedule(function()
-        local ok, err = coroutine.resume(co, accepted)
+        local ok, err = coroutine.resume(co, accepted, partial)
         if not ok then
           ui.notify("applyEdit: " .. tostring(err), vim.log.levels.ERROR)
         end
       end)
     end,
   })
-  local accepted = coroutine.yield()
+  local accepted, partial = coroutine.yield()
   if accepted then
-    local result = edits.apply(edit, encoding)
+    local result = edits.apply(edit, encoding, partial)
     if not result.applied then
       -- a refused accept says why (the agent hears the same reason)
       ui.notify(("edit not applied: %s"):format(result.failureReason or "unknown reason"), vim.log.levels.WARN)
+    elseif partial then
+      -- the server writes / records exactly what was kept (and re-checks it)
+      local texts = {}
+      for uri, p in pairs(partial) do
+        texts[uri] = p.text
+      end
+      result[ACCEPTED_TEXT] = texts
     end
     return result
   end

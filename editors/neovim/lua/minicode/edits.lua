@@ -10,6 +10,10 @@ local M = {}
 ---@field status? string rewind status (clean/merged/conflict/skipped)
 ---@field action? string rewind action (restore/delete/recreate)
 ---@field diff? string a unified diff from the server, shown when the texts are unknown
+---@field current_eol? boolean the current text ends with a newline (false: it does not)
+---@field proposed_eol? boolean the proposed text ends with a newline
+---@field hunks? minicode.Hunk[] the change cut into hunks (per-hunk review)
+---@field decisions? table<integer, boolean> per hunk: kept (true), left out (false), open (nil)
 
 ---@param path string
 ---@return integer? bufnr of a loaded buffer for path
@@ -201,16 +205,25 @@ function M.files_from_edit(edit, encoding)
     local path = vim.uri_to_fname(uri)
     local current = current_lines(path)
     local proposed
+    local current_eol, proposed_eol
+    local b = loaded_buffer(path)
     if e.op == "delete" and #e.edits == 0 then
       proposed = nil
-    elseif loaded_buffer(path) and e.op ~= "create" then
+    elseif b and e.op ~= "create" then
       proposed = apply_to_lines(vim.deepcopy(current or {}), e.edits, encoding)
+      current_eol = vim.bo[b].eol or vim.bo[b].fixeol
+      proposed_eol = current_eol
     else
       -- not in a buffer (or created): the exact text, as apply() writes it
       local base = e.op == "create" and "" or (read_bytes(path) or "")
-      proposed = M.text_lines(M.apply_to_text(base, e.edits, encoding))
+      local text = M.apply_to_text(base, e.edits, encoding)
+      proposed = M.text_lines(text)
+      current_eol = base == "" or base:sub(-1) == "\n"
+      proposed_eol = text == "" or text:sub(-1) == "\n"
     end
-    files[#files + 1] = { uri = uri, path = path, current = current, proposed = proposed }
+    files[#files + 1] = {
+      uri = uri, path = path, current = current, proposed = proposed, current_eol = current_eol, proposed_eol = proposed_eol,
+    }
   end
   return files
 end
@@ -232,11 +245,26 @@ function M.uris(edit)
   return uris
 end
 
+--- Set a buffer's lines to `lines`, changing only the lines that differ (one undo step;
+--- marks and folds elsewhere stay).
+---@param b integer
+---@param lines string[]
+local function set_lines_minimal(b, lines)
+  local now = vim.api.nvim_buf_get_lines(b, 0, -1, false)
+  local list = require("minicode.hunks").of(now, lines)
+  for i = #list, 1, -1 do
+    local h = list[i]
+    vim.api.nvim_buf_set_lines(b, h.a - 1, h.a - 1 + h.na, false, vim.list_slice(lines, h.b, h.b + h.nb - 1))
+  end
+end
+
 --- Apply a workspace edit; files that were not loaded before are written to disk afterwards.
+--- `partial` (a per-hunk review): for each uri, the lines the user kept, set instead of the edit.
 ---@param edit lsp.WorkspaceEdit
 ---@param encoding string
+---@param partial? table<string, {lines: string[], text: string}>
 ---@return lsp.ApplyWorkspaceEditResult
-function M.apply(edit, encoding)
+function M.apply(edit, encoding, partial)
   -- a versioned edit to a buffer changed since is stale: Neovim would skip it silently and
   -- the server would hear "applied"; say so instead
   for _, change in ipairs(edit.documentChanges or {}) do
@@ -281,7 +309,10 @@ function M.apply(edit, encoding)
           to_write[b] = true
         end
         local lines = vim.api.nvim_buf_get_lines(b, 0, -1, false)
-        if #lines == 1 and lines[1] == "" then
+        local kept = partial and partial[change.textDocument.uri]
+        if kept then
+          set_lines_minimal(b, kept.lines)
+        elseif #lines == 1 and lines[1] == "" then
           -- an empty buffer: set the exact text (an insert would keep Neovim's empty line)
           local text = M.apply_to_text("", change.edits or {}, encoding)
           vim.api.nvim_buf_set_lines(b, 0, -1, false, M.text_lines(text))

@@ -31,6 +31,12 @@ M.highlights = {
   MiniCodeError = "DiagnosticError",
   MiniCodeWarn = "DiagnosticWarn",
   MiniCodePrompt = "Question",
+  MiniCodeThought = "Comment",
+  MiniCodeWaiting = "DiagnosticHint",
+  MiniCodeHunkKept = "DiagnosticOk",
+  MiniCodeHunkRejected = "DiagnosticWarn",
+  MiniCodeInlineAdd = "DiffAdd",
+  MiniCodeInlineDelete = "DiffDelete",
 }
 
 local did_highlights = false
