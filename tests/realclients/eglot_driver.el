@@ -1,17 +1,24 @@
 ;;; Drives minicode-lsp from Emacs + Eglot in batch mode, the way a user's Emacs would.
-;;; Environment: MC_WS (workspace), MC_PY (python with minicode_lsp), MC_OUT (JSON result file).
-;;; Prompts (window/showMessageRequest) are answered by Eglot's own handler (completing-read),
-;;; which in batch mode reads one line from stdin: the test feeds the answers there.
-(require 'eglot)
+;;; Environment: MC_WS (workspace), MC_SNIPPET (the Emacs setup of docs/editors/other.md, loaded
+;;; as written), MC_ANSWERS (the approvals to give, one per line), MC_OUT (JSON result file).
+;;;
+;;; Prompts (window/showMessageRequest) are answered by Eglot's own handler, which calls
+;;; `completing-read'; the advice below plays the user typing the next answer. stdin is empty:
+;;; nothing in this run may block on a terminal read, and a prompt beyond the expected ones is
+;;; an error that names it, never a hang.
+;;;
+;;; Tasks are started with the documented `minicode-run', which is asynchronous: Emacs 28's
+;;; `jsonrpc-request' (jsonrpc 1.0.14) `throw's out of the process filter when its reply is
+;;; read, and any message that arrived in the same read (a turn's events, the explain answer)
+;;; stays unread in the process buffer until the server writes again. When a short turn ended
+;;; in that read, nothing more came and the wait below never ended (the old "hang").
 (require 'json)
 (require 'cl-lib)
+(load (getenv "MC_SNIPPET") nil t)
 
-;; The setup docs/editors/other.md gives: MiniCode asks once per edit (showMessageRequest);
-;; Eglot's own y/n for server edits is turned off so nothing is asked twice.
-(setq eglot-sync-connect 30
-      eglot-confirm-server-initiated-edits nil)
+(setq eglot-sync-connect 30)
 (defvar mc-ws (file-name-as-directory (getenv "MC_WS")))
-(add-to-list 'eglot-server-programs `((python-mode) . (,(getenv "MC_PY") "-m" "minicode_lsp" "serve")))
+(defvar mc-answers (split-string (or (getenv "MC_ANSWERS") "") "\n" t))
 
 (defvar mc-finished nil "Alist: turnId -> stopReason.")
 (defvar mc-messages nil "window/showMessage texts.")
@@ -24,13 +31,30 @@
 (cl-defmethod eglot-handle-notification :before (_s (_m (eql window/showMessage)) &key message &allow-other-keys)
   (push message mc-messages))
 
-;; The user types a line at the top of a.py while the second approval prompt is open.
-(advice-add 'completing-read :before
-            (lambda (prompt &rest _)
+(defvar mc-unexpected nil "Questions nobody expected, newest first (the test shows them).")
+(defun mc-fail (fmt &rest args)
+  "Record what went wrong and signal it. Inside Eglot's request handler the error becomes an
+error answer (a decline) to the server; `mc-unexpected' keeps the text for the test."
+  (let ((text (apply #'format fmt args)))
+    (push text mc-unexpected)
+    (signal 'error (list text))))
+
+(advice-add 'completing-read :around
+            (lambda (_orig prompt collection &rest _)
               (push prompt mc-prompts)
+              (unless mc-answers
+                (mc-fail "unexpected prompt #%d (no answer left): %s" (length mc-prompts) prompt))
+              ;; The user types a line at the top of a.py while the second prompt is open.
               (when (= (length mc-prompts) 2)
                 (with-current-buffer (get-file-buffer (expand-file-name "a.py" mc-ws))
-                  (save-excursion (goto-char (point-min)) (insert "# typed while the prompt was open\n"))))))
+                  (save-excursion (goto-char (point-min)) (insert "# typed while the prompt was open\n"))))
+              (let ((answer (pop mc-answers)))
+                (unless (member answer collection)
+                  (mc-fail "prompt #%d offers %S, not %S: %s" (length mc-prompts) collection answer prompt))
+                answer)))
+;; Any other question would read the (empty) stdin: make it a named failure too.
+(dolist (fn '(y-or-n-p yes-or-no-p read-from-minibuffer read-string))
+  (advice-add fn :before (lambda (prompt &rest _) (mc-fail "unexpected question: %s" prompt))))
 
 ;; Eglot sends didChange on an idle timer; batch Emacs is never idle, so a plain timer plays it.
 (run-at-time 0.5 0.5
@@ -40,39 +64,49 @@
                    (when (bound-and-true-p eglot--managed-mode)
                      (eglot--signal-textDocument/didChange))))))
 
-(defun mc-wait-turn (turn)
-  (let ((deadline (+ (float-time) 120)))
-    (while (and (not (assoc turn mc-finished)) (< (float-time) deadline))
+(defun mc-wait (what pred seconds)
+  (let ((deadline (+ (float-time) seconds)))
+    (while (and (not (funcall pred)) (< (float-time) deadline))
       (accept-process-output nil 0.1))
-    (cdr (assoc turn mc-finished))))
+    (or (funcall pred)
+        (mc-fail "%s: nothing after %d s; unread from the server: %S" what seconds
+                 (with-current-buffer (process-buffer (jsonrpc--process (eglot-current-server)))
+                   (buffer-substring-no-properties (point) (min (point-max) (+ (point) 800))))))))
 
-(defun mc-run (args)
-  (jsonrpc-request (eglot-current-server) :workspace/executeCommand
-                   `(:command "minicode.task.run" :arguments [,args]) :timeout 60))
+(defun mc-run (prompt &optional more)
+  "Start a task with the documented `minicode-run'; return its ids."
+  (let (ids)
+    (minicode-run prompt more (lambda (result) (setq ids result)))
+    (mc-wait (format "task.run %S" prompt) (lambda () ids) 30)))
+
+(defun mc-turn (ids)
+  (let ((turn (plist-get ids :turnId)))
+    (mc-wait (format "turn %s" turn) (lambda () (cdr (assoc turn mc-finished))) 30)))
 
 (let (result)
   (find-file (expand-file-name "a.py" mc-ws))
   (python-mode)
   (apply #'eglot (eglot--guess-contact))     ; eglot-ensure waits for a command loop batch mode never runs
-  (let ((deadline (+ (float-time) 60)))
-    (while (and (not (eglot-current-server)) (< (float-time) deadline))
-      (accept-process-output nil 0.2)))
   (condition-case err
-      (let* ((ids (mc-run '(:prompt "edit a.py twice and b.py once")))
-             (stop (mc-wait-turn (plist-get ids :turnId)))
-             (explain (mc-run '(:prompt "explain a.py" :showResult t :permissionMode "plan")))
-             (explain-stop (mc-wait-turn (plist-get explain :turnId)))
-             (follow (mc-run `(:prompt "and then?" :sessionId ,(plist-get explain :sessionId))))
-             (follow-stop (mc-wait-turn (plist-get follow :turnId))))
-        (accept-process-output nil 1.0)
-        (setq result
-              `((stop . ,stop) (explain . ,explain-stop) (followup . ,follow-stop)
-                (a_buffer . ,(with-current-buffer (get-file-buffer (expand-file-name "a.py" mc-ws))
-                               (buffer-substring-no-properties (point-min) (point-max))))
-                (b_buffer_open . ,(if (get-file-buffer (expand-file-name "b.py" mc-ws)) t :json-false))
-                (prompts . ,(vconcat (reverse mc-prompts)))
-                (messages . ,(vconcat (reverse mc-messages))))))
-    (error (setq result `((error . ,(format "%S" err)) (prompts . ,(vconcat (reverse mc-prompts)))))))
+      (progn
+        (mc-wait "connect" #'eglot-current-server 60)
+        (let* ((stop (mc-turn (mc-run "edit a.py twice and b.py once")))
+               (explain (mc-run "explain a.py" '(:showResult t :permissionMode "plan")))
+               (explain-stop (mc-turn explain))
+               (follow-stop (mc-turn (mc-run "and then?" `(:sessionId ,(plist-get explain :sessionId))))))
+          (accept-process-output nil 1.0)
+          (setq result
+                `((stop . ,stop) (explain . ,explain-stop) (followup . ,follow-stop)
+                  (a_buffer . ,(with-current-buffer (get-file-buffer (expand-file-name "a.py" mc-ws))
+                                 (buffer-substring-no-properties (point-min) (point-max))))
+                  (b_buffer_open . ,(if (get-file-buffer (expand-file-name "b.py" mc-ws)) t :json-false))
+                  (answers_left . ,(length mc-answers))
+                  (unexpected . ,(vconcat (reverse mc-unexpected)))
+                  (prompts . ,(vconcat (reverse mc-prompts)))
+                  (messages . ,(vconcat (reverse mc-messages)))))))
+    (error (setq result `((error . ,(error-message-string err)) (unexpected . ,(vconcat (reverse mc-unexpected)))
+                          (prompts . ,(vconcat (reverse mc-prompts)))
+                          (messages . ,(vconcat (reverse mc-messages)))))))
   (with-temp-file (getenv "MC_OUT") (insert (json-encode result)))
   (ignore-errors (eglot-shutdown (eglot-current-server)))
   (kill-emacs 0))
