@@ -9,7 +9,7 @@ Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/message
 ``POST /_control/enqueue`` (a list or one reply), ``GET /_control/requests``,
 ``POST /_control/reset`` (empty script and records).
 
-Script entries: ``{"text", "tool_calls", "usage", "chunk_delay_s", "delay_s", "stream"}``, e.g.
+Script entries: ``{"text", "tool_calls", "usage", "reasoning", "chunk_delay_s", "delay_s", "stream"}``, e.g.
 ``{"text": "Reading it.", "tool_calls": [{"name": "read_file", "arguments": {"path": "a.py"}}]}``
 (``"stream": false`` answers with plain JSON even to a streaming request) or a fault:
 ``{"fault": "delay", "seconds": S}`` (then answers with the entry's own text, or "done"),

@@ -1,7 +1,8 @@
 """Scripted replies rendered in the two wire formats the scripted model server speaks.
 
 A reply is data: ``{"text": "...", "tool_calls": [{"name": ..., "arguments": {...}}],
-"usage": {"input_tokens": N, "output_tokens": M}}``. Tool-call ``arguments`` may be a dict
+"usage": {"input_tokens": N, "output_tokens": M}, "reasoning": "..."}`` (``reasoning`` streams
+before the text as OpenAI-style ``reasoning_content`` deltas, as vLLM and DeepSeek send it). Tool-call ``arguments`` may be a dict
 (sent as JSON) or a string (sent verbatim, so a script can send broken JSON on purpose).
 """
 
@@ -28,6 +29,7 @@ class ScriptedReply:
     tool_calls: list[ScriptedCall] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    reasoning: str = ""
 
     @property
     def finish_openai(self) -> str:
@@ -54,6 +56,7 @@ def normalize(entry: dict[str, Any], request_body: dict[str, Any]) -> ScriptedRe
         tool_calls=calls,
         input_tokens=int(usage.get("input_tokens", max(1, prompt_size // 4))),
         output_tokens=int(usage.get("output_tokens", max(1, len(text) // 4 + 10 * len(calls)))),
+        reasoning=str(entry.get("reasoning", "")),
     )
 
 
@@ -105,6 +108,7 @@ def openai_stream(r: ScriptedReply, model: str, include_usage: bool) -> list[byt
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"reasoning_content": p}) for p in pieces(r.reasoning)]
     out += [chunk({"content": p}) for p in pieces(r.text)]
     for i, c in enumerate(r.tool_calls):
         out.append(chunk({"tool_calls": [{"index": i, "id": c.id, "type": "function",

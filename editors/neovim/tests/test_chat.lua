@@ -114,6 +114,33 @@ H.async(function()
   reqs = vim.tbl_filter(function(r) return r.wire ~= "" end, H.model_requests())
   local last_req = vim.json.encode(reqs[#reqs].body)
   H.check(last_req:find("tidy a.py", 1, true) and last_req:find("and now?", 1, true), "the model saw the earlier turn")
+  -- a slow model: "waiting for the model" shows above the prompt, then goes; its reasoning is
+  -- a folded section, never part of the answer
+  last = vim.api.nvim_buf_line_count(b)
+  vim.api.nvim_buf_set_lines(b, last - 1, last, false, { "think first" })
+  vim.api.nvim_set_current_win(win)
+  vim.api.nvim_win_set_cursor(win, { last, 0 })
+  vim.cmd("normal \r")
+  H.check(H.poll(15000, function() return chat.waiting() end), "model.waiting shows in the chat while the model is silent",
+    H.event_types(rec))
+  H.check((chat.waiting() or ""):find("waiting for the model: %d+ s, scripted"), "it says how long and which provider",
+    chat.waiting())
+  H.check(H.poll(30000, function() return finished_count() == 3 end), "turn 3 finished")
+  H.check(chat.waiting() == nil, "the waiting line is gone once the model answered")
+  lines = chat.lines()
+  local thought_row
+  for i, l in ipairs(lines) do
+    if l:find("∴ thinking", 1, true) then
+      thought_row = i
+    end
+  end
+  H.check(thought_row and lines[thought_row + 1] == "    The user asks for a short answer."
+    and lines[thought_row + 2] == "    One line will do.", "the reasoning is a section of its own", lines)
+  H.check(thought_row and vim.fn.foldclosed(thought_row + 1) == thought_row, "folded by default",
+    thought_row and vim.fn.foldclosed(thought_row + 1))
+  text = table.concat(chat.transcript_lines(), "\n")
+  H.check(text:find("One line will do.\n\nShort answer.", 1, true), "the answer follows as its own paragraph", text)
+
   -- ? opens help
   vim.api.nvim_set_current_win(win)
   vim.cmd("normal ?")

@@ -36,10 +36,12 @@ local ns = vim.api.nvim_create_namespace("minicode.chat")
 ---@field bufnr? integer
 ---@field session? string the session shown (a prompt continues it)
 ---@field in_text boolean the last thing written was streamed text
+---@field in_thought boolean the last thing written was streamed reasoning (a folded section)
+---@field waiting_mark? integer the "waiting for the model" line (virtual, above the prompt)
 ---@field tools table<string, {header: integer, stop: integer, name: string, path?: string, before?: string[]|false}>
 ---@field items table<integer, minicode.ChatItem> extmark id -> item
 ---@field last_file_buf? integer the file buffer the user was in before the chat
-local S = { bufnr = nil, session = nil, in_text = false, tools = {}, items = {} }
+local S = { bufnr = nil, session = nil, in_text = false, in_thought = false, tools = {}, items = {} }
 
 -- ------------------------------------------------------------------ buffer
 
@@ -204,7 +206,7 @@ end
 ---@return string
 function M.foldexpr(lnum)
   local line = vim.fn.getline(lnum)
-  if vim.startswith(line, "⚙ ") then
+  if vim.startswith(line, "⚙ ") or vim.startswith(line, "∴ ") then
     return ">1"
   end
   if vim.startswith(line, "    ") then
@@ -426,12 +428,98 @@ local function on_turn_finished(ev, d)
   vim.api.nvim_buf_set_extmark(S.bufnr, ns, row, 0, { line_hl_group = ok and "MiniCodeStop" or "MiniCodeError" })
 end
 
+--- Append streamed reasoning to the thought section (its lines indented: they fold under it).
+---@param text string
+local function append_thought(text)
+  modify(function(row)
+    local last = vim.api.nvim_buf_get_lines(S.bufnr, row - 1, row, false)[1] or ""
+    local parts = vim.split(last .. text, "\n", { plain = true })
+    for i = 2, #parts do
+      parts[i] = "    " .. parts[i]
+    end
+    vim.api.nvim_buf_set_lines(S.bufnr, row - 1, row, false, parts)
+  end)
+end
+
+--- Start a thought section: "∴ thinking" and its (indented) text, folded in every window.
+local function start_thought()
+  local row = append({ "", "∴ thinking (za shows it)", "    " })
+  vim.api.nvim_buf_set_extmark(S.bufnr, ns, row + 1, 0, { line_hl_group = "MiniCodeThought" })
+  S.in_thought = true
+  S.thought_row = row + 1
+end
+
+--- Close the thought section's fold in the windows showing the chat (folded by default).
+local function fold_thought()
+  local row = S.thought_row
+  if not row then
+    return
+  end
+  for _, win in ipairs(vim.fn.win_findbuf(S.bufnr)) do
+    pcall(vim.api.nvim_win_call, win, function()
+      if vim.fn.foldclosed(row + 1) == -1 then
+        vim.cmd(("silent! %dfoldclose"):format(row + 1))
+      end
+    end)
+  end
+end
+
+--- Show (or clear, with nil) the "waiting for the model" line above the prompt: virtual, it
+--- goes away as soon as the model answers.
+---@param text? string
+local function show_waiting(text)
+  if S.waiting_mark then
+    pcall(vim.api.nvim_buf_del_extmark, S.bufnr, ns, S.waiting_mark)
+    S.waiting_mark = nil
+  end
+  if text then
+    S.waiting_mark = vim.api.nvim_buf_set_extmark(S.bufnr, ns, sep_row(), 0, {
+      virt_lines = { { { text, "MiniCodeWaiting" } } },
+      virt_lines_above = true,
+    })
+  end
+end
+
+--- The "waiting for the model" line shown now (nil: none), for tests and statuslines.
+---@return string?
+function M.waiting()
+  if not (valid() and S.waiting_mark) then
+    return nil
+  end
+  local m = vim.api.nvim_buf_get_extmark_by_id(S.bufnr, ns, S.waiting_mark, { details = true })
+  local vl = m[3] and m[3].virt_lines
+  return vl and vl[1] and vl[1][1] and vl[1][1][1] or nil
+end
+
 --- Render one event into the chat.
 ---@param ev minicode.Event
 function M.render_event(ev)
   M.buffer()
   local d = type(ev.data) == "table" and ev.data or {}
   local t = ev.type
+  if t == T.model_waiting then
+    local secs = tonumber(d.seconds) or 0
+    local provider = type(d.provider) == "string" and d.provider ~= "" and (", " .. d.provider) or ""
+    show_waiting(("⏳ waiting for the model: %d s%s"):format(secs, provider))
+    return
+  end
+  show_waiting(nil)
+  if t == T.thought_delta then
+    local text = d.text or d.delta
+    if type(text) == "string" and text ~= "" then
+      local first = not S.in_thought
+      if first then
+        start_thought()
+      end
+      append_thought(text)
+      if first then
+        fold_thought() -- once: a fold the user opened stays open while the reasoning streams
+      end
+    end
+    S.in_text = false
+    return
+  end
+  S.in_thought = false
   if t == T.text_delta then
     local text = d.text or d.delta
     if type(text) == "string" and text ~= "" then
@@ -497,6 +585,14 @@ local function setup_window(win)
   vim.wo[win].foldtext = ""
   vim.wo[win].foldlevel = require("minicode.config").options.chat.fold_tools and 0 or 99
   vim.wo[win].conceallevel = 0
+  -- the model's reasoning starts folded here too
+  vim.api.nvim_win_call(win, function()
+    for i, l in ipairs(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false)) do
+      if vim.startswith(l, "∴ ") and vim.fn.foldclosed(i) == -1 then
+        vim.cmd(("silent! %dfoldclose"):format(i))
+      end
+    end
+  end)
 end
 
 --- Open the chat in a split (or return its window); `focus` moves the cursor into its prompt.
@@ -529,7 +625,7 @@ function M.new()
   if valid() then
     vim.api.nvim_buf_set_lines(S.bufnr, 0, -1, false, {})
     vim.api.nvim_buf_clear_namespace(S.bufnr, ns, 0, -1)
-    S.tools, S.items, S.in_text = {}, {}, false
+    S.tools, S.items, S.in_text, S.in_thought, S.waiting_mark, S.thought_row = {}, {}, false, false, nil, nil
     setup_buffer(S.bufnr)
   end
   S.session = nil
