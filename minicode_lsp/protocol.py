@@ -111,6 +111,9 @@ class TaskContext(Model):
     range: Range | None = None
     diagnostics: list[dict[str, Any]] = Field(default_factory=list)
     selection_text: str | None = None
+    # Files the user mentioned (`@path` in a chat prompt): file URIs; those outside the
+    # workspace are left out of the model's context note.
+    files: list[str] = Field(default_factory=list, max_length=100)
 
 
 class TaskRunArgs(StrictArgs):

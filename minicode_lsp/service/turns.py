@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from ..protocol import (
     TaskRunArgs,
 )
 from .checkpointing import TurnCheckpoints
+from .errors import InvalidParams, OutsideWorkspace
 from .local_context import window_for
 from .turn_memory import load_working_memory, propose_memories
 from .workspace_fs import WorkspaceFileSystem, unsaved_in_editor
@@ -175,7 +177,22 @@ def read_instructions(root: Path, user_dir: Path | None) -> tuple[str, list[str]
     return "\n\n".join(parts), sources
 
 
-def context_note(args: TaskRunArgs) -> str:
+def mentioned_files(files: list[str], path_of: Callable[[str], Path], root: Path) -> list[str]:
+    """The workspace-relative paths of the files a prompt mentioned (a URI outside the
+    workspace, or not a file URI, is left out: a client's list is not trusted)."""
+    out: list[str] = []
+    for uri in files:
+        try:
+            rel = path_of(uri).relative_to(root).as_posix()
+        except (InvalidParams, OutsideWorkspace, ValueError):
+            log.info("a mentioned file outside the workspace is left out: %s", uri[:200])
+            continue
+        if rel not in out:
+            out.append(rel)
+    return out
+
+
+def context_note(args: TaskRunArgs, path_of: Callable[[str], Path] | None = None, root: Path | None = None) -> str:
     ctx = args.context
     if ctx is None:
         return ""
@@ -190,6 +207,9 @@ def context_note(args: TaskRunArgs) -> str:
     for d in ctx.diagnostics:
         rng = d.get("range", {}).get("start", {})
         lines.append(f"Diagnostic at line {rng.get('line', 0) + 1}: {d.get('message', '')}")
+    mentioned = mentioned_files(ctx.files, path_of, root) if path_of and root else []
+    if mentioned:
+        lines.append("Files the user mentioned (read them before relying on them): " + ", ".join(mentioned))
     return "\n".join(lines)
 
 
@@ -412,7 +432,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
             settings=turn_settings,
             cancel=running.cancel,
             instructions=instructions,
-            context_note=context_note(args),
+            context_note=context_note(args, svc.path_of_uri, svc.root),
             working_memory=load_working_memory(svc, session_id),
         )
         if settings.memory.reflection and outcome.stop_reason == "done":

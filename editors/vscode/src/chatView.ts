@@ -28,7 +28,9 @@ import {
   type ApprovalFile,
   type ChatSession,
 } from './model/chat';
+import { MentionSource } from './mentionSource';
 import { basename } from './model/format';
+import type { MentionItem } from './model/mentions';
 import { problems } from './model/readiness';
 import { Commands, EventTypes } from './protocol';
 import type {
@@ -68,7 +70,8 @@ type FromWebview =
   | { type: 'previewRewind'; groupId: string }
   | { type: 'openFile'; uri: string }
   | { type: 'command'; command: string }
-  | { type: 'painted'; samples: number[] };
+  | { type: 'painted'; samples: number[] }
+  | { type: 'mentions'; id: number; query: string };
 
 function roots(): string[] {
   return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
@@ -118,6 +121,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   /** When this extension host received that event (ms): splits the latency into before/after it. */
   private lastTextRecv: number | undefined;
   private readonly docs = new VirtualDocuments('minicode-approval');
+  private readonly mentions: MentionSource;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly runningEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeRunning = this.runningEmitter.event;
@@ -128,9 +132,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly server: ServerManager,
     private readonly rewind: RewindPreviewer,
-    private readonly editorContext: () => TaskContext | undefined,
+    editorContext: () => TaskContext | undefined,
     private readonly marks?: AgentMarks,
   ) {
+    this.mentions = new MentionSource(editorContext, (d) => server.diagnosticToLsp(d));
     this.mode = (vscode.workspace.getConfiguration('minicode').get<PermissionMode>('agent.permissionMode') ?? 'ask') as PermissionMode;
     this.disposables.push(
       vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, this, { webviewOptions: { retainContextWhenHidden: true } }),
@@ -318,7 +323,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (!prompt) return;
     const request: TaskRunArgs = { prompt, permissionMode: mode ?? this.mode };
     if (this.shown && !this.running.has(this.shown)) request.sessionId = this.shown;
-    const context = this.editorContext();
+    // the editor's file and selection, and what the prompt mentions (`@path`, `@selection`, `@problems`)
+    const context = await this.mentions.contextFor(prompt);
     if (context) request.context = context;
     const result = await this.server.execute(Commands.taskRun, request);
     log.info(`task started: session ${result.sessionId} turn ${result.turnId}`);
@@ -458,6 +464,11 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (p.sessionId === this.shown) this.scheduleFlush();
   }
 
+  /** The suggestions for what follows an `@` in the prompt. */
+  mentionSuggestions(query: string): Promise<MentionItem[]> {
+    return this.mentions.suggestions(query.slice(0, 200));
+  }
+
   /** Approvals waiting now (for tests and the bench). */
   pendingApprovals(): string[] {
     return [...this.pending.keys()];
@@ -520,6 +531,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
           break;
         case 'command':
           if (m.command.startsWith('minicode.') || m.command.startsWith('workbench.action.openSettings')) await vscode.commands.executeCommand(m.command);
+          break;
+        case 'mentions':
+          this.post({ type: 'mentionItems', id: m.id, items: await this.mentionSuggestions(String(m.query ?? '')) });
           break;
         case 'painted':
           this.paintSamples.push(...m.samples);

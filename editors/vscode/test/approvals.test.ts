@@ -184,6 +184,7 @@ describe('the chat view answers the server\'s approval requests', () => {
     const onMessage = (m: unknown) => (chat as unknown as { onMessage(m: unknown): Promise<void> }).onMessage(m);
     const first = onMessage({ type: 'send', text: 'Fix calc' });
     const second = onMessage({ type: 'send', text: 'Fix calc' });
+    await vi.waitFor(() => expect(server.execute).toHaveBeenCalled()); // the context is gathered first
     release({ sessionId: 's2', turnId: 't9' });
     await Promise.all([first, second]);
     expect(server.execute).toHaveBeenCalledTimes(1);

@@ -12,8 +12,11 @@ import {
   reduceEvent,
   settleApproval,
   startChatTurn,
+  thoughtLabel,
   toolHeadline,
   turnFooter,
+  turnStatus,
+  type ThoughtItem,
   type ToolItem,
 } from '../src/model/chat';
 import type { MinicodeEvent, ReplayEvent } from '../src/protocol';
@@ -219,5 +222,37 @@ describe('■ cancels the running turn', () => {
     expect(cancelTarget(['run1', 'run2'], 'idle', 'run1')).toBe('run1');
     expect(cancelTarget(['run1', 'run2'], 'idle')).toBeUndefined();
     expect(cancelTarget([], 'x', 'x')).toBeUndefined();
+  });
+});
+
+describe('chat model: the model\'s reasoning and its silences', () => {
+  it('thought.delta streams into one folded thought, finished by what comes next; it is never answer text', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 'tw'));
+    reduceEvent(s, ev('thought.delta', { text: 'Check ' }, 'tw'));
+    reduceEvent(s, ev('thought.delta', { text: 'the sign.' }, 'tw'));
+    expect(s.turns[0].items).toMatchObject([{ kind: 'thought', text: 'Check the sign.', done: false }]);
+    expect(thoughtLabel(s.turns[0].items[0] as ThoughtItem)).toBe('Thinking…');
+    reduceEvent(s, ev('text.delta', { text: 'Fixed.' }, 'tw'));
+    expect(s.turns[0].items).toMatchObject([{ kind: 'thought', done: true }, { kind: 'text', text: 'Fixed.' }]);
+    expect(thoughtLabel(s.turns[0].items[0] as ThoughtItem)).toBe('Thought (3 words)');
+    reduceEvent(s, ev('thought.delta', { text: 'again' }, 'tw'));
+    reduceEvent(s, ev('turn.finished', { stopReason: 'done' }, 'tw'));
+    expect(s.turns[0].items[2]).toMatchObject({ kind: 'thought', text: 'again', done: true });
+  });
+
+  it('model.waiting shows how long the model has not answered, until it answers', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 'tm'));
+    expect(turnStatus(s.turns[0])).toBe('Working…');
+    reduceEvent(s, ev('model.waiting', { seconds: 5, provider: 'ollama' }, 'tm'));
+    reduceEvent(s, ev('context.usage', { used: 10 }, 'tm'));
+    reduceEvent(s, ev('model.waiting', { seconds: 10.2, provider: 'ollama' }, 'tm'));
+    expect(turnStatus(s.turns[0])).toBe('Waiting for the model (ollama)… 10 s');
+    reduceEvent(s, ev('text.delta', { text: 'Hi' }, 'tm'));
+    expect(s.turns[0].waiting).toBeUndefined();
+    expect(turnStatus(s.turns[0])).toBe('Working…');
+    reduceEvent(s, ev('turn.finished', { stopReason: 'done' }, 'tm'));
+    expect(turnStatus(s.turns[0])).toBe('');
   });
 });

@@ -36,6 +36,14 @@ export interface TextItem {
   rev: number;
   text: string;
 }
+/** The model's reasoning (`thought.delta`): shown folded; `done` once something came after it. */
+export interface ThoughtItem {
+  kind: 'thought';
+  id: string;
+  rev: number;
+  text: string;
+  done: boolean;
+}
 export interface ToolItem {
   kind: 'tool';
   id: string;
@@ -69,7 +77,7 @@ export interface NoteItem {
   text: string;
   hint?: string;
 }
-export type ChatItem = TextItem | ToolItem | CheckpointItem | NoteItem;
+export type ChatItem = TextItem | ThoughtItem | ToolItem | CheckpointItem | NoteItem;
 
 export interface ChatTurn {
   turnId: string;
@@ -83,6 +91,8 @@ export interface ChatTurn {
   error?: string;
   startedAt?: number;
   finishedAt?: number;
+  /** `model.waiting`: the model has not answered for `seconds` (cleared by what comes next). */
+  waiting?: { seconds: number; provider?: string };
   lastSeq: number;
   rev: number;
 }
@@ -171,9 +181,19 @@ function touch(s: ChatSession, turn: ChatTurn, item?: ChatItem): void {
   if (item) item.rev = s.rev;
 }
 
-type NewItem = Omit<TextItem, 'id' | 'rev'> | Omit<ToolItem, 'id' | 'rev'> | Omit<CheckpointItem, 'id' | 'rev'> | Omit<NoteItem, 'id' | 'rev'>;
+type NewItem = Omit<TextItem, 'id' | 'rev'> | Omit<ThoughtItem, 'id' | 'rev'> | Omit<ToolItem, 'id' | 'rev'> | Omit<CheckpointItem, 'id' | 'rev'> | Omit<NoteItem, 'id' | 'rev'>;
+
+/** A thought still streaming at the end of the turn is finished by whatever comes next. */
+function endThought(s: ChatSession, turn: ChatTurn): void {
+  const last = turn.items[turn.items.length - 1];
+  if (last?.kind === 'thought' && !last.done) {
+    last.done = true;
+    touch(s, turn, last);
+  }
+}
 
 function push(s: ChatSession, turn: ChatTurn, item: NewItem): ChatItem {
+  endThought(s, turn);
   const full = { ...item, id: `${turn.turnId}:${turn.items.length}`, rev: 0 } as ChatItem;
   turn.items.push(full);
   touch(s, turn, full);
@@ -210,6 +230,10 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
   }
   const data = (ev.data ?? {}) as Record<string, unknown>;
   const at = typeof ev.at === 'number' ? ev.at : undefined;
+  if (turn.waiting && ev.type !== EventTypes.modelWaiting && ev.type !== EventTypes.contextUsage) {
+    turn.waiting = undefined; // the model answered
+    touch(s, turn);
+  }
   switch (ev.type) {
     case EventTypes.turnStarted: {
       turn.prompt = str(data.prompt) ?? turn.prompt;
@@ -227,6 +251,22 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
         last.text += text;
         touch(s, turn, last);
       } else push(s, turn, { kind: 'text', text });
+      break;
+    }
+    case EventTypes.thoughtDelta: {
+      const text = str(data.text) ?? '';
+      if (!text) break;
+      const last = turn.items[turn.items.length - 1];
+      if (last?.kind === 'thought' && !last.done) {
+        last.text += text;
+        touch(s, turn, last);
+      } else push(s, turn, { kind: 'thought', text, done: false });
+      break;
+    }
+    case EventTypes.modelWaiting: {
+      const seconds = typeof data.seconds === 'number' && Number.isFinite(data.seconds) ? Math.max(0, Math.round(data.seconds)) : 0;
+      turn.waiting = { seconds, provider: str(data.provider) };
+      touch(s, turn);
       break;
     }
     case EventTypes.toolStarted: {
@@ -317,6 +357,7 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       break;
     }
     case EventTypes.turnFinished: {
+      endThought(s, turn);
       turn.finished = true;
       turn.stopReason = str(data.stopReason) ?? turn.stopReason;
       if (data.usage && typeof data.usage === 'object') turn.usage = data.usage as Record<string, number>;
@@ -403,6 +444,21 @@ export function turnFooter(turn: ChatTurn): string {
   return parts.join(' · ');
 }
 
+/** The line under a running turn: working, or how long the model has not answered. */
+export function turnStatus(turn: ChatTurn): string {
+  if (turn.finished) return '';
+  const w = turn.waiting;
+  if (!w) return 'Working…';
+  return `Waiting for the model${w.provider ? ` (${w.provider})` : ''}… ${w.seconds} s`;
+}
+
+/** What a thought's fold says: still thinking, or how long the thought is. */
+export function thoughtLabel(item: ThoughtItem): string {
+  if (!item.done) return 'Thinking…';
+  const words = item.text.trim().split(/\s+/).filter(Boolean).length;
+  return `Thought (${words} ${words === 1 ? 'word' : 'words'})`;
+}
+
 /** What a tool card says in one line (the webview adds the buttons). */
 export function toolHeadline(card: ToolItem): string {
   const done = card.status !== 'running';
@@ -415,6 +471,39 @@ export function toolHeadline(card: ToolItem): string {
   if (card.tool === 'edit' && card.stats) head += ` ${statsText(card.stats)}`;
   if (card.tool === 'command' && card.exitCode !== undefined) head += ` — exit code ${card.exitCode}`;
   return head;
+}
+
+export interface Announcement {
+  /** Said once: the page remembers the keys it has announced. */
+  key: string;
+  text: string;
+  /** An approval waits for the user: said at once (role=alert), not after what is being read. */
+  urgent?: boolean;
+}
+
+/**
+ * What a screen reader is told about a turn (the conversation itself is not a live region:
+ * each streamed word would be read): it started, it waits for the model, an approval waits
+ * for the user, a tool failed, and at its end the answer's last words and how it ended.
+ */
+export function announcements(turn: ChatTurn): Announcement[] {
+  const out: Announcement[] = [{ key: `${turn.turnId}:start`, text: 'MiniCode is working.' }];
+  for (const item of turn.items) {
+    if (item.kind !== 'tool') continue;
+    const a = item.approval;
+    if (a?.state === 'pending') {
+      const what = a.request === 'edit' ? `Apply this edit? ${(a.files ?? []).map((f) => `${f.path} +${f.added} -${f.removed}`).join(', ') || a.path || ''}` : `Run this command? ${a.command ?? item.target}`;
+      out.push({ key: `${item.id}:approval:${a.id}`, text: `Approval needed. ${what.trim()}`, urgent: true });
+    }
+    if (item.status === 'failed') out.push({ key: `${item.id}:failed`, text: `Failed: ${toolHeadline(item)}` });
+  }
+  if (turn.waiting) out.push({ key: `${turn.turnId}:waiting:${turn.items.length}`, text: `Waiting for the model${turn.waiting.provider ? ` (${turn.waiting.provider})` : ''}.` });
+  if (turn.finished) {
+    const last = [...turn.items].reverse().find((i): i is TextItem => i.kind === 'text');
+    const answer = last ? truncate(last.text.trim(), 400) : '';
+    out.push({ key: `${turn.turnId}:end`, text: `${answer ? `${answer} ` : ''}Turn ended: ${turnFooter(turn)}.` });
+  }
+  return out;
 }
 
 /** Outputs longer than this many lines are folded in the card. */

@@ -3,9 +3,10 @@
 // Markdown goes through markdown-it with raw HTML disabled; everything else is built with
 // textContent, never innerHTML from data. The CSP allows only this script (by nonce).
 import { createMarkdown } from '../model/markdown';
-import type { ChatItem, ChatSession, ChatTurn, ToolItem, TurnPatch } from '../model/chat';
-import { applyPatch, isLong, toolHeadline, turnFooter } from '../model/chat';
+import type { ChatItem, ChatSession, ChatTurn, ThoughtItem, ToolItem, TurnPatch } from '../model/chat';
+import { announcements, applyPatch, isLong, thoughtLabel, toolHeadline, turnFooter, turnStatus } from '../model/chat';
 import { displayPath } from '../model/format';
+import { insertMention, mentionAt, type MentionItem } from '../model/mentions';
 
 declare function acquireVsCodeApi(): { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -43,12 +44,14 @@ function icon(name: string): HTMLElement {
   return i;
 }
 
-function button(label: string, onClick: () => void, opts: { icon?: string; cls?: string; title?: string } = {}): HTMLButtonElement {
+function button(label: string, onClick: () => void, opts: { icon?: string; cls?: string; title?: string; aria?: string } = {}): HTMLButtonElement {
   const b = el('button', opts.cls ?? 'secondary');
   b.type = 'button';
   if (opts.icon) b.append(icon(opts.icon));
   b.append(document.createTextNode(label));
   if (opts.title) b.title = opts.title;
+  // several "Open diff" buttons on one page: each says which file
+  if (opts.aria) b.setAttribute('aria-label', opts.aria);
   b.addEventListener('click', (e) => {
     e.preventDefault();
     onClick();
@@ -66,7 +69,9 @@ newChat.setAttribute('aria-label', 'New chat');
 header.append(titleEl, providerEl, newChat);
 const log = el('div', 'log');
 log.setAttribute('role', 'log');
-log.setAttribute('aria-live', 'polite');
+log.setAttribute('aria-live', 'off');
+log.setAttribute('aria-label', 'Conversation');
+log.tabIndex = 0; // scrollable with the keyboard
 const empty = el('div', 'empty', 'Ask MiniCode to do something in this workspace. The current file and selection go along as context.');
 const composer = el('form', 'composer');
 const input = el('textarea', 'prompt');
@@ -83,9 +88,27 @@ for (const [value, label] of [['plan', 'Plan (read-only)'], ['ask', 'Ask before 
 }
 const send = button('Send', () => submit(), { icon: 'send', cls: 'primary send' });
 const stop = button('Stop', () => vscode.postMessage({ type: 'stop' }), { icon: 'debug-stop', cls: 'secondary stop' });
-controls.append(modeSel, el('span', 'spacer'), stop, send);
-composer.append(input, controls);
-app.append(header, log, composer);
+const mentionButton = button('', () => startMention(), { icon: 'mention', cls: 'icon mention', title: 'Mention a file, the selection or the Problems (@)' });
+mentionButton.setAttribute('aria-label', 'Mention a file, the selection or the Problems');
+controls.append(modeSel, mentionButton, el('span', 'spacer'), stop, send);
+// the suggestions for the `@` being typed (a listbox the prompt controls: arrows move, Enter/Tab pick, Escape closes)
+const mentionList = el('div', 'mentions');
+mentionList.id = 'mention-list';
+mentionList.setAttribute('role', 'listbox');
+mentionList.setAttribute('aria-label', 'Files and context to mention');
+mentionList.hidden = true;
+input.setAttribute('aria-autocomplete', 'list');
+input.setAttribute('aria-controls', mentionList.id);
+input.setAttribute('aria-expanded', 'false');
+composer.append(mentionList, input, controls);
+// what a screen reader hears of the turn (the log itself is not live: each streamed word would be read)
+const announcer = el('div', 'sr-only');
+announcer.setAttribute('role', 'status');
+announcer.setAttribute('aria-live', 'polite');
+announcer.setAttribute('aria-atomic', 'true');
+const alertEl = el('div', 'sr-only');
+alertEl.setAttribute('role', 'alert');
+app.append(header, log, composer, announcer, alertEl);
 
 /** A prompt was sent and the extension has not answered yet: Enter and Send do nothing. */
 let sending = false;
@@ -97,18 +120,120 @@ function submit(): void {
   send.disabled = true;
   vscode.postMessage({ type: 'send', text, mode: modeSel.value });
   input.value = '';
+  closeMentions();
 }
 composer.addEventListener('submit', (e) => {
   e.preventDefault();
   submit();
 });
 input.addEventListener('keydown', (e) => {
+  if (!mentionList.hidden && !e.isComposing) {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const n = mentionItems.length;
+      setActive((activeMention + (e.key === 'ArrowDown' ? 1 : n - 1)) % n);
+      return;
+    }
+    if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey) {
+      e.preventDefault();
+      pickMention(activeMention);
+      return;
+    }
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      closeMentions();
+      return;
+    }
+  }
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     submit();
   }
 });
 modeSel.addEventListener('change', () => vscode.postMessage({ type: 'mode', mode: modeSel.value }));
+
+// ------------------------------------------------------------------ @ mentions
+let mentionItems: MentionItem[] = [];
+let activeMention = 0;
+let mentionQuery: { start: number; query: string } | undefined;
+let mentionRequest = 0;
+
+function updateMention(): void {
+  const at = mentionAt(input.value, input.selectionStart ?? input.value.length);
+  if (!at) return closeMentions();
+  mentionQuery = at;
+  vscode.postMessage({ type: 'mentions', id: ++mentionRequest, query: at.query });
+}
+
+/** The @ button: an `@` at the caret (after a space) and its suggestions. */
+function startMention(): void {
+  const caret = input.selectionStart ?? input.value.length;
+  const before = input.value.slice(0, caret);
+  const insert = before && !/\s$/.test(before) ? ' @' : '@';
+  input.value = before + insert + input.value.slice(caret);
+  input.focus();
+  input.setSelectionRange(caret + insert.length, caret + insert.length);
+  updateMention();
+}
+
+function setActive(i: number): void {
+  activeMention = i;
+  mentionList.querySelectorAll('[role="option"]').forEach((o, k) => {
+    o.setAttribute('aria-selected', String(k === i));
+    o.classList.toggle('active', k === i);
+    if (k === i) (o as HTMLElement).scrollIntoView?.({ block: 'nearest' });
+  });
+  input.setAttribute('aria-activedescendant', `mention-${i}`);
+}
+
+const MENTION_ICON: Record<string, string> = { file: 'file', selection: 'selection', problems: 'warning' };
+
+function showMentions(items: MentionItem[]): void {
+  mentionItems = items;
+  if (!items.length) return closeMentions();
+  mentionList.replaceChildren(
+    ...items.map((item, i) => {
+      const o = el('div', 'option');
+      o.id = `mention-${i}`;
+      o.setAttribute('role', 'option');
+      o.append(icon(MENTION_ICON[item.kind] ?? 'file'), el('span', 'insert', item.kind === 'file' ? item.insert.slice(item.insert.lastIndexOf('/') + 1) : `@${item.insert}`));
+      if (item.detail) o.append(el('span', 'detail', item.detail));
+      // a click picks without taking the focus from the prompt
+      o.addEventListener('mousedown', (e) => {
+        e.preventDefault();
+        pickMention(i);
+      });
+      return o;
+    }),
+  );
+  mentionList.hidden = false;
+  input.setAttribute('aria-expanded', 'true');
+  setActive(0);
+}
+
+function closeMentions(): void {
+  mentionQuery = undefined;
+  mentionItems = [];
+  mentionList.hidden = true;
+  mentionList.replaceChildren();
+  input.setAttribute('aria-expanded', 'false');
+  input.removeAttribute('aria-activedescendant');
+}
+
+function pickMention(i: number): void {
+  const item = mentionItems[i];
+  const at = mentionQuery;
+  if (!item || !at) return closeMentions();
+  const r = insertMention(input.value, at.start, input.selectionStart ?? input.value.length, item.insert);
+  input.value = r.text;
+  input.setSelectionRange(r.caret, r.caret);
+  closeMentions();
+  input.focus();
+}
+
+input.addEventListener('input', updateMention);
+input.addEventListener('blur', () => setTimeout(() => document.activeElement !== input && closeMentions(), 0));
 
 // ------------------------------------------------------------------ rendering
 /** Rendered item elements by id, with the rev they show. */
@@ -124,6 +249,14 @@ function renderMarkdown(text: string): HTMLElement {
   div.innerHTML = md.render(text); // markdown-it output, html disabled: no raw HTML from the model
   return div;
 }
+
+// Escape anywhere in the conversation: back to the prompt
+log.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') {
+    e.preventDefault();
+    input.focus();
+  }
+});
 
 // links in the rendered Markdown: file links open through the extension, others not at all
 log.addEventListener('click', (e) => {
@@ -153,7 +286,7 @@ function renderApproval(card: ToolItem, box: HTMLElement): void {
   for (const f of a.files ?? []) {
     const row = el('div', 'file-row');
     row.append(el('span', 'path', f.path), el('span', 'stats', `+${f.added} -${f.removed}`));
-    if (a.state === 'pending' && a.id) row.append(button('Open diff', () => vscode.postMessage({ type: 'openApprovalDiff', id: a.id, uri: f.uri }), { icon: 'diff', cls: 'link' }));
+    if (a.state === 'pending' && a.id) row.append(button('Open diff', () => vscode.postMessage({ type: 'openApprovalDiff', id: a.id, uri: f.uri }), { icon: 'diff', cls: 'link', aria: `Open diff of ${f.path}` }));
     wrap.append(row);
     if (a.state === 'pending') wrap.append(diffBlock(f.diff));
   }
@@ -161,6 +294,8 @@ function renderApproval(card: ToolItem, box: HTMLElement): void {
     const id = a.id;
     const q = el('div', 'question', a.request === 'edit' ? 'Apply this edit?' : 'Run this command?');
     const buttons = el('div', 'buttons');
+    buttons.setAttribute('role', 'group');
+    buttons.setAttribute('aria-label', q.textContent ?? '');
     const approve = button('Approve', () => vscode.postMessage({ type: 'decide', id, decision: 'approve' }), { icon: 'check', cls: 'primary approve' });
     buttons.append(
       approve,
@@ -193,7 +328,7 @@ function renderTool(card: ToolItem): HTMLElement {
       const row = el('div', 'file-row');
       row.append(el('span', 'path', `${f.action} ${path(f.uri)}`));
       const groupId = card.groupId;
-      row.append(button('Open diff', () => vscode.postMessage({ type: 'openDiff', groupId, uri: f.uri }), { icon: 'diff', cls: 'link' }));
+      row.append(button('Open diff', () => vscode.postMessage({ type: 'openDiff', groupId, uri: f.uri }), { icon: 'diff', cls: 'link', aria: `Open diff of ${path(f.uri)}` }));
       box.append(row);
     }
   }
@@ -208,16 +343,36 @@ function renderTool(card: ToolItem): HTMLElement {
   return box;
 }
 
+/** The model's reasoning: folded (a <details> the keyboard opens with Enter/Space). */
+function renderThought(item: ThoughtItem): HTMLElement {
+  const det = el('details', 'thought');
+  const summary = el('summary');
+  summary.append(icon(item.done ? 'lightbulb' : 'loading codicon-modifier-spin'), el('span', 'label', thoughtLabel(item)));
+  det.append(summary, el('div', 'thought-text', item.text));
+  return det;
+}
+
+function updateThought(node: HTMLElement, item: ThoughtItem): void {
+  const label = node.querySelector('summary .label');
+  if (label) label.textContent = thoughtLabel(item);
+  const text = node.querySelector('.thought-text');
+  if (text) text.textContent = item.text;
+  if (item.done) node.querySelector('summary .codicon')?.setAttribute('class', 'codicon codicon-lightbulb');
+}
+
 function renderItem(item: ChatItem): HTMLElement {
   switch (item.kind) {
     case 'text':
       return renderMarkdown(item.text);
+    case 'thought':
+      return renderThought(item);
     case 'tool':
       return renderTool(item);
     case 'checkpoint': {
       const box = el('div', 'checkpoint');
       box.append(icon('git-commit'), el('span', 'label', `Checkpoint: ${item.files.map((f) => path(f.uri)).join(', ') || 'no files'}`));
-      box.append(button('Preview rewind to here', () => vscode.postMessage({ type: 'previewRewind', groupId: item.groupId }), { icon: 'discard', cls: 'link' }));
+      const label = item.files.map((f) => path(f.uri)).join(', ') || 'no files';
+      box.append(button('Preview rewind to here', () => vscode.postMessage({ type: 'previewRewind', groupId: item.groupId }), { icon: 'discard', cls: 'link', aria: `Preview rewind to the checkpoint of ${label}` }));
       return box;
     }
     case 'error': {
@@ -257,6 +412,11 @@ function turnEl(turn: ChatTurn): { node: HTMLElement; items: HTMLElement; footer
   return t;
 }
 
+function keepFocus(was: HTMLElement, node: HTMLElement): void {
+  const same = Array.from(node.querySelectorAll('button, summary')).find((b) => b.className === was.className && b.textContent === was.textContent) as HTMLElement | undefined;
+  (same ?? (document.querySelector('.needs-you button.approve') as HTMLElement | null) ?? input).focus();
+}
+
 function renderTurn(turn: ChatTurn): void {
   const t = turnEl(turn);
   const promptText = t.node.querySelector('.prompt-text');
@@ -270,13 +430,22 @@ function renderTurn(turn: ChatTurn): void {
       have.rev = item.rev;
       return;
     }
+    if (have && item.kind === 'thought') {
+      updateThought(have.node, item); // folded or open as the user left it
+      have.rev = item.rev;
+      return;
+    }
     const node = renderItem(item);
     node.dataset.item = item.id;
     node.classList.add('item');
     // keep a folded output open if the user opened it
     const wasOpen = have?.node.querySelector('details')?.open;
     if (wasOpen) node.querySelector('details')?.setAttribute('open', '');
+    const focused = have?.node.contains(document.activeElement) ? (document.activeElement as HTMLElement) : undefined;
     if (have) have.node.replaceWith(node);
+    // the focus stays on the same button of the card re-rendered; an approval answered with
+    // the keyboard (its buttons gone) passes it to the next approval waiting, else the prompt
+    if (focused) keepFocus(focused, node);
     else {
       const after = t.items.children[index];
       if (after) t.items.insertBefore(node, after);
@@ -284,9 +453,11 @@ function renderTurn(turn: ChatTurn): void {
     }
     rendered.set(item.id, { rev: item.rev, node });
   });
-  const footer = turnFooter(turn);
-  t.footer.textContent = footer || (turn.finished ? '' : 'Working…');
-  t.footer.className = `footer ${turn.finished ? `stop-${turn.stopReason ?? 'unknown'}` : 'running'}`;
+  const footer = turnFooter(turn) || turnStatus(turn);
+  t.footer.textContent = footer;
+  t.footer.className = `footer ${turn.finished ? `stop-${turn.stopReason ?? 'unknown'}` : turn.waiting ? 'running waiting' : 'running'}`;
+  if (turn.waiting) t.footer.prepend(icon('watch'));
+  t.node.setAttribute('aria-busy', String(!turn.finished));
 }
 
 function stickToBottom(): () => void {
@@ -330,11 +501,35 @@ let waitingPaint: number[] = [];
 let waitingHost: number[] = [];
 let frame: number | undefined;
 
+/** Announcements already made (a session opened from the store announces nothing). */
+const announced = new Set<string>();
+
+function announce(turns: readonly ChatTurn[], silently = false): void {
+  const polite: string[] = [];
+  const urgent: string[] = [];
+  for (const turn of turns) {
+    for (const a of announcements(turn)) {
+      if (announced.has(a.key)) continue;
+      announced.add(a.key);
+      // an approval waiting for the user is said even in a session just opened
+      if (a.urgent) urgent.push(a.text);
+      else if (!silently) polite.push(a.text);
+    }
+  }
+  if (polite.length) announcer.textContent = polite.join(' ');
+  if (urgent.length) alertEl.textContent = urgent.join(' ');
+}
+
 function renderDirty(): void {
   frame = undefined;
   const keep = stickToBottom();
-  for (const turn of state.session?.turns ?? []) if (dirty.has(turn.turnId)) renderTurn(turn);
+  const changed: ChatTurn[] = [];
+  for (const turn of state.session?.turns ?? []) if (dirty.has(turn.turnId)) {
+    renderTurn(turn);
+    changed.push(turn);
+  }
   dirty.clear();
+  announce(changed);
   renderChrome();
   keep();
   const times = waitingPaint;
@@ -364,6 +559,10 @@ window.addEventListener('message', (event: MessageEvent) => {
       state.fixes = (m.fixes as State['fixes']) ?? state.fixes;
       renderChrome();
       resetLog();
+      // a session opened from the store is not read out; its running turn is
+      const turns = state.session?.turns ?? [];
+      announce(turns.filter((t) => t.finished), true);
+      announce(turns.filter((t) => !t.finished));
       requestAnimationFrame(() => {
         document.body.dataset.resetMs = String(Math.round(performance.now() - t0));
         document.body.dataset.timing = JSON.stringify(m.timing ?? null);
@@ -402,6 +601,9 @@ window.addEventListener('message', (event: MessageEvent) => {
       break;
     case 'focus':
       input.focus();
+      break;
+    case 'mentionItems':
+      if (m.id === mentionRequest && mentionQuery) showMentions(m.items as MentionItem[]);
       break;
   }
 });

@@ -86,7 +86,16 @@ export const workspace = {
   }),
   onDidChangeConfiguration: () => ({ dispose() {} }),
   registerTextDocumentContentProvider: () => ({ dispose() {} }),
+  findFiles: async (_include: string, _exclude?: string, max?: number) => [...files.keys()].filter((k) => k.startsWith('file:///ws/')).slice(0, max).map((k) => Uri.parse(k)),
+  asRelativePath: (u: Uri | string) => {
+    const s = typeof u === 'string' ? u : u.toString();
+    return s.startsWith('file:///ws/') ? s.slice('file:///ws/'.length) : s;
+  },
   fs: {
+    stat: async (u: Uri) => {
+      if (!files.has(u.toString())) throw new Error('ENOENT');
+      return { type: FileType.File };
+    },
     readFile: async (u: Uri): Promise<Uint8Array> => {
       const text = files.get(u.toString());
       if (text === undefined) throw new Error('ENOENT');
@@ -108,6 +117,7 @@ export const commands = {
 
 export const env = {};
 export const languages = { getDiagnostics: () => [] };
+export enum FileType { File = 1, Directory = 2 }
 export enum StatusBarAlignment { Left = 1, Right = 2 }
 export enum ViewColumn { Beside = -2 }
 export enum ProgressLocation { Window = 10 }

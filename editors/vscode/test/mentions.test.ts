@@ -1,0 +1,84 @@
+import { describe, expect, it, vi } from 'vitest';
+import { insertMention, matchScore, mentionAt, mentionContext, mentionsOf, suggest, type MentionItem } from '../src/model/mentions';
+
+const files = ['src/calc.py', 'src/calculator/ui.py', 'tests/test_calc.py', 'README.md', 'docs/my notes.md', 'src/app.py'];
+const specials: MentionItem[] = [
+  { kind: 'selection', insert: 'selection', detail: 'lines 2–3 of calc.py' },
+  { kind: 'problems', insert: 'problems', detail: '2 problems in calc.py' },
+];
+
+describe('@ mentions: typing one', () => {
+  it('finds the mention being typed at the caret, not an e-mail address or a finished word', () => {
+    expect(mentionAt('fix @src/ca', 11)).toEqual({ start: 4, query: 'src/ca' });
+    expect(mentionAt('@', 1)).toEqual({ start: 0, query: '' });
+    expect(mentionAt('mail me@host.org', 16)).toBeUndefined();
+    expect(mentionAt('fix @calc.py now', 16)).toBeUndefined();
+    expect(mentionAt('line one\n@re', 12)).toEqual({ start: 9, query: 're' });
+  });
+
+  it('ranks a file whose name starts with the query above a path that merely contains its letters', () => {
+    const got = suggest('calc', [], files).map((i) => i.insert);
+    expect(got[0]).toBe('src/calc.py');
+    expect(got).toContain('tests/test_calc.py');
+    expect(got).not.toContain('README.md');
+    expect(matchScore('zzz', 'src/calc.py')).toBeUndefined();
+  });
+
+  it('offers the selection and the problems first when they fit what is typed, then files, bounded', () => {
+    expect(suggest('', specials, files, 4).map((i) => i.insert)).toEqual(['selection', 'problems', 'README.md', 'src/app.py']);
+    expect(suggest('pro', specials, files).map((i) => i.kind)).toEqual(['problems']);
+    expect(suggest('sel', specials, files)[0].kind).toBe('selection');
+    expect(suggest('ui', [], files)[0]).toEqual({ kind: 'file', insert: 'src/calculator/ui.py', detail: 'src/calculator' });
+  });
+
+  it('replaces the typed part with the picked path (quoted when it holds a space) and puts the caret after it', () => {
+    expect(insertMention('fix @ca now', 4, 7, 'src/calc.py')).toEqual({ text: 'fix @src/calc.py now', caret: 17 });
+    expect(insertMention('see @my', 4, 7, 'docs/my notes.md')).toEqual({ text: 'see @"docs/my notes.md" ', caret: 24 });
+  });
+});
+
+describe('@ mentions: what a prompt sends', () => {
+  it('reads files, the selection and the problems out of the prompt; punctuation after a path is not part of it', () => {
+    expect(mentionsOf('why does @src/calc.py subtract? see @README.md, and @"docs/my notes.md". @src/calc.py')).toEqual({
+      selection: false,
+      problems: false,
+      paths: ['src/calc.py', 'README.md', 'docs/my notes.md'],
+    });
+    expect(mentionsOf('explain @selection and fix @problems')).toEqual({ selection: true, problems: true, paths: [] });
+    expect(mentionsOf('me@host.org is not a mention')).toEqual({ selection: false, problems: false, paths: [] });
+  });
+
+  const base = { uri: 'file:///w/a.py', range: { start: { line: 4, character: 0 }, end: { line: 4, character: 0 } }, diagnostics: [{ message: 'near the cursor' }] };
+  const sel = { uri: 'file:///w/b.py', range: { start: { line: 1, character: 0 }, end: { line: 3, character: 0 } }, text: 'def f():\n  pass\n' };
+
+  it('sends the selection as it was when mentioned, every problem of the file, the files the mentions resolved to', () => {
+    const all = [{ message: 'one' }, { message: 'two' }];
+    expect(mentionContext(base, mentionsOf('@problems'), { problems: { uri: base.uri, items: all }, files: [] })).toMatchObject({ uri: base.uri, diagnostics: all });
+    const ctx = mentionContext(base, mentionsOf('explain @selection'), { selection: sel, files: ['file:///w/c.py', 'file:///w/c.py'] });
+    expect(ctx).toEqual({ uri: sel.uri, range: sel.range, selectionText: sel.text, files: ['file:///w/c.py'] });
+    // nothing mentioned: the editor's context as before
+    expect(mentionContext(base, mentionsOf('plain'), { selection: sel, files: [] })).toEqual(base);
+    expect(mentionContext(undefined, mentionsOf('plain'), { files: [] })).toBeUndefined();
+  });
+});
+
+describe('@ mentions in the chat view: the task the server gets', () => {
+  it('a prompt mentioning files sends their URIs in context.files (unknown or escaping paths are not sent)', async () => {
+    const stub = await import('./stubs/vscode');
+    const { ChatView } = await import('../src/chatView');
+    stub.files.clear();
+    stub.files.set('file:///ws/src/calc.py', 'x');
+    stub.files.set('file:///ws/README.md', 'y');
+    const execute = vi.fn(async () => ({ sessionId: 's1', turnId: 't1' }));
+    const server = { onEvent: () => ({ dispose() {} }), onReadiness: () => ({ dispose() {} }), onState: () => ({ dispose() {} }), state: 'running', execute };
+    const base = { uri: 'file:///ws/src/calc.py', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
+    const chat = new ChatView(stub.Uri.parse('file:///ext') as never, server as never, {} as never, () => base);
+    expect((await chat.mentionSuggestions('calc')).map((i) => i.insert)).toEqual(['src/calc.py']);
+    await chat.send('compare @src/calc.py with @README.md, not @missing.py or @../etc/passwd');
+    expect(execute).toHaveBeenCalledWith('minicode.task.run', expect.objectContaining({
+      prompt: 'compare @src/calc.py with @README.md, not @missing.py or @../etc/passwd',
+      context: { ...base, files: ['file:///ws/src/calc.py', 'file:///ws/README.md'] },
+    }));
+    chat.dispose();
+  });
+});
