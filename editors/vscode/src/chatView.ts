@@ -142,6 +142,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       server.onEvent((ev) => this.onEvent(ev)),
       server.onReadiness((r) => this.setReadiness(r)),
       server.onState(() => this.post({ type: 'server', state: server.state })),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.post({ type: 'trusted' })),
       this.docs,
     );
   }
@@ -201,6 +202,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       server: this.server.state,
       roots: roots(),
       timing: this.timing,
+      trusted: vscode.workspace.isTrusted,
     });
   }
 
@@ -321,7 +323,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   async send(text: string, mode?: PermissionMode): Promise<void> {
     const prompt = text.trim();
     if (!prompt) return;
-    const request: TaskRunArgs = { prompt, permissionMode: mode ?? this.mode };
+    // Restricted Mode: plan only (the server is asked for nothing else; see model/trust.ts)
+    const request: TaskRunArgs = { prompt, permissionMode: vscode.workspace.isTrusted ? mode ?? this.mode : 'plan' };
     if (this.shown && !this.running.has(this.shown)) request.sessionId = this.shown;
     // the editor's file and selection, and what the prompt mentions (`@path`, `@selection`, `@problems`)
     const context = await this.mentions.contextFor(prompt);
@@ -530,7 +533,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
           await vscode.window.showTextDocument(vscode.Uri.parse(m.uri), { preview: true });
           break;
         case 'command':
-          if (m.command.startsWith('minicode.') || m.command.startsWith('workbench.action.openSettings')) await vscode.commands.executeCommand(m.command);
+          if (m.command.startsWith('minicode.') || m.command.startsWith('workbench.action.openSettings') || m.command === 'workbench.trust.manage') await vscode.commands.executeCommand(m.command);
           break;
         case 'mentions':
           this.post({ type: 'mentionItems', id: m.id, items: await this.mentionSuggestions(String(m.query ?? '')) });

@@ -16,7 +16,8 @@ import {
 } from 'vscode-languageclient/node';
 import { errorMessage, log, logChannel, showError } from './logger';
 import { stderrLevel } from './model/serverLog';
-import { explicitValue, findExecutable, serverLaunch, settingsTree } from './model/settings';
+import { effectiveValue, findExecutable, openSettingsCommand, serverLaunch, settingsTree } from './model/settings';
+import { restrictTask } from './model/trust';
 import { Notifications } from './protocol';
 import type { CommandId, CommandTypes, MinicodeEvent, ReadinessReport, SessionsChanged } from './protocol';
 
@@ -34,7 +35,27 @@ export interface ApprovalHandlers {
 /** The `minicode` settings the user set explicitly, as the server's settings tree. */
 export function serverSettings(settingKeys: readonly string[]): Record<string, unknown> {
   const cfg = vscode.workspace.getConfiguration();
-  return settingsTree(settingKeys.map((key): [string, unknown] => [key, explicitValue(cfg.inspect(key))]));
+  const trusted = vscode.workspace.isTrusted;
+  return settingsTree(settingKeys.map((key): [string, unknown] => [key, effectiveValue(key, cfg.inspect(key), trusted)]));
+}
+
+/** The Settings editor on the tab where `key` applies (Remote in a remote window), else the User tab. */
+export async function openSettings(key: string): Promise<void> {
+  const [command, arg] = openSettingsCommand(key, vscode.env.remoteName);
+  try {
+    await vscode.commands.executeCommand(command, arg);
+  } catch (err) {
+    log.warn(`${command}: ${errorMessage(err)}; opening the User settings`);
+    await vscode.commands.executeCommand('workbench.action.openSettings', key);
+  }
+}
+
+/** A client-side setting (`server.*`): in Restricted Mode the workspace's value is not used. */
+function clientSetting<T>(key: string): T | undefined {
+  const cfg = vscode.workspace.getConfiguration();
+  if (vscode.workspace.isTrusted) return cfg.get<T>(key);
+  const inspected = cfg.inspect<T>(key);
+  return (effectiveValue(key, inspected, false) as T | undefined) ?? inspected?.defaultValue;
 }
 
 export class ServerManager implements vscode.Disposable {
@@ -70,6 +91,12 @@ export class ServerManager implements vscode.Disposable {
           log.info('minicode.server.* changed: restarting the server');
           void this.restart();
         }
+      }),
+      // trusted now: the server starts again with the workspace's settings and workspaceTrusted
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.restartPending = true;
+        log.info('the workspace is trusted now: restarting the server');
+        void this.restart();
       }),
     );
   }
@@ -114,9 +141,8 @@ export class ServerManager implements vscode.Disposable {
   private async doStart(): Promise<void> {
     this.restartPending = false;
     if (this.client) return;
-    const cfg = vscode.workspace.getConfiguration('minicode');
-    const launch = serverLaunch(cfg.get('server.command'), cfg.get('server.args'));
-    const extraEnv = (cfg.get<Record<string, string>>('server.env') ?? {}) as Record<string, string>;
+    const launch = serverLaunch(clientSetting('minicode.server.command'), clientSetting('minicode.server.args'));
+    const extraEnv = (clientSetting<Record<string, string>>('minicode.server.env') ?? {}) as Record<string, string>;
     const env = { ...process.env, ...extraEnv };
     const resolved = findExecutable(launch.command, env.PATH);
     if (!resolved) {
@@ -127,7 +153,7 @@ export class ServerManager implements vscode.Disposable {
         `MiniCode: the server command "${launch.command}" was not found. Install it from your clone of the minicode-lsp repository (pipx install .) or set "minicode.server.command".`,
         'Open Settings',
       ).then((choice) => {
-        if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'minicode.server.command');
+        if (choice === 'Open Settings') void openSettings('minicode.server.command');
       });
       return;
     }
@@ -157,7 +183,10 @@ export class ServerManager implements vscode.Disposable {
         executeCommand: (command, args, next) => {
           const arg = (Array.isArray(args) && args[0] && typeof args[0] === 'object' ? args[0] : {}) as Record<string, unknown>;
           const handled = this.interceptors.get(command)?.(arg);
-          return handled ?? withRewindSaves(command, async () => next(command, args));
+          if (handled) return handled;
+          // a code action's task in Restricted Mode: plan mode, whatever it asked for
+          const sent = Array.isArray(args) && args[0] && typeof args[0] === 'object' ? [restrictTask(command, args[0] as object, vscode.workspace.isTrusted), ...args.slice(1)] : args;
+          return withRewindSaves(command, async () => next(command, sent));
         },
         workspace: {
           // the agent's edits in ask mode are approved in the chat view (see chatView.ts)
@@ -235,6 +264,7 @@ export class ServerManager implements vscode.Disposable {
   async execute<C extends CommandId>(command: C, args: CommandTypes[C]['args']): Promise<CommandTypes[C]['result']> {
     const client = this.client;
     if (!client || !this.running) throw new Error('the MiniCode server is not running (see MiniCode: Show Logs)');
+    args = restrictTask(command, args, vscode.workspace.isTrusted);
     log.debug(`-> ${command} ${JSON.stringify(args)}`);
     return withRewindSaves(command, async () =>
       (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as CommandTypes[C]['result']);

@@ -37,6 +37,51 @@ describe('server start', () => {
   });
 });
 
+describe('Open Settings on the "server not found" toast', () => {
+  async function openSettingsFrom(remoteName: string | undefined, trusted = true): Promise<unknown[][]> {
+    const { ServerManager } = await import('../src/client');
+    (stub.env as { remoteName?: string }).remoteName = remoteName;
+    stub.workspace.isTrusted = trusted;
+    stub.calls.config = { 'minicode.server.command': ['minicode-lsp-not-installed-anywhere', 'serve'] };
+    stub.calls.commands.length = 0;
+    stub.calls.errorAnswer = async () => 'Open Settings';
+    try {
+      await new ServerManager([]).start();
+      await vi.waitFor(() => expect(stub.calls.commands.length).toBeGreaterThan(0));
+      return [...stub.calls.commands];
+    } finally {
+      (stub.env as { remoteName?: string }).remoteName = undefined;
+      stub.workspace.isTrusted = true;
+    }
+  }
+
+  it('in a remote window (code-server, SSH) opens the Remote tab, where the machine setting applies', async () => {
+    expect(await openSettingsFrom('ssh-remote')).toEqual([['workbench.action.openRemoteSettings', { query: 'minicode.server.command' }]]);
+  });
+
+  it('in a local window opens the User tab on the setting', async () => {
+    expect(await openSettingsFrom(undefined)).toEqual([['workbench.action.openSettings', 'minicode.server.command']]);
+  });
+});
+
+describe('Restricted Mode: the server command', () => {
+  it('a workspace value of minicode.server.command is not run while the workspace is untrusted', async () => {
+    const { ServerManager } = await import('../src/client');
+    stub.calls.errors.length = 0;
+    stub.calls.errorAnswer = () => new Promise(() => undefined);
+    stub.calls.inspect = { 'minicode.server.command': { workspaceValue: ['./workspace-chosen-binary', 'serve'], globalValue: ['user-chosen-missing', 'serve'] } };
+    stub.workspace.isTrusted = false;
+    try {
+      await new ServerManager([]).start();
+    } finally {
+      stub.workspace.isTrusted = true;
+      stub.calls.inspect = {};
+    }
+    expect(stub.calls.errors.some((m) => m.includes('"user-chosen-missing"'))).toBe(true);
+    expect(stub.calls.errors.some((m) => m.includes('workspace-chosen-binary'))).toBe(false);
+  });
+});
+
 describe('server stderr in the log', () => {
   it('records that also come as window/logMessage are not logged again as errors', () => {
     expect(stderrLevel('2026-12-02 10:00:00,123 WARNING minicode_lsp.config: no provider configured')).toBe('debug');

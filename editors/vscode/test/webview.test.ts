@@ -224,3 +224,21 @@ describe('the chat page: thoughts and waiting', () => {
     expect(again.querySelector('summary')!.textContent).toBe('Thought (6 words)');
   });
 });
+
+describe('the chat page: Restricted Mode', () => {
+  it('the mode picker is held at plan with a note saying what is off and how to trust', () => {
+    deliver({ type: 'reset', session: null, running: false, mode: 'auto', provider: '', server: 'running', roots: [], fixes: [], trusted: false });
+    const mode = document.querySelector('select.mode') as HTMLSelectElement;
+    expect(mode.value).toBe('plan');
+    expect(mode.disabled).toBe(true);
+    const note = document.querySelector('.restricted') as HTMLElement;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toContain('only reads (plan mode)');
+    (Array.from(note.querySelectorAll('button')).find((b) => b.textContent === 'Manage Workspace Trust') as HTMLButtonElement).click();
+    expect(posted.pop()).toEqual({ type: 'command', command: 'workbench.trust.manage' });
+    deliver({ type: 'trusted' });
+    expect(mode.disabled).toBe(false);
+    expect(mode.value).toBe('auto');
+    expect(note.hidden).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RESTRICTED_SETTINGS } from './trust';
 
 // Settings mapping and server launch (no vscode import). The `minicode` settings section carries the same
 // tree as config.py; only the keys the user set explicitly are sent to the server, so the
@@ -64,6 +65,12 @@ export function explicitValue(inspected: InspectedValue | undefined): unknown {
   return undefined;
 }
 
+/** The value a setting has for MiniCode: in Restricted Mode a restricted key's workspace values are ignored (see model/trust.ts). */
+export function effectiveValue(key: string, inspected: InspectedValue | undefined, trusted: boolean): unknown {
+  if (trusted || !(RESTRICTED_SETTINGS as readonly string[]).includes(key)) return explicitValue(inspected);
+  return inspected?.globalValue;
+}
+
 /**
  * Build the server's settings tree from full keys (`minicode.agent.permissionMode`) and their
  * explicitly set values. Client-only sections and keys outside `minicode.` are dropped.
@@ -101,4 +108,13 @@ export function findExecutable(command: string, envPath: string | undefined): st
     if (dir && isFile(path.join(dir, command))) return path.join(dir, command);
   }
   return undefined;
+}
+
+/**
+ * The command that opens the Settings editor where `key` takes effect. The server settings
+ * are machine-overridable: in a remote window (code-server, SSH, WSL, containers) they apply
+ * from the Remote tab, and the User tab shows nothing for them.
+ */
+export function openSettingsCommand(key: string, remoteName: string | undefined): [string, unknown] {
+  return remoteName ? ['workbench.action.openRemoteSettings', { query: key }] : ['workbench.action.openSettings', key];
 }

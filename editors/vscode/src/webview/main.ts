@@ -7,6 +7,7 @@ import type { ChatItem, ChatSession, ChatTurn, ThoughtItem, ToolItem, TurnPatch 
 import { announcements, applyPatch, isLong, thoughtLabel, toolHeadline, turnFooter, turnStatus } from '../model/chat';
 import { displayPath } from '../model/format';
 import { insertMention, mentionAt, type MentionItem } from '../model/mentions';
+import { RESTRICTED_NOTE } from '../model/trust';
 
 declare function acquireVsCodeApi(): { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -21,8 +22,10 @@ interface State {
   server: string;
   roots: string[];
   fixes: { name: string; fix: string }[];
+  /** VS Code's Workspace Trust: false in Restricted Mode (plan only). */
+  trusted: boolean;
 }
-const state: State = { session: null, running: false, mode: 'ask', provider: '', server: 'starting', roots: [], fixes: [] };
+const state: State = { session: null, running: false, mode: 'ask', provider: '', server: 'starting', roots: [], fixes: [], trusted: true };
 
 // paint latency samples (ms from the server's event time to the frame that shows it): the bench reads them
 const paint: number[] = [];
@@ -100,7 +103,12 @@ mentionList.hidden = true;
 input.setAttribute('aria-autocomplete', 'list');
 input.setAttribute('aria-controls', mentionList.id);
 input.setAttribute('aria-expanded', 'false');
-composer.append(mentionList, input, controls);
+// Restricted Mode: what is off, and the way to turn it on
+const restricted = el('div', 'restricted');
+restricted.setAttribute('role', 'note');
+restricted.append(icon('shield'), el('span', 'text', RESTRICTED_NOTE), button('Manage Workspace Trust', () => vscode.postMessage({ type: 'command', command: 'workbench.trust.manage' }), { cls: 'link' }));
+restricted.hidden = true;
+composer.append(restricted, mentionList, input, controls);
 // what a screen reader hears of the turn (the log itself is not live: each streamed word would be read)
 const announcer = el('div', 'sr-only');
 announcer.setAttribute('role', 'status');
@@ -475,7 +483,10 @@ function renderChrome(): void {
   send.disabled = state.running || sending;
   stop.hidden = !state.running;
   send.hidden = state.running;
-  modeSel.value = state.mode;
+  modeSel.value = state.trusted ? state.mode : 'plan';
+  modeSel.disabled = !state.trusted;
+  modeSel.title = state.trusted ? '' : RESTRICTED_NOTE;
+  restricted.hidden = state.trusted;
   empty.hidden = !!s?.turns.length;
   document.body.dataset.running = String(state.running);
 }
@@ -557,6 +568,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       state.server = (m.server as string) ?? state.server;
       state.roots = (m.roots as string[]) ?? state.roots;
       state.fixes = (m.fixes as State['fixes']) ?? state.fixes;
+      state.trusted = m.trusted !== false;
       renderChrome();
       resetLog();
       // a session opened from the store is not read out; its running turn is
@@ -601,6 +613,10 @@ window.addEventListener('message', (event: MessageEvent) => {
       break;
     case 'focus':
       input.focus();
+      break;
+    case 'trusted':
+      state.trusted = true;
+      renderChrome();
       break;
     case 'mentionItems':
       if (m.id === mentionRequest && mentionQuery) showMentions(m.items as MentionItem[]);

@@ -1,7 +1,7 @@
 // Drive the real VS Code workbench (code-server) in Debian's Chromium with playwright-core, in
 // ASK mode, through the MiniCode chat view: type a prompt, watch the answer stream, approve one
 // edit inline, reject another, approve a command inline and see its output and exit code,
-// follow up in the same session (a failing command, allowed for the session), stop a running
+// follow up in the same session (with an @ mention of a file picked from the suggestions) (a failing command, allowed for the session), stop a running
 // turn, preview and apply a rewind from a checkpoint card, open a session from the Sessions
 // tree (replayed from the store), and recover from a wrong server command without dismissing
 // its toast. Screenshots of each state land in artifacts/vscode/.
@@ -241,8 +241,25 @@ async function step(name, fn) {
       await shot(page, 'agent-marks');
     });
 
-    await step('follow up in the same view: a failing command, allowed for the session, is marked failed', async () => {
-      await ask(chat, 'Run the test suite');
+    await step('follow up in the same view, mentioning a file with @: a failing command, allowed for the session, is marked failed', async () => {
+      const box = chat.locator('textarea.prompt');
+      await box.click();
+      await box.fill('');
+      await box.pressSequentially('Run the test suite for @calc', { delay: 20 });
+      const option = chat.locator('#mention-list [role="option"]').filter({ hasText: 'calc.py' }).first();
+      await option.waitFor({ timeout: 15000 });
+      await shot(page, 'chat-mention');
+      await box.press('Enter'); // picks the suggestion
+      const typed = await box.inputValue();
+      if (typed !== 'Run the test suite for @calc.py ') throw new Error(`after picking the mention the prompt is "${typed}"`);
+      await box.press('Enter'); // sends
+      // the model was told which file was mentioned (context.files)
+      for (let i = 0; i < 50; i++) {
+        const requests = await (await fetch(`${process.env.E2E_MODEL_URL}/_control/requests`)).json();
+        if (JSON.stringify(requests).includes('Files the user mentioned (read them before relying on them): calc.py')) break;
+        if (i === 49) throw new Error('the mentioned file never reached the model');
+        await page.waitForTimeout(200);
+      }
       const card = pendingCard(chat, 'FAILED');
       await card.waitFor({ timeout: 30000 });
       await card.getByRole('button', { name: 'Allow for this session' }).click();

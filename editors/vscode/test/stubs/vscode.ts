@@ -54,6 +54,8 @@ export const calls = {
   /** What showErrorMessage answers (a promise that never settles: a toast nobody dismissed). */
   errorAnswer: () => new Promise<string | undefined>(() => undefined) as Promise<string | undefined>,
   config: {} as Record<string, unknown>,
+  /** What inspect() answers for a key (else its value as the user's). */
+  inspect: {} as Record<string, { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown }>,
 };
 
 const channel = () => ({ info() {}, warn() {}, error() {}, debug() {}, trace() {}, append() {}, appendLine() {}, show() {}, dispose() {} });
@@ -82,9 +84,11 @@ export const workspace = {
   textDocuments: [] as { uri: Uri; getText(): string; isDirty?: boolean }[],
   getConfiguration: (section?: string) => ({
     get: (key: string) => calls.config[section ? `${section}.${key}` : key],
-    inspect: (key: string) => ({ globalValue: calls.config[section ? `${section}.${key}` : key] }),
+    inspect: (key: string) => calls.inspect[section ? `${section}.${key}` : key] ?? { globalValue: calls.config[section ? `${section}.${key}` : key] },
   }),
   onDidChangeConfiguration: () => ({ dispose() {} }),
+  onDidGrantWorkspaceTrust: () => ({ dispose() {} }),
+  isTrusted: true,
   registerTextDocumentContentProvider: () => ({ dispose() {} }),
   findFiles: async (_include: string, _exclude?: string, max?: number) => [...files.keys()].filter((k) => k.startsWith('file:///ws/')).slice(0, max).map((k) => Uri.parse(k)),
   asRelativePath: (u: Uri | string) => {
@@ -115,7 +119,7 @@ export const commands = {
   registerCommand: () => ({ dispose() {} }),
 };
 
-export const env = {};
+export const env: { remoteName?: string } = {};
 export const languages = { getDiagnostics: () => [] };
 export enum FileType { File = 1, Directory = 2 }
 export enum StatusBarAlignment { Left = 1, Right = 2 }
