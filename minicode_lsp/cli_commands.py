@@ -18,6 +18,7 @@ from .cli_errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from .config import WORKSPACE_FILE
 from .console import BOLD, EventPrinter, TerminalPrompt, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
+from .wording import plural
 
 
 def open_service(workspace: str, frontend: HeadlessFrontend | None = None, *, watch: bool = False) -> Service:
@@ -139,7 +140,7 @@ def sessions_cmd(args: argparse.Namespace) -> int:
         if args.action == "list":
             data = svc.list_sessions(p.SessionListArgs(limit=args.limit, query=args.query))
             lines = [f"{s['id']}  {s['updatedAt'][:19]}  {str(s.get('lastStopReason') or '-'):<20} "
-                     f"{s['turnCount']:>3} turn(s)  {s['title']}" for s in data["sessions"]]
+                     f"{plural(s['turnCount'], 'turn'):>9}  {s['title']}" for s in data["sessions"]]
             emit(args, data, "\n".join(lines) or "no sessions yet")
         elif args.action == "show":
             data = svc.show_session(args.session)
@@ -270,11 +271,11 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
         else:
             _print_plan(data.get("files", []), applying=not args.preview, root=svc.root)
             if args.preview:
-                print(f"preview {data['previewId']}: {len(data['files'])} file(s), {data['conflicts']} conflict(s)")
+                print(f"preview {data['previewId']}: {plural(len(data['files']), 'file')}, {plural(data['conflicts'], 'conflict')}")
             else:
                 skipped = [f for f in data.get("files", []) if f.get("willApply") is False]
                 if data.get("applied"):
-                    print("applied" + (f", {len(skipped)} file(s) skipped" if skipped else ""))
+                    print("applied" + (f", {plural(len(skipped), 'file')} skipped" if skipped else ""))
                 else:
                     print(f"not applied: {data.get('reason', '')}")
         return 0 if data.get("applied", True) else 1
@@ -311,7 +312,7 @@ async def mcp_cmd(args: argparse.Namespace) -> int:
         servers: list[dict[str, Any]] = data["servers"]
         for server in servers:
             if server["running"]:
-                lines.append(f"{server['name']}: {len(server['tools'])} tool(s)")
+                lines.append(f"{server['name']}: {plural(len(server['tools']), 'tool')}")
                 lines += [f"  {t['name']}{' (read-only)' if t['readOnly'] else ''}  {t['description'][:80]}"
                           for t in server["tools"]]
             else:

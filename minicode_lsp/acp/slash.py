@@ -16,6 +16,7 @@ from acp.schema import ToolCallLocation, ToolCallUpdate
 from .. import protocol as p
 from ..agent.fileio import decode_text
 from ..service import ServiceError
+from ..wording import plural
 from .frontend import OPTIONS, PREAPPROVED
 
 if TYPE_CHECKING:
@@ -74,12 +75,12 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
     content: list[Any] = [helpers.tool_diff_content(f.path, decode_text(f.new_content) if f.new_content is not None else "",
                                          decode_text(f.current) if f.current is not None else None) for f in changing]
     content.append(helpers.tool_content(helpers.text_block("\n".join(lines))))
-    title = f"Rewind {len(plan.groups)} agent change(s) in {len(plan.files)} file(s)"
+    title = f"Rewind {plural(len(plan.groups), 'agent change')} in {plural(len(plan.files), 'file')}"
     agent.send_update(session.id, helpers.start_tool_call(
         call_id, title, kind="edit", status="pending", content=content,
         locations=[ToolCallLocation(path=f.path) for f in plan.files], raw_input={"target": targets[0]}))
     if not changing:
-        reason = f"{len(plan.conflicts)} file(s) in conflict with your later edits" if plan.conflicts else \
+        reason = f"{plural(len(plan.conflicts), 'file')} in conflict with your later edits" if plan.conflicts else \
             "the files are already as they were"
         agent.send_update(session.id, helpers.update_tool_call(call_id, status="failed"))
         say(agent, session, f"Nothing applied: {reason}.")
@@ -99,7 +100,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
     done = result.get("applied")
     agent.send_update(session.id, helpers.update_tool_call(call_id, status="completed" if done else "failed"))
     if done:
-        say(agent, session, f"Rewound {len(changing)} file(s); `/rewind-undo` brings them back "
+        say(agent, session, f"Rewound {plural(len(changing), 'file')}; `/rewind-undo` brings them back "
                             f"(safety checkpoint {str(result.get('safetyGroupId'))[:12]}).")
     else:
         say(agent, session, f"Nothing applied: {result.get('reason', 'declined')}.")
@@ -108,7 +109,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
 async def cmd_rewind_undo(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
     result = await session.svc.rewind_undo(session.id)
     if result.get("applied"):
-        say(agent, session, f"Restored {len(result.get('files', []))} file(s) as they were before the rewind.")
+        say(agent, session, f"Restored {plural(len(result.get('files', [])), 'file')} as they were before the rewind.")
     else:
         say(agent, session, "Undo declined; nothing changed.")
 
@@ -129,7 +130,7 @@ async def cmd_checkpoints(agent: MiniCodeAgent, session: AcpSession, arg: str) -
 
 async def cmd_sessions(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
     rows = session.svc.list_sessions(p.SessionListArgs(limit=20))["sessions"]
-    lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {s['turnCount']} turn(s) {s.get('lastStopReason') or '-'}: "
+    lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {plural(s['turnCount'], 'turn')} {s.get('lastStopReason') or '-'}: "
              f"{s['title'] or '(untitled)'}" for s in rows]
     say(agent, session, "Sessions of this workspace, newest first:\n" + ("\n".join(lines) or "(none)"))
 

@@ -17,6 +17,7 @@ from ..agent.ports import UserDeclined
 from ..protocol import RewindApplyArgs, RewindPreviewArgs
 from ..store.ids import is_alive
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
+from ..wording import plural
 from .errors import Busy, InvalidParams, NotFound, StalePreview
 from .frontend import FileEdit
 from .rewind_disk import DiskRewind, NodeOp, RewindFailed, restore_buffers
@@ -176,8 +177,8 @@ class RewindService:
 
     def _label(self, session_id: str | None, plan: RewindPlan) -> tuple[str, str]:
         turns = sorted({g.turn_id for g in plan.groups if g.turn_id})
-        label = f"Rewind {len(plan.groups)} agent change(s)"
-        desc = f"MiniCode rewind of session {session_id or '?'}, turn(s) {', '.join(turns) or '?'}"
+        label = f"Rewind {plural(len(plan.groups), 'agent change')}"
+        desc = f"MiniCode rewind of session {session_id or '?'}, {'turn' if len(turns) == 1 else 'turns'} {', '.join(turns) or '?'}"
         return label, desc
 
     def preview(self, args: RewindPreviewArgs) -> dict[str, Any]:
@@ -227,7 +228,7 @@ class RewindService:
         if not any(f.write for f in plan.files):  # every file left out (conflicts): nothing happens
             left = len(plan.files)
             return {"applied": False, "safetyGroupId": None, "files": [f.to_wire() for f in plan.files],
-                    "reason": f"nothing applied: {left} file(s) left out" + (
+                    "reason": f"nothing applied: {plural(left, 'file')} left out" + (
                         f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
                         if plan.conflicts else "")}
         label, desc = self._label(session_id, plan)

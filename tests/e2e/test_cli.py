@@ -90,3 +90,23 @@ def test_output_piped_into_a_closed_reader(workspace: Path, tmp_path: Path) -> N
                           "| head -c 1 >/dev/null", shell=True, capture_output=True, text=True,
                           env=server_env(tmp_path / "home"), timeout=60)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_counts_are_worded_in_the_singular_and_the_plural(workspace: Path, model: ScriptedModelServer,
+                                                           tmp_path: Path) -> None:
+    """"1 file", "2 turns": no "file(s)" in what the CLI says."""
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    edit_turn(workspace, home, model, "return a + b")
+    listed = cli(home, "sessions", "list", *ws)
+    preview = cli(home, "rewind", "--preview", *ws)
+    said = listed.stdout + preview.stdout
+    assert " 1 turn " in listed.stdout, listed.stdout
+    assert "1 file, 0 conflicts" in preview.stdout, preview.stdout
+    assert "(s)" not in said, said
+
+
+def test_plural() -> None:
+    from minicode_lsp.wording import plural
+    assert [plural(0, "file"), plural(1, "file"), plural(2, "file"), plural(1, "entry", "entries"),
+            plural(3, "entry", "entries")] == ["0 files", "1 file", "2 files", "1 entry", "3 entries"]
