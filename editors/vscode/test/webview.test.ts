@@ -195,7 +195,7 @@ describe('the chat page: what a screen reader hears', () => {
     const diffs = buttons.filter((b) => b.textContent === 'Open diff').map((b) => b.getAttribute('aria-label'));
     expect(diffs).toEqual(['Open diff of calc.py', 'Open diff of util.py']);
     const rewinds = buttons.filter((b) => b.textContent === 'Preview rewind to here').map((b) => b.getAttribute('aria-label'));
-    expect(rewinds).toEqual(['Preview rewind to the checkpoint of calc.py', 'Preview rewind to the checkpoint of util.py']);
+    expect(rewinds).toEqual(['Preview rewind to here (calc.py)', 'Preview rewind to here (util.py)']);
   });
 });
 

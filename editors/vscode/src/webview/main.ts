@@ -380,7 +380,7 @@ function renderItem(item: ChatItem): HTMLElement {
       const box = el('div', 'checkpoint');
       box.append(icon('git-commit'), el('span', 'label', `Checkpoint: ${item.files.map((f) => path(f.uri)).join(', ') || 'no files'}`));
       const label = item.files.map((f) => path(f.uri)).join(', ') || 'no files';
-      box.append(button('Preview rewind to here', () => vscode.postMessage({ type: 'previewRewind', groupId: item.groupId }), { icon: 'discard', cls: 'link', aria: `Preview rewind to the checkpoint of ${label}` }));
+      box.append(button('Preview rewind to here', () => vscode.postMessage({ type: 'previewRewind', groupId: item.groupId }), { icon: 'discard', cls: 'link', aria: `Preview rewind to here (${label})` }));
       return box;
     }
     case 'error': {
