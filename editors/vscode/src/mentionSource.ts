@@ -9,7 +9,6 @@ import {
   PROBLEMS,
   SELECTION,
   suggest,
-  type MentionContext,
   type MentionItem,
   type SelectionSnapshot,
 } from './model/mentions';
@@ -39,7 +38,7 @@ export class MentionSource {
 
   constructor(
     private readonly editorContext: () => TaskContext | undefined,
-    private readonly toLsp: (d: vscode.Diagnostic) => unknown,
+    private readonly toLsp: (d: vscode.Diagnostic) => Record<string, unknown>,
   ) {}
 
   /** Workspace files by their workspace-relative path (the mention's text) -> URI. */
@@ -103,7 +102,7 @@ export class MentionSource {
   }
 
   /** The task context for `prompt`: the editor's, with what the prompt mentions. */
-  async contextFor(prompt: string): Promise<MentionContext | undefined> {
+  async contextFor(prompt: string): Promise<TaskContext | undefined> {
     const mentions = mentionsOf(prompt);
     const files: string[] = [];
     for (const path of mentions.paths) {

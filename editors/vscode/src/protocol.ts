@@ -104,6 +104,7 @@ export interface TaskContext {
   range?: Range;
   diagnostics?: Record<string, unknown>[];
   selectionText?: string;
+  files?: string[];
 }
 
 export interface TaskRunArgs {

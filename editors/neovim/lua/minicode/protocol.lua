@@ -110,6 +110,7 @@ M.errors = {
 ---@field range? minicode.Range
 ---@field diagnostics? table<string, any>[]
 ---@field selectionText? string
+---@field files? string[]
 
 ---@class minicode.TaskRunArgs
 ---@field prompt string non-empty

@@ -105,9 +105,6 @@ export function mentionsOf(text: string): Mentions {
   return out;
 }
 
-/** `TaskContext` with the mentioned files (protocol.py's `files`). */
-export type MentionContext = TaskContext & { files?: string[] };
-
 export interface SelectionSnapshot {
   uri: string;
   range: NonNullable<TaskContext['range']>;
@@ -122,9 +119,9 @@ export interface SelectionSnapshot {
 export function mentionContext(
   base: TaskContext | undefined,
   mentions: Mentions,
-  found: { selection?: SelectionSnapshot; problems?: { uri: string; items: unknown[] }; files: string[] },
-): MentionContext | undefined {
-  const ctx: MentionContext = { ...(base ?? {}) };
+  found: { selection?: SelectionSnapshot; problems?: { uri: string; items: Record<string, unknown>[] }; files: string[] },
+): TaskContext | undefined {
+  const ctx: TaskContext = { ...(base ?? {}) };
   if (mentions.selection && found.selection) {
     // the problems near the cursor belong to the editor's file, not to the one selected in
     if (found.selection.uri !== ctx.uri) delete ctx.diagnostics;
