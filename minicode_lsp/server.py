@@ -12,9 +12,10 @@ from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .answering_protocol import AnsweringProtocol, is_client_error
 from .bridge import LspFrontend
+from .command_rpc import not_available
 from .features import code_actions, commands, lifecycle
-from .lsp_support import AnsweringProtocol, is_client_error, not_available
 
 if TYPE_CHECKING:
     from .service import Service

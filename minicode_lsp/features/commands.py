@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pygls.lsp.server import LanguageServer
 
 from .. import protocol_ids as p
-from ..lsp_support import parse_args, rpc_error
+from ..command_rpc import parse_args, rpc_error
 from ..service.errors import ServiceError
 
 if TYPE_CHECKING:  # loaded with the service, after the initialize reply

@@ -10,7 +10,7 @@ import pytest
 from pygls.exceptions import JsonRpcInvalidParams
 
 from minicode_lsp import protocol as p
-from minicode_lsp.lsp_support import parse_args
+from minicode_lsp.command_rpc import parse_args
 from minicode_lsp.service import HeadlessFrontend, Service, ServiceError
 from minicode_lsp.testing.model_server import ScriptedModelServer
 
