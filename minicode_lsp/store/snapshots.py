@@ -23,6 +23,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import re
 import stat
 import threading
 import time
@@ -180,6 +181,9 @@ class Snapshotter:
         self.root, self.blobs = Path(root).resolve(), blobs
         # names (globs) whose content is never read nor stored: .env, keys (agent.secretFiles)
         self.secret_files = [p.casefold() for p in secret_files]
+        # one regex for them all: matched against every file's name at every full re-stat
+        self._secret = re.compile("|".join(fnmatch.translate(p) for p in self.secret_files)) \
+            if self.secret_files else None
         self.max_file_size = blobs.max_size if max_file_size is None else max_file_size
         self.max_files, self.time_budget_s = max_files, time_budget_s
         self._extra: set[str] = set()  # the store folder, when it is inside the workspace
@@ -404,6 +408,12 @@ class Snapshotter:
         if stat.S_ISDIR(st.st_mode):  # a folder: its existence and mode (its size and mtime move
             snap.files[rel] = Entry(0, 0, st.st_ino, None, st.st_mode, 0)  # with what is inside it)
             return
+        if cached is not None and cached.sha is not None and cached.size == st.st_size \
+                and cached.mtime_ns == st.st_mtime_ns and cached.inode == st.st_ino \
+                and cached.mode == st.st_mode and cached.ctime_ns == st.st_ctime_ns and rel not in self._racy \
+                and (self._secret is None or not self._secret.match(rel.rsplit("/", 1)[-1].casefold())):
+            snap.files[rel] = cached  # the common case of a re-stat (nothing changed), without an Entry
+            return
         entry = Entry(st.st_size, st.st_mtime_ns, st.st_ino, None, st.st_mode, st.st_ctime_ns)
         if stat.S_ISLNK(st.st_mode):  # a link: its target, as bytes (never followed)
             if cached is not None and cached.same_stat(entry) and cached.sha is not None and rel not in self._racy:
@@ -419,8 +429,8 @@ class Snapshotter:
             self.blobs.put_known(sha, target, fsync=False)
             snap.files[rel] = Entry(st.st_size, st.st_mtime_ns, st.st_ino, sha, st.st_mode, st.st_ctime_ns)
             return
-        if stat.S_ISREG(st.st_mode) and any(fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1].casefold(), p)
-                                            for p in self.secret_files):
+        if stat.S_ISREG(st.st_mode) and self._secret is not None and \
+                self._secret.match(rel.rsplit("/", 1)[-1].casefold()):
             snap.files[rel] = entry
             snap.skipped[rel] = "a secret file (agent.secretFiles): its content is never stored"
             return

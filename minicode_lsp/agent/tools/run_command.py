@@ -137,6 +137,7 @@ class CommandProcesses:
     def __init__(self, keep_running: list[str] | tuple[str, ...] = ()) -> None:
         self.keep_running = [p.strip() for p in keep_running if p.strip()]
         self._live: list[Lingering] = []
+        self._kept: list[Lingering] = []  # this turn's kept commands (their changes count until it ends)
 
     def keeps(self, command: str) -> bool:
         """Whether ``command`` matches an ``agent.keepRunning`` pattern (a glob on the whole command)."""
@@ -145,7 +146,8 @@ class CommandProcesses:
 
     def adopt(self, handle: Lingering) -> None:
         if handle.keep:
-            KEPT.append(handle)
+            KEPT[:] = [h for h in KEPT if h.alive] + [handle]
+            self._kept.append(handle)
             return
         self._live.append(handle)
         handle._timer = asyncio.ensure_future(self._end_at_deadline(handle))
@@ -157,12 +159,12 @@ class CommandProcesses:
         await handle.stop()
 
     def alive(self) -> bool:
-        """Whether processes this turn's commands left (or kept ones) still run."""
-        return any(h.alive for h in self._live) or any(h.alive for h in KEPT)
+        """Whether processes this turn's commands left (kept ones included) still run."""
+        return any(h.alive for h in self._live) or any(h.alive for h in self._kept)
 
     async def end_turn(self) -> None:
         """End every process the turn's commands left running (not the kept ones)."""
-        live, self._live = self._live, []
+        live, self._live, self._kept = self._live, [], []
         await asyncio.gather(*(h.stop() for h in live), return_exceptions=True)
 
 
