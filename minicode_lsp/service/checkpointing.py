@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..agent.ports import ChangedFile, GroupKind, GroupResult
-from ..store.checkpoints import norm_path
+from ..store.checkpoints import CheckpointStore, GroupWriter, norm_path
 from ..store.shell_state import ShellState
+from ..store.snapshots import Snapshot, Snapshotter
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class _Late:
     group_id: str
     tool_call_id: str
     label: str
-    baseline: Any
+    baseline: Snapshot
     files: dict[str, str] = field(default_factory=dict)  # path -> action
 
 
@@ -40,7 +40,7 @@ class TurnCheckpoints:
     and at ``settle`` when the turn ends).
     """
 
-    def __init__(self, checkpoints: Any, snapshotter: Any, *, session_id: str, turn_id: str,
+    def __init__(self, checkpoints: CheckpointStore, snapshotter: Snapshotter | None, *, session_id: str, turn_id: str,
                  snapshot_lock: asyncio.Lock | None = None, lingering: Callable[[], bool] | None = None) -> None:
         # One snapshot at a time per workspace: the background warm-up and commands of other turns.
         self.snapshot_lock = snapshot_lock or asyncio.Lock()
@@ -48,9 +48,9 @@ class TurnCheckpoints:
         self.snapshotter = snapshotter
         self.session_id = session_id
         self.turn_id = turn_id
-        self._writer: Any = None
+        self._writer: GroupWriter | None = None
         self._kind: GroupKind = "edit"
-        self._before: Any = None
+        self._before: Snapshot | None = None
         self._lingering = lingering
         self._late: _Late | None = None
         self._settled: list[_Late] = []
@@ -90,7 +90,7 @@ class TurnCheckpoints:
         if writer is None:
             return None
         skipped: list[str] = []
-        after: Any = None
+        after: Snapshot | None = None
         if self._kind == "shell" and self.snapshotter is not None and self._before is not None:
             async with self.snapshot_lock:
                 after = await asyncio.to_thread(self.snapshotter.take)
