@@ -140,8 +140,8 @@ async def one_turn(svc: Any, model: ModelServerProcess, finished: list[dict[str,
     model.script(step_script())
     finished.clear()
     c0, t0 = time.process_time(), time.perf_counter()
-    svc.run_task(p.TaskRunArgs(prompt="Look around the project and say what is in it."))
-    await svc.wait_idle()
+    svc.tasks.run(p.TaskRunArgs(prompt="Look around the project and say what is in it."))
+    await svc.tasks.wait_idle()
     took, cpu = time.perf_counter() - t0, time.process_time() - c0
     data = finished[-1] if finished else {}
     if data.get("stopReason") != "done" or data.get("steps") != STEPS:

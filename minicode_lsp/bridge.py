@@ -105,7 +105,7 @@ class LspFrontend:
     def approval_timeout_s(self) -> float:
         service = getattr(self.server, "service", None)
         try:
-            return float(service.settings.agent.approval_timeout_s)  # type: ignore[union-attr]
+            return float(service.workspace.settings.agent.approval_timeout_s)  # type: ignore[union-attr]
         except AttributeError:
             return APPROVAL_TIMEOUT_S
 

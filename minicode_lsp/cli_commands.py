@@ -58,14 +58,14 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
     ticker: asyncio.Task[None] | None = None
     try:
         if args.permission_mode is None and asker is None:
-            mode = svc.settings.agent.permission_mode
+            mode = svc.workspace.settings.agent.permission_mode
             if mode == "ask":
                 print("minicode-lsp: no terminal to ask for approvals; running in plan mode "
                       "(pass --permission-mode auto to let the agent edit)", file=sys.stderr)
                 args.permission_mode = "plan"
         run_args = p.TaskRunArgs(prompt=args.prompt, session_id=args.session, profile=args.profile,
                                  permission_mode=args.permission_mode)
-        ids = svc.run_task(run_args)
+        ids = svc.tasks.run(run_args)
         loop = asyncio.get_running_loop()
 
         def on_sigint() -> None:
@@ -78,7 +78,7 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
         for handler in logging.getLogger().handlers:
             handler.addFilter(_said_by_the_timeline)
         ticker = loop.create_task(_tick(printer))
-        await svc.wait_idle()
+        await svc.tasks.wait_idle()
         data = printer.finished
         result = {**ids, "stopReason": data.get("stopReason"), "text": data.get("text", ""),
                   "usage": data.get("usage", {}), "filesChanged": data.get("filesChanged", []),
@@ -118,7 +118,7 @@ def _said_by_the_timeline(record: logging.LogRecord) -> bool:
 async def stop_turn(svc: Service, session_id: str, grace_s: float = 0.4) -> None:
     """Ctrl-C: ask the turn to stop; if it has not within ``grace_s``, cancel its task (it is
     still recorded as cancelled), so the command ends within a second."""
-    running = svc.running.get(session_id)
+    running = svc.workspace.running.get(session_id)
     if running is None:
         return
     running.cancel.set()
@@ -138,32 +138,32 @@ def sessions_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
         if args.action == "list":
-            data = svc.list_sessions(p.SessionListArgs(limit=args.limit, query=args.query))
+            data = svc.sessions.list(p.SessionListArgs(limit=args.limit, query=args.query))
             lines = [f"{s['id']}  {s['updatedAt'][:19]}  {str(s.get('lastStopReason') or '-'):<20} "
                      f"{plural(s['turnCount'], 'turn'):>9}  {s['title']}" for s in data["sessions"]]
             emit(args, data, "\n".join(lines) or "no sessions yet")
         elif args.action == "show":
-            data = svc.show_session(args.session)
+            data = svc.sessions.show(args.session)
             emit(args, data, exporting_markdown(svc, data["id"]))
         elif args.action == "replay":
-            data = svc.replay(p.SessionReplayArgs(session_id=args.session))
+            data = svc.sessions.replay(p.SessionReplayArgs(session_id=args.session))
             printer = EventPrinter(sys.stdout)
             if args.json:
                 emit(args, data, "")
             else:
-                sid = svc.resolve_session(args.session)
+                sid = svc.workspace.resolve_session(args.session)
                 for e in data["events"]:
                     printer(p.NOTIFY_EVENT, {**e, "sessionId": sid})
         elif args.action == "summarize":
             data = asyncio.run(_summarize(svc, args.session))
             emit(args, data, data["markdown"])
         elif args.action == "export":
-            data = svc.export(p.SessionExportArgs(session_id=args.session, format=args.format))
+            data = svc.sessions.export(p.SessionExportArgs(session_id=args.session, format=args.format))
             content = data["content"]
             sys.stdout.write(content if content.endswith("\n") or not content else content + "\n")  # no empty last line
         elif args.action == "delete":
-            sid = svc.resolve_session(args.session)
-            svc.delete_session(sid)
+            sid = svc.workspace.resolve_session(args.session)
+            svc.sessions.delete(sid)
             emit(args, {"deleted": sid}, f"deleted {sid}")
         return 0
     finally:
@@ -172,22 +172,22 @@ def sessions_cmd(args: argparse.Namespace) -> int:
 
 async def _summarize(svc: Service, session: str) -> dict[str, Any]:
     try:
-        return await svc.summarize(session)
+        return await svc.sessions.summarize(session)
     finally:
         await svc.shutdown()
 
 
 def exporting_markdown(svc: Service, sid: str) -> str:
-    return svc.export(p.SessionExportArgs(session_id=sid, format="markdown"))["content"]
+    return svc.sessions.export(p.SessionExportArgs(session_id=sid, format="markdown"))["content"]
 
 
 def checkpoints_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
-        data = svc.list_checkpoints(p.CheckpointListArgs(session_id=args.session))
+        data = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=args.session))
         lines = []
         for g in data["groups"]:
-            files = ", ".join(f"{f['action']} {os.path.relpath(f['path'], svc.root)}" for f in g["files"])
+            files = ", ".join(f"{f['action']} {os.path.relpath(f['path'], svc.workspace.root)}" for f in g["files"])
             lines.append(f"{g['id'][:12]}  {g['createdAt'][:19] if isinstance(g['createdAt'], str) else g['createdAt']}"
                          f"  {g['kind']:<6} {g['label'][:40]:<40} {files}")
         emit(args, data, "\n".join(lines) or "no checkpoints")
@@ -213,13 +213,13 @@ def _pick_session(svc: Service, args: argparse.Namespace) -> str | None:
     session that still has edits to rewind (not merely the newest session). Says which, and
     which group(s), on stderr; None when there is nothing to rewind."""
     if args.session:
-        sessions = [(svc.resolve_session(args.session), "")]
+        sessions = [(svc.workspace.resolve_session(args.session), "")]
     else:
-        rows, _ = svc.sessions.list_sessions(limit=500)
+        rows, _ = svc.workspace.sessions.list_sessions(limit=500)
         sessions = [(row.id, row.title) for row in rows]
     target = _target(args).model_dump()
     for sid, title in sessions:
-        groups = svc.checkpoints.groups_for_target(sid, target)
+        groups = svc.workspace.checkpoints.groups_for_target(sid, target)
         if groups:
             what = (f"group {groups[0].id[:12]} ({groups[0].label})" if len(groups) == 1
                     else f"{len(groups)} groups, {groups[0].id[:12]} to {groups[-1].id[:12]}")
@@ -250,7 +250,7 @@ def _relative(path: str, root: Path) -> str:
 
 async def rewind_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace, HeadlessFrontend(interactive=False))
-    svc.settings.rewind.confirm = False  # the terminal user asked for it explicitly
+    svc.workspace.settings.rewind.confirm = False  # the terminal user asked for it explicitly
     try:
         if not (args.undo or args.group or args.turn):
             picked = _pick_session(svc, args)
@@ -261,15 +261,15 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
                 return 1
             args.session = picked
         if args.undo:
-            data = await svc.rewind_undo(args.session)
+            data = await svc.rewind.undo(args.session)
         elif args.preview:
-            data = svc.rewind_preview(p.RewindPreviewArgs(session_id=args.session, target=_target(args)))
+            data = svc.rewind.preview(p.RewindPreviewArgs(session_id=args.session, target=_target(args)))
         else:
-            data = await svc.rewind_apply(p.RewindApplyArgs(session_id=args.session, target=_target(args), force=args.force))
+            data = await svc.rewind.apply(p.RewindApplyArgs(session_id=args.session, target=_target(args), force=args.force))
         if args.json:
             print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            _print_plan(data.get("files", []), applying=not args.preview, root=svc.root)
+            _print_plan(data.get("files", []), applying=not args.preview, root=svc.workspace.root)
             if args.preview:
                 print(f"preview {data['previewId']}: {plural(len(data['files']), 'file')}, {plural(data['conflicts'], 'conflict')}")
             else:
@@ -286,7 +286,7 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
 async def readiness_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
-        report = await svc.refresh_readiness(probe=not args.no_probe)
+        report = await svc.readiness.refresh(probe=not args.no_probe)
         lines = [f"state: {report.state}"]
         for c in report.checks:
             lines.append(f"  {c.status:<4} {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix else ""))
@@ -303,7 +303,7 @@ async def mcp_cmd(args: argparse.Namespace) -> int:
 
     svc = open_service(args.workspace)
     try:
-        states = await svc.mcp.start_all()
+        states = await svc.workspace.mcp.start_all()
         data: dict[str, Any] = {"servers": [{"name": s.name, "running": s.alive, "error": s.error,
                              "tools": [{"name": tool_name(s.name, t.name), "description": t.description or "",
                                         "readOnly": bool(t.annotations and t.annotations.read_only_hint)}
@@ -328,17 +328,17 @@ def memory_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
         if args.action == "list":
-            data = svc.memory_show(p.MemoryShowArgs(scope=args.scope))
+            data = svc.memory.show(p.MemoryShowArgs(scope=args.scope))
             emit(args, data, "\n".join(f"{e['id']}  [{e['scope']}]{' (proposed)' if e['status'] == 'proposed' else ''} {e['text']}"
                                        for e in data["entries"]) or "no memory entries")
         elif args.action == "add":
-            data = svc.memory_add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag))
+            data = svc.memory.add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag))
             emit(args, data, f"added {data['entry']['id']}")
         elif args.action == "accept":
-            data = svc.memory_accept(p.MemoryAcceptArgs(id=args.id))
+            data = svc.memory.accept(p.MemoryAcceptArgs(id=args.id))
             emit(args, data, f"accepted {data['entry']['id']}")
         else:
-            data = svc.memory_remove(p.MemoryRemoveArgs(id=args.id))
+            data = svc.memory.remove(p.MemoryRemoveArgs(id=args.id))
             emit(args, data, "removed")
         return 0
     finally:

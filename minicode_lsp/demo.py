@@ -67,20 +67,20 @@ async def run_demo(*, keep: bool = False) -> int:
         printer = EventPrinter(out)
         svc = Service(root, HeadlessFrontend(interactive=False, on_publish=printer), watch=False)
         try:
-            ids = svc.run_task(p.TaskRunArgs(prompt=PROMPT))
-            await svc.wait_idle()
+            ids = svc.tasks.run(p.TaskRunArgs(prompt=PROMPT))
+            await svc.tasks.wait_idle()
             finished = printer.finished
             out.write(f"\nanswer: {finished.get('text', '')}\n")
             out.write(f"model requests made over HTTP: {len(model.model_requests)}\n\n")
-            groups = svc.list_checkpoints(p.CheckpointListArgs(session_id=ids["sessionId"]))["groups"]
+            groups = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=ids["sessionId"]))["groups"]
             out.write(f"checkpoints recorded: {len(groups)} edit group(s)\n")
-            preview = svc.rewind_preview(p.RewindPreviewArgs(session_id=ids["sessionId"],
+            preview = svc.rewind.preview(p.RewindPreviewArgs(session_id=ids["sessionId"],
                                                              target=p.RewindTarget(session=True)))
             out.write("rewind preview of the whole session (nothing applied):\n")
             for f in preview["files"]:
                 out.write(f"  {f['status']:<8} {f['action']:<8} {Path(f['path']).name}\n")
                 out.write(color_diff(f["diff"]) + "\n")
-            out.write(f"\nsession {ids['sessionId']} is in {svc.store_dir}\n")
+            out.write(f"\nsession {ids['sessionId']} is in {svc.workspace.store_dir}\n")
             exe = shutil.which("minicode-lsp") and "minicode-lsp" or str(Path(sys.argv[0]).resolve())
             if keep:
                 out.write(f"try: {exe} sessions list --workspace {root}\n"

@@ -69,7 +69,7 @@ class MiniCodeServer(LanguageServer):
                 loader.set_layer("initializationOptions", options)
             self.service = Service(root, self.frontend, loader=loader, user_dir=self.user_dir)
             self.service_error = None
-            log.info("minicode-lsp serving %s (store %s)", root, self.service.store_dir)
+            log.info("minicode-lsp serving %s (store %s)", root, self.service.workspace.store_dir)
         except Exception as exc:  # the server stays up and says why in every answer (and readiness)
             self.service = None
             self.service_error = f"cannot open the store for {root}: {exc}"
@@ -104,7 +104,7 @@ class MiniCodeServer(LanguageServer):
     def on_progress_cancel(self, turn_id: str) -> None:
         if self.service is not None:
             log.info("progress cancelled by the client: cancelling turn %s", turn_id)
-            self.service.cancel_turn_by_id(turn_id)
+            self.service.tasks.cancel_turn(turn_id)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Request errors already reach the requester; the rest goes to the log, not a popup.

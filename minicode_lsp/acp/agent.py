@@ -91,7 +91,7 @@ class AcpSession:
         self.id = session_id
         self.svc = svc
         self.mode = mode
-        self.mapper = EventMapper(svc.root, lambda group_id: group_diffs(svc, group_id))
+        self.mapper = EventMapper(svc.workspace.root, lambda group_id: group_diffs(svc, group_id))
         self.mapper.mode = mode
         self.edits_allowed = False  # "Allow for this session" on an edit
         self.lock = asyncio.Lock()  # prompts sent while a turn runs wait their turn here
@@ -101,7 +101,7 @@ class AcpSession:
 
     def title(self) -> str:
         try:
-            return self.svc.sessions.get_session(self.id).title
+            return self.svc.workspace.sessions.get_session(self.id).title
         except Exception:
             return ""
 
@@ -113,14 +113,14 @@ class AcpSession:
 
 
 def group_diffs(svc: Service, group_id: str) -> list[tuple[str, str | None, str | None]]:
-    group = svc.checkpoints.get_group(group_id)
+    group = svc.workspace.checkpoints.get_group(group_id)
     if group is None:
         return []
     out = []
     for f in group.files:
         try:
-            old = decode_text(svc.blobs.get(f.pre_sha)) if f.pre_sha else None
-            new = decode_text(svc.blobs.get(f.post_sha)) if f.post_sha else None
+            old = decode_text(svc.workspace.blobs.get(f.pre_sha)) if f.pre_sha else None
+            new = decode_text(svc.workspace.blobs.get(f.post_sha)) if f.post_sha else None
         except Exception:  # a pruned or unreadable image: the file is listed without its text
             old = new = None
         out.append((f.path, old, new))
@@ -227,10 +227,10 @@ class MiniCodeAgent:
     async def new_session(self, cwd: str, mcp_servers: list[Any] | None = None,
                           additional_directories: list[str] | None = None, **kwargs: Any) -> NewSessionResponse:
         svc = self.workspace(cwd)
-        row = svc.sessions.create_session("", str(svc.root))
-        session = self._attach(row.id, svc, svc.settings.agent.permission_mode)
+        row = svc.workspace.sessions.create_session("", str(svc.workspace.root))
+        session = self._attach(row.id, svc, svc.workspace.settings.agent.permission_mode)
         self._use_mcp(session, mcp_servers)
-        svc.notify_sessions(row.id, "created")
+        svc.workspace.notify_sessions(row.id, "created")
         self._after_answer(session)
         return NewSessionResponse(session_id=row.id, modes=self._modes(session),
                                   config_options=self._config_options(session))
@@ -239,8 +239,8 @@ class MiniCodeAgent:
                            additional_directories: list[str] | None = None, **kwargs: Any) -> LoadSessionResponse:
         session = self._open_stored(cwd, session_id)
         self._use_mcp(session, mcp_servers)
-        mapper = EventMapper(session.svc.root, session.mapper.diffs)
-        for event in session.svc.sessions.replay(session.id):
+        mapper = EventMapper(session.svc.workspace.root, session.mapper.diffs)
+        for event in session.svc.workspace.sessions.replay(session.id):
             for update in mapper.updates(event.type, event.data, event.turn_id, replay=True):
                 self.send_update(session.id, update)
         await self.flush()  # the history is sent, *then* the answer
@@ -258,26 +258,26 @@ class MiniCodeAgent:
                             **kwargs: Any) -> ListSessionsResponse:
         svc = self.workspace(cwd)
         try:
-            data = svc.list_sessions(p.SessionListArgs(limit=LIST_PAGE, cursor=cursor))
+            data = svc.sessions.list(p.SessionListArgs(limit=LIST_PAGE, cursor=cursor))
         except ServiceError as exc:
             raise _error(exc) from None
-        infos = [SessionInfo(session_id=s["id"], cwd=s.get("workspace") or str(svc.root),
+        infos = [SessionInfo(session_id=s["id"], cwd=s.get("workspace") or str(svc.workspace.root),
                              title=s.get("title") or None, updated_at=s.get("updatedAt"))
-                 for s in data["sessions"] if Path(s.get("workspace") or svc.root) == svc.root]
+                 for s in data["sessions"] if Path(s.get("workspace") or svc.workspace.root) == svc.workspace.root]
         return ListSessionsResponse(sessions=infos, next_cursor=data.get("nextCursor"))
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:
         session = self.sessions.pop(session_id, None)
-        if session is not None and session.id in session.svc.running:
-            await session.svc.cancel(session.id)
-        if session is not None and session.id in session.svc.session_mcp:
-            await session.svc.session_mcp.pop(session.id).stop()
+        if session is not None and session.id in session.svc.workspace.running:
+            await session.svc.tasks.cancel(session.id)
+        if session is not None and session.id in session.svc.workspace.session_mcp:
+            await session.svc.workspace.session_mcp.pop(session.id).stop()
         return CloseSessionResponse()
 
     def _open_stored(self, cwd: str, session_id: str) -> AcpSession:
         svc = self.workspace(cwd)
         try:
-            sid = svc.resolve_session(session_id)
+            sid = svc.workspace.resolve_session(session_id)
         except ServiceError as exc:
             raise _error(exc) from None
         known = self.sessions.get(sid)
@@ -300,11 +300,11 @@ class MiniCodeAgent:
                                                 headers={h["name"]: h["value"] for h in data.get("headers") or []})
             else:
                 log.warning("MCP server %s from the client is not stdio or HTTP; left out", name)
-        old = session.svc.session_mcp.get(session.id)
+        old = session.svc.workspace.session_mcp.get(session.id)
         if old is not None:
             old.configure(configs)
         elif configs:
-            session.svc.session_mcp[session.id] = McpManager(session.svc.root, configs, scratch=session.svc.store_dir)
+            session.svc.workspace.session_mcp[session.id] = McpManager(session.svc.workspace.root, configs, scratch=session.svc.workspace.store_dir)
 
     def _attach(self, session_id: str, svc: Service, mode: str) -> AcpSession:
         session = AcpSession(session_id, svc, mode)
@@ -352,7 +352,7 @@ class MiniCodeAgent:
         if mode == session.mode:
             return
         session.mode = session.mapper.mode = mode
-        session.svc.sessions.append_event(session.id, None, p.EV_MODE_CHANGED, {"mode": mode})
+        session.svc.workspace.sessions.append_event(session.id, None, p.EV_MODE_CHANGED, {"mode": mode})
         # both spellings, for clients that know only one of them
         self.send_update(session.id, helpers.update_current_mode(mode))
         self.send_update(session.id, ConfigOptionUpdate(session_update="config_option_update",
@@ -361,7 +361,7 @@ class MiniCodeAgent:
     # ------------------------------------------------------------------ protocol: prompts
     async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> PromptResponse:
         session = self.session(session_id)
-        text = prompt_text(prompt, session.svc.root)
+        text = prompt_text(prompt, session.svc.workspace.root)
         if not text.strip():
             raise invalid("the prompt is empty")
         async with session.lock:  # a prompt sent while a turn runs waits here: queued, not refused
@@ -380,13 +380,13 @@ class MiniCodeAgent:
     async def _run_turn(self, session: AcpSession, text: str) -> PromptResponse:
         svc = session.svc
         if not session.title():
-            svc.sessions.set_title(session.id, " ".join(text.split())[:80])
+            svc.workspace.sessions.set_title(session.id, " ".join(text.split())[:80])
         try:
-            ids = svc.run_task(p.TaskRunArgs.model_validate(
+            ids = svc.tasks.run(p.TaskRunArgs.model_validate(
                 {"prompt": text, "sessionId": session.id, "permissionMode": session.mode}))
         except ServiceError as exc:
             raise _error(exc) from None
-        running = svc.running.get(session.id)
+        running = svc.workspace.running.get(session.id)
         if running is not None and running.task is not None:
             await asyncio.wait({running.task})
         await self.flush()
@@ -412,14 +412,14 @@ class MiniCodeAgent:
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         session = self.sessions.get(session_id)
-        if session is not None and session.id in session.svc.running:
-            await session.svc.cancel(session.id)
+        if session is not None and session.id in session.svc.workspace.running:
+            await session.svc.tasks.cancel(session.id)
 
 
 def stored_mode(svc: Service, session_id: str) -> str:
     """The mode a reattaching client gets back: the last one set, else the last turn's."""
-    mode: str = svc.settings.agent.permission_mode
-    for event in svc.sessions.replay(session_id):
+    mode: str = svc.workspace.settings.agent.permission_mode
+    for event in svc.workspace.sessions.replay(session_id):
         if event.type == p.EV_MODE_CHANGED:
             mode = str(event.data.get("mode") or mode)
         elif event.type == p.EV_TURN_STARTED:

@@ -49,8 +49,8 @@ def rewind_target(arg: str, session: AcpSession) -> list[dict[str, Any]]:
         return [{"steps": int(arg)}]
     want = arg.upper()
     svc = session.svc
-    turns = [t.id for t in svc.sessions.list_turns(session.id) if t.id.upper().startswith(want)]
-    groups = [g.id for g in svc.checkpoints.list_groups(session_id=session.id, limit=10_000)
+    turns = [t.id for t in svc.workspace.sessions.list_turns(session.id) if t.id.upper().startswith(want)]
+    groups = [g.id for g in svc.workspace.checkpoints.list_groups(session_id=session.id, limit=10_000)
               if g.id.upper().startswith(want)]
     return [{"turnId": t} for t in turns] + [{"groupId": g} for g in groups]
 
@@ -62,9 +62,9 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         say(agent, session, f"/rewind {arg}: " + ("no turn or checkpoint of this session starts with that id"
                                                   if not targets else "that id prefix names several; give more of it"))
         return
-    preview = svc.rewind_preview(p.RewindPreviewArgs(session_id=session.id,
+    preview = svc.rewind.preview(p.RewindPreviewArgs(session_id=session.id,
                                                      target=p.RewindTarget.model_validate(targets[0])))
-    stored = svc.rewinds.previews[preview["previewId"]]
+    stored = svc.rewind.previews[preview["previewId"]]
     plan = stored.plan
     changing = [f for f in plan.files if f.write and f.new_content != f.current]
     if not plan.groups or not plan.files:
@@ -85,7 +85,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         agent.send_update(session.id, helpers.update_tool_call(call_id, status="failed"))
         say(agent, session, f"Nothing applied: {reason}.")
         return
-    frontend = svc.frontend
+    frontend = svc.workspace.frontend
     chosen = await frontend._ask(session, ToolCallUpdate(  # type: ignore[attr-defined]
         tool_call_id=call_id, title=title, kind="edit", status="pending", content=content), OPTIONS)
     if chosen not in ("allow_once", "allow_always"):
@@ -94,7 +94,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         return
     token = PREAPPROVED.set(True)
     try:
-        result = await svc.rewind_apply(p.RewindApplyArgs(preview_id=preview["previewId"]))
+        result = await svc.rewind.apply(p.RewindApplyArgs(preview_id=preview["previewId"]))
     finally:
         PREAPPROVED.reset(token)
     done = result.get("applied")
@@ -107,7 +107,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
 
 
 async def cmd_rewind_undo(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    result = await session.svc.rewind_undo(session.id)
+    result = await session.svc.rewind.undo(session.id)
     if result.get("applied"):
         say(agent, session, f"Restored {plural(len(result.get('files', [])), 'file')} as they were before the rewind.")
     else:
@@ -115,7 +115,7 @@ async def cmd_rewind_undo(agent: MiniCodeAgent, session: AcpSession, arg: str) -
 
 
 async def cmd_checkpoints(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    groups = session.svc.list_checkpoints(p.CheckpointListArgs(session_id=session.id))["groups"]
+    groups = session.svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=session.id))["groups"]
     if not groups:
         say(agent, session, "No checkpoints in this session yet.")
         return
@@ -129,14 +129,14 @@ async def cmd_checkpoints(agent: MiniCodeAgent, session: AcpSession, arg: str) -
 
 
 async def cmd_sessions(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    rows = session.svc.list_sessions(p.SessionListArgs(limit=20))["sessions"]
+    rows = session.svc.sessions.list(p.SessionListArgs(limit=20))["sessions"]
     lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {plural(s['turnCount'], 'turn')} {s.get('lastStopReason') or '-'}: "
              f"{s['title'] or '(untitled)'}" for s in rows]
     say(agent, session, "Sessions of this workspace, newest first:\n" + ("\n".join(lines) or "(none)"))
 
 
 async def cmd_readiness(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    report = (await session.svc.refresh_readiness(probe=True)).wire()
+    report = (await session.svc.readiness.refresh(probe=True)).wire()
     lines = [f"Readiness: **{report['state']}**"]
     for check in report.get("checks", []):
         fix = f" (fix: {check['fix']})" if check.get("fix") else ""
@@ -145,7 +145,7 @@ async def cmd_readiness(agent: MiniCodeAgent, session: AcpSession, arg: str) -> 
 
 
 async def cmd_memory(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    entries = session.svc.memory_show(p.MemoryShowArgs())["entries"]
+    entries = session.svc.memory.show(p.MemoryShowArgs())["entries"]
     lines = [f"- [{e.get('scope')}] {e.get('text')}" + (" (proposed)" if e.get("status") == "proposed" else "")
              for e in entries]
     say(agent, session, "Memory entries:\n" + ("\n".join(lines) or "(none)"))

@@ -3,16 +3,25 @@ rewind the agent's edits in a file."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
 
 from lsprotocol import types as t
+from lsprotocol.converters import get_converter
 from pygls.lsp.server import LanguageServer
 
 from .. import protocol_ids as p
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _converter() -> Any:
+    """lsprotocol's own converter (LSP objects to their wire form), built on first use."""
+    return get_converter()
+
 
 KINDS = [t.CodeActionKind.QuickFix, t.CodeActionKind.Refactor, t.CodeActionKind.Source]
 
@@ -95,7 +104,7 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
             out.append(_task(f"MiniCode: fix {message}", t.CodeActionKind.QuickFix, {
                 "prompt": f"Fix this problem reported at line {diag.range.start.line + 1}: {diag.message}",
                 "context": {"uri": uri, "range": _rng(diag.range),
-                            "diagnostics": [ls.protocol._converter.unstructure(diag)]},
+                            "diagnostics": [_converter().unstructure(diag)]},
             }))
     r = params.range
     if wanted(COMMENT_KIND):
@@ -115,12 +124,11 @@ def actions_for(ls: Any, params: t.CodeActionParams) -> list[t.CodeAction]:
     svc = getattr(ls, "service", None)
     if svc is not None and wanted(t.CodeActionKind.Source):
         try:
-            groups = svc.checkpoints.list_groups(path=svc.path_of_uri(uri), limit=50, kinds=("edit", "shell"))
-        except Exception:  # a URI outside the workspace has no agent edits
-            groups = []
-        live = [g for g in groups if not g.rewound_by and g.session_id]
-        if live:
-            sid = live[0].session_id
+            sid = svc.rewind.session_to_rewind(uri)
+        except Exception:  # a code action never fails for want of the store
+            log.exception("looking for agent edits in %s", uri)
+            sid = None
+        if sid:
             base = {"sessionId": sid, "target": {"session": True}, "uris": [uri]}
             out.append(t.CodeAction(
                 title="MiniCode: preview rewind of agent edits in this file", kind=f"{t.CodeActionKind.Source.value}.minicode.rewindPreview",

@@ -22,46 +22,42 @@ Handler = Callable[["Service", Any], Any]
 
 
 async def _session_show(svc: Service, a: models.SessionShowArgs) -> Any:
-    shown = svc.show_session(a.session_id)
+    shown = svc.sessions.show(a.session_id)
     if a.open_document:
-        path = svc.transcript_path(a.session_id)
+        path = svc.sessions.transcript_path(a.session_id)
         shown["documentUri"] = path.as_uri()
-        await svc.show_document(path)  # never fails: an editor that cannot gets a message instead
+        await svc.workspace.show_document(path)  # never fails: an editor that cannot gets a message instead
     return shown
 
 
 async def _rewind_preview(svc: Service, a: models.RewindPreviewArgs) -> Any:
-    return await svc.rewind_preview_shown(a) if a.show_document else svc.rewind_preview(a)
-
-
-HANDLERS: dict[str, Handler] = {
-    p.CMD_TASK_RUN: lambda svc, a: svc.run_task(a),
-    p.CMD_TASK_CANCEL: lambda svc, a: svc.cancel(a.session_id),
-    p.CMD_SESSION_LIST: lambda svc, a: svc.list_sessions(a),
-    p.CMD_SESSION_SHOW: _session_show,
-    p.CMD_SESSION_REPLAY: lambda svc, a: svc.replay(a),
-    p.CMD_SESSION_SUMMARIZE: lambda svc, a: svc.summarize(a.session_id),
-    p.CMD_SESSION_EXPORT: lambda svc, a: svc.export(a),
-    p.CMD_SESSION_DELETE: lambda svc, a: svc.delete_session(a.session_id),
-    p.CMD_CHECKPOINT_LIST: lambda svc, a: svc.list_checkpoints(a),
-    p.CMD_REWIND_PREVIEW: _rewind_preview,
-    p.CMD_REWIND_APPLY: lambda svc, a: svc.rewind_apply(a),
-    p.CMD_REWIND_UNDO: lambda svc, a: svc.rewind_undo(a.session_id),
-    p.CMD_READINESS: lambda svc, a: _readiness(svc, a),
-    p.CMD_MEMORY_SHOW: lambda svc, a: svc.memory_show(a),
-    p.CMD_MEMORY_ADD: lambda svc, a: svc.memory_add(a),
-    p.CMD_MEMORY_REMOVE: lambda svc, a: svc.memory_remove(a),
-    p.CMD_MEMORY_ACCEPT: lambda svc, a: svc.memory_accept(a),
-    p.CMD_WORKSPACE_TRUST: lambda svc, a: svc.trust_workspace(a),
-}
+    return await svc.rewind.preview_shown(a) if a.show_document else svc.rewind.preview(a)
 
 
 async def _readiness(svc: Service, a: models.ReadinessArgs) -> Any:
-    if a.probe or svc.readiness is None:
-        report = await svc.refresh_readiness(probe=a.probe)
-    else:
-        report = svc.readiness
-    return report.wire()
+    return (await svc.readiness.current(probe=a.probe)).wire()
+
+
+HANDLERS: dict[str, Handler] = {
+    p.CMD_TASK_RUN: lambda svc, a: svc.tasks.run(a),
+    p.CMD_TASK_CANCEL: lambda svc, a: svc.tasks.cancel(a.session_id),
+    p.CMD_SESSION_LIST: lambda svc, a: svc.sessions.list(a),
+    p.CMD_SESSION_SHOW: _session_show,
+    p.CMD_SESSION_REPLAY: lambda svc, a: svc.sessions.replay(a),
+    p.CMD_SESSION_SUMMARIZE: lambda svc, a: svc.sessions.summarize(a.session_id),
+    p.CMD_SESSION_EXPORT: lambda svc, a: svc.sessions.export(a),
+    p.CMD_SESSION_DELETE: lambda svc, a: svc.sessions.delete(a.session_id),
+    p.CMD_CHECKPOINT_LIST: lambda svc, a: svc.rewind.list_checkpoints(a),
+    p.CMD_REWIND_PREVIEW: _rewind_preview,
+    p.CMD_REWIND_APPLY: lambda svc, a: svc.rewind.apply(a),
+    p.CMD_REWIND_UNDO: lambda svc, a: svc.rewind.undo(a.session_id),
+    p.CMD_READINESS: _readiness,
+    p.CMD_MEMORY_SHOW: lambda svc, a: svc.memory.show(a),
+    p.CMD_MEMORY_ADD: lambda svc, a: svc.memory.add(a),
+    p.CMD_MEMORY_REMOVE: lambda svc, a: svc.memory.remove(a),
+    p.CMD_MEMORY_ACCEPT: lambda svc, a: svc.memory.accept(a),
+    p.CMD_WORKSPACE_TRUST: lambda svc, a: svc.trust.allow(a),
+}
 
 
 def _store_unavailable(reason: str) -> Any:

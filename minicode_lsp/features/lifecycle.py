@@ -38,9 +38,10 @@ def register(server: LanguageServer) -> None:
         service = await ls.service_opened()
         if service is None:
             return
-        await service.refresh_readiness(probe=False)
-        service.tasks.run(service.watch_readiness(), name="readiness-watch")
-        service.tasks.run(service.warm_snapshots(), name="snapshot-warmup")
+        await service.readiness.refresh(probe=False)
+        ws = service.workspace
+        ws.tasks.run(service.readiness.watch(), name="readiness-watch")
+        ws.tasks.run(ws.warm_snapshots(), name="snapshot-warmup")
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: Any, params: t.DidChangeConfigurationParams) -> None:
@@ -50,9 +51,9 @@ def register(server: LanguageServer) -> None:
         settings = params.settings
         if isinstance(settings, dict):
             settings = settings.get("minicode", settings)
-            service.loader.set_layer("didChangeConfiguration", settings)
-        service.reload_settings()
-        await service.refresh_readiness(probe=True)
+            service.workspace.loader.set_layer("didChangeConfiguration", settings)
+        service.workspace.reload_settings()
+        await service.readiness.refresh(probe=True)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     async def on_save(ls: Any, params: t.DidSaveTextDocumentParams) -> None:
@@ -64,8 +65,8 @@ def register(server: LanguageServer) -> None:
 
         if not params.text_document.uri.endswith("/" + WORKSPACE_FILE):
             return
-        service.reload_settings()
-        await service.refresh_readiness(probe=True)
+        service.workspace.reload_settings()
+        await service.readiness.refresh(probe=True)
 
     @server.feature(t.SHUTDOWN)
     async def on_shutdown(ls: Any, params: Any) -> None:

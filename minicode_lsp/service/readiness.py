@@ -10,20 +10,70 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from ..config import DEFAULT_LOCAL_URL, ConfigProblem, ProviderConfig, Settings
-from ..protocol import ProviderStatus, ReadinessCheck, ReadinessReport
+from ..config import (
+    DEFAULT_LOCAL_URL,
+    MCP_JSON,
+    WORKSPACE_FILE,
+    ConfigLoader,
+    ConfigProblem,
+    ProviderConfig,
+    Settings,
+)
+from ..protocol import NOTIFY_READINESS, ProviderStatus, ReadinessCheck, ReadinessReport
 from .local_context import ServedContext
 from .local_context import check as context_check
 from .local_context import detect as detect_context
+from .mcp import mcp_checks
 from .retention import take_note as take_retention_note
 from .store_open import take_note as take_store_note
 
 if TYPE_CHECKING:
     import httpx
 
+    from .workspace import Workspace
+
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
+TRUST_CHECK = "workspace-trust"
+
+
+class Readiness:
+    """The readiness report of a workspace: built on request and re-probed in the background;
+    clients get ``minicode/readiness`` only when it changes."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.report: ReadinessReport | None = None
+
+    async def refresh(self, *, probe: bool = True) -> ReadinessReport:
+        ws = self.ws
+        trust_check = workspace_trust_check(ws.loader, ws.root)
+        extra = [trust_check] if trust_check else []
+        extra += await mcp_checks(ws.mcp, probe=probe)
+        report = await build_report(
+            ws.settings, ws.loader.all_problems(), ws.root, ws.store_dir, probe=probe,
+            client=ws.http_client() if probe else None, extra_checks=extra,
+        )
+        changed = self.report is None or report.wire() != self.report.wire()
+        self.report = report
+        if changed:
+            ws.frontend.publish(NOTIFY_READINESS, report.wire())
+        return report
+
+    async def current(self, *, probe: bool) -> ReadinessReport:
+        """``minicode.readiness``: a fresh probe when asked (or none was made yet), else the last report."""
+        if probe or self.report is None:
+            return await self.refresh(probe=probe)
+        return self.report
+
+    async def watch(self, *, not_ready_s: float = 30.0, ready_s: float = 300.0) -> None:
+        """Re-probe in the background: often while not ready (a local model may start later),
+        rarely once ready."""
+        while True:
+            await self.refresh(probe=True)
+            state = self.report.state if self.report else "blocked"
+            await asyncio.sleep(ready_s if state == "ready" else not_ready_s)
 
 
 def _url_ok(url: str) -> bool:
@@ -63,6 +113,29 @@ async def probe_provider(p: ProviderConfig, client: httpx.AsyncClient) -> tuple[
     if ids and p.model not in ids and not any(i.startswith(p.model + ":") for i in ids):
         return "warn", f"model {p.model!r} is not listed at {p.base_url} (has: {', '.join(ids[:5])})"
     return "ok", f"{p.base_url} answers, model {p.model} available"
+
+
+def how_to_allow(root: Path) -> str:
+    return (f"review {root / WORKSPACE_FILE}, then run `minicode-lsp trust --workspace {root}` "
+            "(or the command minicode.workspace.trust from the editor)")
+
+
+def workspace_trust_check(loader: ConfigLoader, root: Path) -> ReadinessCheck | None:
+    """One check when settings were withheld for lack of trust; None when nothing was."""
+    loader.settings()  # refreshes loader.withheld
+    if not loader.withheld:
+        return None
+    parts = []
+    for w in loader.withheld:
+        where = (f"{root / WORKSPACE_FILE}" if w.source == "workspace" else f"{root / MCP_JSON}"
+                 if w.source == MCP_JSON else f"the editor's settings ({w.source})")
+        parts.append(f"{where} sets {', '.join(w.keys)}")
+    detail = "; ".join(parts) + ": ignored until you allow "
+    if loader.client_untrusted:
+        detail += "it (the editor has not trusted this workspace: trust it in the editor first)"
+    else:
+        detail += "this file's exact content (any change asks again); nothing was probed with them"
+    return ReadinessCheck(name=TRUST_CHECK, status="warn", detail=detail, fix=how_to_allow(root))
 
 
 async def _none() -> None:

@@ -27,21 +27,12 @@ NOTE = "retention-note.json"
 DAY_S = 86_400.0
 
 
-def _protected(db: Any, keep_newest: int, keep_days: float, now: float) -> set[str]:
-    rows = db.query("SELECT id FROM sessions ORDER BY updated_at DESC, id DESC LIMIT ?", (max(0, keep_newest),))
-    young = db.query("SELECT id FROM sessions WHERE updated_at >= ?", (now - keep_days * DAY_S,))
-    return {r["id"] for r in rows} | {r["id"] for r in young}
-
-
-def snapshot_bytes(db: Any, live: dict[str, int] | None = None) -> int:
+def snapshot_bytes(checkpoints: Any, live: dict[str, int] | None = None) -> int:
     """Bytes of the workspace snapshot's blobs (persisted stat caches, plus ``live``: sha ->
     size of this process's latest snapshot), each distinct blob once."""
     sizes = dict(live or {})
-    try:
-        for row in db.query("SELECT sha, MAX(size) AS size FROM snapshot_state WHERE sha IS NOT NULL GROUP BY sha"):
-            sizes[row["sha"]] = max(sizes.get(row["sha"], 0), int(row["size"]))
-    except Exception:  # no snapshot_state table yet
-        pass
+    for sha, size in checkpoints.snapshot_sizes().items():
+        sizes[sha] = max(sizes.get(sha, 0), size)
     return sum(sizes.values())
 
 
@@ -52,7 +43,7 @@ def prune(sessions: Any, checkpoints: Any, blobs: Any, db: Any, *, max_sessions:
     their edit groups, and the blobs nothing references any more. Returns the deleted ids.
     ``snapshot``: bytes of the workspace snapshot, not counted against ``max_bytes``."""
     now = time.time() if now is None else now
-    protected = set(keep) | _protected(db, keep_newest, keep_days, now)
+    protected = set(keep) | sessions.protected_ids(keep_newest, now - keep_days * DAY_S)
 
     def drop(ids: list[str]) -> list[str]:
         for sid in ids:
@@ -69,7 +60,7 @@ def prune(sessions: Any, checkpoints: Any, blobs: Any, db: Any, *, max_sessions:
     deleted = drop(list(sessions.prune(max_sessions, keep=protected)))
     by_size = False
     while history() > max_bytes:
-        total = int(db.query_one("SELECT COUNT(*) AS n FROM sessions")["n"])
+        total = sessions.count()
         gone = drop(list(sessions.prune(total - 1, keep=protected)))
         if not gone:
             break

@@ -1,4 +1,5 @@
-"""Rewind use-cases: preview (plan + annotated WorkspaceEdit + diffs), apply, undo."""
+"""Checkpoint and rewind use-cases: list the edit groups, preview a rewind (plan + annotated
+WorkspaceEdit + diffs), apply it, undo it."""
 
 from __future__ import annotations
 
@@ -14,17 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent.fileio import decode_text
 from ..agent.ports import UserDeclined
-from ..protocol import RewindApplyArgs, RewindPreviewArgs
-from ..store.ids import is_alive
+from ..protocol import CheckpointListArgs, RewindApplyArgs, RewindPreviewArgs
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
 from ..wording import plural
-from .errors import Busy, InvalidParams, NotFound, StalePreview
+from .errors import Busy, InvalidParams, NotFound, ServiceError, StalePreview
 from .frontend import FileEdit
 from .rewind_disk import DiskRewind, NodeOp, RewindFailed, restore_buffers
 from .workspace_fs import current_bytes
 
 if TYPE_CHECKING:
-    from .core import Service
+    from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,36 @@ def fully_undone(plan: RewindPlan) -> list[str]:
     return [g.id for g in plan.groups if all(gf.path in settled for gf in g.files)]
 
 
-class RewindService:
-    def __init__(self, svc: Service) -> None:
-        self.svc = svc
+class Rewind:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
         self.previews: OrderedDict[str, StoredPreview] = OrderedDict()
+
+    def list_checkpoints(self, args: CheckpointListArgs) -> dict[str, Any]:
+        sid = self.ws.resolve_session(args.session_id) if args.session_id else None
+        path = self.ws.path_of_uri(args.uri) if args.uri else None
+        groups = self.ws.checkpoints.list_groups(session_id=sid, path=path, limit=args.limit)
+        return {"groups": [g.to_wire() for g in groups]}
+
+    def session_to_rewind(self, uri: str) -> str | None:
+        """The session of the newest agent change to this file not yet rewound, if any (a file
+        outside the workspace has none)."""
+        try:
+            path = self.ws.path_of_uri(uri)
+        except ServiceError:
+            return None
+        groups = self.ws.checkpoints.list_groups(path=path, limit=50, kinds=("edit", "shell"))
+        live = [g for g in groups if not g.rewound_by and g.session_id]
+        return live[0].session_id if live else None
+
+    async def preview_shown(self, args: RewindPreviewArgs) -> dict[str, Any]:
+        """The preview, with its diff also opened as a document (editors with no plugin)."""
+        result = self.preview(args)
+        path = self.ws.private_file("previews", f"{result['previewId']}.diff")
+        path.write_text("\n".join(f["diff"] for f in result["files"]) or "nothing to rewind\n", encoding="utf-8")
+        result["documentUri"] = path.as_uri()
+        await self.ws.frontend.show_document(path)
+        return result
 
     def _reader(self) -> Any:
         """A path's current content: an open buffer's text, a file's bytes, a link's target
@@ -98,18 +124,18 @@ class RewindService:
             try:
                 st = os.lstat(p)
             except OSError:
-                return current_bytes(self.svc.frontend, p)
+                return current_bytes(self.ws.frontend, p)
             if stat.S_ISLNK(st.st_mode):
                 return os.readlink(os.fsencode(p))
             if stat.S_ISDIR(st.st_mode):
                 return b""
-            return current_bytes(self.svc.frontend, p)
+            return current_bytes(self.ws.frontend, p)
         return read
 
     def _through_link(self, path: str) -> bool:
         """Whether a folder on the way from the root to ``path`` is a symbolic link: what is
         there is not the workspace's (and a rewind never goes through it), so it is absent."""
-        root = self.svc.root
+        root = self.ws.root
         try:
             parts = Path(path).relative_to(root).parts[:-1]
         except ValueError:
@@ -145,34 +171,30 @@ class RewindService:
         """A rewind never interleaves with a turn of its session (in this process or another)."""
         if session_id is None:
             return
-        if session_id in self.svc.running:
+        if session_id in self.ws.running:
             raise Busy(f"session {session_id} has a running turn; cancel it or wait for it to end, then rewind")
-        sessions = self.svc.sessions
-        for row in self.svc.db.query("SELECT pid, pid_marker, host FROM turns WHERE session_id = ?"
-                                     " AND status = 'running'", (session_id,)):
-            if row["pid"] == os.getpid() or (row["host"] and row["host"] != sessions.host):
-                continue
-            if row["pid"] and is_alive(row["pid"], row["pid_marker"]):
-                raise Busy(f"session {session_id} has a turn running in another process (pid {row['pid']});"
-                           " wait for it to end, then rewind")
+        pid = self.ws.sessions.running_elsewhere(session_id)
+        if pid is not None:
+            raise Busy(f"session {session_id} has a turn running in another process (pid {pid});"
+                       " wait for it to end, then rewind")
 
     def _plan(self, args: RewindPreviewArgs, *, force: bool) -> tuple[str | None, RewindPlan]:
-        session_id = self.svc.resolve_session_or_latest(args.session_id)
+        session_id = self.ws.resolve_session_or_latest(args.session_id)
         target = args.target.model_dump()
         if args.target.turn_id:  # any unique prefix, as the CLI prints them
-            target["turn_id"] = self.svc.resolve_id("turns", args.target.turn_id, "turn")
+            target["turn_id"] = self.ws.resolve_turn(args.target.turn_id)
         if args.target.group_id:
-            target["group_id"] = self.svc.resolve_id("edit_groups", args.target.group_id, "group")
+            target["group_id"] = self.ws.resolve_group(args.target.group_id)
         try:
-            groups = self.svc.checkpoints.groups_for_target(session_id, target)
+            groups = self.ws.checkpoints.groups_for_target(session_id, target)
         except KeyError as exc:
             raise NotFound(str(exc).strip("'")) from None
         except ValueError as exc:  # e.g. {"turnId": ""}: present, but names nothing
             raise InvalidParams(str(exc)) from None
         paths = None
         if args.uris:
-            paths = {self.svc.path_of_uri(u).as_posix() for u in args.uris}
-        return session_id, plan_rewind(groups, self.svc.blobs, self._reader(), force=force, paths=paths,
+            paths = {self.ws.path_of_uri(u).as_posix() for u in args.uris}
+        return session_id, plan_rewind(groups, self.ws.blobs, self._reader(), force=force, paths=paths,
                                        meta=self._meta, children=self._children)
 
     def _label(self, session_id: str | None, plan: RewindPlan) -> tuple[str, str]:
@@ -193,7 +215,7 @@ class RewindService:
             self.previews.popitem(last=False)
         writable = [f for f in plan.files if f.write and f.text_edit]
         edit = workspace_edit(writable, {f.path: f.current for f in plan.files}, label=label, description=desc,
-                              confirm=self.svc.settings.rewind.confirm)
+                              confirm=self.ws.settings.rewind.confirm)
         files = []
         for f in plan.files:
             wire = f.to_wire()
@@ -241,18 +263,18 @@ class RewindService:
 
     async def _write(self, session_id: str | None, group_ids: list[str], files: list[FilePlan], label: str,
                      desc: str) -> dict[str, Any]:
-        writer = self.svc.checkpoints.begin_group(session_id, None, None, "rewind", label)
+        writer = self.ws.checkpoints.begin_group(session_id, None, None, "rewind", label)
         for f in files:
             writer.before_write(f.path, None if f.current_kind == "dir" else f.current, kind=f.current_kind,
                                 mode=f.current_mode if f.current is not None else None)
-        self.svc.rewinding.add(session_id or "")
+        self.ws.rewinding.add(session_id or "")
         try:
             applied = await self._apply(files, label, desc, group_id=writer.id)
         except RewindFailed as exc:
             writer.abort()
             return {"applied": False, "safetyGroupId": None, "reason": str(exc)}
         finally:
-            self.svc.rewinding.discard(session_id or "")
+            self.ws.rewinding.discard(session_id or "")
         if not applied:
             writer.abort()
             return {"applied": False, "safetyGroupId": None, "reason": "declined in the editor"}
@@ -263,15 +285,15 @@ class RewindService:
         group = writer.commit()
         safety_id = group.id if group is not None else None
         if safety_id is not None:
-            self.svc.checkpoints.mark_rewound(group_ids, safety_id)
+            self.ws.checkpoints.mark_rewound(group_ids, safety_id)
         if session_id:
-            self.svc.notify_sessions(session_id, "updated")
+            self.ws.notify_sessions(session_id, "updated")
         return {"applied": True, "safetyGroupId": safety_id}
 
     def _op(self, f: FilePlan, *, content: bool = True) -> NodeOp | None:
         """The disk change of one planned path (``content`` False: its mode only; an editor
         writes its text)."""
-        rel = Path(f.path).relative_to(self.svc.root).as_posix()
+        rel = Path(f.path).relative_to(self.ws.root).as_posix()
         cur_kind = None if f.current is None else f.current_kind
         new_kind = None if f.new_content is None else f.new_kind
         if not content:
@@ -290,7 +312,7 @@ class RewindService:
         (open files, or every text change when confirmation is asked), then moved into place.
         False if declined (nothing changed); ``RewindFailed`` when it could not be done (nothing
         changed either, the reason says why)."""
-        frontend, confirm = self.svc.frontend, self.svc.settings.rewind.confirm
+        frontend, confirm = self.ws.frontend, self.ws.settings.rewind.confirm
         editor = [f for f in files if f.text_edit and (confirm or frontend.open_text(Path(f.path)) is not None)]
         ops: list[NodeOp] = []
         by_path: dict[str, NodeOp] = {}
@@ -301,7 +323,7 @@ class RewindService:
                 by_path[f.path] = op
         if not ops and not editor:
             return True
-        disk = DiskRewind(self.svc.root, self.svc.store_dir, ops, group_id=group_id)
+        disk = DiskRewind(self.ws.root, self.ws.store_dir, ops, group_id=group_id)
         await asyncio.to_thread(disk.prepare)
         edited: list[FilePlan] = []  # applied by the editor: undone there too if the disk step fails
         try:
@@ -334,7 +356,7 @@ class RewindService:
         return True
 
     async def _ask_editor(self, editor: list[FilePlan], label: str, desc: str, confirm: bool) -> bool:
-        frontend = self.svc.frontend
+        frontend = self.ws.frontend
         edits = [FileEdit(path=Path(f.path), old=f.current, new=f.new_content) for f in editor]
         can_edit = bool(getattr(frontend, "can_edit_buffers", True))
         if confirm and not (can_edit and frontend.supports_confirmation):
@@ -354,12 +376,12 @@ class RewindService:
             return False
 
     async def undo(self, session_id: str | None) -> dict[str, Any]:
-        sid = self.svc.resolve_session_or_latest(session_id) if session_id else None
-        safety = self.svc.checkpoints.latest_safety_group(sid)
+        sid = self.ws.resolve_session_or_latest(session_id) if session_id else None
+        safety = self.ws.checkpoints.latest_safety_group(sid)
         if safety is None:
             raise NotFound("no rewind to undo")
         self.refuse_if_running(safety.session_id)
-        plan = plan_rewind([safety], self.svc.blobs, self._reader(), meta=self._meta, children=self._children)
+        plan = plan_rewind([safety], self.ws.blobs, self._reader(), meta=self._meta, children=self._children)
         if plan.conflicts:
             paths = ", ".join(f.path for f in plan.conflicts)
             raise InvalidParams(f"files changed since the rewind, undo would overwrite them: {paths}")
@@ -372,7 +394,7 @@ class RewindService:
             return {"applied": False, "restoredGroupId": safety.id, "files": [], "reason": str(exc)}
         if not applied:
             return {"applied": False, "restoredGroupId": safety.id, "files": []}
-        self.svc.checkpoints.unmark_rewound(safety.id)
+        self.ws.checkpoints.unmark_rewound(safety.id)
         if safety.session_id:
-            self.svc.notify_sessions(safety.session_id, "updated")
+            self.ws.notify_sessions(safety.session_id, "updated")
         return {"applied": True, "restoredGroupId": safety.id, "files": [f.to_wire() for f in plan.files]}

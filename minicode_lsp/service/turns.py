@@ -8,7 +8,6 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from ..agent.messages import Message, Usage
 from ..agent.ports import ApprovalDecision, Ports
 from ..agent.tools.run_command import CommandProcesses
 from ..agent.tools.runner import files_changed_data
-from ..config import ProviderConfig, Settings, user_config_path
+from ..config import Settings, user_config_path
 from ..protocol import (
     EV_ERROR,
     EV_FILES_CHANGED,
@@ -34,13 +33,13 @@ from ..protocol import (
 from .checkpointing import TurnCheckpoints
 from .errors import InvalidParams, OutsideWorkspace
 from .local_context import window_for
-from .turn_memory import load_working_memory, propose_memories
+from .providers import command_env, provider_specs
 from .workspace_fs import WorkspaceFileSystem, unsaved_in_editor
 
 if TYPE_CHECKING:
     from ..agent.loop import TurnOutcome
-    from ..agent.providers.base import ProviderSpec
-    from .core import Service
+    from .memory import Memory
+    from .workspace import RunningTurn, Workspace
 
 # The agent loop, the providers and httpx are imported when the first turn runs, not at
 # startup: they are a third of the server's import time and ~5 MB (bench/startup.py).
@@ -54,87 +53,16 @@ MAX_INSTRUCTION_BYTES = 1024 * 1024
 ACTIONABLE = ("provider_error", "context_exhausted", "blocked")
 
 
-@dataclass
-class RunningTurn:
-    session_id: str
-    turn_id: str
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    show_result: bool = False
-    title: str = ""
-    task: asyncio.Task[Any] | None = None
-    proposals: list[dict[str, Any]] = field(default_factory=list)  # memory entries reflection proposed
-
-
-def missing_key(p: ProviderConfig) -> str | None:
-    """The API key variable this provider needs and the environment lacks, if any."""
-    return p.api_key_env if p.api_key_env and not os.environ.get(p.api_key_env) else None
-
-
-def provider_specs(settings: Settings) -> list[ProviderSpec]:
-    """The chain, minus providers whose API key variable is not set (they could only fail;
-    ``Service.run_task`` refuses a turn when that leaves none)."""
-    providers = settings.effective_providers()
-    usable = [p for p in providers if missing_key(p) is None]
-    for p in providers:
-        if missing_key(p) is not None and usable:
-            log.warning("provider %s skipped: environment variable %s is not set", p.name, p.api_key_env)
-    return [spec_of(p) for p in usable or providers]
-
-
-def spec_of(p: ProviderConfig) -> ProviderSpec:
-    from ..agent.providers.base import ProviderSpec
-
-    key = os.environ.get(p.api_key_env) if p.api_key_env else None
-    return ProviderSpec(
-        name=p.name,
-        kind=p.kind,
-        base_url=p.base_url,
-        model=p.model,
-        api_key=key or None,
-        api_key_env=p.api_key_env or "",
-        timeout_s=p.timeout_s,
-        max_tokens=p.max_tokens,
-        context_window=window_for(p),
-        max_retries=p.max_retries,
-        connect_timeout_s=p.connect_timeout_s,
-        first_token_timeout_s=p.first_token_timeout_s,
-        idle_timeout_s=p.idle_timeout_s,
-        max_reply_bytes=p.max_reply_bytes,
-        max_tool_arguments_bytes=p.max_tool_arguments_bytes,
-        thinking_budget=p.thinking_budget,
-        prompt_caching=p.prompt_caching,
-    )
-
-
-def secret_values(settings: Settings) -> list[str]:
-    values = []
-    for p in settings.effective_providers():
-        if p.api_key_env and os.environ.get(p.api_key_env):
-            values.append(os.environ[p.api_key_env])
-    return values
-
-
-def command_env(settings: Settings) -> dict[str, str]:
-    """The environment for run_command: no provider API keys, by name or by value."""
-    names = {p.api_key_env for p in settings.effective_providers() if p.api_key_env}
-    secrets = set(secret_values(settings))
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if k not in names and v not in secrets and not k.endswith("_API_KEY")
-    }
-
-
-def off_limits(svc: Service) -> list[Path]:
+def off_limits(ws: Workspace) -> list[Path]:
     """MiniCode's own folders, never touched by the agent's file tools: this workspace's store,
     the user's config folder (config, AGENTS.md), the state folder (trust file, every store)
     and the data folder (user memory)."""
     from ..store.locations import user_data_dir
     from ..trust import state_dir
 
-    folders = [svc.store_dir, user_config_path().parent, state_dir(), user_data_dir()]
-    if svc.user_dir is not None:
-        folders.append(svc.user_dir)
+    folders = [ws.store_dir, user_config_path().parent, state_dir(), user_data_dir()]
+    if ws.user_dir is not None:
+        folders.append(ws.user_dir)
     return folders
 
 
@@ -222,8 +150,8 @@ class TurnEvents:
 
     COALESCE_S = 0.05
 
-    def __init__(self, svc: Service, session_id: str, turn_id: str) -> None:
-        self.svc = svc
+    def __init__(self, ws: Workspace, session_id: str, turn_id: str) -> None:
+        self.ws = ws
         self.session_id = session_id
         self.turn_id = turn_id
         self._text: list[str] = []
@@ -248,10 +176,10 @@ class TurnEvents:
             self._write(EV_TEXT_DELTA, {"text": text})
 
     def _write(self, type: str, data: dict[str, Any]) -> None:
-        row = self.svc.sessions.append_event(self.session_id, self.turn_id, type, data)
+        row = self.ws.sessions.append_event(self.session_id, self.turn_id, type, data)
         if type in (EV_TOOL_STARTED, EV_TOOL_FINISHED) and data.get("toolCallId"):
             self._record_tool_call(type, data)
-        self.svc.frontend.publish(
+        self.ws.frontend.publish(
             NOTIFY_EVENT,
             {
                 "sessionId": self.session_id,
@@ -263,7 +191,7 @@ class TurnEvents:
             },
         )
         if type == EV_TOOL_STARTED:
-            self.svc.frontend.progress_report(self.turn_id, f"{data.get('name', 'tool')}")
+            self.ws.frontend.progress_report(self.turn_id, f"{data.get('name', 'tool')}")
 
 
     def _record_tool_call(self, type: str, data: dict[str, Any]) -> None:
@@ -272,9 +200,9 @@ class TurnEvents:
             given = data.get("arguments")
             arguments: dict[str, Any] = given if isinstance(given, dict) else {}
             self._calls[call_id] = arguments
-            self.svc.sessions.record_tool_call(self.turn_id, call_id, name, arguments)
+            self.ws.sessions.record_tool_call(self.turn_id, call_id, name, arguments)
         else:
-            self.svc.sessions.record_tool_call(
+            self.ws.sessions.record_tool_call(
                 self.turn_id, call_id, name, self._calls.pop(call_id, {}),
                 is_error=bool(data.get("isError")), summary=str(data.get("summary", "")),
             )
@@ -283,11 +211,11 @@ class TurnEvents:
 class EditorApprover:
     """Asks the user in the editor (window/showMessageRequest); the loop remembers "for this session"."""
 
-    def __init__(self, svc: Service) -> None:
-        self.svc = svc
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
 
     async def approve_command(self, command: str, cwd: Path) -> ApprovalDecision:
-        answer = await self.svc.frontend.choose(
+        answer = await self.ws.frontend.choose(
             f"MiniCode wants to run: {command}", ["Allow once", "Allow for this session", "Deny"]
         )
         if answer == "Allow once":
@@ -319,58 +247,60 @@ def ended(stop_reason: str, error: str | None = None) -> TurnOutcome:
                        steps=0, files_changed=[])
 
 
-async def execute_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> None:
+async def execute_turn(ws: Workspace, memory: Memory, running: RunningTurn, args: TaskRunArgs,
+                       settings: Settings) -> None:
     """The one supervised path of a turn: whatever fails inside (recording its events on a full
     disk, a damaged memory database, the provider, a client's answer, a bug) or cancels it, the
     turn ends with a stop reason, ``turn.finished`` is attempted, and the session is freed."""
     outcome: TurnOutcome | None = None
     try:
-        outcome = await _run_turn(svc, running, args, settings)
+        outcome = await _run_turn(ws, memory, running, args, settings)
     except asyncio.CancelledError:
         outcome = ended("cancelled")
     except Exception as exc:  # a bug or a store failure, not a provider failure: never lose the turn
         log.exception("turn %s failed", running.turn_id)
         outcome = ended("blocked", describe_failure(exc))
     finally:
-        await finish_turn(svc, running, outcome or ended("blocked", "the turn ended without an outcome"))
+        await finish_turn(ws, running, outcome or ended("blocked", "the turn ended without an outcome"))
 
 
-def agent_edited(svc: Service, session_id: str) -> list[Path]:
+def agent_edited(ws: Workspace, session_id: str) -> list[Path]:
     """The files the agent's file tools changed in this session's earlier turns, not rewound
     (oldest first)."""
     paths: dict[Path, None] = {}
-    for group in reversed(svc.checkpoints.list_groups(session_id, limit=1000, kinds=["edit"])):
+    for group in reversed(ws.checkpoints.list_groups(session_id, limit=1000, kinds=["edit"])):
         if group.rewound_by is None:
             paths.update((Path(f.path), None) for f in group.files if f.post_sha is not None)
     return list(paths)
 
 
-async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, settings: Settings) -> TurnOutcome:
+async def _run_turn(ws: Workspace, memory: Memory, running: RunningTurn, args: TaskRunArgs,
+                    settings: Settings) -> TurnOutcome:
     from ..agent.loop import TurnSettings, run_turn
     from ..agent.providers import make_provider
     from ..agent.providers.fallback import FallbackChain
 
     session_id, turn_id = running.session_id, running.turn_id
-    events = TurnEvents(svc, session_id, turn_id)
+    events = TurnEvents(ws, session_id, turn_id)
     processes = CommandProcesses(settings.agent.keep_running)
-    checkpoints = TurnCheckpoints(svc.checkpoints, svc.snapshotter, session_id=session_id, turn_id=turn_id,
-                                  snapshot_lock=svc.snapshot_lock, lingering=processes.alive)
+    checkpoints = TurnCheckpoints(ws.checkpoints, ws.snapshotter, session_id=session_id, turn_id=turn_id,
+                                  snapshot_lock=ws.snapshot_lock, lingering=processes.alive)
     fs = WorkspaceFileSystem(
-        svc.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
+        ws.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
     )
     ports = Ports(
         fs=fs,
-        approver=EditorApprover(svc),
+        approver=EditorApprover(ws),
         events=events,
         checkpoints=checkpoints,
-        roots=[svc.root],
-        forbidden=off_limits(svc),
+        roots=[ws.root],
+        forbidden=off_limits(ws),
         secret_files=list(settings.agent.secret_files),
         command_env=command_env(settings),
         command_timeout_s=settings.agent.command_timeout_s,
         processes=processes,
-        unsaved=lambda paths: unsaved_in_editor(svc.frontend, paths),
-        edited_before=agent_edited(svc, session_id),
+        unsaved=lambda paths: unsaved_in_editor(ws.frontend, paths),
+        edited_before=agent_edited(ws, session_id),
     )
     turn_settings = TurnSettings(
         profile=args.profile or settings.agent.profile,
@@ -379,18 +309,18 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         max_steps=settings.agent.max_steps or None,
         context_window=window_for(settings.effective_providers()[0]),
         compaction_threshold=settings.memory.compaction_threshold,
-        approved_commands=svc.allowed_commands.setdefault(session_id, set()),
+        approved_commands=running.approved,
     )
-    instructions, sources = await asyncio.to_thread(read_instructions, svc.root, svc.user_dir)
+    instructions, sources = await asyncio.to_thread(read_instructions, ws.root, ws.user_dir)
     try:
-        memories = svc.select_memories(args.prompt)
+        memories = memory.select(args.prompt)
     except Exception:  # a damaged memory database costs the turn its memories, not the turn
         log.exception("turn %s: memory entries could not be read; the turn runs without them", turn_id)
         memories = []
     if memories:
         lines = "\n".join(f"- {m.text}" for m in memories)
         instructions = f"{instructions}\n\n## Memory (facts kept from earlier sessions)\n{lines}".strip()
-    await svc.frontend.progress_begin(turn_id, "MiniCode", svc.redactor.text(args.prompt)[:80])
+    await ws.frontend.progress_begin(turn_id, "MiniCode", ws.redactor.text(args.prompt)[:80])
     await events.emit(
         EV_TURN_STARTED,
         {
@@ -404,11 +334,11 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         await events.emit(EV_MEMORY_INJECTED, {"entries": [m.to_wire() for m in memories]})
     outcome: TurnOutcome
     try:
-        client = svc.http_client()
+        client = ws.http_client()
         # MCP servers (the settings', and those an ACP client gave this session): started on the
         # first turn that needs them, then kept
         mcp_problems: list[str] = []
-        for manager in (svc.mcp, svc.session_mcp.get(session_id)):
+        for manager in (ws.mcp, ws.session_mcp.get(session_id)):
             if manager is not None and manager.servers:
                 tools, problems = await manager.tools()
                 ports.tools += tools
@@ -423,7 +353,7 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
         chain = FallbackChain(
             [make_provider(spec, client) for spec in provider_specs(settings)], on_fallback=on_fallback
         )
-        history = [Message.from_dict(m) for m in svc.sessions.load_history(session_id)]
+        history = [Message.from_dict(m) for m in ws.sessions.load_history(session_id)]
         outcome = await run_turn(
             prompt=args.prompt,
             history=history,
@@ -432,12 +362,12 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
             settings=turn_settings,
             cancel=running.cancel,
             instructions=instructions,
-            context_note=context_note(args, svc.path_of_uri, svc.root),
-            working_memory=load_working_memory(svc, session_id),
+            context_note=context_note(args, ws.path_of_uri, ws.root),
+            working_memory=memory.working_memory(session_id),
         )
         if settings.memory.reflection and outcome.stop_reason == "done":
-            running.proposals = await propose_memories(
-                svc, chain, session_id=session_id, prompt=args.prompt, messages=outcome.messages,
+            running.proposals = await memory.propose(
+                chain, session_id=session_id, prompt=args.prompt, messages=outcome.messages,
                 answer=outcome.text, cancel=running.cancel,
             )  # fmt: skip
     except asyncio.CancelledError:
@@ -466,25 +396,26 @@ async def _run_turn(svc: Service, running: RunningTurn, args: TaskRunArgs, setti
     return outcome
 
 
-async def finish_turn(svc: Service, running: RunningTurn, outcome: TurnOutcome) -> None:
+async def finish_turn(ws: Workspace, running: RunningTurn, outcome: TurnOutcome) -> None:
     """Record the turn's end, step by step: a step that fails (a full disk, a client that
     errs) is logged and the next one still runs; the session is freed whatever happens."""
     session_id, turn_id = running.session_id, running.turn_id
     try:
-        await _record_finish(svc, running, outcome)
+        await _record_finish(ws, running, outcome)
     finally:
-        svc.turn_finished(running, outcome)
+        if ws.running.get(session_id) is running:
+            del ws.running[session_id]
         log.info("turn %s finished: %s", turn_id, outcome.stop_reason)
-    svc.notify_sessions(session_id, "updated")
+    ws.notify_sessions(session_id, "updated")
 
 
-async def _record_finish(svc: Service, running: RunningTurn, outcome: TurnOutcome) -> None:
+async def _record_finish(ws: Workspace, running: RunningTurn, outcome: TurnOutcome) -> None:
     session_id, turn_id = running.session_id, running.turn_id
-    events = TurnEvents(svc, session_id, turn_id)
+    events = TurnEvents(ws, session_id, turn_id)
     usage = outcome.usage.to_dict()
     if outcome.messages:
         try:
-            svc.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
+            ws.sessions.save_messages(turn_id, [m.to_dict() for m in outcome.messages])
         except Exception:  # the turn must still finish: a turn left running blocks its session for good
             log.exception("turn %s: its messages could not be stored", turn_id)
     try:
@@ -505,46 +436,17 @@ async def _record_finish(svc: Service, running: RunningTurn, outcome: TurnOutcom
     except Exception:
         log.exception("turn %s: its turn.finished event could not be recorded", turn_id)
     try:
-        svc.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
+        ws.sessions.finish_turn(turn_id, outcome.stop_reason, usage, outcome.provider or "", error=outcome.error)
     except Exception:  # the row stays 'running' until this process exits (then: interrupted)
         log.exception("turn %s: its end could not be stored", turn_id)
     try:
-        svc.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
+        ws.frontend.progress_end(turn_id, f"{outcome.stop_reason}")
         if outcome.stop_reason in ACTIONABLE and outcome.error:
-            svc.frontend.notify_user(f"MiniCode stopped ({outcome.stop_reason}): {outcome.error}")
+            ws.frontend.notify_user(f"MiniCode stopped ({outcome.stop_reason}): {outcome.error}")
         if running.show_result and outcome.text:
-            path = svc.private_file("answers", f"{turn_id}.md")
+            path = ws.private_file("answers", f"{turn_id}.md")
             path.write_text(f"# {running.title}\n\n{outcome.text}\n", encoding="utf-8")
             # in the background: the session takes a follow-up while the editor shows it (or not)
-            svc.show_result_later(path, outcome.text)
+            ws.show_result_later(path, outcome.text)
     except Exception:
         log.exception("turn %s: telling the editor it ended failed", turn_id)
-
-
-SUMMARY_PROMPT = (
-    "Summarize this coding-agent session for the developer in 3 to 6 short bullet points: what was "
-    "asked, what changed (files), what was verified, and what is left open. Plain markdown, no preamble."
-)
-
-
-async def summarize_with_model(settings: Settings, facts: str, client: Any,
-                               timeout_s: float = 20.0) -> tuple[str, str] | None:
-    """(provider name, text) of a model-written summary, or None when no provider answers in time."""
-    import httpx
-
-    from ..agent.messages import Message
-    from ..agent.providers import make_provider
-    from ..agent.providers.base import ProviderError
-    from ..agent.providers.fallback import FallbackChain
-
-    try:
-        chain = FallbackChain([make_provider(spec, client) for spec in provider_specs(settings)])
-        reply = await asyncio.wait_for(
-            chain.complete(system=SUMMARY_PROMPT, messages=[Message(role="user", text=facts)], tools=[]),
-            timeout=timeout_s,
-        )
-    except (ProviderError, TimeoutError, httpx.HTTPError, ValueError) as exc:
-        log.info("no model summary: %s", exc)
-        return None
-    text = reply.message.text.strip()
-    return (chain.last_provider_name or "the model", text) if text else None

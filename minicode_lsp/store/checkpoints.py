@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from minicode_lsp.store.blobs import BlobStore, BlobTooLarge, sha256
 from minicode_lsp.store.db import Database
+from minicode_lsp.store.ids import resolve_in_table
 from minicode_lsp.store.records import FileAction, Group, GroupFile, GroupKind
 
 log = logging.getLogger(__name__)
@@ -340,6 +341,18 @@ class CheckpointStore:
     def get_group(self, group_id: str) -> Group | None:
         found = self._load(self._q(f"SELECT {self._COLS} FROM edit_groups WHERE id=?", (group_id,)))
         return found[0] if found else None
+
+    def resolve_group(self, prefix: str) -> str:
+        """An edit group's full id from any unique prefix, in any case."""
+        return resolve_in_table(self.db, "edit_groups", prefix, "group")
+
+    def snapshot_sizes(self) -> dict[str, int]:
+        """sha -> size of the blobs the persisted stat caches hold (each distinct blob once)."""
+        try:
+            rows = self._q("SELECT sha, MAX(size) FROM snapshot_state WHERE sha IS NOT NULL GROUP BY sha")
+        except sqlite3.Error:  # no snapshot_state table yet
+            return {}
+        return {sha: int(size) for sha, size in rows}
 
     def list_groups(self, session_id: str | None = None, path: str | os.PathLike[str] | None = None,
                     limit: int = 200, *, kinds: Sequence[str] | None = None) -> list[Group]:

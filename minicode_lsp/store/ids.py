@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_LENGTH = 26
@@ -98,6 +99,15 @@ def resolve_prefix(prefix: str, candidates: Iterable[str], kind: str = "session"
         raise AmbiguousId(prefix, matches, kind)
     return matches[0]
 
+
+def resolve_in_table(db: Any, table: str, prefix: str, kind: str) -> str:
+    """The full id of a row of ``table`` (``turns``, ``edit_groups``) from any unique prefix,
+    in any case: the CLI prints short ids and takes them back."""
+    want = prefix.strip()
+    escaped = want.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = db.query(f"SELECT id FROM {table} WHERE id LIKE ? ESCAPE '\\' LIMIT 50", (escaped + "%",)) \
+        if want else []
+    return resolve_prefix(want, [r["id"] for r in rows], kind)
 
 # ------------------------------------------------------- process identity
 def _proc_stat(pid: int) -> tuple[str, str] | None:

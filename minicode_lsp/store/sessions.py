@@ -35,6 +35,7 @@ from minicode_lsp.store.ids import (
     new_id,
     normalize_prefix,
     process_marker,
+    resolve_in_table,
     resolve_prefix,
 )
 from minicode_lsp.store.records import EventRow, SessionRow, ToolCallRow, TurnRow
@@ -137,6 +138,21 @@ class SessionStore:
             raise AmbiguousId(prefix, ids)
         return resolve_prefix(want, ids)
 
+    def resolve_turn(self, prefix: str) -> str:
+        """A turn's full id from any unique prefix, in any case."""
+        return resolve_in_table(self.db, "turns", prefix, "turn")
+
+    def count(self) -> int:
+        row = self.db.query_one("SELECT COUNT(*) AS n FROM sessions")
+        return int(row["n"]) if row is not None else 0
+
+    def protected_ids(self, keep_newest: int, updated_since: float) -> set[str]:
+        """The ``keep_newest`` most recently updated sessions and those updated since then."""
+        rows = self.db.query("SELECT id FROM sessions ORDER BY updated_at DESC, id DESC LIMIT ?",
+                             (max(0, keep_newest),))
+        young = self.db.query("SELECT id FROM sessions WHERE updated_at >= ?", (updated_since,))
+        return {r["id"] for r in rows} | {r["id"] for r in young}
+
     def list_sessions(
         self, limit: int = 50, cursor: str | None = None, query: str | None = None
     ) -> tuple[list[SessionRow], str | None]:
@@ -185,6 +201,17 @@ class SessionStore:
                 return int(row["pid"] or 0), str(row["host"])
             if row["pid"] and is_alive(row["pid"], row["pid_marker"]):
                 return int(row["pid"]), str(row["host"] or self.host)
+        return None
+
+    def running_elsewhere(self, session_id: str) -> int | None:
+        """The pid of a live process of this host (not this one) running a turn of this session."""
+        for row in self.db.query(
+            "SELECT pid, pid_marker, host FROM turns WHERE session_id = ? AND status = 'running'", (session_id,)
+        ):
+            if row["pid"] == os.getpid() or (row["host"] and row["host"] != self.host):
+                continue
+            if row["pid"] and is_alive(row["pid"], row["pid_marker"]):
+                return int(row["pid"])
         return None
 
     def prune(self, max_sessions: int, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -383,6 +410,21 @@ class SessionStore:
         rows = self.db.query_tuples(sql, params)
         loads = json.loads
         return [EventRow(session_id, seq, tid, typ, loads(data), at) for seq, tid, typ, data, at in rows]
+
+    def latest_working_memory(self, session_id: str, finished_type: str) -> dict[str, Any] | None:
+        """The ``workingMemory`` of the session's latest ``finished_type`` event that has one."""
+        row = self.db.query_one(
+            "SELECT data FROM events WHERE session_id = ? AND type = ? "
+            "AND json_extract(data, '$.workingMemory') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (session_id, finished_type),
+        )
+        if row is None:
+            return None
+        try:
+            wm = json.loads(row["data"]).get("workingMemory")
+        except (ValueError, AttributeError):
+            return None
+        return wm if isinstance(wm, dict) else None
 
     # ------------------------------------------------------- messages, tool calls
     def save_messages(self, turn_id: str, messages: list[Any]) -> None:

@@ -24,25 +24,25 @@ class World:
         loader = ConfigLoader()
         loader.set_layer("initializationOptions", {"store": {"path": str(tmp / "store")}})
         self.svc = Service(self.root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
-        self.svc.settings.rewind.confirm = False
-        self.session = self.svc.sessions.create_session("exact", str(self.root)).id
-        self.turn = self.svc.sessions.start_turn(self.session, "exact").id
+        self.svc.workspace.settings.rewind.confirm = False
+        self.session = self.svc.workspace.sessions.create_session("exact", str(self.root)).id
+        self.turn = self.svc.workspace.sessions.start_turn(self.session, "exact").id
 
     async def shell(self, command: str) -> Any:
-        tc = TurnCheckpoints(self.svc.checkpoints, self.svc.snapshotter, session_id=self.session,
-                             turn_id=self.turn, snapshot_lock=self.svc.snapshot_lock)
+        tc = TurnCheckpoints(self.svc.workspace.checkpoints, self.svc.workspace.snapshotter, session_id=self.session,
+                             turn_id=self.turn, snapshot_lock=self.svc.workspace.snapshot_lock)
         await tc.begin(tool_call_id=uuid.uuid4().hex, tool="run_command", kind="shell", label=command)
         subprocess.run(["sh", "-c", command], cwd=self.root, check=True)
         return await tc.end()
 
     async def undo_gives_back(self, expected: dict[str, tuple[str, Any, int]]) -> None:
         """``rewind.undo`` restores exactly the tree the rewind replaced."""
-        result = await self.svc.rewinds.undo(self.session)
+        result = await self.svc.rewind.undo(self.session)
         assert result["applied"], result
         assert tree(self.root) == expected, "undoing the rewind did not give back the exact prior tree"
 
     async def rewind_all(self) -> dict[str, Any]:
-        return await self.svc.rewinds.apply(RewindApplyArgs(session_id=self.session,
+        return await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session,
                                                             target=RewindTarget(session=True)))
 
 

@@ -325,7 +325,7 @@ def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: 
 
     root = make_workspace(tmp_path, model, mode="auto")
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
-    real = svc.sessions.append_event
+    real = svc.workspace.sessions.append_event
     state = {"writes": 0, "failing": True}
 
     def append_event(*args: Any, **kwargs: Any) -> Any:
@@ -334,19 +334,19 @@ def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: 
             raise sqlite3.OperationalError("database or disk is full")
         return real(*args, **kwargs)
 
-    svc.sessions.append_event = append_event  # type: ignore[method-assign]
+    svc.workspace.sessions.append_event = append_event  # type: ignore[method-assign]
     model.set_script([call("read_file", path="notes.txt"), call("write_file", path="new.txt", content="x\n"),
                       {"text": "done"}])
 
     async def scenario() -> tuple[dict[str, str], dict[str, Any]]:
-        ids = svc.run_task(p.TaskRunArgs(prompt="work"))
-        await asyncio.wait_for(svc.wait_idle(), 20)
-        assert not svc.running, "the session is still marked running"
+        ids = svc.tasks.run(p.TaskRunArgs(prompt="work"))
+        await asyncio.wait_for(svc.tasks.wait_idle(), 20)
+        assert not svc.workspace.running, "the session is still marked running"
         state["failing"] = False
         model.set_script([{"text": "again"}])
-        again = svc.run_task(p.TaskRunArgs(prompt="again", session_id=ids["sessionId"]))
-        await asyncio.wait_for(svc.wait_idle(), 20)
-        return again, svc.show_session(ids["sessionId"])
+        again = svc.tasks.run(p.TaskRunArgs(prompt="again", session_id=ids["sessionId"]))
+        await asyncio.wait_for(svc.tasks.wait_idle(), 20)
+        return again, svc.sessions.show(ids["sessionId"])
 
     try:
         again, shown = asyncio.run(scenario())

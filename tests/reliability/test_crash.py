@@ -59,22 +59,22 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def check_store(svc: Service) -> None:
     """Integrity, gapless events, no running turn, one closing turn.finished, blobs present."""
-    assert svc.db.query_one("PRAGMA integrity_check")[0] == "ok"
+    assert svc.workspace.db.query_one("PRAGMA integrity_check")[0] == "ok"
     cursor = None
     while True:
-        page = svc.list_sessions(p.SessionListArgs(limit=200, cursor=cursor))
+        page = svc.sessions.list(p.SessionListArgs(limit=200, cursor=cursor))
         for s in page["sessions"]:
-            events = svc.replay(p.SessionReplayArgs(session_id=s["id"]))["events"]
+            events = svc.sessions.replay(p.SessionReplayArgs(session_id=s["id"]))["events"]
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), s["id"]
-            for turn in svc.show_session(s["id"])["turns"]:
+            for turn in svc.sessions.show(s["id"])["turns"]:
                 assert turn["status"] != "running", turn
                 mine = [e for e in events if e["turnId"] == turn["id"]]
                 assert mine and mine[-1]["type"] == p.EV_TURN_FINISHED, (turn, mine[-3:])
                 assert sum(e["type"] == p.EV_TURN_FINISHED for e in mine) == 1, turn
-            for group in svc.checkpoints.list_groups(session_id=s["id"], limit=10_000):
+            for group in svc.workspace.checkpoints.list_groups(session_id=s["id"], limit=10_000):
                 for f in group.files:
                     for sha in (f.pre_sha, f.post_sha):
-                        assert sha is None or svc.blobs.has(sha), (group.id, f)
+                        assert sha is None or svc.workspace.blobs.has(sha), (group.id, f)
         cursor = page.get("nextCursor")
         if not cursor:
             return
@@ -99,8 +99,8 @@ def test_sigkill_during_turns_loses_nothing(tmp_path: Path, model: ScriptedModel
         stats.figure("crash: one uninterrupted turn (s)", round(span, 3))
         svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
         try:
-            sid = svc.list_sessions(p.SessionListArgs(limit=1))["sessions"][0]["id"]
-            asyncio.run(svc.rewind_apply(p.RewindApplyArgs(session_id=sid, target={"session": True})))
+            sid = svc.sessions.list(p.SessionListArgs(limit=1))["sessions"][0]["id"]
+            asyncio.run(svc.rewind.apply(p.RewindApplyArgs(session_id=sid, target={"session": True})))
         finally:
             svc.close()
         assert tree(root) == {**{k: v.encode() for k, v in FILES.items()}, ".minicode.toml":
@@ -148,27 +148,27 @@ def verify_trial(root: Path, trial: int, killed: bool, before: dict[str, bytes])
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
     try:
         check_store(svc)
-        found = [s for s in svc.list_sessions(p.SessionListArgs(limit=5))["sessions"] if s["title"] == f"trial {trial}"]
+        found = [s for s in svc.sessions.list(p.SessionListArgs(limit=5))["sessions"] if s["title"] == f"trial {trial}"]
         if not found:
             assert killed
             assert tree(root) == before
             return "killed before the session existed"
         sid = found[0]["id"]
-        turns = svc.show_session(sid)["turns"]
+        turns = svc.sessions.show(sid)["turns"]
         assert turns, f"session {sid} has no turn: the session and its first turn are one transaction"
         turn = turns[-1]
         if not killed:
             assert turn["status"] == "finished", turn
         else:
             assert turn["status"] in ("interrupted", "finished"), turn
-        events = svc.replay(p.SessionReplayArgs(session_id=sid))["events"]
+        events = svc.sessions.replay(p.SessionReplayArgs(session_id=sid))["events"]
         started = {e["data"].get("toolCallId"): e["data"].get("name") for e in events
                    if e["type"] == p.EV_TOOL_STARTED}
-        shell_groups = [g for g in svc.checkpoints.list_groups(session_id=sid) if g.kind == "shell"]
+        shell_groups = [g for g in svc.workspace.checkpoints.list_groups(session_id=sid) if g.kind == "shell"]
         # a command killed mid-run has its group recovered when the store is opened again
         shell_cut = "run_command" in started.values() and not shell_groups
-        if svc.checkpoints.list_groups(session_id=sid):
-            result = asyncio.run(svc.rewind_apply(p.RewindApplyArgs(session_id=sid, target={"turnId": turn["id"]})))
+        if svc.workspace.checkpoints.list_groups(session_id=sid):
+            result = asyncio.run(svc.rewind.apply(p.RewindApplyArgs(session_id=sid, target={"turnId": turn["id"]})))
             assert result["applied"], result
         after = tree(root)
         leftovers = sorted(k for k in after if k.endswith(".minicode-tmp"))

@@ -23,8 +23,8 @@ async def test_late_changes_go_to_the_command_that_left_the_processes(tmp_path: 
     a.write_text("a0")
     b.write_text("b0")
     running = [True]
-    tc = TurnCheckpoints(w.svc.checkpoints, w.svc.snapshotter, session_id=w.session, turn_id=w.turn,
-                         snapshot_lock=w.svc.snapshot_lock, lingering=lambda: running[0])
+    tc = TurnCheckpoints(w.svc.workspace.checkpoints, w.svc.workspace.snapshotter, session_id=w.session, turn_id=w.turn,
+                         snapshot_lock=w.svc.workspace.snapshot_lock, lingering=lambda: running[0])
     await tc.begin(tool_call_id="cmd", tool="run_command", kind="shell", label="start a watcher")
     c.write_text("c")  # the command itself
     command = await tc.end()
@@ -40,7 +40,7 @@ async def test_late_changes_go_to_the_command_that_left_the_processes(tmp_path: 
     running[0] = False
     added = await tc.settle()
 
-    group = w.svc.checkpoints.get_group(command.group_id)
+    group = w.svc.workspace.checkpoints.get_group(command.group_id)
     assert group is not None
     files = {Path(f.path).name: f for f in group.files}
     assert set(files) == {"a.txt", "c.txt", "late.txt"}, files
@@ -49,7 +49,7 @@ async def test_late_changes_go_to_the_command_that_left_the_processes(tmp_path: 
     assert [(r.group_id, sorted(f.path.name for f in r.files)) for r in added] == \
         [(command.group_id, ["a.txt", "late.txt"])]
 
-    result = await w.svc.rewinds.apply(RewindApplyArgs(session_id=w.session,
+    result = await w.svc.rewind.apply(RewindApplyArgs(session_id=w.session,
                                                        target=RewindTarget(group_id=command.group_id)))
     assert result["applied"], result
     # (rewinding to before the command also rewinds the later edit)
@@ -58,11 +58,11 @@ async def test_late_changes_go_to_the_command_that_left_the_processes(tmp_path: 
 
 async def test_without_leftovers_nothing_is_watched(tmp_path: Path) -> None:
     w = World(tmp_path)
-    tc = TurnCheckpoints(w.svc.checkpoints, w.svc.snapshotter, session_id=w.session, turn_id=w.turn,
-                         snapshot_lock=w.svc.snapshot_lock, lingering=lambda: False)
+    tc = TurnCheckpoints(w.svc.workspace.checkpoints, w.svc.workspace.snapshotter, session_id=w.session, turn_id=w.turn,
+                         snapshot_lock=w.svc.workspace.snapshot_lock, lingering=lambda: False)
     await tc.begin(tool_call_id="cmd", tool="run_command", kind="shell", label="make")
     (w.root / "out.txt").write_text("o")
     assert await tc.end() is not None
     (w.root / "user.txt").write_text("typed by the user after the command")
     assert await tc.settle() == []
-    assert [Path(f.path).name for f in w.svc.checkpoints.list_groups(w.session)[0].files] == ["out.txt"]
+    assert [Path(f.path).name for f in w.svc.workspace.checkpoints.list_groups(w.session)[0].files] == ["out.txt"]

@@ -25,7 +25,7 @@ def test_a_cursor_we_did_not_hand_out_is_invalid_params(tmp_path: Path, model: S
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
         with pytest.raises(ServiceError) as info:
-            svc.list_sessions(p.SessionListArgs(cursor=cursor))
+            svc.sessions.list(p.SessionListArgs(cursor=cursor))
         assert info.value.code == p.ERR_INVALID_PARAMS and "cursor" in info.value.message
     finally:
         svc.close()
@@ -36,12 +36,12 @@ def test_messages_and_events_with_lone_surrogates_are_stored(tmp_path: Path, mod
     """A non-UTF-8 file name reaches tool output as lone surrogates; SQLite must still take it."""
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
-        sid = svc.sessions.create_session("t", str(svc.root)).id
-        turn = svc.sessions.start_turn(sid, "p", "single", "plan")
+        sid = svc.workspace.sessions.create_session("t", str(svc.workspace.root)).id
+        turn = svc.workspace.sessions.start_turn(sid, "p", "single", "plan")
         name = "bad\udcff\udcfename.txt"
-        svc.sessions.append_event(sid, turn.id, p.EV_TOOL_FINISHED, {"summary": name})
-        svc.sessions.save_messages(turn.id, [{"role": "tool", "content": name}])
-        assert svc.replay(p.SessionReplayArgs(session_id=sid))["events"][-1]["data"]["summary"] == name
+        svc.workspace.sessions.append_event(sid, turn.id, p.EV_TOOL_FINISHED, {"summary": name})
+        svc.workspace.sessions.save_messages(turn.id, [{"role": "tool", "content": name}])
+        assert svc.sessions.replay(p.SessionReplayArgs(session_id=sid))["events"][-1]["data"]["summary"] == name
     finally:
         svc.close()
 
@@ -53,18 +53,18 @@ def test_a_turn_finishes_even_when_its_messages_cannot_be_stored(tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    svc.sessions.save_messages = broken  # type: ignore[method-assign]
+    svc.workspace.sessions.save_messages = broken  # type: ignore[method-assign]
 
     async def run() -> dict[str, str]:
-        ids = svc.run_task(p.TaskRunArgs(prompt="hello"))
-        await svc.wait_idle(timeout=30)
+        ids = svc.tasks.run(p.TaskRunArgs(prompt="hello"))
+        await svc.tasks.wait_idle(timeout=30)
         return ids
 
     try:
         ids = asyncio.run(run())
-        turn = svc.show_session(ids["sessionId"])["turns"][-1]
+        turn = svc.sessions.show(ids["sessionId"])["turns"][-1]
         assert turn["status"] == "finished" and turn["stopReason"] == "done", turn
-        assert not svc.running
+        assert not svc.workspace.running
     finally:
         svc.close()
 
@@ -93,21 +93,21 @@ def test_a_restart_removes_the_temporary_file_of_a_write_killed_half_way(tmp_pat
     root = make_workspace(tmp_path, model)
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
     try:
-        sid = svc.sessions.create_session("t", str(svc.root)).id
-        turn = svc.sessions.start_turn(sid, "p", "single", "auto")
-        writer = svc.checkpoints.begin_group(session_id=sid, turn_id=turn.id, tool_call_id="c1", kind="edit")
+        sid = svc.workspace.sessions.create_session("t", str(svc.workspace.root)).id
+        turn = svc.workspace.sessions.start_turn(sid, "p", "single", "auto")
+        writer = svc.workspace.checkpoints.begin_group(session_id=sid, turn_id=turn.id, tool_call_id="c1", kind="edit")
         writer.before_write(root / "calc.py", (root / "calc.py").read_bytes())  # the group is open...
         stray = root / ".calc.py.k1ll3d.minicode-tmp"
         stray.write_bytes(b"half")  # ...and the process died inside atomic_write
         dead = subprocess.Popen(["true"])
         dead.wait()
-        svc.db.conn.execute("UPDATE turns SET pid = ? WHERE id = ?", (dead.pid, turn.id))
+        svc.workspace.db.conn.execute("UPDATE turns SET pid = ? WHERE id = ?", (dead.pid, turn.id))
     finally:
         svc.close()
     (root / "keep.minicode-tmp").write_bytes(b"not ours to remove")
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)  # the restart
     try:
-        assert svc.show_session(sid)["turns"][0]["status"] == "interrupted"
+        assert svc.sessions.show(sid)["turns"][0]["status"] == "interrupted"
         assert not stray.exists()
         assert (root / "keep.minicode-tmp").exists()
     finally:
@@ -131,7 +131,7 @@ def test_memory_text_of_only_whitespace_is_invalid_params(tmp_path: Path, model:
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
         with pytest.raises(ServiceError) as info:
-            svc.memory_add(p.MemoryAddArgs(text=text))
+            svc.memory.add(p.MemoryAddArgs(text=text))
         assert info.value.code == p.ERR_INVALID_PARAMS
     finally:
         svc.close()
@@ -144,7 +144,7 @@ def test_an_empty_rewind_target_id_is_invalid_params(tmp_path: Path, model: Scri
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
         with pytest.raises(ServiceError) as info:
-            svc.rewind_preview(p.RewindPreviewArgs(target=target))
+            svc.rewind.preview(p.RewindPreviewArgs(target=target))
         assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_NOT_FOUND), info.value
     finally:
         svc.close()
@@ -156,7 +156,7 @@ def test_a_uri_with_a_nul_byte_is_invalid_params(tmp_path: Path, model: Scripted
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
         with pytest.raises(ServiceError) as info:
-            svc.path_of_uri(uri)
+            svc.workspace.path_of_uri(uri)
         assert info.value.code in (p.ERR_INVALID_PARAMS, p.ERR_OUTSIDE_WORKSPACE)  # not an internal error
     finally:
         svc.close()
@@ -167,7 +167,7 @@ def test_a_uri_with_a_nul_byte_is_invalid_params(tmp_path: Path, model: Scripted
 def test_a_query_of_thousands_of_words_is_answered(tmp_path: Path, model: ScriptedModelServer, query: str) -> None:
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
-        svc.sessions.create_session("😀 w0 w1", str(svc.root))
-        assert isinstance(svc.list_sessions(p.SessionListArgs(query=query))["sessions"], list)
+        svc.workspace.sessions.create_session("😀 w0 w1", str(svc.workspace.root))
+        assert isinstance(svc.sessions.list(p.SessionListArgs(query=query))["sessions"], list)
     finally:
         svc.close()

@@ -24,9 +24,9 @@ def make_service(tmp_path: Path, **store: Any) -> Service:
 
 def old_session(svc: Service, name: str, content: bytes) -> str:
     """A session whose agent edited one file (a rewindable edit group)."""
-    sid = svc.sessions.create_session(name, str(svc.root)).id
-    path = svc.root / f"{name}.txt"
-    writer = svc.checkpoints.begin_group(sid, None, None, "edit", name)
+    sid = svc.workspace.sessions.create_session(name, str(svc.workspace.root)).id
+    path = svc.workspace.root / f"{name}.txt"
+    writer = svc.workspace.checkpoints.begin_group(sid, None, None, "edit", name)
     writer.before_write(path, None)
     path.write_bytes(content)
     writer.after_write(path, content)
@@ -35,7 +35,7 @@ def old_session(svc: Service, name: str, content: bytes) -> str:
 
 
 def sessions(svc: Service) -> set[str]:
-    return {r.id for r in svc.sessions.list_sessions(limit=1000)[0]}
+    return {r.id for r in svc.workspace.sessions.list_sessions(limit=1000)[0]}
 
 
 async def test_a_workspace_bigger_than_the_cap_keeps_its_older_sessions(tmp_path: Path) -> None:
@@ -43,13 +43,13 @@ async def test_a_workspace_bigger_than_the_cap_keeps_its_older_sessions(tmp_path
     svc = make_service(tmp_path, maxBytes=4 * MiB, keepSessions=0, keepDays=0)
     try:
         for i in range(12):
-            (svc.root / f"data{i}.bin").write_bytes(os.urandom(MiB // 2))
+            (svc.workspace.root / f"data{i}.bin").write_bytes(os.urandom(MiB // 2))
         olds = [old_session(svc, f"s{i}", f"edit {i}\n".encode()) for i in range(3)]
-        svc.snapshotter.take()  # the snapshot a command takes: 6 MiB of blobs in the store
-        new = svc.sessions.create_session("new", str(svc.root)).id
-        svc._apply_retention(keep={new})
+        svc.workspace.snapshotter.take()  # the snapshot a command takes: 6 MiB of blobs in the store
+        new = svc.workspace.sessions.create_session("new", str(svc.workspace.root)).id
+        svc.tasks.apply_retention(keep={new})
         assert sessions(svc) == {*olds, new}, "retention deleted rewindable history for the workspace's size"
-        groups = svc.checkpoints.groups_for_target(olds[0], {"session": True})
+        groups = svc.workspace.checkpoints.groups_for_target(olds[0], {"session": True})
         assert groups and groups[0].files, "the oldest session's edit can no longer be rewound"
     finally:
         svc.close()
@@ -59,21 +59,21 @@ async def test_newest_and_young_sessions_stay_and_the_deletion_is_reported_once(
     svc = make_service(tmp_path, maxBytes=1 * MiB, keepSessions=3, keepDays=0)
     try:
         ids = [old_session(svc, f"s{i}", os.urandom(400_000)) for i in range(6)]
-        svc._apply_retention(keep=set())
+        svc.tasks.apply_retention(keep=set())
         left = sessions(svc)
         assert set(ids[-3:]) <= left, "one of the newest store.keepSessions sessions was deleted"
         assert ids[0] not in left, "the history over the cap was not pruned at all"
-        first = await svc.refresh_readiness(probe=False)
+        first = await svc.readiness.refresh(probe=False)
         note = [c for c in first.checks if c.name == "retention"]
         assert note and "deleted" in note[0].detail and "store.maxBytes" in note[0].detail
-        second = await svc.refresh_readiness(probe=False)
+        second = await svc.readiness.refresh(probe=False)
         assert not [c for c in second.checks if c.name == "retention"], "reported more than once"
     finally:
         svc.close()
     young = make_service(tmp_path / "young", maxBytes=1 * MiB, keepSessions=0, keepDays=7)
     try:
         ids = [old_session(young, f"s{i}", os.urandom(400_000)) for i in range(4)]
-        young._apply_retention(keep=set())
+        young.tasks.apply_retention(keep=set())
         assert sessions(young) == set(ids), "a session younger than store.keepDays was deleted"
     finally:
         young.close()

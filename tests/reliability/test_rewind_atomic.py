@@ -64,7 +64,7 @@ async def test_a_rewind_never_deletes_through_a_linked_folder(world: World) -> N
     result = await world.rewind_all()
     assert not result["applied"], result
     assert tree(world.outside) == outside_before, "the rewind deleted a file outside the workspace"
-    forced = await world.svc.rewinds.apply(RewindApplyArgs(session_id=world.session, force=True,
+    forced = await world.svc.rewind.apply(RewindApplyArgs(session_id=world.session, force=True,
                                                            target=RewindTarget(session=True)))
     assert tree(world.outside) == outside_before, f"a forced rewind deleted a file outside the workspace: {forced}"
 
@@ -80,23 +80,23 @@ async def test_a_rewind_is_refused_while_a_turn_of_its_session_runs(tmp_path: Pa
             "providers": [{"name": "m", "baseUrl": model.openai_base_url, "model": "m"}]})
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
         try:
-            sid = svc.sessions.create_session("s", str(root)).id
-            writer = svc.checkpoints.begin_group(sid, None, None, "edit", "edit a")
+            sid = svc.workspace.sessions.create_session("s", str(root)).id
+            writer = svc.workspace.checkpoints.begin_group(sid, None, None, "edit", "edit a")
             writer.before_write(root / "a.txt", b"a\n")
             (root / "a.txt").write_text("agent\n")
             writer.after_write(root / "a.txt", b"agent\n")
             writer.commit()
-            svc.run_task(TaskRunArgs(prompt="go on", session_id=sid, permission_mode="auto"))
+            svc.tasks.run(TaskRunArgs(prompt="go on", session_id=sid, permission_mode="auto"))
             target = RewindTarget(latest=True)
-            preview = svc.rewinds.preview(RewindPreviewArgs(session_id=sid, target=target))
+            preview = svc.rewind.preview(RewindPreviewArgs(session_id=sid, target=target))
             with pytest.raises(Busy, match="running turn"):
-                await svc.rewinds.apply(RewindApplyArgs(preview_id=preview["previewId"]))
+                await svc.rewind.apply(RewindApplyArgs(preview_id=preview["previewId"]))
             with pytest.raises(Busy, match="running turn"):
-                await svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=target))
+                await svc.rewind.apply(RewindApplyArgs(session_id=sid, target=target))
             assert (root / "a.txt").read_text() == "agent\n", "the rewind ran during the turn"
-            await svc.cancel(sid)
-            await svc.wait_idle(timeout=10)
-            result = await svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=target))
+            await svc.tasks.cancel(sid)
+            await svc.tasks.wait_idle(timeout=10)
+            result = await svc.rewind.apply(RewindApplyArgs(session_id=sid, target=target))
             assert result["applied"] and (root / "a.txt").read_text() == "a\n"
         finally:
             await svc.shutdown()
@@ -126,7 +126,7 @@ KILLER = textwrap.dedent("""
     loader.set_layer("initializationOptions", {"store": {"path": store}, "rewind": {"confirm": False}})
     svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
     os.rename, os.replace = killing(os.rename), killing(os.replace)
-    asyncio.run(svc.rewinds.apply(RewindApplyArgs(session_id=sid, target=RewindTarget(session=True))))
+    asyncio.run(svc.rewind.apply(RewindApplyArgs(session_id=sid, target=RewindTarget(session=True))))
     print("not killed")
 """)
 
@@ -136,7 +136,7 @@ async def test_a_rewind_killed_half_way_is_undone_at_the_next_start(world: World
     for name in ("a.txt", "b.txt", "c.txt"):
         (world.root / name).write_text(f"{name}\n")
     await world.shell("echo 1 > a.txt && echo 2 > b.txt && rm c.txt && mkdir d && echo 4 > d/e.txt")
-    world.svc.sessions.finish_turn(world.turn, "done")
+    world.svc.workspace.sessions.finish_turn(world.turn, "done")
     world.svc.close()
     before = tree(world.root)
     proc = subprocess.run([sys.executable, "-c", KILLER, str(world.root), str(world.root.parent / "store"),
@@ -145,8 +145,8 @@ async def test_a_rewind_killed_half_way_is_undone_at_the_next_start(world: World
     if after:
         assert tree(world.root) != before, "the kill did not land half way through the rewind"
     # the next start undoes what the killed rewind had done, and leaves no temporary file
-    world.svc = Service(world.root, HeadlessFrontend(interactive=False), loader=world.svc.loader, watch=False)
-    world.svc.settings.rewind.confirm = False
+    world.svc = Service(world.root, HeadlessFrontend(interactive=False), loader=world.svc.workspace.loader, watch=False)
+    world.svc.workspace.settings.rewind.confirm = False
     assert tree(world.root) == before, "a rewind killed half way left the workspace half rewound"
     assert temps(world.root) == [] and temps(world.root.parent / "store") == []
     result = await world.rewind_all()

@@ -35,11 +35,11 @@ def test_a_deeply_nested_config_is_one_warning(tmp_path: Path, monkeypatch: pyte
                                                "agent": {"testCommand": deep}})
     svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)  # the store opens
     try:
-        problems = svc.loader.all_problems()
+        problems = svc.workspace.loader.all_problems()
         by_source = {p.source: p for p in problems}
         assert len(problems) == 2 and set(by_source) == {"workspace", "initializationOptions"}, problems
         assert all("nested" in p.message for p in problems), problems
-        svc.sessions.create_session("still works", str(root))
+        svc.workspace.sessions.create_session("still works", str(root))
     finally:
         svc.close()
 
@@ -132,12 +132,12 @@ def test_a_damaged_user_memory_database_is_moved_aside_and_a_fresh_one_made(
     loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "store")}})
     svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
     try:
-        assert svc.memory_show(MemoryShowArgs(scope="user")) == {"entries": []}
-        svc.memory_add(MemoryAddArgs(text="tabs, not spaces", scope="user"))
-        assert [e["text"] for e in svc.memory_show(MemoryShowArgs(scope="user"))["entries"]] == ["tabs, not spaces"]
+        assert svc.memory.show(MemoryShowArgs(scope="user")) == {"entries": []}
+        svc.memory.add(MemoryAddArgs(text="tabs, not spaces", scope="user"))
+        assert [e["text"] for e in svc.memory.show(MemoryShowArgs(scope="user"))["entries"]] == ["tabs, not spaces"]
         (aside,) = memory_db.parent.glob("memory.sqlite3.damaged-*")
         assert aside.read_bytes().startswith(b"this is not a database")  # kept
-        report = asyncio.run(svc.refresh_readiness(probe=False))
+        report = asyncio.run(svc.readiness.refresh(probe=False))
         (note,) = [c for c in report.checks if c.name == "store:recovered"]
         assert "memory.sqlite3" in note.detail and "moved aside" in note.detail, note
     finally:

@@ -44,10 +44,10 @@ async def test_a_command_past_the_configured_timeout_is_killed(tmp_path: Path) -
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
         try:
             t0 = time.monotonic()
-            ids = svc.run_task(TaskRunArgs(prompt="run it", permission_mode="auto"))
-            await svc.wait_idle(timeout=60)
+            ids = svc.tasks.run(TaskRunArgs(prompt="run it", permission_mode="auto"))
+            await svc.tasks.wait_idle(timeout=60)
             elapsed = time.monotonic() - t0
-            finished = [e.data for e in svc.sessions.replay(ids["sessionId"]) if e.type == EV_TOOL_FINISHED]
+            finished = [e.data for e in svc.workspace.sessions.replay(ids["sessionId"]) if e.type == EV_TOOL_FINISHED]
         finally:
             await svc.shutdown()
             svc.close()

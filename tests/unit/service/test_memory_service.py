@@ -10,7 +10,6 @@ import pytest
 from minicode_lsp import cli
 from minicode_lsp.protocol import MemoryAcceptArgs, MemoryShowArgs
 from minicode_lsp.service.errors import NotFound
-from minicode_lsp.service.turn_memory import load_working_memory
 
 from ...trusting import allow_workspace_config
 from .test_retention import make_service
@@ -19,16 +18,16 @@ from .test_retention import make_service
 def test_show_lists_proposals_and_accept_activates(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
     try:
-        proposed = svc.memory.add("Tests run with make check", proposed=True)
-        assert [(e["id"], e["status"]) for e in svc.memory_show(MemoryShowArgs())["entries"]] == [
+        proposed = svc.workspace.memory.add("Tests run with make check", proposed=True)
+        assert [(e["id"], e["status"]) for e in svc.memory.show(MemoryShowArgs())["entries"]] == [
             (proposed.id, "proposed")
         ]
-        assert svc.select_memories("how do tests run with make") == []  # never injected while proposed
-        out = svc.memory_accept(MemoryAcceptArgs(id=proposed.id[:10]))
+        assert svc.memory.select("how do tests run with make") == []  # never injected while proposed
+        out = svc.memory.accept(MemoryAcceptArgs(id=proposed.id[:10]))
         assert out["entry"]["status"] == "active"
-        assert [e.id for e in svc.select_memories("how do tests run with make")] == [proposed.id]
+        assert [e.id for e in svc.memory.select("how do tests run with make")] == [proposed.id]
         with pytest.raises(NotFound):
-            svc.memory_accept(MemoryAcceptArgs(id="zzzzzzzz"))
+            svc.memory.accept(MemoryAcceptArgs(id="zzzzzzzz"))
     finally:
         svc.close()
 
@@ -36,13 +35,13 @@ def test_show_lists_proposals_and_accept_activates(tmp_path: Path) -> None:
 def test_working_memory_comes_from_the_latest_finished_turn(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
     try:
-        sid = svc.sessions.create_session("s", str(svc.root)).id
-        assert load_working_memory(svc, sid) is None
-        svc.sessions.append_event(sid, None, "turn.finished", {"stopReason": "done", "workingMemory": {"goal": "a"}})
-        svc.sessions.append_event(sid, None, "turn.finished", {"stopReason": "interrupted"})
-        assert load_working_memory(svc, sid) == {"goal": "a"}
-        svc.sessions.append_event(sid, None, "turn.finished", {"stopReason": "done", "workingMemory": {"goal": "b"}})
-        assert load_working_memory(svc, sid) == {"goal": "b"}
+        sid = svc.workspace.sessions.create_session("s", str(svc.workspace.root)).id
+        assert svc.memory.working_memory(sid) is None
+        svc.workspace.sessions.append_event(sid, None, "turn.finished", {"stopReason": "done", "workingMemory": {"goal": "a"}})
+        svc.workspace.sessions.append_event(sid, None, "turn.finished", {"stopReason": "interrupted"})
+        assert svc.memory.working_memory(sid) == {"goal": "a"}
+        svc.workspace.sessions.append_event(sid, None, "turn.finished", {"stopReason": "done", "workingMemory": {"goal": "b"}})
+        assert svc.memory.working_memory(sid) == {"goal": "b"}
     finally:
         svc.close()
 
@@ -57,7 +56,7 @@ def test_cli_memory_accept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     allow_workspace_config(ws)
     svc = make_service(tmp_path)
     try:
-        entry = svc.memory.add("Deploy with tools/deploy.sh", proposed=True)
+        entry = svc.workspace.memory.add("Deploy with tools/deploy.sh", proposed=True)
     finally:
         svc.close()
     assert cli.main(["memory", "list", "--workspace", str(ws)]) == 0

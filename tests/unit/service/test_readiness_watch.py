@@ -32,7 +32,7 @@ async def test_blocked_until_the_model_server_starts(tmp_path: Path) -> None:
     frontend = HeadlessFrontend(interactive=False,
                                 on_publish=lambda m, p: published.append(p) if m == NOTIFY_READINESS else None)
     svc = Service(root, frontend, loader=loader, watch=False)
-    watcher = asyncio.create_task(svc.watch_readiness(not_ready_s=0.1, ready_s=0.1))
+    watcher = asyncio.create_task(svc.readiness.watch(not_ready_s=0.1, ready_s=0.1))
     try:
         for _ in range(100):
             if published:

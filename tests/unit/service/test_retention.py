@@ -22,9 +22,9 @@ def make_service(tmp_path: Path, **store: object) -> Service:
 
 
 def add_session_with_blob(svc: Service, title: str, content: bytes) -> str:
-    sid = svc.sessions.create_session(title, str(svc.root)).id
-    writer = svc.checkpoints.begin_group(sid, None, None, "edit", "x")
-    path = svc.root / f"{title}.txt"
+    sid = svc.workspace.sessions.create_session(title, str(svc.workspace.root)).id
+    writer = svc.workspace.checkpoints.begin_group(sid, None, None, "edit", "x")
+    path = svc.workspace.root / f"{title}.txt"
     writer.before_write(path, None)
     writer.after_write(path, content)
     writer.commit()
@@ -37,12 +37,12 @@ def test_count_cap_removes_oldest_sessions_groups_and_blobs(tmp_path: Path) -> N
         old = add_session_with_blob(svc, "old", b"old content")
         mid = add_session_with_blob(svc, "mid", b"mid content")
         new = add_session_with_blob(svc, "new", b"new content")
-        svc._apply_retention(keep={old})
-        remaining = {r.id for r in svc.sessions.list_sessions(limit=10)[0]}
+        svc.tasks.apply_retention(keep={old})
+        remaining = {r.id for r in svc.workspace.sessions.list_sessions(limit=10)[0]}
         assert remaining == {old, new}, "the kept session survives, the oldest other one goes"
-        assert mid not in {g.session_id for g in svc.checkpoints.list_groups(limit=100)}
-        assert len(svc.checkpoints.referenced_blobs()) == 2
-        assert sum(1 for _ in (svc.store_dir / "blobs").rglob("*") if _.is_file()) == 2
+        assert mid not in {g.session_id for g in svc.workspace.checkpoints.list_groups(limit=100)}
+        assert len(svc.workspace.checkpoints.referenced_blobs()) == 2
+        assert sum(1 for _ in (svc.workspace.store_dir / "blobs").rglob("*") if _.is_file()) == 2
     finally:
         svc.close()
 
@@ -51,10 +51,10 @@ def test_size_cap_prunes_until_under_the_cap(tmp_path: Path) -> None:
     svc = make_service(tmp_path, maxBytes=1024 * 1024)
     try:
         ids = [add_session_with_blob(svc, f"s{i}", os.urandom(400_000)) for i in range(6)]
-        svc._apply_retention(keep={ids[-1]})
-        remaining = {r.id for r in svc.sessions.list_sessions(limit=10)[0]}
+        svc.tasks.apply_retention(keep={ids[-1]})
+        remaining = {r.id for r in svc.workspace.sessions.list_sessions(limit=10)[0]}
         assert ids[-1] in remaining and ids[0] not in remaining
-        assert svc.db.size_bytes() + svc.blobs.size_on_disk() <= 1024 * 1024
+        assert svc.workspace.db.size_bytes() + svc.workspace.blobs.size_on_disk() <= 1024 * 1024
     finally:
         svc.close()
 
@@ -71,10 +71,10 @@ async def test_a_new_task_applies_retention(tmp_path: Path) -> None:
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
         try:
             old = add_session_with_blob(svc, "old", b"a")
-            ids = svc.run_task(TaskRunArgs(prompt="hello", permission_mode="plan"))
-            await svc.wait_idle(timeout=20)
-            assert [r.id for r in svc.sessions.list_sessions(limit=10)[0]] == [ids["sessionId"]]
-            assert old not in {g.session_id for g in svc.checkpoints.list_groups(limit=100)}
+            ids = svc.tasks.run(TaskRunArgs(prompt="hello", permission_mode="plan"))
+            await svc.tasks.wait_idle(timeout=20)
+            assert [r.id for r in svc.workspace.sessions.list_sessions(limit=10)[0]] == [ids["sessionId"]]
+            assert old not in {g.session_id for g in svc.workspace.checkpoints.list_groups(limit=100)}
         finally:
             await svc.shutdown()
             svc.close()

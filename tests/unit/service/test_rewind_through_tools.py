@@ -114,8 +114,8 @@ class World:
     def __init__(self, root: Path, svc: Service, editor: BufferEditor) -> None:
         self.root, self.svc, self.editor = root, svc, editor
         self.tokens = itertools.count()
-        self.session = svc.sessions.create_session("prop", str(root)).id
-        self.turn = svc.sessions.start_turn(self.session, "prop").id
+        self.session = svc.workspace.sessions.create_session("prop", str(root)).id
+        self.turn = svc.workspace.sessions.start_turn(self.session, "prop").id
         self.groups: list[tuple[str, dict[str, bytes | None]]] = []  # (group id, state before it per file)
         self.agent_tokens: dict[str, str] = {}  # token -> group id
 
@@ -130,10 +130,10 @@ class World:
         return {n: self.current(n) for n in names}
 
     async def tool(self, name: str, kind: str, **args: Any) -> None:
-        tc = TurnCheckpoints(self.svc.checkpoints, self.svc.snapshotter, session_id=self.session, turn_id=self.turn)
+        tc = TurnCheckpoints(self.svc.workspace.checkpoints, self.svc.workspace.snapshotter, session_id=self.session, turn_id=self.turn)
         fs = WorkspaceFileSystem(self.editor, before_write=tc.before_write, after_write=tc.after_write)
         ports = Ports(fs=fs, approver=Approver(), events=Events(), checkpoints=tc, roots=[self.root],  # type: ignore[arg-type]
-                      forbidden=[self.svc.store_dir])
+                      forbidden=[self.svc.workspace.store_dir])
         before = self.snapshot()
         await tc.begin(tool_call_id=f"c{next(self.tokens)}", tool=name, kind=kind, label=name)  # type: ignore[arg-type]
         await dispatch(ToolCall(id="x", name=name, arguments=args), ToolContext(ports=ports, confirm=False))
@@ -184,7 +184,7 @@ class World:
             self.user_edit(kind, name, n)
 
     async def rewind(self, how: str, n: int) -> None:
-        live = self.svc.checkpoints.groups_for_target(self.session, {"session": True})
+        live = self.svc.workspace.checkpoints.groups_for_target(self.session, {"session": True})
         if not live:
             return
         if how == "latest":
@@ -195,10 +195,10 @@ class World:
             target = RewindTarget(group_id=live[-min(n, len(live))].id)
         else:
             target = RewindTarget(session=True)
-        undone = self.svc.checkpoints.groups_for_target(self.session, target.model_dump())
+        undone = self.svc.workspace.checkpoints.groups_for_target(self.session, target.model_dump())
         undone_ids = [g.id for g in undone]
         before = self.snapshot()
-        result = await self.svc.rewinds.apply(RewindApplyArgs(session_id=self.session, target=target))
+        result = await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session, target=target))
         after = self.snapshot()
         before_group = dict(self.groups)
         for f in result["files"]:
@@ -208,16 +208,16 @@ class World:
                 assert after[name] == before[name], f"conflict {name} was touched"
             elif f["status"] == "clean":
                 first = next(g for g in undone_ids if any(Path(x.path).name == name
-                                                          for x in self.svc.checkpoints.get_group(g).files))
+                                                          for x in self.svc.workspace.checkpoints.get_group(g).files))
                 assert after[name] == before_group[first][name], f"clean {name}: not the pre-image"
             elif f["status"] == "merged":
                 kept = [ln for ln in (before[name] or b"").decode().split("\n") if ln.startswith("U")]
                 now = (after[name] or b"").decode().split("\n")
                 assert all(u in now for u in kept), f"merged {name} lost a user edit"
         if result.get("applied") and result.get("safetyGroupId"):
-            await self.svc.rewinds.undo(self.session)
+            await self.svc.rewind.undo(self.session)
             assert self.snapshot() == before, "undo did not give back the exact prior bytes"
-            await self.svc.rewinds.apply(RewindApplyArgs(session_id=self.session, target=target))
+            await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session, target=target))
             assert self.snapshot() == after, "rewinding again after the undo differs"
 
 

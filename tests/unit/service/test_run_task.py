@@ -15,24 +15,24 @@ from .test_retention import make_service
 def test_a_failed_first_turn_leaves_no_empty_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     svc = make_service(tmp_path)
     try:
-        real_start = svc.sessions.start_turn
+        real_start = svc.workspace.sessions.start_turn
 
         def start_then_die(*args: Any, **kwargs: Any) -> Any:
             real_start(*args, **kwargs)  # the turn row is written, then the process "dies" before commit
             raise RuntimeError("killed between the turn insert and the commit")
 
-        monkeypatch.setattr(svc.sessions, "start_turn", start_then_die)
+        monkeypatch.setattr(svc.workspace.sessions, "start_turn", start_then_die)
         with pytest.raises(RuntimeError):
-            svc.run_task(TaskRunArgs(prompt="never recorded"))
-        assert svc.list_sessions(SessionListArgs(limit=10))["sessions"] == []
-        assert svc.db.query_one("SELECT COUNT(*) AS n FROM turns")["n"] == 0
+            svc.tasks.run(TaskRunArgs(prompt="never recorded"))
+        assert svc.sessions.list(SessionListArgs(limit=10))["sessions"] == []
+        assert svc.workspace.db.query_one("SELECT COUNT(*) AS n FROM turns")["n"] == 0
     finally:
-        svc.db.close()
+        svc.workspace.db.close()
 
 
 def test_a_provider_without_its_key_is_left_out_of_the_chain(monkeypatch: pytest.MonkeyPatch) -> None:
     from minicode_lsp.config import ConfigLoader
-    from minicode_lsp.service.turns import provider_specs
+    from minicode_lsp.service.providers import provider_specs
 
     loader = ConfigLoader()
     loader.set_layer("initializationOptions", {"providers": [
