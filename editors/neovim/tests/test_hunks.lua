@@ -72,6 +72,16 @@ H.async(function()
   vim.cmd("normal gh")
   H.check(vim.wo[cur.wins[2]].winbar:find("hunks: 1 kept, 1 left out, 0 open", 1, true), "one kept, one left out",
     vim.wo[cur.wins[2]].winbar)
+  -- :q in a review window hides the review (never declines); :MiniCode review shows it again,
+  -- the decisions kept
+  vim.cmd("quit")
+  H.check(H.poll(3000, function() return diff.current() and not diff.current().shown end), ":q hides the review",
+    diff.current())
+  H.check(#vim.api.nvim_tabpage_list_wins(0) == wins, "both review windows are closed")
+  vim.cmd("MiniCode review")
+  cur = diff.current()
+  H.check(cur and cur.shown and #cur.wins == 2 and vim.wo[cur.wins[2]].winbar:find("hunks: 1 kept, 1 left out", 1, true),
+    ":MiniCode review shows it again with the decisions made", cur and cur.wins)
   vim.cmd("normal ga")
   H.check(H.wait_finished(rec, 2), "turn 2 finished")
   H.check(table.concat(vim.api.nvim_buf_get_lines(obuf, 0, -1, false), "|") == "p = 1||||q = 20",
