@@ -21,17 +21,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..store.checkpoints import CheckpointStore
+from ..store.shell_state import state_blob_sizes
+
 log = logging.getLogger(__name__)
 
 NOTE = "retention-note.json"
 DAY_S = 86_400.0
 
 
-def snapshot_bytes(checkpoints: Any, live: dict[str, int] | None = None) -> int:
+def snapshot_bytes(checkpoints: CheckpointStore, live: dict[str, int] | None = None) -> int:
     """Bytes of the workspace snapshot's blobs (persisted stat caches, plus ``live``: sha ->
     size of this process's latest snapshot), each distinct blob once."""
     sizes = dict(live or {})
-    for sha, size in checkpoints.snapshot_sizes().items():
+    for sha, size in state_blob_sizes(checkpoints.db).items():
         sizes[sha] = max(sizes.get(sha, 0), size)
     return sum(sizes.values())
 

@@ -346,14 +346,6 @@ class CheckpointStore:
         """An edit group's full id from any unique prefix, in any case."""
         return resolve_in_table(self.db, "edit_groups", prefix, "group")
 
-    def snapshot_sizes(self) -> dict[str, int]:
-        """sha -> size of the blobs the persisted stat caches hold (each distinct blob once)."""
-        try:
-            rows = self._q("SELECT sha, MAX(size) FROM snapshot_state WHERE sha IS NOT NULL GROUP BY sha")
-        except sqlite3.Error:  # no snapshot_state table yet
-            return {}
-        return {sha: int(size) for sha, size in rows}
-
     def list_groups(self, session_id: str | None = None, path: str | os.PathLike[str] | None = None,
                     limit: int = 200, *, kinds: Sequence[str] | None = None) -> list[Group]:
         """Groups newest first, optionally of one session and/or touching one path."""

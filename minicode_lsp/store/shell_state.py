@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from minicode_lsp.store.checkpoints import CheckpointStore, GroupWriter
+from minicode_lsp.store.db import Database
 from minicode_lsp.store.ids import is_alive
 from minicode_lsp.store.records import Group, StateRow
 from minicode_lsp.store.snapshots import Entry, Snapshot, Snapshotter
@@ -54,6 +55,12 @@ def snapshot_from_state(snapshotter: Snapshotter, rows: Sequence[StateRow], meta
     files = {rel: Entry(int(size), int(mtime), int(inode), sha, int(mode or 0), int(ctime or 0))
              for rel, size, mtime, inode, sha, mode, ctime in rows}
     return Snapshot(snapshotter.root, files, skipped, complete)
+
+
+def state_blob_sizes(db: Database) -> dict[str, int]:
+    """sha -> size of the blobs the persisted stat caches hold (each distinct blob once)."""
+    rows = db.query_tuples("SELECT sha, MAX(size) FROM snapshot_state WHERE sha IS NOT NULL GROUP BY sha")
+    return {str(sha): int(size) for sha, size in rows}
 
 
 class ShellState:
