@@ -10,7 +10,9 @@ re-hashed next time, as git does.
 
 With ``watch=True`` a watchdog observer records the paths that changed; ``take()`` then
 re-stats only those (after a round trip through the same inotify stream, so every event from
-before the call has arrived), falling back to a full walk when the observer is unavailable or
+before the call has arrived: an attribute event of ``.git/description``, a file nobody else
+touches, its times set to what they are; no "opened" events are watched, so reading files,
+however many, never floods the inotify queue), falling back to a full walk when the observer is unavailable or
 a ``.gitignore`` changed. Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
 plus ``.git`` and the store folder always. Caps: file size (bigger files are tracked by stat
 and reported as skipped), file count and a time budget; ``Snapshot.skipped`` says what was left
@@ -132,24 +134,24 @@ def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir:
 
 
 class _Dirty:
-    """watchdog handler: collects changed paths and counts "opened" events per path (the
-    snapshotter counts its own opens too, so a late event of an earlier read of the probe file
-    is not mistaken for the probe's own)."""
+    """watchdog handler: collects changed paths and counts the attribute events of the sync
+    probe (``probe``: the snapshotter's round trip through the inotify stream)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.paths: set[str] = set()
         self.dirs: set[str] = set()
         self.overflow = False
-        self.opened: dict[str, int] = {}
+        self.probe = ""
+        self.probed = 0
         self.cond = threading.Condition()
 
     def dispatch(self, event: Any) -> None:
         kind = event.event_type
         src = os.fsdecode(event.src_path)
-        if kind == "opened":
+        if src == self.probe and kind in ("attrib", "modified"):  # (watchdog < 5 says "modified")
             with self.cond:
-                self.opened[src] = self.opened.get(src, 0) + 1
+                self.probed += 1
                 self.cond.notify_all()
             return
         with self.lock:
@@ -192,7 +194,7 @@ class Snapshotter:
         self._specs: dict[str, pathspec.PathSpec | None] = {}  # folder -> its .gitignore
         self._last: Snapshot | None = None
         self._racy, self._checked = set[str](), set[str]()
-        self._opens: dict[str, int] = {}  # opens we did ourselves, while watching, per path
+        self._probes = 0  # sync round trips started
         self._observer: Any = None
         self._dirty: _Dirty | None = None
         # who owns this snapshotter's persisted state rows (see store/shell_state.py)
@@ -209,12 +211,12 @@ class Snapshotter:
             from watchdog.observers import Observer
 
             dirty = _Dirty()
+            dirty.probe = str(self.root / ".git" / "description")
             observer = Observer()
             # no close-without-write or folder-modified events: every read would send them. A
             # chmod sends only "attrib" (watchdog >= 5): a mode change alone is seen through it
             wanted = [ev.FileCreatedEvent, ev.FileDeletedEvent, ev.FileModifiedEvent, ev.FileMovedEvent,
-                      ev.FileClosedEvent, ev.FileOpenedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent,
-                      ev.DirMovedEvent]
+                      ev.FileClosedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent, ev.DirMovedEvent]
             wanted += [e for e in (getattr(ev, "FileAttribEvent", None), getattr(ev, "DirAttribEvent", None)) if e]
             observer.schedule(dirty, str(self.root), recursive=True, event_filter=wanted)  # type: ignore[arg-type]
             observer.daemon = True
@@ -238,16 +240,19 @@ class Snapshotter:
             self._observer = None
 
     def _sync_events(self, probe: str) -> bool:
-        """Open ``probe`` and wait for its event: all earlier events have been dispatched then."""
+        """Set ``probe``'s times to what they are (an attribute event, nothing changed) and wait
+        for that event: all earlier events have been dispatched then."""
         dirty = self._dirty
         assert dirty is not None
         try:
-            open(probe, "rb").close()
+            st = os.stat(probe, follow_symlinks=False)
+            os.utime(probe, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
         except OSError:
             return False
-        want = self._opens[probe] = self._opens.get(probe, 0) + 1
+        self._probes += 1
+        want = self._probes
         with dirty.cond:
-            if dirty.cond.wait_for(lambda: dirty.opened.get(probe, 0) >= want, SYNC_TIMEOUT_S):
+            if dirty.cond.wait_for(lambda: dirty.probed >= want, SYNC_TIMEOUT_S):
                 return True
         log.info("snapshot watcher did not catch up in %.1f s; full re-stat", SYNC_TIMEOUT_S)
         return False
@@ -292,8 +297,8 @@ class Snapshotter:
 
     def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
         assert self._dirty is not None
-        # probe: a file nobody else opens (git never reads .git/description). Without one, a full
-        # re-stat: with a workspace file as the probe, a command that opened that file before
+        # probe: a file nobody else touches (git never writes .git/description). Without one, a full
+        # re-stat: with a workspace file as the probe, a command that touched that file before
         # creating another would end the wait early and its shell group would miss the new file.
         if not (self.root / ".git" / "description").is_file():
             return None
@@ -450,9 +455,6 @@ class Snapshotter:
             return
         try:
             with _open_regular(self.root / rel) as fh:
-                if self._dirty is not None:  # count it: the watcher will see this open
-                    key = str(self.root / rel)
-                    self._opens[key] = self._opens.get(key, 0) + 1
                 data = fh.read()
         except OSError as exc:
             snap.files[rel] = entry

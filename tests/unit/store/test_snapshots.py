@@ -5,6 +5,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,6 +188,36 @@ def test_watch_sees_a_mode_change_alone_of_a_folder_and_a_file(ws: Path, blobs: 
         s.close()
 
 
+def test_reading_files_sends_the_watcher_nothing(ws: Path, blobs: BlobStore,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads (a test run, a grep over the tree) are not watched: however many files a command
+    reads, the inotify queue (16,384 events by default) is not flooded into a full re-stat."""
+    from minicode_lsp.store import snapshots
+
+    for i in range(300):
+        (ws / "src" / f"m{i}.py").write_text(f"x = {i}\n")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        before = s.baseline()
+        seen: list[str] = []
+        real_dispatch = snapshots._Dirty.dispatch
+
+        def counting(self: snapshots._Dirty, event: Any) -> None:
+            seen.append(event.event_type)
+            real_dispatch(self, event)
+
+        monkeypatch.setattr(snapshots._Dirty, "dispatch", counting)
+        for rel in files_of(before):
+            (ws / rel).read_bytes()
+        (ws / "src" / "m0.py").write_text("x = 'changed'\n")
+        after = s.take()
+        assert not after.full_walk
+        assert [Path(c.path).name for c in s.diff(before, after)] == ["m0.py"]
+        assert len(seen) < 20, seen  # the write and the sync probe, not one event per read
+    finally:
+        s.close()
+
+
 def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
     (ws / ".gitignore").write_text("*.log\nbuild/\n")
     (ws / "src" / ".gitignore").write_text("gen_*\n")
@@ -235,7 +266,7 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
         ws: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """No .git: every workspace file could serve as the sync probe, and a command that reads it
     before creating another file must not end the wait early. Reproduced deterministically by
-    holding back the watcher's "created" events while its "opened" events flow (the crash test
+    holding back the watcher's "created" events while its other events flow (the crash test
     saw this about once in 200 trials as a shell group missing the file the command made)."""
     import threading
 
