@@ -9,10 +9,10 @@ import contextlib
 import logging
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from ..store.db import Database
+from ..store.records import file_stamp
 from .errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _damaged(exc: sqlite3.DatabaseError) -> bool:
 
 
 def _move_aside(path: Path) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%S")
+    stamp = file_stamp()
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
     n = 1
     while aside.exists():

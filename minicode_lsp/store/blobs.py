@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from minicode_lsp.store.db import Database
+from minicode_lsp.store.records import file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class BlobStore:
     def _move_aside(self, sha: str, path: Path) -> str:
         """Move a damaged blob file to ``damaged/`` (kept, never deleted): the same content seen
         again is then stored afresh instead of the damaged file being taken for it."""
-        aside = self.dir / DAMAGED / f"{sha}-{time.strftime('%Y%m%dT%H%M%S')}"
+        aside = self.dir / DAMAGED / f"{sha}-{file_stamp()}"
         try:
             aside.parent.mkdir(mode=0o700, exist_ok=True)
             os.replace(path, aside)

@@ -4,12 +4,13 @@ tool calls, events, edit groups and their files, memory entries), and the one ti
 A leaf module: it imports nothing of the store, so every store module (and the service)
 can use these types without importing each other. Times are epoch seconds, in the
 database (every ``*_at`` column is REAL) and in the records; :func:`iso` is the one helper
-that gives the ISO-8601 UTC text the wire carries.
+that gives the ISO-8601 UTC text the wire carries (:func:`file_stamp`: the time in a file name).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,11 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def file_stamp() -> str:
+    """The time now for a file name (local time, to the second): ``20260102T030405``."""
+    return time.strftime("%Y%m%dT%H%M%S")
 
 
 def estimate_tokens(text: str) -> int:

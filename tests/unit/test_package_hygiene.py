@@ -15,7 +15,7 @@ def sources() -> list[tuple[str, str]]:
 
 
 def test_each_shared_helper_is_defined_once() -> None:
-    names = ("atomic_write", "is_binary", "encoding_of", "decode_text", "iso", "owner_alive")
+    names = ("atomic_write", "is_binary", "encoding_of", "decode_text", "iso", "file_stamp", "owner_alive")
     found: dict[str, list[str]] = {n: [] for n in names}
     for rel, text in sources():
         for name in re.findall(r"^\s*def (\w+)\(", text, re.M):
@@ -28,3 +28,8 @@ def test_production_code_has_no_branch_for_tests() -> None:
     """Tests get what they need from fixtures (minicode_lsp/testing/ is the test kit itself)."""
     hits = [rel for rel, text in sources() if not rel.startswith("testing/") and "MINICODE_TEST_" in text]
     assert hits == []
+
+
+def test_file_name_times_come_from_one_helper() -> None:
+    hits = [rel for rel, text in sources() if "%Y%m%dT%H%M%S" in text]
+    assert hits == ["store/records.py"]
