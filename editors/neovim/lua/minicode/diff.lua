@@ -295,6 +295,7 @@ local function render()
       vim.list_extend(lines, unified_lines(f))
       lines[#lines + 1] = ""
     end
+    v.ranges = nil
     local b = scratch(v.title .. " (diff)", lines, "diff")
     set_keys(b, v.kind)
     v.bufs = { b }
@@ -650,6 +651,11 @@ local function decide(keep)
   local file = v.inline and v.inline.file or v.files[v.index]
   if not per_hunk(v, file) then
     ui.notify("no hunks to decide here: accept or reject the whole edit")
+    return
+  end
+  if not v.inline and not v.ranges then
+    -- the unified layout (one diff buffer): its lines are not the file's
+    ui.notify("per-hunk review needs diff.layout = \"split\" (or diff.placement = \"inline\")")
     return
   end
   local win = vim.api.nvim_get_current_win()
