@@ -249,6 +249,21 @@ function H.poll(ms, pred)
   end
 end
 
+--- In the chat window: the cursor on the last line holding `text`, then the Normal-mode `keys`.
+---@param text string
+---@param keys string
+function H.chat_key(text, keys)
+  local chat = require("minicode.chat")
+  local win = chat.window()
+  vim.api.nvim_set_current_win(win)
+  for i, l in ipairs(chat.lines()) do
+    if l:find(text, 1, true) then
+      vim.api.nvim_win_set_cursor(win, { i, 0 })
+    end
+  end
+  vim.cmd("normal " .. keys)
+end
+
 --- Read a file's bytes (nil when absent).
 ---@param path string
 ---@return string?

@@ -56,14 +56,7 @@ H.async(function()
   H.check(text:find("a = 10\n    b = 2", 1, true) or text:find("    a = 10\n    \n    \n    \n    b = 2", 1, true),
     "the command read the kept text", text)
   -- gd on the edit line: the diff of what landed
-  local win = chat.window()
-  vim.api.nvim_set_current_win(win)
-  for i, l in ipairs(chat.lines()) do
-    if l:find("✎ edited a.py", 1, true) then
-      vim.api.nvim_win_set_cursor(win, { i, 0 })
-    end
-  end
-  vim.cmd("normal gd")
+  H.chat_key("✎ edited a.py", "gd")
   H.check(H.poll(5000, function() return diff.current() and diff.current().shown end), "gd opens the edit's diff")
   cur = diff.current()
   H.check(cur and cur.kind == "view" and cur.files[1].proposed[1] == "a = 10" and cur.files[1].proposed[5] == "b = 2",

@@ -65,25 +65,14 @@ H.async(function()
     cmd_row and { vim.fn.foldlevel(cmd_row), vim.fn.foldlevel(cmd_row + 1), vim.fn.foldlevel(cmd_row + 2) })
 
   -- gd on the edit line opens its diff (read-only view)
-  for i, l in ipairs(chat.lines()) do
-    if l:find("✎ edited a.py", 1, true) then
-      vim.api.nvim_win_set_cursor(win, { i, 0 })
-    end
-  end
-  vim.cmd("normal gd")
+  H.chat_key("✎ edited a.py", "gd")
   H.check(H.poll(5000, function() return diff.current() and diff.current().shown end), "gd opens the edit's diff")
   local v = diff.current()
   H.check(v and v.kind == "view" and v.files[1].current[1] == "x = 1" and v.files[1].proposed[2] == "y = 3",
     "it shows the text before and after the edit", v and v.files)
   vim.cmd("normal q")
   H.check(diff.current() == nil, "q closes it")
-  vim.api.nvim_set_current_win(win)
-  for i, l in ipairs(chat.lines()) do
-    if l:find("◆ checkpoint", 1, true) then
-      vim.api.nvim_win_set_cursor(win, { i, 0 })
-    end
-  end
-  vim.cmd("normal gp")
+  H.chat_key("◆ checkpoint", "gp")
   H.check(H.poll(10000, function() return diff.current() and diff.current().shown end), "gp previews a rewind to the checkpoint")
   v = diff.current()
   H.check(v and v.kind == "rewind" and v.files[1].proposed[1] == "x = 1", "the preview restores x = 1", v and v.files)
