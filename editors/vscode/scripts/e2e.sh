@@ -81,7 +81,7 @@ trap cleanup EXIT
 # finish; the follow-up turn runs a failing command (allowed for the session) and finishes
 cat >"$WORK/script.json" <<'JSON'
 [
-  {"text": "The subtraction is the bug. I will change `a - b` to `a + b` in **calc.py**, then check it.", "chunk_delay_s": 0.08,
+  {"reasoning": "add() subtracts: the operator is wrong.", "text": "The subtraction is the bug. I will change `a - b` to `a + b` in **calc.py**, then check it.", "chunk_delay_s": 0.08,
    "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}}]},
   {"text": "I could also add a docstring.",
    "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "def add(a, b):\n", "new_text": "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n"}}]},

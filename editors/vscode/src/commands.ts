@@ -184,6 +184,12 @@ export function registerCommands(ctx: vscode.ExtensionContext, p: Parts): void {
     if (req) await rewind.previewAndMaybeApply(req);
   });
 
+  // the title bar of a rewind preview's diff (the list is hidden while the diff is on show)
+  reg('minicode.rewindPreviewApply', async () => rewind.settle('apply'));
+  reg('minicode.rewindPreviewForce', async () => rewind.settle('force'));
+  reg('minicode.rewindPreviewFiles', async () => rewind.settle('files'));
+  reg('minicode.rewindPreviewCancel', async () => rewind.settle('cancel'));
+
   const rewindNow = async (req: RewindRequest | undefined) => {
     if (req) await rewind.apply(req);
   };

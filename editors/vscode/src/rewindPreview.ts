@@ -49,8 +49,12 @@ async function currentTexts(uris: Iterable<string>): Promise<Map<string, string 
   return out;
 }
 
+/** What the user says of a rewind preview while its diff is on show. */
+export type RewindVerdict = 'apply' | 'force' | 'files' | 'cancel';
+
 export class RewindPreviewer implements vscode.Disposable {
   readonly docs = new VirtualDocuments('minicode-rewind');
+  private verdict: ((v: RewindVerdict) => void) | undefined;
 
   constructor(private readonly server: ServerManager) {}
 
@@ -63,7 +67,7 @@ export class RewindPreviewer implements vscode.Disposable {
   }
 
   /** Open `vscode.diff` for one file: left and right are given as 'current' or 'restored'. */
-  async openDiff(previewId: string, file: RestoredFile, order: 'current-restored' | 'restored-current', title: string): Promise<void> {
+  async openDiff(previewId: string, file: RestoredFile, order: 'current-restored' | 'restored-current', title: string, preserveFocus = true): Promise<void> {
     const uri = vscode.Uri.parse(file.uri);
     const rel = displayPath(file.uri, roots());
     const restoredUri = this.docs.uri(`/${previewId}/${rel}`, 'restored');
@@ -74,7 +78,7 @@ export class RewindPreviewer implements vscode.Disposable {
       this.docs.set(currentUri, '');
     }
     const [left, right] = order === 'current-restored' ? [currentUri, restoredUri] : [restoredUri, currentUri];
-    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: true, preserveFocus: true });
+    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: true, preserveFocus });
   }
 
   /** "Preview Rewind…": list the files, open their diffs, then apply (or not). */
@@ -113,34 +117,67 @@ export class RewindPreviewer implements vscode.Disposable {
       const leftOut = f.willApply === false ? ` — left out${typeof f.reason === 'string' ? `: ${f.reason}` : ''}` : '';
       items.push({ act: 'diff', file: f, label: `$(diff) ${basename(rel)}`, description: `${fileSummary(f)} — ${rel}${leftOut}`, detail: 'open the diff: current ↔ after rewind' });
     }
-    const qp = vscode.window.createQuickPick<Item>();
-    qp.title = `MiniCode: rewind ${req.label ?? targetLabel(req.target)} — ${files.length} file${files.length === 1 ? '' : 's'}`;
+    for (;;) {
+      const choice = await this.pickFrom(items, `MiniCode: rewind ${req.label ?? targetLabel(req.target)} — ${plural(files.length, 'file')}`);
+      if (!choice || choice.act === 'cancel') return;
+      if (choice.act === 'diff' && choice.file) {
+        // the list goes away and the diff has the window: its title bar answers (Apply, Files, Cancel)
+        const f = choice.file;
+        const entry = restored.get(f.uri) ?? [...restored.values()].find((r) => sameUri(r.uri, f.uri));
+        if (!entry) continue;
+        const rel = displayPath(f.uri, roots());
+        const answered = this.waitForAnswer(conflicts > 0);
+        await this.openDiff(preview.previewId, entry, 'current-restored', `${basename(rel)}: current ↔ after rewind (${f.status})`, false);
+        const verdict = await answered;
+        if (verdict === 'files') continue;
+        if (verdict === 'cancel') return;
+        await this.apply({ previewId: preview.previewId, force: verdict === 'force' });
+        return;
+      }
+      await this.apply({ previewId: preview.previewId, force: choice.act === 'force' });
+      return;
+    }
+  }
+
+  /** The preview's list: a file picked (to see its diff) or an action. */
+  private async pickFrom<T extends vscode.QuickPickItem>(items: T[], title: string): Promise<T | undefined> {
+    const qp = vscode.window.createQuickPick<T>();
+    qp.title = title;
     qp.placeholder = 'Pick a file to see its diff, or apply the rewind';
     qp.items = items;
     qp.ignoreFocusOut = true;
     qp.matchOnDescription = true;
-    const choice = await new Promise<Item | undefined>((resolve) => {
-      qp.onDidAccept(() => {
-        const item = qp.selectedItems[0];
-        if (!item) return;
-        if (item.act === 'diff' && item.file) {
-          const f = item.file;
-          const entry = restored.get(f.uri) ?? [...restored.values()].find((r) => sameUri(r.uri, f.uri));
-          if (entry) {
-            const rel = displayPath(f.uri, roots());
-            void this.openDiff(preview.previewId, entry, 'current-restored', `${basename(rel)}: current ↔ after rewind (${f.status})`);
-          }
-          return; // keep the list open
-        }
-        resolve(item);
-        qp.hide();
+    try {
+      return await new Promise<T | undefined>((resolve) => {
+        qp.onDidAccept(() => {
+          const item = qp.selectedItems[0];
+          if (!item) return;
+          resolve(item);
+          qp.hide();
+        });
+        qp.onDidHide(() => resolve(undefined));
+        qp.show();
       });
-      qp.onDidHide(() => resolve(undefined));
-      qp.show();
-    });
-    qp.dispose();
-    if (!choice || choice.act === 'cancel') return;
-    await this.apply({ previewId: preview.previewId, force: choice.act === 'force' });
+    } finally {
+      qp.dispose();
+    }
+  }
+
+  /** The answer given from a rewind diff's title bar (a newer preview withdraws an older one). */
+  private waitForAnswer(conflicts: boolean): Promise<RewindVerdict> {
+    this.settle('cancel');
+    void vscode.commands.executeCommand('setContext', 'minicode.rewindPending', true);
+    void vscode.commands.executeCommand('setContext', 'minicode.rewindConflicts', conflicts);
+    return new Promise<RewindVerdict>((resolve) => (this.verdict = resolve));
+  }
+
+  /** Answer the rewind preview on show (the diff's title bar: Apply, Apply with conflict markers, Files, Cancel). */
+  settle(verdict: RewindVerdict): void {
+    const resolve = this.verdict;
+    this.verdict = undefined;
+    if (!resolve) return;
+    void vscode.commands.executeCommand('setContext', 'minicode.rewindPending', false);
+    resolve(verdict);
   }
 
   /** Apply a preview (or a target directly); the server's applyEdit opens the Refactor Preview. */
@@ -185,6 +222,7 @@ export class RewindPreviewer implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.settle('cancel');
     this.docs.dispose();
   }
 }

@@ -35,3 +35,60 @@ describe('targetLabel', () => {
     expect(targetLabel({ session: true })).toBe('the whole session');
   });
 });
+
+describe('the rewind preview: the list never covers the diff', () => {
+  it('a file picked from the list hides the list and opens its diff; Apply in the diff\'s title bar applies the preview once', async () => {
+    const { vi } = await import('vitest');
+    const stub = await import('./stubs/vscode');
+    const { RewindPreviewer } = await import('../src/rewindPreview');
+    stub.files.set('file:///ws/calc.py', 'return a + b\n');
+    const preview = { previewId: 'p1', sessionId: 's1', edit: {}, groups: ['g1'], conflicts: 0, files: [
+      { uri: 'file:///ws/calc.py', path: 'calc.py', action: 'restore', status: 'clean', diff: '', willApply: true, newText: 'return a - b\n' },
+      { uri: 'file:///ws/util.py', path: 'util.py', action: 'delete', status: 'clean', diff: '', willApply: true },
+    ] };
+    const execute = vi.fn(async (command: string) => (command === 'minicode.rewind.preview' ? preview : { applied: true, files: [] }));
+    const rewind = new RewindPreviewer({ execute } as never);
+    stub.window.quickPicks.length = 0;
+    stub.calls.commands.length = 0;
+    const flow = rewind.previewAndMaybeApply({ sessionId: 's1', target: { groupId: 'g1' } });
+    await vi.waitFor(() => expect(stub.window.quickPicks).toHaveLength(1));
+    stub.window.quickPicks[0].pick('calc.py');
+    await vi.waitFor(() => expect(stub.calls.commands.some((c) => c[0] === 'vscode.diff')).toBe(true));
+    expect(stub.window.quickPicks[0].visible).toBe(false); // nothing over the diff
+    const diff = stub.calls.commands.find((c) => c[0] === 'vscode.diff')!;
+    expect(diff[4]).toMatchObject({ preserveFocus: false });
+    expect(stub.calls.commands).toContainEqual(['setContext', 'minicode.rewindPending', true]);
+    // "Files of This Rewind…" brings the list back; the other file's diff; then Apply
+    rewind.settle('files');
+    await vi.waitFor(() => expect(stub.window.quickPicks).toHaveLength(2));
+    stub.window.quickPicks[1].pick('util.py');
+    await vi.waitFor(() => expect(stub.calls.commands.filter((c) => c[0] === 'vscode.diff')).toHaveLength(2));
+    rewind.settle('apply');
+    await flow;
+    expect(execute.mock.calls.filter((c) => c[0] === 'minicode.rewind.apply')).toEqual([['minicode.rewind.apply', { previewId: 'p1', force: false }]]);
+    expect(stub.calls.commands).toContainEqual(['setContext', 'minicode.rewindPending', false]);
+    rewind.dispose();
+  });
+
+  it('Cancel in the diff\'s title bar applies nothing', async () => {
+    const { vi } = await import('vitest');
+    const stub = await import('./stubs/vscode');
+    const { RewindPreviewer } = await import('../src/rewindPreview');
+    const preview = { previewId: 'p2', sessionId: 's1', edit: {}, groups: ['g1'], conflicts: 0, files: [
+      { uri: 'file:///ws/calc.py', path: 'calc.py', action: 'restore', status: 'clean', diff: '', willApply: true, newText: 'x\n' },
+    ] };
+    const execute = vi.fn(async () => preview);
+    const rewind = new RewindPreviewer({ execute } as never);
+    stub.window.quickPicks.length = 0;
+    const flow = rewind.previewAndMaybeApply({ sessionId: 's1', target: { latest: true } });
+    await vi.waitFor(() => expect(stub.window.quickPicks).toHaveLength(1));
+    stub.window.quickPicks[0].pick('calc.py');
+    stub.calls.commands.length = 0;
+    await vi.waitFor(() => expect(stub.calls.commands.some((c) => c[0] === 'vscode.diff')).toBe(true));
+    expect(stub.window.quickPicks[0].visible).toBe(false);
+    rewind.settle('cancel');
+    await flow;
+    expect(execute).toHaveBeenCalledTimes(1); // the preview only
+    rewind.dispose();
+  });
+});

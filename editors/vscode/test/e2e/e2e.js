@@ -178,6 +178,11 @@ async function step(name, fn) {
       log(`streamed: "${partial}" … then "${(await text.innerText()).trim()}"`);
       if (partial.length >= (await text.innerText()).trim().length) log('(the first read already had the whole text)');
       await chat.locator('.markdown code').filter({ hasText: 'a + b' }).first().waitFor({ timeout: 5000 });
+      // the model's reasoning (thought.delta): folded above the answer
+      const thought = chat.locator('details.thought').first();
+      await thought.waitFor({ timeout: 5000 });
+      if (await thought.evaluate((d) => d.open)) throw new Error('the reasoning is not folded');
+      log('reasoning:', (await thought.locator('summary').innerText()).trim());
       await shot(page, 'chat-streaming');
     });
 
@@ -295,9 +300,11 @@ async function step(name, fn) {
       await page.locator('.quick-input-widget').filter({ hasText: 'Apply rewind' }).waitFor({ timeout: 20000 });
       await quickPick(page, 'calc.py');
       await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15000 });
+      // the list is gone: nothing covers the diff; its title bar answers
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5000 });
       await page.waitForTimeout(800);
       await shot(page, 'chat-rewind-preview');
-      await quickPick(page, 'Apply rewind');
+      await page.locator('.editor-actions .action-label[aria-label^="MiniCode: Apply Rewind"]').first().click({ timeout: 10000 });
       const apply = page.getByRole('button', { name: 'Apply' }).first();
       await apply.waitFor({ timeout: 20000 });
       await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });

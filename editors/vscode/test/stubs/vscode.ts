@@ -47,6 +47,38 @@ export class CancellationTokenSource {
   }
 }
 
+/** A quick pick the test drives: `pick(label)` accepts an item, `visible` says whether it is shown. */
+export class QuickPick {
+  title = '';
+  placeholder = '';
+  items: { label: string }[] = [];
+  selectedItems: { label: string }[] = [];
+  ignoreFocusOut = false;
+  matchOnDescription = false;
+  visible = false;
+  private accept = new EventEmitter<void>();
+  private hidden = new EventEmitter<void>();
+  onDidAccept = this.accept.event;
+  onDidHide = this.hidden.event;
+  show(): void {
+    this.visible = true;
+  }
+  hide(): void {
+    if (!this.visible) return;
+    this.visible = false;
+    this.hidden.fire();
+  }
+  dispose(): void {
+    this.visible = false;
+  }
+  pick(label: string): void {
+    const item = this.items.find((i) => i.label.includes(label));
+    if (!item) throw new Error(`no item ${label} in ${this.items.map((i) => i.label).join(', ')}`);
+    this.selectedItems = [item];
+    this.accept.fire();
+  }
+}
+
 export const calls = {
   errors: [] as string[],
   infos: [] as string[],
@@ -75,6 +107,14 @@ export const window = {
     return undefined;
   },
   registerWebviewViewProvider: () => ({ dispose() {} }),
+  withProgress: async (_o: unknown, task: () => Promise<unknown>) => task(),
+  /** The quick picks shown (the test picks from them). */
+  quickPicks: [] as QuickPick[],
+  createQuickPick: () => {
+    const qp = new QuickPick();
+    window.quickPicks.push(qp);
+    return qp;
+  },
   visibleTextEditors: [] as unknown[],
   activeTextEditor: undefined,
 };
@@ -125,6 +165,7 @@ export enum FileType { File = 1, Directory = 2 }
 export enum StatusBarAlignment { Left = 1, Right = 2 }
 export enum ViewColumn { Beside = -2 }
 export enum ProgressLocation { Window = 10 }
+export enum QuickPickItemKind { Separator = -1, Default = 0 }
 export class ThemeColor { constructor(readonly id: string) {} }
 export class ThemeIcon { constructor(readonly id: string) {} }
 export default {} as any;
