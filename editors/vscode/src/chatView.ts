@@ -20,6 +20,8 @@ import {
   cancelTarget,
   cardAwaiting,
   chatFromReplay,
+  cover,
+  coverReplay,
   newChat,
   patchesSince,
   reduceEvent,
@@ -27,6 +29,7 @@ import {
   startChatTurn,
   type ApprovalFile,
   type ChatSession,
+  type Coverage,
 } from './model/chat';
 import { MentionSource } from './mentionSource';
 import { basename } from './model/format';
@@ -103,6 +106,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private timing: { fetchMs: number; reduceMs: number; events: number } | undefined;
   private ready = false;
   private readonly sessions = new Map<string, ChatSession>();
+  /** Which events of each session this window has (a session it has whole opens without a fetch). */
+  private readonly coverage = new Map<string, Coverage>();
   /** Turns running now, by session. */
   private readonly running = new Map<string, string>();
   private shown: string | undefined;
@@ -261,6 +266,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (!ev?.sessionId) return;
     const s = this.chat(ev.sessionId);
     reduceEvent(s, ev);
+    const c = cover(this.coverage.get(ev.sessionId), ev.seq);
+    if (c) this.coverage.set(ev.sessionId, c);
     if (ev.type === EventTypes.turnStarted) {
       this.setRunning(ev.sessionId, ev.turnId ?? undefined);
       if (!this.shown || !this.running.has(this.shown) || this.shown === ev.sessionId) this.show(ev.sessionId, false);
@@ -301,10 +308,31 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   /** Open a stored session in the view, replayed from the store. */
   async openSession(sessionId: string, title?: string): Promise<void> {
     const t0 = Date.now();
+    const have = this.coverage.get(sessionId);
+    const kept = this.sessions.get(sessionId);
+    if (have?.complete && kept) {
+      // every event of it came here (it ran or was opened in this window): shown at once; only
+      // what may have come from elsewhere since (another client on the same store) is fetched
+      if (title) kept.title = title;
+      this.shown = undefined;
+      this.timing = { fetchMs: 0, reduceMs: 0, events: have.next - 1 };
+      this.show(sessionId);
+      this.timing = undefined;
+      log.info(`session ${sessionId} opened from this window's copy in ${Date.now() - t0} ms`);
+      const more = (await this.server.execute(Commands.sessionReplay, { sessionId, fromSeq: have.next }))?.events ?? [];
+      for (const ev of more) {
+        reduceEvent(kept, ev);
+        const c = cover(this.coverage.get(sessionId), ev.seq);
+        if (c) this.coverage.set(sessionId, c);
+      }
+      if (more.length && this.shown === sessionId) this.scheduleFlush();
+      return;
+    }
     // the replay alone (the session's title comes from the tree, else its first prompt)
     const replay = await this.server.execute(Commands.sessionReplay, { sessionId });
     const fetched = Date.now();
-    const s = chatFromReplay(sessionId, replay?.events ?? [], title);
+    const events = replay?.events ?? [];
+    const s = chatFromReplay(sessionId, events, title);
     const live = this.sessions.get(sessionId);
     // a turn running now keeps what the live stream already brought
     if (live && this.running.has(sessionId)) {
@@ -312,8 +340,11 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       s.rev = Math.max(s.rev, live.rev) + 1;
     }
     this.sessions.set(sessionId, s);
+    const c = coverReplay(events);
+    const before = this.coverage.get(sessionId);
+    this.coverage.set(sessionId, before && before.next > c.next ? { next: before.next, complete: false } : c);
     this.shown = undefined;
-    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: replay?.events?.length ?? 0 };
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: events.length };
     log.info(`session ${sessionId} opened: ${this.timing.events} events fetched in ${this.timing.fetchMs} ms, reduced in ${this.timing.reduceMs} ms`);
     this.show(sessionId);
     this.timing = undefined;

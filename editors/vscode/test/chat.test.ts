@@ -5,6 +5,8 @@ import {
   cancelTarget,
   cardAwaiting,
   chatFromReplay,
+  cover,
+  coverReplay,
   exitCodeOf,
   isLong,
   newChat,
@@ -254,5 +256,19 @@ describe('chat model: the model\'s reasoning and its silences', () => {
     expect(turnStatus(s.turns[0])).toBe('Working…');
     reduceEvent(s, ev('turn.finished', { stopReason: 'done' }, 'tm'));
     expect(turnStatus(s.turns[0])).toBe('');
+  });
+});
+
+describe('chat model: which events of a session this window has', () => {
+  it('complete from seq 1 without a gap; a gap or a late start is not complete', () => {
+    let c = cover(undefined, 1);
+    c = cover(c, 2);
+    c = cover(c, 2); // the same event again
+    c = cover(c, undefined); // a local record, no seq
+    expect(c).toEqual({ next: 3, complete: true });
+    expect(cover(c, 5)).toEqual({ next: 6, complete: false });
+    expect(cover(undefined, 7)).toEqual({ next: 8, complete: false });
+    expect(coverReplay([{ seq: 1 }, { seq: 3 }, { seq: 2 }])).toEqual({ next: 4, complete: true });
+    expect(coverReplay([])).toEqual({ next: 1, complete: true });
   });
 });

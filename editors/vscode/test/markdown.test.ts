@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMarkdown } from '../src/model/markdown';
+import { createMarkdown, settledLength } from '../src/model/markdown';
 
 const md = createMarkdown();
 
@@ -18,5 +18,19 @@ describe('the chat view\'s Markdown', () => {
     expect(html).toContain('<code>code</code>');
     expect(html).toContain('<span class="hljs-keyword">def</span>');
     expect(md.render('[site](https://example.com)')).toContain('href="https://example.com"');
+  });
+});
+
+describe('streamed Markdown: the settled part', () => {
+  it('ends at the last blank line outside a code fence, and rendering it apart gives the same page', () => {
+    const text = 'Para one.\n\n- a\n- b\n\n```py\nx = 1\n\ny = 2\n```\n\nPara two is still bei';
+    const n = settledLength(text);
+    expect(text.slice(0, n)).toBe('Para one.\n\n- a\n- b\n\n```py\nx = 1\n\ny = 2\n```\n\n');
+    expect(md.render(text.slice(0, n)) + md.render(text.slice(n))).toBe(md.render(text));
+  });
+
+  it('a blank line inside an open fence settles nothing past the fence', () => {
+    expect(settledLength('Intro.\n\n```\ncode\n\nmore code')).toBe('Intro.\n\n'.length);
+    expect(settledLength('no blank line yet')).toBe(0);
   });
 });

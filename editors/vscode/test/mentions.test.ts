@@ -82,3 +82,31 @@ describe('@ mentions in the chat view: the task the server gets', () => {
     chat.dispose();
   });
 });
+
+describe('opening a session in the chat view', () => {
+  it('a session this window saw whole opens from its copy (only newer events are fetched); one seen in part is replayed', async () => {
+    const stub = await import('./stubs/vscode');
+    const { ChatView } = await import('../src/chatView');
+    const emitter = new stub.EventEmitter<unknown>();
+    const execute = vi.fn(async (_c: string, args: { sessionId: string; fromSeq?: number }) => ({
+      events: args.fromSeq ? [] : [{ seq: 1, turnId: 't1', type: 'turn.started', data: { prompt: 'p' } }, { seq: 2, turnId: 't1', type: 'turn.finished', data: { stopReason: 'done' } }],
+    }));
+    const server = { onEvent: emitter.event, onReadiness: () => ({ dispose() {} }), onState: () => ({ dispose() {} }), state: 'running', execute };
+    const chat = new ChatView(stub.Uri.parse('file:///ext') as never, server as never, {} as never, () => undefined);
+    const events = [
+      { sessionId: 'whole', turnId: 't1', seq: 1, type: 'turn.started', data: { prompt: 'seen whole' } },
+      { sessionId: 'whole', turnId: 't1', seq: 2, type: 'turn.finished', data: { stopReason: 'done' } },
+      { sessionId: 'part', turnId: 't9', seq: 9, type: 'turn.started', data: { prompt: 'seen from seq 9' } },
+      { sessionId: 'part', turnId: 't9', seq: 10, type: 'turn.finished', data: { stopReason: 'done' } },
+    ];
+    for (const ev of events) emitter.fire(ev);
+    await chat.openSession('whole');
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'whole', fromSeq: 3 }]);
+    expect(chat.shownSession).toBe('whole');
+    execute.mockClear();
+    await chat.openSession('part');
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'part' }]);
+    expect(chat.runningSessions()).toEqual([]); // nothing replayed is taken for a running turn
+    chat.dispose();
+  });
+});

@@ -242,3 +242,19 @@ describe('the chat page: Restricted Mode', () => {
     expect(note.hidden).toBe(true);
   });
 });
+
+describe('the chat page: streaming', () => {
+  it('a settled paragraph is rendered once: more text re-renders only the tail', async () => {
+    const s = session([['turn.started', { prompt: 'p' }], ['text.delta', { text: 'First paragraph.\n\nSecond is bei' }]]);
+    show(s);
+    await frame();
+    const first = document.querySelector('.markdown .md-settled p')!;
+    expect(first.textContent).toBe('First paragraph.');
+    reduceEvent(s, ev('text.delta', { text: 'ng written.\n\n```py\nx = 1\n' }));
+    update(s);
+    await frame();
+    expect(document.querySelector('.markdown .md-settled p')).toBe(first); // the same element
+    expect(document.querySelector('.markdown')!.textContent).toContain('Second is being written.');
+    expect(document.querySelector('.markdown .md-tail code')!.textContent).toContain('x = 1');
+  });
+});

@@ -392,6 +392,25 @@ export function chatFromReplay(sessionId: string, events: readonly ReplayEvent[]
   return s;
 }
 
+/** Which of a session's events this window has: `next` is the seq it expects; `complete` while none is missing. */
+export interface Coverage {
+  next: number;
+  complete: boolean;
+}
+
+/** Note an event's seq (a session's events are numbered 1, 2, 3…): a gap means some were not seen here. */
+export function cover(c: Coverage | undefined, seq: number | undefined): Coverage | undefined {
+  if (typeof seq !== 'number') return c;
+  if (!c) return { next: seq + 1, complete: seq === 1 };
+  if (seq < c.next) return c;
+  return { next: seq + 1, complete: c.complete && seq === c.next };
+}
+
+/** The coverage after a replay of the whole session (from seq 1). */
+export function coverReplay(events: readonly { seq: number }[]): Coverage {
+  return { next: events.reduce((m, e) => Math.max(m, e.seq), 0) + 1, complete: true };
+}
+
 /** The tool card an approval request belongs to: the newest one waiting for it in a running turn. */
 export function cardAwaiting(s: ChatSession, request: 'edit' | 'command', match?: string): ToolItem | undefined {
   for (const turn of [...s.turns].reverse()) {

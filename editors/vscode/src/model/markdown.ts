@@ -22,3 +22,34 @@ export function createMarkdown(): MarkdownIt {
   md.validateLink = (url: string) => /^(https?:|file:|#)/i.test(url.trim());
   return md;
 }
+
+/**
+ * Where streamed Markdown is settled: the length of the prefix made of whole blocks (ending
+ * at a blank line outside a fenced code block) that more text cannot change. The page renders
+ * that prefix once and re-renders only the rest as the text grows, so a frame's work does
+ * not grow with the answer.
+ */
+export function settledLength(text: string): number {
+  let settled = 0;
+  let inFence = false;
+  let fence = '';
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    if (end < 0) break; // the last line is still being written
+    const line = text.slice(at, end);
+    const marker = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+    if (marker) {
+      if (!inFence) {
+        inFence = true;
+        fence = marker[1];
+      } else if (marker[1][0] === fence[0] && marker[1].length >= fence.length && line.trim() === marker[1]) {
+        inFence = false;
+      }
+    } else if (!inFence && line.trim() === '' && at > 0) {
+      settled = end + 1;
+    }
+    at = end + 1;
+  }
+  return settled;
+}

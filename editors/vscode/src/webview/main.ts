@@ -2,7 +2,7 @@
 // Renders what the extension posts (model/chat.ts shapes) and posts the user's actions back.
 // Markdown goes through markdown-it with raw HTML disabled; everything else is built with
 // textContent, never innerHTML from data. The CSP allows only this script (by nonce).
-import { createMarkdown } from '../model/markdown';
+import { createMarkdown, settledLength } from '../model/markdown';
 import type { ChatItem, ChatSession, ChatTurn, ThoughtItem, ToolItem, TurnPatch } from '../model/chat';
 import { announcements, applyPatch, isLong, thoughtLabel, toolHeadline, turnFooter, turnStatus } from '../model/chat';
 import { displayPath } from '../model/format';
@@ -252,10 +252,33 @@ function path(uri: string): string {
   return displayPath(uri, state.roots);
 }
 
+/**
+ * Markdown as two parts: the settled blocks (rendered once, appended to as the text grows) and
+ * the tail still being written (re-rendered on each frame): a frame's work stays the size of
+ * the tail, not of the whole answer. markdown-it output, html disabled: no raw HTML from the model.
+ */
 function renderMarkdown(text: string): HTMLElement {
   const div = el('div', 'markdown');
-  div.innerHTML = md.render(text); // markdown-it output, html disabled: no raw HTML from the model
+  div.append(el('div', 'md-settled'), el('div', 'md-tail'));
+  updateMarkdown(div, text);
   return div;
+}
+
+/** How much of each text element's Markdown is in its settled part. */
+const settledOf = new WeakMap<HTMLElement, number>();
+
+function updateMarkdown(div: HTMLElement, text: string): void {
+  const settled = div.firstElementChild as HTMLElement;
+  const tail = div.lastElementChild as HTMLElement;
+  let done = settledOf.get(div) ?? 0;
+  if (done > text.length) {
+    settled.replaceChildren();
+    done = 0;
+  }
+  const n = Math.max(done, settledLength(text));
+  if (n > done) settled.insertAdjacentHTML('beforeend', md.render(text.slice(done, n)));
+  settledOf.set(div, n);
+  tail.innerHTML = md.render(text.slice(n));
 }
 
 // Escape anywhere in the conversation: back to the prompt
@@ -434,7 +457,7 @@ function renderTurn(turn: ChatTurn): void {
     if (have && have.rev === item.rev) return;
     if (have && item.kind === 'text') {
       // streaming text: the same element, new content (no node swap, no layout reset)
-      have.node.innerHTML = md.render(item.text);
+      updateMarkdown(have.node, item.text);
       have.rev = item.rev;
       return;
     }
