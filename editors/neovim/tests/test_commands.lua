@@ -3,7 +3,8 @@
 local H = dofile(vim.env.MINICODE_TESTS .. "/helpers.lua")
 H.watchdog(140000)
 
-local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" } }, { permissionMode = "auto" })
+-- (in ask mode: every flow here works the same when edits and commands ask first)
+local ws = H.workspace({ ["a.py"] = { "x = 1", "print(x)" } }, { permissionMode = "ask" })
 H.setup()
 local rec = H.record_events()
 local sessions_notes = 0
@@ -57,6 +58,9 @@ vim.ui.input = function(opts, on_confirm)
 end
 vim.cmd("MiniCode resume " .. session_id:sub(1, 10))
 H.check(input_prompt and input_prompt:find(session_id:sub(1, 8), 1, true), "resume asks for the prompt", input_prompt)
+local diff = require("minicode.diff")
+H.check(H.wait(20000, function() return diff.current() and diff.current().shown end), "ask mode: the edit is reviewed first")
+vim.cmd("normal ga")
 H.check(H.wait_finished(rec, 2), "turn 2 finished")
 H.check(rec.finished.sessionId == session_id, "resume continues the same session", rec.finished.sessionId)
 H.check(line1() == "x = 3", "turn 2 edited the buffer", line1())
@@ -69,7 +73,6 @@ H.check(qf[1] and vim.api.nvim_buf_get_name(qf[1].bufnr):match("a%.py$"), "the q
 vim.cmd("cclose")
 
 -- 4. rewind-preview, declined: nothing changes
-local diff = require("minicode.diff")
 vim.cmd("MiniCode rewind-preview")
 H.check(H.wait(10000, function() return diff.current() ~= nil end), "rewind-preview opens the diff", H.notes)
 H.check(diff.current() and diff.current().files[1].status == "clean", "preview status clean", diff.current() and diff.current().files)
