@@ -360,7 +360,6 @@ class RewindFile(Result):
 class RewindPreview(Result):
     preview_id: str
     session_id: str | None
-    edit: dict[str, Any] = Field(description="an LSP WorkspaceEdit with the change annotation minicode.rewind")
     files: list[RewindFile]
     groups: list[str] = Field(description="the ids of the groups the rewind undoes")
     conflicts: int

@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURRENT_SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("acp_session", default=None)
-# Set while a change the user already approved (a rewind preview) is written: no second question.
-PREAPPROVED: contextvars.ContextVar[bool] = contextvars.ContextVar("acp_preapproved", default=False)
 
 ALLOW_ONCE = PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once")
 ALLOW_ALWAYS = PermissionOption(option_id="allow_always", name="Allow for this session", kind="allow_always")
@@ -108,7 +106,7 @@ class AcpFrontend(NoDocumentsNoProgress):
         """Only the question: ACP tells no open buffers, so the service writes every file on disk
         itself once this answers True (re-deriving the edit on the disk as it is then)."""
         session = self._session()
-        if not confirm or PREAPPROVED.get() or (session is not None and session.edits_allowed):
+        if not confirm or (session is not None and session.edits_allowed):
             return True
         if session is None:
             return False
@@ -161,4 +159,4 @@ def _kind_of(action: str) -> str:
     return "allow_once"
 
 
-__all__ = ["CURRENT_SESSION", "PREAPPROVED", "AcpFrontend", "EventMapper"]
+__all__ = ["CURRENT_SESSION", "AcpFrontend", "EventMapper"]

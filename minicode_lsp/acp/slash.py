@@ -17,7 +17,7 @@ from .. import protocol as p
 from ..agent.fileio import decode_text
 from ..service import ServiceError
 from ..wording import plural
-from .frontend import OPTIONS, PREAPPROVED
+from .frontend import OPTIONS
 
 if TYPE_CHECKING:
     from .agent import AcpSession, MiniCodeAgent
@@ -92,11 +92,8 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         agent.send_update(session.id, helpers.update_tool_call(call_id, status="failed"))
         say(agent, session, "Rewind declined; nothing changed.")
         return
-    token = PREAPPROVED.set(True)
-    try:
-        result = await svc.rewind.apply(p.RewindApplyArgs(preview_id=preview["previewId"]))
-    finally:
-        PREAPPROVED.reset(token)
+    # applied by its previewId: the answer above was the one confirmation
+    result = await svc.rewind.apply(p.RewindApplyArgs(preview_id=preview["previewId"]))
     done = result.get("applied")
     agent.send_update(session.id, helpers.update_tool_call(call_id, status="completed" if done else "failed"))
     if done:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_ID = "minicode.rewind"
 MAX_PREVIEWS = 32
 
 
@@ -38,41 +37,6 @@ class StoredPreview:
     args: RewindPreviewArgs
     plan: RewindPlan
     label: str
-
-
-def full_range(text: str) -> dict[str, Any]:
-    lines = text.split("\n")
-    return {"start": {"line": 0, "character": 0}, "end": {"line": len(lines) - 1, "character": len(lines[-1])}}
-
-
-def workspace_edit(files: list[FilePlan], current: dict[str, bytes | None], *, label: str, description: str,
-                   confirm: bool) -> dict[str, Any]:
-    """A WorkspaceEdit (wire form) whose every change carries the rewind annotation."""
-    changes: list[dict[str, Any]] = []
-    for f in files:
-        uri = Path(f.path).as_uri()
-        cur = current.get(f.path)
-        if f.new_content is None:
-            changes.append({"kind": "delete", "uri": uri, "options": {"ignoreIfNotExists": True},
-                            "annotationId": ANNOTATION_ID})
-            continue
-        if cur is None:
-            changes.append({"kind": "create", "uri": uri, "options": {"ignoreIfExists": True},
-                            "annotationId": ANNOTATION_ID})
-            cur_text = ""
-        else:
-            cur_text = decode_text(cur)
-        changes.append({
-            "textDocument": {"uri": uri, "version": None},
-            "edits": [{"range": full_range(cur_text), "newText": decode_text(f.new_content),
-                       "annotationId": ANNOTATION_ID}],
-        })
-    return {
-        "documentChanges": changes,
-        "changeAnnotations": {
-            ANNOTATION_ID: {"label": label, "needsConfirmation": confirm, "description": description}
-        },
-    }
 
 
 def fully_undone(plan: RewindPlan) -> list[str]:
@@ -208,15 +172,12 @@ class Rewind:
         return self._preview_result(session_id, args, plan)
 
     def _preview_result(self, session_id: str | None, args: RewindPreviewArgs, plan: RewindPlan) -> dict[str, Any]:
-        label, desc = self._label(session_id, plan)
+        label, _ = self._label(session_id, plan)
         preview_id = uuid.uuid4().hex
         self.previews[preview_id] = StoredPreview(session_id, args, plan, label)
         while len(self.previews) > MAX_PREVIEWS:
             self.previews.popitem(last=False)
-        writable = [f for f in plan.files if f.write and f.text_edit]
-        edit = workspace_edit(writable, {f.path: f.current for f in plan.files}, label=label, description=desc,
-                              confirm=self.ws.settings.rewind.confirm)
-        files = []
+        files = []  # each file's restored text once (newText): no WorkspaceEdit repeating it
         for f in plan.files:
             wire = f.to_wire()
             if f.new_content is not None:
@@ -225,7 +186,6 @@ class Rewind:
         return {
             "previewId": preview_id,
             "sessionId": session_id,
-            "edit": edit,
             "files": files,
             "groups": plan.group_ids,
             "conflicts": len(plan.conflicts),
@@ -255,21 +215,23 @@ class Rewind:
                         if plan.conflicts else "")}
         label, desc = self._label(session_id, plan)
         to_write = plan.to_write
-        result = await self._write(session_id, fully_undone(plan), to_write, label, desc)
+        # by previewId the user has seen and accepted the preview: applied without asking again
+        confirm = self.ws.settings.rewind.confirm and not args.preview_id
+        result = await self._write(session_id, fully_undone(plan), to_write, label, desc, confirm=confirm)
         result["files"] = [f.to_wire() for f in plan.files]
         if args.preview_id:
             self.previews.pop(args.preview_id, None)
         return result
 
     async def _write(self, session_id: str | None, group_ids: list[str], files: list[FilePlan], label: str,
-                     desc: str) -> dict[str, Any]:
+                     desc: str, *, confirm: bool) -> dict[str, Any]:
         writer = self.ws.checkpoints.begin_group(session_id, None, None, "rewind", label)
         for f in files:
             writer.before_write(f.path, None if f.current_kind == "dir" else f.current, kind=f.current_kind,
                                 mode=f.current_mode if f.current is not None else None)
         self.ws.rewinding.add(session_id or "")
         try:
-            applied = await self._apply(files, label, desc, group_id=writer.id)
+            applied = await self._apply(files, label, desc, confirm=confirm, group_id=writer.id)
         except RewindFailed as exc:
             writer.abort()
             return {"applied": False, "safetyGroupId": None, "reason": str(exc)}
@@ -307,12 +269,13 @@ class Rewind:
                 return None
         return NodeOp(rel, cur_kind, new_kind, data, f.new_mode, f.current_mode)
 
-    async def _apply(self, files: list[FilePlan], label: str, desc: str, *, group_id: str | None = None) -> bool:
+    async def _apply(self, files: list[FilePlan], label: str, desc: str, *, confirm: bool,
+                     group_id: str | None = None) -> bool:
         """Write the planned states, all or nothing: staged on disk first, then the editor's part
         (open files, or every text change when confirmation is asked), then moved into place.
         False if declined (nothing changed); ``RewindFailed`` when it could not be done (nothing
         changed either, the reason says why)."""
-        frontend, confirm = self.ws.frontend, self.ws.settings.rewind.confirm
+        frontend = self.ws.frontend
         editor = [f for f in files if f.text_edit and (confirm or frontend.open_text(Path(f.path)) is not None)]
         ops: list[NodeOp] = []
         by_path: dict[str, NodeOp] = {}
@@ -389,7 +352,7 @@ class Rewind:
         label = "Undo rewind"
         desc = f"MiniCode: restore the state before rewind {safety.id}"
         try:
-            applied = await self._apply(files, label, desc)
+            applied = await self._apply(files, label, desc, confirm=self.ws.settings.rewind.confirm)
         except RewindFailed as exc:
             return {"applied": False, "restoredGroupId": safety.id, "files": [], "reason": str(exc)}
         if not applied:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,30 +43,45 @@ async def test_preview_then_apply_restores_buffers_and_disk_and_undo_brings_it_b
             "calc.py": ("restore", "clean"), "created.txt": ("delete", "clean"), "notes.txt": ("recreate", "clean")}
         assert "-    return a + b" in by_name["calc.py"]["diff"] and "+    return a - b" in by_name["calc.py"]["diff"]
         assert by_name["calc.py"]["newText"] == ORIGINAL_CALC
-        ann = preview["edit"]["changeAnnotations"]
-        assert list(ann.values())[0]["needsConfirmation"] is True
-        assert all(c.get("annotationId") or all(e.get("annotationId") for e in c.get("edits", []))
-                   for c in preview["edit"]["documentChanges"])
-        before_apply = len(ed.applied)
-        if profile == "neovim":  # no changeAnnotationSupport: the server asks before applying
-            ed.answers = ["Apply", "Apply"]
+        # each file's restored text once: in its entry, not again in a WorkspaceEdit
+        assert "edit" not in preview
+        assert json.dumps(preview).count(json.dumps(ORIGINAL_CALC)[1:-1]) == 1
+        before_apply, asked = len(ed.applied), len(ed.questions)
         result = await ed.command(p.CMD_REWIND_APPLY, {"previewId": preview["previewId"]})
         assert result["applied"] is True and result["safetyGroupId"]
         assert ed.text(uri) == ORIGINAL_CALC  # the open buffer, through applyEdit
         sent = ed.applied[before_apply]
-        if profile == "vscode":
-            assert any(a.needs_confirmation for a in (sent.edit.change_annotations or {}).values())
-        else:
-            assert ed.questions, "a client without annotation support is asked first"
+        # the preview was the one confirmation: no Refactor Preview, no question
+        assert not any(a.needs_confirmation for a in (sent.edit.change_annotations or {}).values())
+        assert len(ed.questions) == asked, ed.questions[asked:]
         assert not (workspace / "created.txt").exists()
         assert (workspace / "notes.txt").read_text() == "first line\nsecond line\n"
         groups = await ed.command(p.CMD_CHECKPOINT_LIST, {"sessionId": ids["sessionId"]})
         assert groups["groups"][0]["kind"] == "rewind"
-        # a rewind is itself rewindable
+        # a rewind is itself rewindable (an undo is asked for, as rewind.confirm says)
+        if profile == "neovim":  # no changeAnnotationSupport: the server asks before applying
+            ed.answers = ["Apply"]
         undone = await ed.command(p.CMD_REWIND_UNDO, {"sessionId": ids["sessionId"]})
         assert undone["applied"] is True
         assert "return a + b" in ed.text(uri)
         assert (workspace / "created.txt").read_text() == "new\n" and not (workspace / "notes.txt").exists()
+
+
+async def test_apply_without_a_preview_still_asks(workspace: Path, model: ScriptedModelServer, profile: str) -> None:
+    async with editor(workspace, profile=profile) as ed:
+        uri = ed.open("calc.py")
+        ids = await agent_turn(ed, model, call("edit_file", path="calc.py", old_text="a - b", new_text="a + b"))
+        before_apply, asked = len(ed.applied), len(ed.questions)
+        if profile == "neovim":  # no changeAnnotationSupport: the server asks before applying
+            ed.answers = ["Apply"]
+        result = await ed.command(p.CMD_REWIND_APPLY, {"sessionId": ids["sessionId"], "target": {"latest": True}})
+        assert result["applied"] is True
+        assert ed.text(uri) == ORIGINAL_CALC
+        if profile == "vscode":
+            sent = ed.applied[before_apply]
+            assert any(a.needs_confirmation for a in (sent.edit.change_annotations or {}).values())
+        else:
+            assert len(ed.questions) == asked + 1, "a client without annotation support is asked first"
 
 
 async def test_declined_apply_changes_nothing(workspace: Path, model: ScriptedModelServer) -> None:
@@ -91,7 +107,11 @@ async def test_stale_preview_is_refused(workspace: Path, model: ScriptedModelSer
         with pytest.raises(JsonRpcException) as err:
             await ed.command(p.CMD_REWIND_APPLY, {"previewId": preview["previewId"]})
         assert err.value.code == p.ERR_STALE_PREVIEW
+        assert "changed since the preview" in err.value.message and "preview again" in err.value.message
         assert ed.text(uri).endswith("# typed after the preview\n")
+        with pytest.raises(JsonRpcException) as err:  # an unknown (or expired) preview: the same advice
+            await ed.command(p.CMD_REWIND_APPLY, {"previewId": "0" * 32})
+        assert err.value.code == p.ERR_NOT_FOUND and "preview again" in err.value.message
 
 
 async def test_user_edits_survive_and_overlaps_are_conflicts(workspace: Path, model: ScriptedModelServer) -> None:

@@ -358,8 +358,6 @@ export interface RewindFile {
 export interface RewindPreview {
   previewId: string;
   sessionId: string | null;
-  /** an LSP WorkspaceEdit with the change annotation minicode.rewind */
-  edit: Record<string, unknown>;
   files: RewindFile[];
   /** the ids of the groups the rewind undoes */
   groups: string[];

@@ -1,6 +1,6 @@
 // Rewind preview: per-file diffs between the current and the restored text (served by the
-// read-only `minicode-rewind:` document provider), then apply through the server, whose
-// annotated workspace/applyEdit opens VS Code's Refactor Preview.
+// read-only `minicode-rewind:` document provider), then apply through the server by the
+// preview's id: the preview is the one confirmation, the server applies it without asking again.
 import * as vscode from 'vscode';
 import type { ServerManager } from './client';
 import { errorMessage, showError } from './logger';
@@ -105,7 +105,7 @@ export class RewindPreviewer implements vscode.Disposable {
       {
         act: 'apply',
         label: '$(check) Apply rewind…',
-        detail: conflicts ? `${plural(conflicts, 'file')} in conflict ${conflicts === 1 ? 'is' : 'are'} left out` : 'VS Code shows the edit in its Refactor Preview to confirm',
+        detail: conflicts ? `${plural(conflicts, 'file')} in conflict ${conflicts === 1 ? 'is' : 'are'} left out` : 'restores the files as the diffs show (Undo Rewind brings them back)',
         alwaysShow: true,
       },
     ];
@@ -180,7 +180,8 @@ export class RewindPreviewer implements vscode.Disposable {
     resolve(verdict);
   }
 
-  /** Apply a preview (or a target directly); the server's applyEdit opens the Refactor Preview. */
+  /** Apply a preview by its id (already confirmed), or a target directly (the server's applyEdit
+   *  then opens the Refactor Preview while `minicode.rewind.confirm` is true). */
   async apply(args: { previewId?: string; force?: boolean } & Partial<RewindRequest>): Promise<void> {
     try {
       const result = await this.server.execute(Commands.rewindApply, wireArgs(args));

@@ -217,7 +217,7 @@ function M.rewind_preview(args)
       return
     end
     require("minicode.diff").show_preview(preview, function(p)
-      require("minicode.diff").preapprove(require("minicode.edits").uris(p.edit or {}))
+      -- applied by its previewId: accepting the preview was the one confirmation
       lsp.execute(C.rewind_apply, { previewId = p.previewId }, ok_or_notify(report_apply))
     end)
   end))

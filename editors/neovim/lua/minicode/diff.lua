@@ -51,8 +51,6 @@ M.apply = edits.apply
 local view = nil
 ---@type minicode.DiffOpts[]
 local queue = {}
----@type {uris: table<string, boolean>, expires: integer}[]
-local preapproved = {}
 
 local augroup = vim.api.nvim_create_augroup("minicode.diff", { clear = true })
 local ns = vim.api.nvim_create_namespace("minicode.review")
@@ -796,40 +794,6 @@ function M.current()
     shown = is_shown(view), wins = live_wins(view), tab = view.tab, inline = view.inline and view.inline.buf or nil }
 end
 
---- Accept the next applyEdit whose files are all in `uris` without asking again (used after
---- the user accepted a rewind preview, whose apply comes back as a confirmed edit).
----@param uris string[]
-function M.preapprove(uris)
-  local set = {}
-  for _, u in ipairs(uris) do
-    set[u] = true
-  end
-  preapproved[#preapproved + 1] = { uris = set, expires = vim.uv.now() + 30000 }
-end
-
----@param edit lsp.WorkspaceEdit
----@return boolean
-local function take_preapproval(edit)
-  local uris = edits.uris(edit)
-  local now = vim.uv.now()
-  for i = #preapproved, 1, -1 do
-    local p = preapproved[i]
-    if p.expires < now then
-      table.remove(preapproved, i)
-    else
-      local all = #uris > 0
-      for _, u in ipairs(uris) do
-        all = all and p.uris[u] == true
-      end
-      if all then
-        table.remove(preapproved, i)
-        return true
-      end
-    end
-  end
-  return false
-end
-
 --- The server withdrew a request it stopped waiting for (`$/cancelRequest`: the turn was
 --- cancelled, or nobody answered within `agent.approvalTimeoutS`). Neovim does not say which
 --- request an id belongs to, so every review of an agent edit still open is closed, declined:
@@ -880,7 +844,7 @@ function M.handle_apply_edit(_, params, ctx)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   local encoding = client and client.offset_encoding or "utf-16"
   local edit = params.edit or {}
-  if not edits.needs_confirmation(edit) or take_preapproval(edit) then
+  if not edits.needs_confirmation(edit) then
     return edits.apply(edit, encoding)
   end
   local title = params.label or edits.label(edit)
@@ -944,27 +908,7 @@ end
 ---@param opts? {changes?: boolean}
 function M.show_preview(preview, on_accept, title, opts)
   opts = opts or {}
-  local client = require("minicode.lsp").get_client()
-  local encoding = client and client.offset_encoding or "utf-16"
-  local files = edits.files_from_edit(preview.edit or {}, encoding)
-  local by_uri = {}
-  for _, f in ipairs(files) do
-    by_uri[f.uri] = f
-  end
-  for _, pf in ipairs(preview.files or {}) do
-    local f = by_uri[pf.uri]
-    if f then
-      f.status, f.action, f.diff = pf.status, pf.action, pf.diff
-    else
-      files[#files + 1] = {
-        uri = pf.uri,
-        path = vim.uri_to_fname(pf.uri),
-        status = pf.status,
-        action = pf.action,
-        diff = pf.diff or "",
-      }
-    end
-  end
+  local files = edits.files_from_preview(preview)
   if opts.changes then
     for _, f in ipairs(files) do
       f.current, f.proposed, f.status, f.action = f.proposed, f.current, nil, nil

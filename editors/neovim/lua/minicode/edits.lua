@@ -228,6 +228,38 @@ function M.files_from_edit(edit, encoding)
   return files
 end
 
+--- The files of a rewind preview (`minicode.rewind.preview`) as the diff view shows them: each
+--- file's text now (its buffer, else the disk) and after the rewind (its `newText`, the one copy
+--- the preview carries; none when the rewind deletes the file). Files left out (a conflict) or
+--- not text keep their status and diff only.
+---@param preview minicode.RewindPreview
+---@return table[]
+function M.files_from_preview(preview)
+  local files = {}
+  for _, pf in ipairs(preview.files or {}) do
+    local path = vim.uri_to_fname(pf.uri)
+    local f = { uri = pf.uri, path = path, status = pf.status, action = pf.action, diff = pf.diff or "" }
+    local text = pf.newText
+    local is_text = type(text) == "string" and not text:find("\0", 1, true)
+    if pf.willApply ~= false and (pf.action == "delete" or is_text) then
+      f.current = current_lines(path)
+      local b = loaded_buffer(path)
+      if b then
+        f.current_eol = vim.bo[b].eol or vim.bo[b].fixeol
+      else
+        local base = read_bytes(path) or ""
+        f.current_eol = base == "" or base:sub(-1) == "\n"
+      end
+      if pf.action ~= "delete" then
+        f.proposed = M.text_lines(text)
+        f.proposed_eol = text == "" or text:sub(-1) == "\n"
+      end
+    end
+    files[#files + 1] = f
+  end
+  return files
+end
+
 --- The uris an edit touches.
 ---@param edit lsp.WorkspaceEdit
 ---@return string[]

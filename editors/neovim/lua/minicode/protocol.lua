@@ -298,7 +298,6 @@ M.errors = {
 ---@class minicode.RewindPreview
 ---@field previewId string
 ---@field sessionId? string
----@field edit table<string, any> an LSP WorkspaceEdit with the change annotation minicode.rewind
 ---@field files minicode.RewindFile[]
 ---@field groups string[] the ids of the groups the rewind undoes
 ---@field conflicts integer

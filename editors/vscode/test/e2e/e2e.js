@@ -305,13 +305,9 @@ async function step(name, fn) {
       await page.waitForTimeout(800);
       await shot(page, 'chat-rewind-preview');
       await page.locator('.editor-actions .action-label[aria-label^="MiniCode: Apply Rewind"]').first().click({ timeout: 10000 });
-      const apply = page.getByRole('button', { name: 'Apply' }).first();
-      await apply.waitFor({ timeout: 20000 });
-      await page.locator('.bulk-edit-panel').filter({ hasText: 'calc.py' }).first().waitFor({ timeout: 10000 });
-      await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
-      await page.waitForTimeout(300);
-      await apply.click();
+      // the preview was the one confirmation: applied without a second one (no Refactor Preview)
       await page.getByText(/rewind applied/).first().waitFor({ timeout: 20000 });
+      if (await page.locator('.bulk-edit-panel').count()) throw new Error('a second confirmation opened: the Refactor Preview');
       await waitDisk(page, 'calc.py', (t) => t.includes('return a - b'), 'not rewound');
     });
 
