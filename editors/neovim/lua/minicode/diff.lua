@@ -107,7 +107,7 @@ local function hint(kind)
   if kind == "view" then
     return ("%s/%s files  q close  ? help"):format(keys.next_file, keys.prev_file)
   end
-  if kind == "edit" then
+  if kind == "edit" and require("minicode.config").options.diff.layout == "split" then
     return ("%s accept  %s reject  %s/%s hunk keep/leave out  %s/%s files  q close  ? help"):format(keys.accept,
       keys.reject, keys.accept_hunk, keys.reject_hunk, keys.next_file, keys.prev_file)
   end
