@@ -19,6 +19,10 @@ from .workspace import Workspace
 
 
 class Service:
+    # no attribute beyond the use-cases: setting another one (``svc.frontend = ...``) fails
+    # instead of silently reaching nothing
+    __slots__ = ("memory", "readiness", "rewind", "sessions", "tasks", "trust", "workspace")
+
     def __init__(self, root: Path, frontend: Frontend, *, loader: ConfigLoader | None = None,
                  user_dir: Path | None = None, watch: bool = True) -> None:
         self.workspace = ws = Workspace(root, frontend, loader=loader, user_dir=user_dir, watch=watch)

@@ -187,7 +187,7 @@ async def test_a_rewind_that_fails_on_disk_leaves_the_editors_buffers_as_they_we
     obstacle = world.root / "sub"
     editor = OpenBuffers(meanwhile=lambda: obstacle.write_text("the user's file where the folder was\n"))
     editor.buffers[world.root / "a.txt"] = "changed\n"  # a.txt is open in the editor
-    world.svc.frontend = editor
+    world.svc.workspace.frontend = editor
     result = await world.rewind_all()
     assert not result["applied"] and "sub" in result["reason"], result
     assert editor.buffers[world.root / "a.txt"] == "changed\n", "the failed rewind left the buffer rewound"
