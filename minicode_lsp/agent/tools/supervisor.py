@@ -183,18 +183,25 @@ def linger(me: int, control: int, wake_r: int, report: int, bash_status: int) ->
     except OSError:
         return  # the server stopped listening: end the tree now
     while descendants(me):
-        try:
-            ready, _, _ = select.select([control, wake_r], [], [], 0.5)
-        except InterruptedError:
-            continue
-        if wake_r in ready:
-            try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
+        stop = stop_requested(control, wake_r)
         reap()
-        if control in ready:
+        if stop:
             return
+
+
+def stop_requested(control: int, wake_r: int) -> bool:
+    """Wait up to 0.5 s for the control pipe (a stop request, or EOF: the server is gone) or a
+    signal (a child exited); whether the control pipe spoke."""
+    try:
+        ready, _, _ = select.select([control, wake_r], [], [], 0.5)
+    except InterruptedError:
+        return False
+    if wake_r in ready:
+        try:
+            os.read(wake_r, 512)
+        except BlockingIOError:
+            pass
+    return control in ready
 
 
 def main(argv: list[str]) -> int:
@@ -229,17 +236,8 @@ def main(argv: list[str]) -> int:
         statuses.update(reap())
         if bash in statuses:
             break
-        try:
-            ready, _, _ = select.select([control, wake_r], [], [], 0.5)
-        except InterruptedError:
-            continue
-        if wake_r in ready:
-            try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
-        if control in ready:
-            stopped = True  # a stop request, or EOF: the server is gone
+        if stop_requested(control, wake_r):
+            stopped = True
             break
     if report >= 0 and not stopped:
         statuses.update(reap())
