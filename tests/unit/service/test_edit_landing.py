@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -296,8 +297,8 @@ def test_any_answer_ends_the_edit_in_bounded_time_and_changes_nothing_else(
         frontend = LspFrontend(editor.server)
         frontend.echo_timeout_s = 0.05
         bound = 0.3
-        editor.server.service = type("S", (), {"settings": type("C", (), {"agent": type("A", (), {
-            "approval_timeout_s": bound})()})()})()
+        settings = SimpleNamespace(agent=SimpleNamespace(approval_timeout_s=bound))
+        editor.server.service = SimpleNamespace(workspace=SimpleNamespace(settings=settings))
         editor.open(path, version=1)
         late: list[Any] = []
 
