@@ -23,6 +23,7 @@ import {
   cover,
   coverReplay,
   newChat,
+  pageSession,
   patchesSince,
   reduceEvent,
   settleApproval,
@@ -195,11 +196,11 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
 
   /** Send the shown session whole (on open, on switching sessions). */
   private postReset(): void {
-    const s = this.shown ? this.sessions.get(this.shown) : undefined;
-    this.postedRev = s?.rev ?? -1;
+    const shown = this.shown ? this.sessions.get(this.shown) : undefined;
+    this.postedRev = shown?.rev ?? -1;
     this.post({
       type: 'reset',
-      session: s ?? null,
+      session: shown ? pageSession(shown) : null,
       running: !!(this.shown && this.running.has(this.shown)),
       mode: this.mode,
       provider: this.provider,

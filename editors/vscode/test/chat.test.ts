@@ -10,6 +10,7 @@ import {
   exitCodeOf,
   isLong,
   newChat,
+  pageSession,
   patchesSince,
   reduceEvent,
   settleApproval,
@@ -212,7 +213,7 @@ describe('posting to the webview', () => {
     expect(patches[0].changed.map(([i]) => i)).toEqual([50]); // not the 50 cards again
     reduceEvent(s, ev('turn.finished', { stopReason: 'done' }));
     post();
-    expect(JSON.parse(JSON.stringify(copy.turns))).toEqual(JSON.parse(JSON.stringify(s.turns)));
+    expect(JSON.parse(JSON.stringify(copy.turns))).toEqual(JSON.parse(JSON.stringify(pageSession(s).turns)));
   });
 });
 
@@ -270,5 +271,20 @@ describe('chat model: which events of a session this window has', () => {
     expect(cover(undefined, 7)).toEqual({ next: 8, complete: false });
     expect(coverReplay([{ seq: 1 }, { seq: 3 }, { seq: 2 }])).toEqual({ next: 4, complete: true });
     expect(coverReplay([])).toEqual({ next: 1, complete: true });
+  });
+});
+
+describe('chat model: what the page gets', () => {
+  it('tool cards go without their call id and summary (never shown), everything else as is', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 'tp'));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'read_file', arguments: { path: 'a.py' } }, 'tp'));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'c1', name: 'read_file', summary: 'read a.py (3 lines)' }, 'tp'));
+    const card = pageSession(s).turns[0].items[0];
+    expect(card).toMatchObject({ kind: 'tool', name: 'read_file', target: 'a.py', status: 'ok' });
+    expect(card).not.toHaveProperty('callId');
+    expect(card).not.toHaveProperty('summary');
+    expect(patchesSince(s, 0)[0].changed[0][1]).not.toHaveProperty('callId');
+    expect((s.turns[0].items[0] as ToolItem).callId).toBe('c1'); // the extension's copy keeps it
   });
 });

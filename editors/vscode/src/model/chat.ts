@@ -100,11 +100,23 @@ export interface ChatTurn {
 /** A turn as posted to the webview after a change: its fields and only its changed items. */
 export type TurnPatch = Omit<ChatTurn, 'items'> & { count: number; changed: [number, ChatItem][] };
 
+/** An item as the page gets it: without what the page never shows (a tool call's id, its summary): a long session posts half the bytes. */
+export function pageItem(item: ChatItem): ChatItem {
+  if (item.kind !== 'tool') return item;
+  const { callId: _id, summary: _summary, ...shown } = item;
+  return shown as ToolItem;
+}
+
+/** A session as the page gets it (see pageItem). */
+export function pageSession(s: ChatSession): ChatSession {
+  return { ...s, turns: s.turns.map((t) => ({ ...t, items: t.items.map(pageItem) })) };
+}
+
 /** The turns changed since revision `since`, each with only its changed items. */
 export function patchesSince(s: ChatSession, since: number): TurnPatch[] {
   return s.turns
     .filter((t) => t.rev > since)
-    .map(({ items, ...rest }) => ({ ...rest, count: items.length, changed: items.flatMap((it, i) => (it.rev > since ? [[i, it] as [number, ChatItem]] : [])) }));
+    .map(({ items, ...rest }) => ({ ...rest, count: items.length, changed: items.flatMap((it, i) => (it.rev > since ? [[i, pageItem(it)] as [number, ChatItem]] : [])) }));
 }
 
 /** Apply a patch to the webview's copy of a session; returns the patched turn. */

@@ -41,6 +41,29 @@ async function palette(page, title) {
   await row.click();
 }
 
+/** Click the big session in the Sessions tree; the time until its last card and its end are in the chat view. */
+async function openFromTree(page, chat) {
+  const row = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: 'Read calc.py a thousand times' }).first();
+  await row.waitFor({ timeout: 30000 });
+  await page.waitForTimeout(1000);
+  const opened = Date.now();
+  await row.click();
+  await chat.locator('.card.tool').nth(999).waitFor({ state: 'attached', timeout: 60000 });
+  await chat.locator('.footer.stop-done').first().waitFor({ state: 'attached', timeout: 60000 });
+  const clickToRenderedMs = Date.now() - opened;
+  let renderMs;
+  let timing = null;
+  for (const f of page.frames()) {
+    const got = await f.evaluate(() => [document.body.dataset.resetMs || null, document.body.dataset.timing || null]).catch(() => [null, null]);
+    if (got[0]) renderMs = Number(got[0]);
+    if (got[1]) timing = JSON.parse(got[1]);
+  }
+  return {
+    events: timing?.events, cards: await chat.locator('.card.tool').count(), clickToRenderedMs,
+    replayFetchMs: timing?.fetchMs, reduceMs: timing?.reduceMs, webviewRenderMs: renderMs, loadAverage1m: require('node:os').loadavg()[0],
+  };
+}
+
 (async () => {
   fs.mkdirSync(art, { recursive: true });
   const browser = await chromium.launch({
@@ -107,25 +130,8 @@ async function palette(page, title) {
     log('big session ran,', cards, 'cards');
     await chat.getByRole('button', { name: 'New chat' }).click();
     await chat.locator('.empty').waitFor({ timeout: 10000 });
-    const row = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: 'Read calc.py a thousand times' }).first();
-    await row.waitFor({ timeout: 30000 });
-    const opened = Date.now();
-    await row.click();
-    await chat.locator('.card.tool').nth(999).waitFor({ state: 'attached', timeout: 60000 });
-    await chat.locator('.footer.stop-done').first().waitFor({ state: 'attached', timeout: 60000 });
-    const openMs = Date.now() - opened;
-    let renderMs;
-    let timing = null;
-    for (const f of page.frames()) {
-      const got = await f.evaluate(() => [document.body.dataset.resetMs || null, document.body.dataset.timing || null]).catch(() => [null, null]);
-      if (got[0]) renderMs = Number(got[0]);
-      if (got[1]) timing = JSON.parse(got[1]);
-    }
-    result.open = {
-      events: timing?.events, cards: await chat.locator('.card.tool').count(), clickToRenderedMs: openMs,
-      replayFetchMs: timing?.fetchMs, reduceMs: timing?.reduceMs, webviewRenderMs: renderMs,
-    };
-    result.open.fromThisWindowsCopy = timing?.fetchMs === 0;
+    result.open = await openFromTree(page, chat);
+    result.open.fromThisWindowsCopy = result.open.replayFetchMs === 0;
     log('open:', JSON.stringify(result.open));
     await page.screenshot({ path: path.join(art, 'bench-open.png') });
 
@@ -135,25 +141,7 @@ async function palette(page, title) {
     await page.locator('.statusbar-item').filter({ hasText: /MiniCode: (ready|degraded)/ }).first().waitFor({ timeout: 90000 });
     await palette(page, 'MiniCode: Open Chat');
     await chat.locator('textarea.prompt').waitFor({ timeout: 30000 });
-    const coldRow = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: 'Read calc.py a thousand times' }).first();
-    await coldRow.waitFor({ timeout: 30000 });
-    await page.waitForTimeout(1000);
-    const coldStart = Date.now();
-    await coldRow.click();
-    await chat.locator('.card.tool').nth(999).waitFor({ state: 'attached', timeout: 60000 });
-    await chat.locator('.footer.stop-done').first().waitFor({ state: 'attached', timeout: 60000 });
-    const coldMs = Date.now() - coldStart;
-    let coldRender;
-    let coldTiming = null;
-    for (const f of page.frames()) {
-      const got = await f.evaluate(() => [document.body.dataset.resetMs || null, document.body.dataset.timing || null]).catch(() => [null, null]);
-      if (got[0]) coldRender = Number(got[0]);
-      if (got[1]) coldTiming = JSON.parse(got[1]);
-    }
-    result.openCold = {
-      events: coldTiming?.events, clickToRenderedMs: coldMs, replayFetchMs: coldTiming?.fetchMs, reduceMs: coldTiming?.reduceMs,
-      webviewRenderMs: coldRender, loadAverage1m: require('node:os').loadavg()[0],
-    };
+    result.openCold = await openFromTree(page, chat);
     log('open (cold):', JSON.stringify(result.openCold));
     rc = 0;
   } catch (e) {
