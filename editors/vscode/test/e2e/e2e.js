@@ -311,7 +311,7 @@ async function step(name, fn) {
       await waitDisk(page, 'calc.py', (t) => t.includes('return a - b'), 'not rewound');
     });
 
-    await step('a session picked in the Sessions tree opens in the chat view, replayed from the store', async () => {
+    await step('a session picked in the Sessions tree opens in the chat view (from this window\'s copy: it saw every event; bench.js measures a cold open, replayed from the store)', async () => {
       await chat.getByRole('button', { name: 'New chat' }).click();
       await chat.locator('.empty').waitFor({ timeout: 10000 });
       const session = page.locator('.monaco-list-row[aria-level="1"]').filter({ hasText: PROMPT }).first();
