@@ -42,7 +42,7 @@ describe('the rewind preview: the list never covers the diff', () => {
     const stub = await import('./stubs/vscode');
     const { RewindPreviewer } = await import('../src/rewindPreview');
     stub.files.set('file:///ws/calc.py', 'return a + b\n');
-    const preview = { previewId: 'p1', sessionId: 's1', edit: {}, groups: ['g1'], conflicts: 0, files: [
+    const preview = { previewId: 'p1', sessionId: 's1', groups: ['g1'], conflicts: 0, files: [
       { uri: 'file:///ws/calc.py', path: 'calc.py', action: 'restore', status: 'clean', diff: '', willApply: true, newText: 'return a - b\n' },
       { uri: 'file:///ws/util.py', path: 'util.py', action: 'delete', status: 'clean', diff: '', willApply: true },
     ] };
@@ -74,7 +74,7 @@ describe('the rewind preview: the list never covers the diff', () => {
     const { vi } = await import('vitest');
     const stub = await import('./stubs/vscode');
     const { RewindPreviewer } = await import('../src/rewindPreview');
-    const preview = { previewId: 'p2', sessionId: 's1', edit: {}, groups: ['g1'], conflicts: 0, files: [
+    const preview = { previewId: 'p2', sessionId: 's1', groups: ['g1'], conflicts: 0, files: [
       { uri: 'file:///ws/calc.py', path: 'calc.py', action: 'restore', status: 'clean', diff: '', willApply: true, newText: 'x\n' },
     ] };
     const execute = vi.fn(async () => preview);
