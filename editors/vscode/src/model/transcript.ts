@@ -2,7 +2,7 @@
 // notifications (or a replayed timeline) into turns and renders them as markdown.
 
 import { EventTypes } from '../protocol';
-import type { MinicodeEvent, ReplayEvent } from '../protocol';
+import type { EventData, MinicodeEvent, ReplayEvent, Usage } from '../protocol';
 import { displayPath, stopReasonLabel, truncate } from './format';
 import { usageText } from './sessions';
 
@@ -18,7 +18,7 @@ export interface TurnTranscript {
   prompt?: string;
   parts: Part[];
   stopReason?: string;
-  usage?: Record<string, number>;
+  usage?: Usage;
   finished: boolean;
   /** Highest `seq` folded in (events are deduplicated per turn). */
   lastSeq: number;
@@ -36,11 +36,6 @@ export function newTranscript(sessionId: string, title?: string): SessionTranscr
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-function pick(data: Record<string, unknown>, ...keys: string[]): unknown {
-  for (const k of keys) if (data[k] !== undefined && data[k] !== null) return data[k];
-  return undefined;
 }
 
 function argsText(args: unknown): string {
@@ -80,61 +75,58 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
     if (ev.seq <= turn.lastSeq) return t;
     turn.lastSeq = ev.seq;
   }
-  const data = (ev.data ?? {}) as Record<string, unknown>;
+  // each event type's data is as protocol.ts says (EventData)
+  const data = <K extends keyof EventData>(_type: K) => ev.data as unknown as EventData[K];
   switch (ev.type) {
     case EventTypes.turnStarted: {
-      turn.prompt = str(pick(data, 'prompt', 'text')) ?? turn.prompt;
+      turn.prompt = str(data(EventTypes.turnStarted).prompt) ?? turn.prompt;
       break;
     }
     case EventTypes.textDelta: {
-      const text = str(pick(data, 'text', 'delta', 'content')) ?? '';
+      const text = str(data(EventTypes.textDelta).text) ?? '';
       const last = turn.parts[turn.parts.length - 1];
       if (last && last.kind === 'text') last.text += text;
       else if (text) turn.parts.push({ kind: 'text', text });
       break;
     }
     case EventTypes.toolStarted: {
-      turn.parts.push({
-        kind: 'tool',
-        callId: str(pick(data, 'callId', 'id', 'toolCallId')),
-        name: str(pick(data, 'name', 'tool')) ?? 'tool',
-        args: argsText(pick(data, 'arguments', 'args', 'input')),
-        status: 'running',
-      });
+      const d = data(EventTypes.toolStarted);
+      turn.parts.push({ kind: 'tool', callId: str(d.toolCallId), name: str(d.name) ?? 'tool', args: argsText(d.arguments), status: 'running' });
       break;
     }
     case EventTypes.toolFinished: {
-      const callId = str(pick(data, 'callId', 'id', 'toolCallId'));
-      const name = str(pick(data, 'name', 'tool'));
+      const d = data(EventTypes.toolFinished);
+      const callId = str(d.toolCallId);
+      const name = str(d.name);
       const tools = turn.parts.filter((p): p is Extract<Part, { kind: 'tool' }> => p.kind === 'tool');
       let part =
         (callId && tools.find((p) => p.callId === callId)) ||
         [...tools].reverse().find((p) => p.status === 'running' && (!name || p.name === name));
       if (!part) {
-        part = { kind: 'tool', callId, name: name ?? 'tool', args: argsText(pick(data, 'arguments', 'args')), status: 'running' };
+        part = { kind: 'tool', callId, name: name ?? 'tool', args: '', status: 'running' };
         turn.parts.push(part);
       }
-      const failed = data.ok === false || data.isError === true || data.error !== undefined && data.error !== null && data.error !== false
-        || data.status === 'error' || data.status === 'failed';
-      part.status = failed ? 'failed' : 'ok';
-      const summary = str(pick(data, 'summary', 'error', 'message', 'output', 'result'));
+      part.status = d.isError === true ? 'failed' : 'ok';
+      const summary = str(d.summary) || str(d.output);
       if (summary) part.summary = truncate(summary, 160);
       break;
     }
     case EventTypes.filesChanged: {
-      const uris = Array.isArray(data.uris) ? data.uris.filter((u): u is string => typeof u === 'string') : [];
-      turn.parts.push({ kind: 'files', uris, groupId: str(data.groupId) });
+      const d = data(EventTypes.filesChanged);
+      turn.parts.push({ kind: 'files', uris: d.uris ?? [], groupId: str(d.groupId) });
       break;
     }
     case EventTypes.approvalRequested: {
-      const what = argsText(pick(data, 'command', 'path', 'detail')) || str(pick(data, 'name', 'tool')) || 'an action';
+      const d = data(EventTypes.approvalRequested);
+      const what = argsText(d.command ?? d.path) || str(d.name) || 'an action';
       turn.parts.push({ kind: 'note', text: `approval requested: ${what}` });
       break;
     }
     case EventTypes.providerFallback: {
-      const from = str(pick(data, 'fromProvider', 'from', 'failed')) ?? '?';
-      const to = str(pick(data, 'toProvider', 'to', 'next')) ?? '?';
-      const why = str(pick(data, 'reason', 'error'));
+      const d = data(EventTypes.providerFallback);
+      const from = str(d.fromProvider) ?? '?';
+      const to = str(d.toProvider) ?? '?';
+      const why = str(d.reason);
       turn.parts.push({ kind: 'note', text: `provider fallback: ${from} → ${to}${why ? ` (${truncate(why, 100)})` : ''}` });
       break;
     }
@@ -143,16 +135,18 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
       break;
     }
     case EventTypes.error: {
-      const message = str(pick(data, 'message', 'error', 'detail')) ?? 'error';
-      const hint = str(data.hint);
+      const d = data(EventTypes.error);
+      const message = str(d.message) ?? 'error';
+      const hint = str(d.hint);
       // the hint once: a message may already carry it
       turn.parts.push({ kind: 'error', text: hint && !message.includes(hint) ? `${message} (${hint})` : message });
       break;
     }
     case EventTypes.turnFinished: {
       turn.finished = true;
-      turn.stopReason = str(pick(data, 'stopReason', 'stop_reason')) ?? turn.stopReason;
-      if (data.usage && typeof data.usage === 'object') turn.usage = data.usage as Record<string, number>;
+      const d = data(EventTypes.turnFinished);
+      turn.stopReason = str(d.stopReason) ?? turn.stopReason;
+      if (d.usage) turn.usage = d.usage;
       for (const p of turn.parts) if (p.kind === 'tool' && p.status === 'running') p.status = 'failed';
       break;
     }
