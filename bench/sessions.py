@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from minicode_lsp.service import wire
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.ids import new_id
 from minicode_lsp.store.sessions import SessionStore, title_from_prompt
@@ -157,7 +158,7 @@ def main() -> None:
 
         def wire_list(**kw: Any) -> list[dict[str, Any]]:
             rows, _ = store.list_sessions(limit=50, **kw)
-            return [r.to_wire() for r in rows]
+            return [wire.session_summary(r).wire() for r in rows]
 
         _, cursor = store.list_sessions(limit=50)
         hits = len(store.list_sessions(limit=1000, query="zanzibar")[0])
@@ -192,8 +193,8 @@ def main() -> None:
                 "raw SELECT, no JSON decode",
             ),  # fmt: skip
             (
-                f"replay {args.big} events + to_wire",
-                median_ms(lambda: [e.to_wire() for e in store.replay(big_id)], args.repeat),
+                f"replay {args.big} events + wire",
+                median_ms(lambda: [wire.replay_event(e).wire() for e in store.replay(big_id)], args.repeat),
                 200.0,
                 raw_replay_ms,
                 "raw SELECT, no JSON decode",

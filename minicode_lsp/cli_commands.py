@@ -65,7 +65,7 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
                 args.permission_mode = "plan"
         run_args = p.TaskRunArgs(prompt=args.prompt, session_id=args.session, profile=args.profile,
                                  permission_mode=args.permission_mode)
-        ids = svc.tasks.run(run_args)
+        ids = svc.tasks.run(run_args).wire()
         loop = asyncio.get_running_loop()
 
         def on_sigint() -> None:
@@ -138,15 +138,15 @@ def sessions_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
         if args.action == "list":
-            data = svc.sessions.list(p.SessionListArgs(limit=args.limit, query=args.query))
+            data = svc.sessions.list(p.SessionListArgs(limit=args.limit, query=args.query)).wire()
             lines = [f"{s['id']}  {s['updatedAt'][:19]}  {str(s.get('lastStopReason') or '-'):<20} "
                      f"{plural(s['turnCount'], 'turn'):>9}  {s['title']}" for s in data["sessions"]]
             emit(args, data, "\n".join(lines) or "no sessions yet")
         elif args.action == "show":
-            data = svc.sessions.show(args.session)
+            data = svc.sessions.show(args.session).wire()
             emit(args, data, exporting_markdown(svc, data["id"]))
         elif args.action == "replay":
-            data = svc.sessions.replay(p.SessionReplayArgs(session_id=args.session))
+            data = svc.sessions.replay(p.SessionReplayArgs(session_id=args.session)).wire()
             printer = EventPrinter(sys.stdout)
             if args.json:
                 emit(args, data, "")
@@ -158,7 +158,7 @@ def sessions_cmd(args: argparse.Namespace) -> int:
             data = asyncio.run(_summarize(svc, args.session))
             emit(args, data, data["markdown"])
         elif args.action == "export":
-            data = svc.sessions.export(p.SessionExportArgs(session_id=args.session, format=args.format))
+            data = svc.sessions.export(p.SessionExportArgs(session_id=args.session, format=args.format)).wire()
             content = data["content"]
             sys.stdout.write(content if content.endswith("\n") or not content else content + "\n")  # no empty last line
         elif args.action == "delete":
@@ -172,19 +172,19 @@ def sessions_cmd(args: argparse.Namespace) -> int:
 
 async def _summarize(svc: Service, session: str) -> dict[str, Any]:
     try:
-        return await svc.sessions.summarize(session)
+        return (await svc.sessions.summarize(session)).wire()
     finally:
         await svc.shutdown()
 
 
 def exporting_markdown(svc: Service, sid: str) -> str:
-    return svc.sessions.export(p.SessionExportArgs(session_id=sid, format="markdown"))["content"]
+    return svc.sessions.export(p.SessionExportArgs(session_id=sid, format="markdown")).content
 
 
 def checkpoints_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
-        data = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=args.session))
+        data = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=args.session)).wire()
         lines = []
         for g in data["groups"]:
             files = ", ".join(f"{f['action']} {os.path.relpath(f['path'], svc.workspace.root)}" for f in g["files"])
@@ -261,11 +261,11 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
                 return 1
             args.session = picked
         if args.undo:
-            data = await svc.rewind.undo(args.session)
+            data = (await svc.rewind.undo(args.session)).wire()
         elif args.preview:
-            data = svc.rewind.preview(p.RewindPreviewArgs(session_id=args.session, target=_target(args)))
+            data = svc.rewind.preview(p.RewindPreviewArgs(session_id=args.session, target=_target(args))).wire()
         else:
-            data = await svc.rewind.apply(p.RewindApplyArgs(session_id=args.session, target=_target(args), force=args.force))
+            data = (await svc.rewind.apply(p.RewindApplyArgs(session_id=args.session, target=_target(args), force=args.force))).wire()
         if args.json:
             print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
@@ -328,17 +328,17 @@ def memory_cmd(args: argparse.Namespace) -> int:
     svc = open_service(args.workspace)
     try:
         if args.action == "list":
-            data = svc.memory.show(p.MemoryShowArgs(scope=args.scope))
+            data = svc.memory.show(p.MemoryShowArgs(scope=args.scope)).wire()
             emit(args, data, "\n".join(f"{e['id']}  [{e['scope']}]{' (proposed)' if e['status'] == 'proposed' else ''} {e['text']}"
                                        for e in data["entries"]) or "no memory entries")
         elif args.action == "add":
-            data = svc.memory.add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag))
+            data = svc.memory.add(p.MemoryAddArgs(text=args.text, scope=args.scope, tags=args.tag)).wire()
             emit(args, data, f"added {data['entry']['id']}")
         elif args.action == "accept":
-            data = svc.memory.accept(p.MemoryAcceptArgs(id=args.id))
+            data = svc.memory.accept(p.MemoryAcceptArgs(id=args.id)).wire()
             emit(args, data, f"accepted {data['entry']['id']}")
         else:
-            data = svc.memory.remove(p.MemoryRemoveArgs(id=args.id))
+            data = svc.memory.remove(p.MemoryRemoveArgs(id=args.id)).wire()
             emit(args, data, "removed")
         return 0
     finally:

@@ -72,15 +72,15 @@ async def run_demo(*, keep: bool = False) -> int:
             finished = printer.finished
             out.write(f"\nanswer: {finished.get('text', '')}\n")
             out.write(f"model requests made over HTTP: {len(model.model_requests)}\n\n")
-            groups = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=ids["sessionId"]))["groups"]
+            groups = svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=ids.session_id)).groups
             out.write(f"checkpoints recorded: {len(groups)} edit group(s)\n")
-            preview = svc.rewind.preview(p.RewindPreviewArgs(session_id=ids["sessionId"],
+            preview = svc.rewind.preview(p.RewindPreviewArgs(session_id=ids.session_id,
                                                              target=p.RewindTarget(session=True)))
             out.write("rewind preview of the whole session (nothing applied):\n")
-            for f in preview["files"]:
-                out.write(f"  {f['status']:<8} {f['action']:<8} {Path(f['path']).name}\n")
-                out.write(color_diff(f["diff"]) + "\n")
-            out.write(f"\nsession {ids['sessionId']} is in {svc.workspace.store_dir}\n")
+            for f in preview.files:
+                out.write(f"  {f.status:<8} {f.action:<8} {Path(f.path).name}\n")
+                out.write(color_diff(f.diff) + "\n")
+            out.write(f"\nsession {ids.session_id} is in {svc.workspace.store_dir}\n")
             exe = shutil.which("minicode-lsp") and "minicode-lsp" or str(Path(sys.argv[0]).resolve())
             if keep:
                 out.write(f"try: {exe} sessions list --workspace {root}\n"

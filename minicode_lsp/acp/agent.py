@@ -261,10 +261,10 @@ class MiniCodeAgent:
             data = svc.sessions.list(p.SessionListArgs(limit=LIST_PAGE, cursor=cursor))
         except ServiceError as exc:
             raise _error(exc) from None
-        infos = [SessionInfo(session_id=s["id"], cwd=s.get("workspace") or str(svc.workspace.root),
-                             title=s.get("title") or None, updated_at=s.get("updatedAt"))
-                 for s in data["sessions"] if Path(s.get("workspace") or svc.workspace.root) == svc.workspace.root]
-        return ListSessionsResponse(sessions=infos, next_cursor=data.get("nextCursor"))
+        infos = [SessionInfo(session_id=s.id, cwd=s.workspace or str(svc.workspace.root), title=s.title or None,
+                             updated_at=s.updated_at)
+                 for s in data.sessions if Path(s.workspace or svc.workspace.root) == svc.workspace.root]
+        return ListSessionsResponse(sessions=infos, next_cursor=data.next_cursor)
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:
         session = self.sessions.pop(session_id, None)
@@ -390,7 +390,7 @@ class MiniCodeAgent:
         if running is not None and running.task is not None:
             await asyncio.wait({running.task})
         await self.flush()
-        turn_id = ids["turnId"]
+        turn_id = ids.turn_id
         data = session.finished.pop(turn_id, None)
         error = session.errors.pop(turn_id, {})
         if data is None:  # the turn's task ended without recording its end: a bug, said as one

@@ -64,7 +64,7 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         return
     preview = svc.rewind.preview(p.RewindPreviewArgs(session_id=session.id,
                                                      target=p.RewindTarget.model_validate(targets[0])))
-    stored = svc.rewind.previews[preview["previewId"]]
+    stored = svc.rewind.previews[preview.preview_id]
     plan = stored.plan
     changing = [f for f in plan.files if f.write and f.new_content != f.current]
     if not plan.groups or not plan.files:
@@ -93,42 +93,42 @@ async def cmd_rewind(agent: MiniCodeAgent, session: AcpSession, arg: str) -> Non
         say(agent, session, "Rewind declined; nothing changed.")
         return
     # applied by its previewId: the answer above was the one confirmation
-    result = await svc.rewind.apply(p.RewindApplyArgs(preview_id=preview["previewId"]))
-    done = result.get("applied")
+    result = await svc.rewind.apply(p.RewindApplyArgs(preview_id=preview.preview_id))
+    done = result.applied
     agent.send_update(session.id, helpers.update_tool_call(call_id, status="completed" if done else "failed"))
     if done:
         say(agent, session, f"Rewound {plural(len(changing), 'file')}; `/rewind-undo` brings them back "
-                            f"(safety checkpoint {str(result.get('safetyGroupId'))[:12]}).")
+                            f"(safety checkpoint {str(result.safety_group_id)[:12]}).")
     else:
-        say(agent, session, f"Nothing applied: {result.get('reason', 'declined')}.")
+        say(agent, session, f"Nothing applied: {result.reason or 'declined'}.")
 
 
 async def cmd_rewind_undo(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
     result = await session.svc.rewind.undo(session.id)
-    if result.get("applied"):
-        say(agent, session, f"Restored {plural(len(result.get('files', [])), 'file')} as they were before the rewind.")
+    if result.applied:
+        say(agent, session, f"Restored {plural(len(result.files), 'file')} as they were before the rewind.")
     else:
         say(agent, session, "Undo declined; nothing changed.")
 
 
 async def cmd_checkpoints(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    groups = session.svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=session.id))["groups"]
+    groups = session.svc.rewind.list_checkpoints(p.CheckpointListArgs(session_id=session.id)).groups
     if not groups:
         say(agent, session, "No checkpoints in this session yet.")
         return
     lines = []
     for g in groups:
-        files = ", ".join(f"{f['action']} {f['path']}" for f in g["files"])
-        mark = " (rewound)" if g.get("rewound") else ""
-        lines.append(f"- `{g['id'][:12]}` turn `{str(g.get('turnId') or '-')[:12]}` {g['kind']}: {files}{mark}")
+        files = ", ".join(f"{f.action} {f.path}" for f in g.files)
+        mark = " (rewound)" if g.rewound else ""
+        lines.append(f"- `{g.id[:12]}` turn `{(g.turn_id or '-')[:12]}` {g.kind}: {files}{mark}")
     say(agent, session, "Checkpoints, newest first (`/rewind <id>` takes one back and all after it):\n"
         + "\n".join(lines))
 
 
 async def cmd_sessions(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    rows = session.svc.sessions.list(p.SessionListArgs(limit=20))["sessions"]
-    lines = [f"- `{s['id'][:12]}` {s['updatedAt'][:19]} {plural(s['turnCount'], 'turn')} {s.get('lastStopReason') or '-'}: "
-             f"{s['title'] or '(untitled)'}" for s in rows]
+    rows = session.svc.sessions.list(p.SessionListArgs(limit=20)).sessions
+    lines = [f"- `{s.id[:12]}` {s.updated_at[:19]} {plural(s.turn_count, 'turn')} {s.last_stop_reason or '-'}: "
+             f"{s.title or '(untitled)'}" for s in rows]
     say(agent, session, "Sessions of this workspace, newest first:\n" + ("\n".join(lines) or "(none)"))
 
 
@@ -142,9 +142,8 @@ async def cmd_readiness(agent: MiniCodeAgent, session: AcpSession, arg: str) -> 
 
 
 async def cmd_memory(agent: MiniCodeAgent, session: AcpSession, arg: str) -> None:
-    entries = session.svc.memory.show(p.MemoryShowArgs())["entries"]
-    lines = [f"- [{e.get('scope')}] {e.get('text')}" + (" (proposed)" if e.get("status") == "proposed" else "")
-             for e in entries]
+    entries = session.svc.memory.show(p.MemoryShowArgs()).entries
+    lines = [f"- [{e.scope}] {e.text}" + (" (proposed)" if e.status == "proposed" else "") for e in entries]
     say(agent, session, "Memory entries:\n" + ("\n".join(lines) or "(none)"))
 
 

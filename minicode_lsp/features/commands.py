@@ -1,4 +1,5 @@
-"""workspace/executeCommand: every command of the wire contract, parsed then handed to the service."""
+"""workspace/executeCommand: every command of the wire contract: parse (its argument model), call
+(the service), convert (its result model to the wire)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ async def _session_show(svc: Service, a: models.SessionShowArgs) -> Any:
     shown = svc.sessions.show(a.session_id)
     if a.open_document:
         path = svc.sessions.transcript_path(a.session_id)
-        shown["documentUri"] = path.as_uri()
+        shown.document_uri = path.as_uri()
         await svc.workspace.show_document(path)  # never fails: an editor that cannot gets a message instead
     return shown
 
@@ -35,7 +36,7 @@ async def _rewind_preview(svc: Service, a: models.RewindPreviewArgs) -> Any:
 
 
 async def _readiness(svc: Service, a: models.ReadinessArgs) -> Any:
-    return (await svc.readiness.current(probe=a.probe)).wire()
+    return await svc.readiness.current(probe=a.probe)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -83,7 +84,7 @@ def _make(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
                 result = await result
         except ServiceError as exc:
             raise rpc_error(exc) from None
-        return result
+        return result.wire() if isinstance(result, protocol.Model) else result
 
     command.__name__ = name.replace(".", "_")
     return command

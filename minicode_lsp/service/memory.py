@@ -14,10 +14,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .. import protocol as p
 from ..protocol import EV_TURN_FINISHED, MemoryAcceptArgs, MemoryAddArgs, MemoryRemoveArgs, MemoryShowArgs
 from ..store.ids import AmbiguousId as StoreAmbiguous
 from ..store.ids import UnknownId
 from ..store.memory import MemoryEntry
+from . import wire
 from .errors import AmbiguousId, InvalidParams, NotFound
 
 if TYPE_CHECKING:
@@ -42,38 +44,38 @@ class Memory:
             chosen += ws.memory_for("user").select(prompt, budget - used)
         return chosen
 
-    def show(self, args: MemoryShowArgs) -> dict[str, Any]:
+    def show(self, args: MemoryShowArgs) -> p.MemoryListResult:
         scopes = [args.scope] if args.scope else ["project", "user"]
         entries = []
         for scope in scopes:
-            entries += [e.to_wire() for e in self.ws.memory_for(scope).list(scope=scope, include_proposed=True)]
-        return {"entries": entries}
+            entries += [wire.memory_entry(e) for e in self.ws.memory_for(scope).list(scope=scope, include_proposed=True)]
+        return p.MemoryListResult(entries=entries)
 
-    def add(self, args: MemoryAddArgs) -> dict[str, Any]:
+    def add(self, args: MemoryAddArgs) -> p.MemoryEntryResult:
         try:
             entry = self.ws.memory_for(args.scope).add(args.text, args.scope, args.tags)
         except ValueError as exc:  # e.g. text that is only whitespace
             raise InvalidParams(str(exc)) from None
-        return {"entry": entry.to_wire()}
+        return p.MemoryEntryResult(entry=wire.memory_entry(entry))
 
-    def remove(self, args: MemoryRemoveArgs) -> dict[str, Any]:
+    def remove(self, args: MemoryRemoveArgs) -> p.MemoryRemoveResult:
         for scope in ("project", "user"):
             try:
                 self.ws.memory_for(scope).remove(args.id)
-                return {"removed": True}
+                return p.MemoryRemoveResult(removed=True)
             except (UnknownId, KeyError):
                 continue
             except StoreAmbiguous as exc:
                 raise AmbiguousId(str(exc)) from None
         raise NotFound(f"no memory entry {args.id}")
 
-    def accept(self, args: MemoryAcceptArgs) -> dict[str, Any]:
+    def accept(self, args: MemoryAcceptArgs) -> p.MemoryEntryResult:
         """A proposed entry (from reflection) becomes active: injected into later turns."""
         for scope in ("project", "user"):
             if scope == "user" and not self.ws.user_memory_path.exists():
                 continue
             try:
-                return {"entry": self.ws.memory_for(scope).accept(args.id).to_wire()}
+                return p.MemoryEntryResult(entry=wire.memory_entry(self.ws.memory_for(scope).accept(args.id)))
             except (UnknownId, KeyError):
                 continue
             except StoreAmbiguous as exc:
@@ -98,7 +100,7 @@ class Memory:
                 entry = store.add(fact.text, "project", fact.tags, source_session=session_id, proposed=True)
             except ValueError:
                 continue
-            proposed.append(entry.to_wire())
+            proposed.append(wire.memory_entry(entry).wire())
         if proposed:
             log.info("reflection proposed %d memory entr(y/ies)", len(proposed))
         return proposed

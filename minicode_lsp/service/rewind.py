@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..agent.fileio import decode_text
+from .. import protocol as p
 from ..agent.ports import UserDeclined
 from ..protocol import CheckpointListArgs, RewindApplyArgs, RewindPreviewArgs
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
 from ..wording import plural
+from . import wire
 from .errors import Busy, InvalidParams, NotFound, ServiceError, StalePreview
 from .frontend import FileEdit
 from .rewind_disk import DiskRewind, NodeOp, RewindFailed, restore_buffers
@@ -52,11 +53,11 @@ class Rewind:
         self.ws = ws
         self.previews: OrderedDict[str, StoredPreview] = OrderedDict()
 
-    def list_checkpoints(self, args: CheckpointListArgs) -> dict[str, Any]:
+    def list_checkpoints(self, args: CheckpointListArgs) -> p.CheckpointListResult:
         sid = self.ws.resolve_session(args.session_id) if args.session_id else None
         path = self.ws.path_of_uri(args.uri) if args.uri else None
         groups = self.ws.checkpoints.list_groups(session_id=sid, path=path, limit=args.limit)
-        return {"groups": [g.to_wire() for g in groups]}
+        return p.CheckpointListResult(groups=[wire.edit_group(g) for g in groups])
 
     def session_to_rewind(self, uri: str) -> str | None:
         """The session of the newest agent change to this file not yet rewound, if any (a file
@@ -69,12 +70,12 @@ class Rewind:
         live = [g for g in groups if not g.rewound_by and g.session_id]
         return live[0].session_id if live else None
 
-    async def preview_shown(self, args: RewindPreviewArgs) -> dict[str, Any]:
+    async def preview_shown(self, args: RewindPreviewArgs) -> p.RewindPreview:
         """The preview, with its diff also opened as a document (editors with no plugin)."""
         result = self.preview(args)
-        path = self.ws.private_file("previews", f"{result['previewId']}.diff")
-        path.write_text("\n".join(f["diff"] for f in result["files"]) or "nothing to rewind\n", encoding="utf-8")
-        result["documentUri"] = path.as_uri()
+        path = self.ws.private_file("previews", f"{result.preview_id}.diff")
+        path.write_text("\n".join(f.diff for f in result.files) or "nothing to rewind\n", encoding="utf-8")
+        result.document_uri = path.as_uri()
         await self.ws.frontend.show_document(path)
         return result
 
@@ -167,31 +168,22 @@ class Rewind:
         desc = f"MiniCode rewind of session {session_id or '?'}, {'turn' if len(turns) == 1 else 'turns'} {', '.join(turns) or '?'}"
         return label, desc
 
-    def preview(self, args: RewindPreviewArgs) -> dict[str, Any]:
+    def preview(self, args: RewindPreviewArgs) -> p.RewindPreview:
         session_id, plan = self._plan(args, force=False)
         return self._preview_result(session_id, args, plan)
 
-    def _preview_result(self, session_id: str | None, args: RewindPreviewArgs, plan: RewindPlan) -> dict[str, Any]:
+    def _preview_result(self, session_id: str | None, args: RewindPreviewArgs, plan: RewindPlan) -> p.RewindPreview:
         label, _ = self._label(session_id, plan)
         preview_id = uuid.uuid4().hex
         self.previews[preview_id] = StoredPreview(session_id, args, plan, label)
         while len(self.previews) > MAX_PREVIEWS:
             self.previews.popitem(last=False)
-        files = []  # each file's restored text once (newText): no WorkspaceEdit repeating it
-        for f in plan.files:
-            wire = f.to_wire()
-            if f.new_content is not None:
-                wire["newText"] = decode_text(f.new_content)
-            files.append(wire)
-        return {
-            "previewId": preview_id,
-            "sessionId": session_id,
-            "files": files,
-            "groups": plan.group_ids,
-            "conflicts": len(plan.conflicts),
-        }
+        # each file's restored text once (newText): no WorkspaceEdit repeating it
+        return p.RewindPreview(preview_id=preview_id, session_id=session_id,
+                               files=[wire.rewind_file(f, with_text=True) for f in plan.files],
+                               groups=plan.group_ids, conflicts=len(plan.conflicts))
 
-    async def apply(self, args: RewindApplyArgs) -> dict[str, Any]:
+    async def apply(self, args: RewindApplyArgs) -> p.RewindApplied:
         if args.preview_id:
             stored = self.previews.get(args.preview_id)
             if stored is None:
@@ -206,25 +198,26 @@ class Rewind:
             session_id, plan = self._plan(args, force=args.force)
         self.refuse_if_running(session_id)
         if not plan.groups:
-            return {"applied": False, "safetyGroupId": None, "files": [], "reason": "nothing to rewind"}
+            return p.RewindApplied(applied=False, safety_group_id=None, files=[], reason="nothing to rewind")
+        files = [wire.rewind_file(f) for f in plan.files]
         if not any(f.write for f in plan.files):  # every file left out (conflicts): nothing happens
             left = len(plan.files)
-            return {"applied": False, "safetyGroupId": None, "files": [f.to_wire() for f in plan.files],
-                    "reason": f"nothing applied: {plural(left, 'file')} left out" + (
-                        f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
-                        if plan.conflicts else "")}
+            return p.RewindApplied(applied=False, safety_group_id=None, files=files,
+                                   reason=f"nothing applied: {plural(left, 'file')} left out" + (
+                                       f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
+                                       if plan.conflicts else ""))
         label, desc = self._label(session_id, plan)
         to_write = plan.to_write
         # by previewId the user has seen and accepted the preview: applied without asking again
         confirm = self.ws.settings.rewind.confirm and not args.preview_id
         result = await self._write(session_id, fully_undone(plan), to_write, label, desc, confirm=confirm)
-        result["files"] = [f.to_wire() for f in plan.files]
+        result.files = files
         if args.preview_id:
             self.previews.pop(args.preview_id, None)
         return result
 
     async def _write(self, session_id: str | None, group_ids: list[str], files: list[FilePlan], label: str,
-                     desc: str, *, confirm: bool) -> dict[str, Any]:
+                     desc: str, *, confirm: bool) -> p.RewindApplied:
         writer = self.ws.checkpoints.begin_group(session_id, None, None, "rewind", label)
         for f in files:
             writer.before_write(f.path, None if f.current_kind == "dir" else f.current, kind=f.current_kind,
@@ -234,12 +227,12 @@ class Rewind:
             applied = await self._apply(files, label, desc, confirm=confirm, group_id=writer.id)
         except RewindFailed as exc:
             writer.abort()
-            return {"applied": False, "safetyGroupId": None, "reason": str(exc)}
+            return p.RewindApplied(applied=False, safety_group_id=None, reason=str(exc))
         finally:
             self.ws.rewinding.discard(session_id or "")
         if not applied:
             writer.abort()
-            return {"applied": False, "safetyGroupId": None, "reason": "declined in the editor"}
+            return p.RewindApplied(applied=False, safety_group_id=None, reason="declined in the editor")
         for f in files:
             mode = f.new_mode if f.new_mode is not None else f.current_mode
             writer.after_write(f.path, None if f.new_kind == "dir" else f.new_content, kind=f.new_kind,
@@ -250,7 +243,7 @@ class Rewind:
             self.ws.checkpoints.mark_rewound(group_ids, safety_id)
         if session_id:
             self.ws.notify_sessions(session_id, "updated")
-        return {"applied": True, "safetyGroupId": safety_id}
+        return p.RewindApplied(applied=True, safety_group_id=safety_id)
 
     def _op(self, f: FilePlan, *, content: bool = True) -> NodeOp | None:
         """The disk change of one planned path (``content`` False: its mode only; an editor
@@ -338,7 +331,7 @@ class Rewind:
         except UserDeclined:
             return False
 
-    async def undo(self, session_id: str | None) -> dict[str, Any]:
+    async def undo(self, session_id: str | None) -> p.RewindUndone:
         sid = self.ws.resolve_session_or_latest(session_id) if session_id else None
         safety = self.ws.checkpoints.latest_safety_group(sid)
         if safety is None:
@@ -354,10 +347,10 @@ class Rewind:
         try:
             applied = await self._apply(files, label, desc, confirm=self.ws.settings.rewind.confirm)
         except RewindFailed as exc:
-            return {"applied": False, "restoredGroupId": safety.id, "files": [], "reason": str(exc)}
+            return p.RewindUndone(applied=False, restored_group_id=safety.id, files=[], reason=str(exc))
         if not applied:
-            return {"applied": False, "restoredGroupId": safety.id, "files": []}
+            return p.RewindUndone(applied=False, restored_group_id=safety.id, files=[])
         self.ws.checkpoints.unmark_rewound(safety.id)
         if safety.session_id:
             self.ws.notify_sessions(safety.session_id, "updated")
-        return {"applied": True, "restoredGroupId": safety.id, "files": [f.to_wire() for f in plan.files]}
+        return p.RewindUndone(applied=True, restored_group_id=safety.id, files=[wire.rewind_file(f) for f in plan.files])

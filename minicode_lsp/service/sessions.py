@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .. import protocol as p
 from ..protocol import SessionExportArgs, SessionListArgs, SessionReplayArgs
 from ..store import export as exporting
+from . import wire
 from .errors import Busy, InvalidParams
 from .providers import summarize_with_model
 
@@ -18,30 +20,22 @@ class Sessions:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def list(self, args: SessionListArgs) -> dict[str, Any]:
+    def list(self, args: SessionListArgs) -> p.SessionListResult:
         try:
             rows, cursor = self.ws.sessions.list_sessions(limit=args.limit, cursor=args.cursor, query=args.query)
         except ValueError as exc:  # a cursor we did not hand out
             raise InvalidParams(str(exc)) from None
-        out: dict[str, Any] = {"sessions": [r.to_wire() for r in rows]}
-        if cursor:
-            out["nextCursor"] = cursor
-        return out
+        sessions = [wire.session_summary(r) for r in rows]
+        return p.SessionListResult(sessions=sessions, next_cursor=cursor) if cursor else \
+            p.SessionListResult(sessions=sessions)
 
-    def show(self, session_id: str) -> dict[str, Any]:
+    def show(self, session_id: str) -> p.SessionDetail:
+        """The whole tree of the session: turns, their tool calls and groups, the groups outside any turn."""
         ws = self.ws
         sid = ws.resolve_session(session_id)
-        shown = ws.sessions.show_session(sid)
         groups = ws.checkpoints.list_groups(session_id=sid, limit=10_000)
-        by_turn: dict[str | None, list[dict[str, Any]]] = {}
-        for g in reversed(groups):  # newest first from the store: the tree shows them as they happened
-            by_turn.setdefault(g.turn_id, []).append(g.to_wire())
-        for turn in shown["turns"]:
-            turn["groups"] = by_turn.pop(turn["id"], [])
-        # groups outside any turn (a rewind's safety group), and any whose turn is gone
-        shown["safetyGroups"] = sorted((g for gs in by_turn.values() for g in gs), key=lambda g: g["createdAt"])
-        shown["running"] = sid in ws.running
-        return shown
+        return wire.session_detail(ws.sessions.get_session(sid), ws.sessions.list_turns(sid), groups,
+                                   running=sid in ws.running)
 
     def transcript_path(self, session_id: str) -> Path:
         """The session as markdown, written to a private file (to open in the editor)."""
@@ -50,11 +44,11 @@ class Sessions:
         path.write_text(exporting.export_markdown(self.ws.sessions, sid), encoding="utf-8")
         return path
 
-    def replay(self, args: SessionReplayArgs) -> dict[str, Any]:
+    def replay(self, args: SessionReplayArgs) -> p.SessionReplayResult:
         sid = self.ws.resolve_session(args.session_id)
-        return {"events": [e.to_wire() for e in self.ws.sessions.replay(sid, args.from_seq)]}
+        return p.SessionReplayResult(events=[wire.replay_event(e) for e in self.ws.sessions.replay(sid, args.from_seq)])
 
-    async def summarize(self, session_id: str) -> dict[str, Any]:
+    async def summarize(self, session_id: str) -> p.SessionSummarizeResult:
         """The deterministic summary, plus the model's own when a provider answers."""
         ws = self.ws
         sid = ws.resolve_session(session_id)
@@ -62,15 +56,15 @@ class Sessions:
         written = await summarize_with_model(ws.settings, markdown, ws.http_client())
         if written:
             markdown = f"{markdown.rstrip()}\n\n## Summary by {written[0]}\n\n{written[1].strip()}\n"
-        return {"markdown": markdown, "modelSummary": bool(written)}
+        return p.SessionSummarizeResult(markdown=markdown, model_summary=bool(written))
 
-    def export(self, args: SessionExportArgs) -> dict[str, Any]:
+    def export(self, args: SessionExportArgs) -> p.SessionExportResult:
         sid = self.ws.resolve_session(args.session_id)
         if args.format == "jsonl":
-            return {"content": exporting.export_jsonl(self.ws.sessions, sid), "format": "jsonl"}
-        return {"content": exporting.export_markdown(self.ws.sessions, sid), "format": "markdown"}
+            return p.SessionExportResult(content=wire.export_jsonl(self.ws.sessions, sid), format="jsonl")
+        return p.SessionExportResult(content=exporting.export_markdown(self.ws.sessions, sid), format="markdown")
 
-    def delete(self, session_id: str) -> dict[str, Any]:
+    def delete(self, session_id: str) -> p.EmptyResult:
         ws = self.ws
         sid = ws.resolve_session(session_id)
         if sid in ws.running:
@@ -86,4 +80,4 @@ class Sessions:
             ws.sessions.delete_session(sid)
         ws.checkpoints.gc()
         ws.notify_sessions(sid, "deleted")
-        return {}
+        return p.EmptyResult()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .. import protocol as p
 from ..protocol import TaskRunArgs
 from . import retention
 from .errors import Busy
@@ -26,7 +27,7 @@ class Tasks:
         self.memory = memory
         self.approved: dict[str, set[str]] = {}  # session id -> commands allowed "for this session"
 
-    def run(self, args: TaskRunArgs) -> dict[str, Any]:
+    def run(self, args: TaskRunArgs) -> p.TaskRunResult:
         ws = self.ws
         settings = ws.settings
         require_runnable(settings)
@@ -38,7 +39,7 @@ class Tasks:
                 raise Busy(f"session {session_id} already has a running turn; cancel it first")
             if session_id in ws.rewinding:
                 raise Busy(f"session {session_id} is being rewound; start the turn once the rewind is done")
-            change = "updated"
+            change: p.SessionChange = "updated"
             turn = ws.sessions.start_turn(session_id, args.prompt, profile, mode)
         else:
             title = " ".join(args.prompt.split())[:80]
@@ -54,7 +55,7 @@ class Tasks:
         ws.running[session_id] = running
         running.task = ws.tasks.run(execute_turn(ws, self.memory, running, args, settings), name=f"turn-{turn.id}")
         ws.notify_sessions(session_id, change)
-        return {"sessionId": session_id, "turnId": turn.id}
+        return p.TaskRunResult(session_id=session_id, turn_id=turn.id)
 
     def apply_retention(self, keep: set[str]) -> None:
         ws = self.ws
@@ -72,12 +73,12 @@ class Tasks:
         for sid in gone:
             ws.notify_sessions(sid, "deleted")
 
-    async def cancel(self, session_id: str) -> dict[str, Any]:
+    async def cancel(self, session_id: str) -> p.TaskCancelResult:
         ws = self.ws
         sid = ws.resolve_session(session_id)
         running = ws.running.get(sid)
         if running is None:
-            return {"cancelled": False}
+            return p.TaskCancelResult(cancelled=False)
         running.cancel.set()
         if running.task is not None:
             # the turn stops at its next step; one waiting for the editor (a prompt, an applyEdit)
@@ -91,7 +92,7 @@ class Tasks:
             # task still records turn.finished when it ends; a new turn may start meanwhile)
             log.error("turn %s did not end within 2 s of task.cancel; its session is freed", running.turn_id)
             del ws.running[sid]
-        return {"cancelled": True}
+        return p.TaskCancelResult(cancelled=True)
 
     def cancel_turn(self, turn_id: str) -> None:
         """Ask the turn to stop (the editor cancelled its progress); returns at once."""

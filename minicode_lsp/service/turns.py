@@ -28,8 +28,10 @@ from ..protocol import (
     EV_TURN_FINISHED,
     EV_TURN_STARTED,
     NOTIFY_EVENT,
+    MemoryInjectedData,
     TaskRunArgs,
 )
+from . import wire
 from .checkpointing import TurnCheckpoints
 from .errors import InvalidParams, OutsideWorkspace
 from .local_context import window_for
@@ -179,17 +181,7 @@ class TurnEvents:
         row = self.ws.sessions.append_event(self.session_id, self.turn_id, type, data)
         if type in (EV_TOOL_STARTED, EV_TOOL_FINISHED) and data.get("toolCallId"):
             self._record_tool_call(type, data)
-        self.ws.frontend.publish(
-            NOTIFY_EVENT,
-            {
-                "sessionId": self.session_id,
-                "turnId": self.turn_id,
-                "seq": row.seq,
-                "type": type,
-                "data": row.data,
-                "at": row.at,
-            },
-        )
+        self.ws.frontend.publish(NOTIFY_EVENT, wire.event_notification(row).wire())
         if type == EV_TOOL_STARTED:
             self.ws.frontend.progress_report(self.turn_id, f"{data.get('name', 'tool')}")
 
@@ -331,7 +323,7 @@ async def _run_turn(ws: Workspace, memory: Memory, running: RunningTurn, args: T
         },
     )
     if memories:
-        await events.emit(EV_MEMORY_INJECTED, {"entries": [m.to_wire() for m in memories]})
+        await events.emit(EV_MEMORY_INJECTED, MemoryInjectedData(entries=[wire.memory_entry(m) for m in memories]).wire())
     outcome: TurnOutcome
     try:
         client = ws.http_client()

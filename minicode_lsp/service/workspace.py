@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from ..config import ConfigLoader, Settings, load_for_workspace, user_config_path
 from ..log import register_secret
-from ..protocol import NOTIFY_SESSIONS
+from ..protocol import NOTIFY_SESSIONS, SessionChange, SessionsChanged
 from ..store.blobs import BlobStore
 from ..store.checkpoints import CheckpointStore
 from ..store.ids import AmbiguousId as StoreAmbiguous
@@ -215,8 +215,8 @@ class Workspace:
         return _resolved(self.checkpoints.resolve_group, prefix, "group")
 
     # ------------------------------------------------------------------ the editor
-    def notify_sessions(self, session_id: str, change: str) -> None:
-        self.frontend.publish(NOTIFY_SESSIONS, {"sessionId": session_id, "change": change})
+    def notify_sessions(self, session_id: str, change: SessionChange) -> None:
+        self.frontend.publish(NOTIFY_SESSIONS, SessionsChanged(session_id=session_id, change=change).wire())
 
     async def show_document(self, path: Path) -> bool:
         """Open ``path`` in the editor; an editor that cannot (no ``window/showDocument``, an

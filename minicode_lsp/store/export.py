@@ -1,4 +1,5 @@
-"""A session as text: the deterministic summary, the markdown transcript and the jsonl export.
+"""A session as text: the deterministic summary and the markdown transcript (the jsonl export,
+events as the wire carries them, is built in the service: ``service/wire.py``).
 
 Session and turn times are ISO-8601 UTC strings; an event's ``at`` is epoch seconds (float).
 Nothing here re-reads secrets: events are redacted when written, and exports pass every
@@ -180,15 +181,3 @@ def _render_events(events: list[EventRow]) -> list[str]:
             out += ["_Context compacted._", ""]
     flush()
     return out
-
-
-def export_jsonl(store: SessionStore, session_id: str) -> str:
-    """One JSON object per recorded event (``{sessionId, seq, turnId, type, data, at}``), in
-    seq order, one per line, and nothing else."""
-    store.get_session(session_id)  # UnknownId for a missing session
-    lines = []
-    for ev in store.replay(session_id):
-        lines.append(
-            json.dumps(store.redactor(ev.to_notification()), ensure_ascii=False, separators=(",", ":"))
-        )
-    return "".join(line + "\n" for line in lines)

@@ -51,11 +51,6 @@ class SessionRow:
     turns: int
     last_stop_reason: str | None
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "createdAt": iso(self.created_at),
-                "updatedAt": iso(self.updated_at), "turnCount": self.turns,
-                "lastStopReason": self.last_stop_reason, "workspace": self.workspace}  # fmt: skip
-
 
 @dataclass
 class ToolCallRow:
@@ -65,10 +60,6 @@ class ToolCallRow:
     arguments: dict[str, Any]
     is_error: bool
     summary: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.tool_call_id, "name": self.name, "arguments": self.arguments,
-                "isError": self.is_error, "summary": self.summary}  # fmt: skip
 
 
 @dataclass
@@ -89,13 +80,6 @@ class TurnRow:
     error: str | None
     tool_calls: list[ToolCallRow] = field(default_factory=list)
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "seq": self.seq, "prompt": self.prompt, "profile": self.profile,
-                "permissionMode": self.permission_mode, "status": self.status, "stopReason": self.stop_reason,
-                "toolCalls": [tc.to_wire() for tc in self.tool_calls], "groups": [], "usage": self.usage,
-                "provider": self.provider, "startedAt": iso(self.started_at),
-                "finishedAt": iso(self.finished_at), "error": self.error}  # fmt: skip
-
 
 @dataclass
 class EventRow:
@@ -105,13 +89,6 @@ class EventRow:
     type: str
     data: dict[str, Any]
     at: float
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"seq": self.seq, "turnId": self.turn_id, "type": self.type, "data": self.data, "at": self.at}
-
-    def to_notification(self) -> dict[str, Any]:
-        """The ``minicode/event`` payload: ``{sessionId, turnId, seq, type, data, at}``."""
-        return {"sessionId": self.session_id, **self.to_wire()}
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -147,14 +124,6 @@ class Group:
     rewound_by: str | None = None
     files: tuple[GroupFile, ...] = ()
 
-    def to_wire(self) -> dict[str, Any]:
-        files = [{"uri": f.uri, "path": f.path, "action": f.action,
-                  **({"skipped": f.skipped_reason} if f.skipped_reason else {})} for f in self.files]
-        return {"id": self.id, "sessionId": self.session_id, "turnId": self.turn_id,
-                "toolCallId": self.tool_call_id, "kind": self.kind, "label": self.label,
-                "createdAt": iso(self.created_at), "status": self.status,
-                "rewound": self.rewound_by is not None, "files": files}
-
 
 # --------------------------------------------------------------------- memory
 @dataclass
@@ -171,14 +140,3 @@ class MemoryEntry:
     @property
     def tokens(self) -> int:
         return estimate_tokens(self.text)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "scope": self.scope,
-            "tags": self.tags,
-            "createdAt": iso(self.created_at),
-            "sourceSession": self.source_session,
-            "status": self.status,
-        }

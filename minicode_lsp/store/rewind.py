@@ -87,13 +87,6 @@ class FilePlan:
         return (self.new_content is None or self.new_kind == "file") and (
             self.current is None or self.current_kind == "file") and self.new_content != self.current
 
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"uri": self.uri, "path": self.path, "action": self.action,
-                               "status": self.status, "diff": self.diff, "willApply": self.write}
-        if self.reason:
-            out["reason"] = self.reason
-        return out
-
 
 def _hash(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
@@ -141,10 +134,6 @@ class RewindPlan:
     def is_stale(self, current: Reader, meta: MetaReader | None = None) -> bool:
         """True when any path's current state differs from when the plan was made."""
         return any(_current_hash(p, current, meta) != h for p, h in self.current_hashes.items())
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"files": [f.to_wire() for f in self.files], "groups": self.group_ids,
-                "fingerprint": self.fingerprint, "force": self.force}
 
 
 def _current(path: str, current: Reader, meta: MetaReader | None) -> tuple[bytes | None, str, int | None]:

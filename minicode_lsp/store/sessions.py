@@ -465,16 +465,6 @@ class SessionStore:
                  self.redactor.text(summary)),
             )  # fmt: skip
 
-    # ------------------------------------------------------------------ reports
-    def show_session(self, session_id: str) -> dict[str, Any]:
-        """The session's wire fields plus ``turns`` as a list (``groups`` left empty: the
-        service fills them from the checkpoint store)."""
-        session = self.get_session(session_id)
-        out = session.to_wire()
-        out["turnCount"] = session.turns
-        out["turns"] = [t.to_wire() for t in self.list_turns(session_id)]
-        return out
-
     # ------------------------------------------------------------------ helpers
     def _reindex(self, conn: sqlite3.Connection, session_id: str) -> None:
         title = conn.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]

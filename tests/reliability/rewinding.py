@@ -37,13 +37,14 @@ class World:
 
     async def undo_gives_back(self, expected: dict[str, tuple[str, Any, int]]) -> None:
         """``rewind.undo`` restores exactly the tree the rewind replaced."""
-        result = await self.svc.rewind.undo(self.session)
+        result = (await self.svc.rewind.undo(self.session)).wire()
         assert result["applied"], result
         assert tree(self.root) == expected, "undoing the rewind did not give back the exact prior tree"
 
     async def rewind_all(self) -> dict[str, Any]:
-        return await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session,
-                                                            target=RewindTarget(session=True)))
+        result = await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session,
+                                                             target=RewindTarget(session=True)))
+        return result.wire()
 
 
 def tree(root: Path) -> dict[str, tuple[str, Any, int]]:

@@ -339,14 +339,14 @@ def test_a_store_failing_mid_turn_ends_the_turn_and_frees_the_session(tmp_path: 
                       {"text": "done"}])
 
     async def scenario() -> tuple[dict[str, str], dict[str, Any]]:
-        ids = svc.tasks.run(p.TaskRunArgs(prompt="work"))
+        ids = svc.tasks.run(p.TaskRunArgs(prompt="work")).wire()
         await asyncio.wait_for(svc.tasks.wait_idle(), 20)
         assert not svc.workspace.running, "the session is still marked running"
         state["failing"] = False
         model.set_script([{"text": "again"}])
-        again = svc.tasks.run(p.TaskRunArgs(prompt="again", session_id=ids["sessionId"]))
+        again = svc.tasks.run(p.TaskRunArgs(prompt="again", session_id=ids["sessionId"])).wire()
         await asyncio.wait_for(svc.tasks.wait_idle(), 20)
-        return again, svc.sessions.show(ids["sessionId"])
+        return again, svc.sessions.show(ids["sessionId"]).wire()
 
     try:
         again, shown = asyncio.run(scenario())

@@ -62,11 +62,11 @@ def check_store(svc: Service) -> None:
     assert svc.workspace.db.query_one("PRAGMA integrity_check")[0] == "ok"
     cursor = None
     while True:
-        page = svc.sessions.list(p.SessionListArgs(limit=200, cursor=cursor))
+        page = svc.sessions.list(p.SessionListArgs(limit=200, cursor=cursor)).wire()
         for s in page["sessions"]:
-            events = svc.sessions.replay(p.SessionReplayArgs(session_id=s["id"]))["events"]
+            events = svc.sessions.replay(p.SessionReplayArgs(session_id=s["id"])).wire()["events"]
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), s["id"]
-            for turn in svc.sessions.show(s["id"])["turns"]:
+            for turn in svc.sessions.show(s["id"]).wire()["turns"]:
                 assert turn["status"] != "running", turn
                 mine = [e for e in events if e["turnId"] == turn["id"]]
                 assert mine and mine[-1]["type"] == p.EV_TURN_FINISHED, (turn, mine[-3:])
@@ -99,7 +99,7 @@ def test_sigkill_during_turns_loses_nothing(tmp_path: Path, model: ScriptedModel
         stats.figure("crash: one uninterrupted turn (s)", round(span, 3))
         svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
         try:
-            sid = svc.sessions.list(p.SessionListArgs(limit=1))["sessions"][0]["id"]
+            sid = svc.sessions.list(p.SessionListArgs(limit=1)).wire()["sessions"][0]["id"]
             asyncio.run(svc.rewind.apply(p.RewindApplyArgs(session_id=sid, target={"session": True})))
         finally:
             svc.close()
@@ -148,27 +148,27 @@ def verify_trial(root: Path, trial: int, killed: bool, before: dict[str, bytes])
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
     try:
         check_store(svc)
-        found = [s for s in svc.sessions.list(p.SessionListArgs(limit=5))["sessions"] if s["title"] == f"trial {trial}"]
+        found = [s for s in svc.sessions.list(p.SessionListArgs(limit=5)).wire()["sessions"] if s["title"] == f"trial {trial}"]
         if not found:
             assert killed
             assert tree(root) == before
             return "killed before the session existed"
         sid = found[0]["id"]
-        turns = svc.sessions.show(sid)["turns"]
+        turns = svc.sessions.show(sid).wire()["turns"]
         assert turns, f"session {sid} has no turn: the session and its first turn are one transaction"
         turn = turns[-1]
         if not killed:
             assert turn["status"] == "finished", turn
         else:
             assert turn["status"] in ("interrupted", "finished"), turn
-        events = svc.sessions.replay(p.SessionReplayArgs(session_id=sid))["events"]
+        events = svc.sessions.replay(p.SessionReplayArgs(session_id=sid)).wire()["events"]
         started = {e["data"].get("toolCallId"): e["data"].get("name") for e in events
                    if e["type"] == p.EV_TOOL_STARTED}
         shell_groups = [g for g in svc.workspace.checkpoints.list_groups(session_id=sid) if g.kind == "shell"]
         # a command killed mid-run has its group recovered when the store is opened again
         shell_cut = "run_command" in started.values() and not shell_groups
         if svc.workspace.checkpoints.list_groups(session_id=sid):
-            result = asyncio.run(svc.rewind.apply(p.RewindApplyArgs(session_id=sid, target={"turnId": turn["id"]})))
+            result = asyncio.run(svc.rewind.apply(p.RewindApplyArgs(session_id=sid, target={"turnId": turn["id"]}))).wire()
             assert result["applied"], result
         after = tree(root)
         leftovers = sorted(k for k in after if k.endswith(".minicode-tmp"))

@@ -51,7 +51,7 @@ async def test_late_changes_go_to_the_command_that_left_the_processes(tmp_path: 
 
     result = await w.svc.rewind.apply(RewindApplyArgs(session_id=w.session,
                                                        target=RewindTarget(group_id=command.group_id)))
-    assert result["applied"], result
+    assert result.applied, result
     # (rewinding to before the command also rewinds the later edit)
     assert a.read_text() == "a0" and not late.exists() and not c.exists() and b.read_text() == "b0"
 

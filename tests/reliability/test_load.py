@@ -118,16 +118,16 @@ def test_two_editors_and_the_cli_at_once(tmp_path: Path) -> None:
         svc = Service(root, HeadlessFrontend(interactive=False), watch=False)
         try:
             assert svc.workspace.db.query_one("PRAGMA integrity_check")[0] == "ok"
-            sessions = svc.sessions.list(p.SessionListArgs(limit=1000))["sessions"]
+            sessions = svc.sessions.list(p.SessionListArgs(limit=1000)).wire()["sessions"]
             titles = sorted(MARK.search(s["title"]).group(0) for s in sessions)
             assert titles == sorted(started), (set(started) ^ set(titles))
             for s in sessions:
-                events = svc.sessions.replay(p.SessionReplayArgs(session_id=s["id"]))["events"]
+                events = svc.sessions.replay(p.SessionReplayArgs(session_id=s["id"])).wire()["events"]
                 assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
                 assert events[0]["type"] == p.EV_TURN_STARTED and events[-1]["type"] == p.EV_TURN_FINISHED
                 assert sum(e["type"] == p.EV_TURN_FINISHED for e in events) == 1
                 assert [e["at"] for e in events] == sorted(e["at"] for e in events)
-                turns = svc.sessions.show(s["id"])["turns"]
+                turns = svc.sessions.show(s["id"]).wire()["turns"]
                 assert [t["status"] for t in turns] == ["finished"], turns
                 assert {e["turnId"] for e in events} == {turns[0]["id"]}
                 mark = MARK.search(s["title"]).group(0)

@@ -41,7 +41,7 @@ def test_messages_and_events_with_lone_surrogates_are_stored(tmp_path: Path, mod
         name = "bad\udcff\udcfename.txt"
         svc.workspace.sessions.append_event(sid, turn.id, p.EV_TOOL_FINISHED, {"summary": name})
         svc.workspace.sessions.save_messages(turn.id, [{"role": "tool", "content": name}])
-        assert svc.sessions.replay(p.SessionReplayArgs(session_id=sid))["events"][-1]["data"]["summary"] == name
+        assert svc.sessions.replay(p.SessionReplayArgs(session_id=sid)).wire()["events"][-1]["data"]["summary"] == name
     finally:
         svc.close()
 
@@ -56,13 +56,13 @@ def test_a_turn_finishes_even_when_its_messages_cannot_be_stored(tmp_path: Path,
     svc.workspace.sessions.save_messages = broken  # type: ignore[method-assign]
 
     async def run() -> dict[str, str]:
-        ids = svc.tasks.run(p.TaskRunArgs(prompt="hello"))
+        ids = svc.tasks.run(p.TaskRunArgs(prompt="hello")).wire()
         await svc.tasks.wait_idle(timeout=30)
         return ids
 
     try:
         ids = asyncio.run(run())
-        turn = svc.sessions.show(ids["sessionId"])["turns"][-1]
+        turn = svc.sessions.show(ids["sessionId"]).wire()["turns"][-1]
         assert turn["status"] == "finished" and turn["stopReason"] == "done", turn
         assert not svc.workspace.running
     finally:
@@ -107,7 +107,7 @@ def test_a_restart_removes_the_temporary_file_of_a_write_killed_half_way(tmp_pat
     (root / "keep.minicode-tmp").write_bytes(b"not ours to remove")
     svc = Service(root, HeadlessFrontend(interactive=False), watch=False)  # the restart
     try:
-        assert svc.sessions.show(sid)["turns"][0]["status"] == "interrupted"
+        assert svc.sessions.show(sid).wire()["turns"][0]["status"] == "interrupted"
         assert not stray.exists()
         assert (root / "keep.minicode-tmp").exists()
     finally:
@@ -168,6 +168,6 @@ def test_a_query_of_thousands_of_words_is_answered(tmp_path: Path, model: Script
     svc = Service(make_workspace(tmp_path, model), HeadlessFrontend(interactive=False), watch=False)
     try:
         svc.workspace.sessions.create_session("😀 w0 w1", str(svc.workspace.root))
-        assert isinstance(svc.sessions.list(p.SessionListArgs(query=query))["sessions"], list)
+        assert isinstance(svc.sessions.list(p.SessionListArgs(query=query)).wire()["sessions"], list)
     finally:
         svc.close()

@@ -90,13 +90,13 @@ async def test_a_rewind_is_refused_while_a_turn_of_its_session_runs(tmp_path: Pa
             target = RewindTarget(latest=True)
             preview = svc.rewind.preview(RewindPreviewArgs(session_id=sid, target=target))
             with pytest.raises(Busy, match="running turn"):
-                await svc.rewind.apply(RewindApplyArgs(preview_id=preview["previewId"]))
+                await svc.rewind.apply(RewindApplyArgs(preview_id=preview.preview_id))
             with pytest.raises(Busy, match="running turn"):
                 await svc.rewind.apply(RewindApplyArgs(session_id=sid, target=target))
             assert (root / "a.txt").read_text() == "agent\n", "the rewind ran during the turn"
             await svc.tasks.cancel(sid)
             await svc.tasks.wait_idle(timeout=10)
-            result = await svc.rewind.apply(RewindApplyArgs(session_id=sid, target=target))
+            result = (await svc.rewind.apply(RewindApplyArgs(session_id=sid, target=target))).wire()
             assert result["applied"] and (root / "a.txt").read_text() == "a\n"
         finally:
             await svc.shutdown()

@@ -132,9 +132,9 @@ def test_a_damaged_user_memory_database_is_moved_aside_and_a_fresh_one_made(
     loader.set_layer("initializationOptions", {"store": {"path": str(tmp_path / "store")}})
     svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
     try:
-        assert svc.memory.show(MemoryShowArgs(scope="user")) == {"entries": []}
+        assert svc.memory.show(MemoryShowArgs(scope="user")).wire() == {"entries": []}
         svc.memory.add(MemoryAddArgs(text="tabs, not spaces", scope="user"))
-        assert [e["text"] for e in svc.memory.show(MemoryShowArgs(scope="user"))["entries"]] == ["tabs, not spaces"]
+        assert [e["text"] for e in svc.memory.show(MemoryShowArgs(scope="user")).wire()["entries"]] == ["tabs, not spaces"]
         (aside,) = memory_db.parent.glob("memory.sqlite3.damaged-*")
         assert aside.read_bytes().startswith(b"this is not a database")  # kept
         report = asyncio.run(svc.readiness.refresh(probe=False))

@@ -44,7 +44,7 @@ async def test_a_command_past_the_configured_timeout_is_killed(tmp_path: Path) -
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
         try:
             t0 = time.monotonic()
-            ids = svc.tasks.run(TaskRunArgs(prompt="run it", permission_mode="auto"))
+            ids = svc.tasks.run(TaskRunArgs(prompt="run it", permission_mode="auto")).wire()
             await svc.tasks.wait_idle(timeout=60)
             elapsed = time.monotonic() - t0
             finished = [e.data for e in svc.workspace.sessions.replay(ids["sessionId"]) if e.type == EV_TOOL_FINISHED]

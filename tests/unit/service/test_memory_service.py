@@ -19,12 +19,12 @@ def test_show_lists_proposals_and_accept_activates(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
     try:
         proposed = svc.workspace.memory.add("Tests run with make check", proposed=True)
-        assert [(e["id"], e["status"]) for e in svc.memory.show(MemoryShowArgs())["entries"]] == [
+        assert [(e["id"], e["status"]) for e in svc.memory.show(MemoryShowArgs()).wire()["entries"]] == [
             (proposed.id, "proposed")
         ]
         assert svc.memory.select("how do tests run with make") == []  # never injected while proposed
         out = svc.memory.accept(MemoryAcceptArgs(id=proposed.id[:10]))
-        assert out["entry"]["status"] == "active"
+        assert out.entry.status == "active"
         assert [e.id for e in svc.memory.select("how do tests run with make")] == [proposed.id]
         with pytest.raises(NotFound):
             svc.memory.accept(MemoryAcceptArgs(id="zzzzzzzz"))

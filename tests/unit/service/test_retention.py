@@ -71,7 +71,7 @@ async def test_a_new_task_applies_retention(tmp_path: Path) -> None:
         svc = Service(root, HeadlessFrontend(interactive=False), loader=loader, watch=False)
         try:
             old = add_session_with_blob(svc, "old", b"a")
-            ids = svc.tasks.run(TaskRunArgs(prompt="hello", permission_mode="plan"))
+            ids = svc.tasks.run(TaskRunArgs(prompt="hello", permission_mode="plan")).wire()
             await svc.tasks.wait_idle(timeout=20)
             assert [r.id for r in svc.workspace.sessions.list_sessions(limit=10)[0]] == [ids["sessionId"]]
             assert old not in {g.session_id for g in svc.workspace.checkpoints.list_groups(limit=100)}

@@ -198,7 +198,7 @@ class World:
         undone = self.svc.workspace.checkpoints.groups_for_target(self.session, target.model_dump())
         undone_ids = [g.id for g in undone]
         before = self.snapshot()
-        result = await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session, target=target))
+        result = (await self.svc.rewind.apply(RewindApplyArgs(session_id=self.session, target=target))).wire()
         after = self.snapshot()
         before_group = dict(self.groups)
         for f in result["files"]:

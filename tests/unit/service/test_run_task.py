@@ -24,7 +24,7 @@ def test_a_failed_first_turn_leaves_no_empty_session(tmp_path: Path, monkeypatch
         monkeypatch.setattr(svc.workspace.sessions, "start_turn", start_then_die)
         with pytest.raises(RuntimeError):
             svc.tasks.run(TaskRunArgs(prompt="never recorded"))
-        assert svc.sessions.list(SessionListArgs(limit=10))["sessions"] == []
+        assert svc.sessions.list(SessionListArgs(limit=10)).wire()["sessions"] == []
         assert svc.workspace.db.query_one("SELECT COUNT(*) AS n FROM turns")["n"] == 0
     finally:
         svc.workspace.db.close()

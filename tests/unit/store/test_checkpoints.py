@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from minicode_lsp.service import wire
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
@@ -48,9 +49,9 @@ def test_edit_group_records_pre_and_post(cps: CheckpointStore, blobs: BlobStore,
     assert gf.path == f.as_posix() and gf.action == "modify"
     assert gf.pre_sha and blobs.get(gf.pre_sha) == b"one\n"
     assert gf.post_sha and blobs.get(gf.post_sha) == b"two\n"
-    wire = g.to_wire()
-    assert wire["sessionId"] == "s1" and wire["files"][0]["uri"] == f.as_uri()
-    assert set(wire) >= {"id", "sessionId", "turnId", "kind", "label", "createdAt", "files"}
+    shown = wire.edit_group(g).wire()
+    assert shown["sessionId"] == "s1" and shown["files"][0]["uri"] == f.as_uri()
+    assert set(shown) >= {"id", "sessionId", "turnId", "kind", "label", "createdAt", "files"}
 
 
 def test_create_and_delete_actions(cps: CheckpointStore, tmp_path: Path) -> None:
@@ -147,7 +148,7 @@ def test_skipped_big_file_recorded(db: Database, tmp_path: Path) -> None:
     g = w.commit()
     assert g is not None and g.files[0].skipped_reason and "too large" in g.files[0].skipped_reason
     assert [f.action for f in g.files] == ["modify", "modify"]  # not "create": the file existed
-    assert g.to_wire()["files"][0]["skipped"]
+    assert wire.edit_group(g).files[0].skipped
 
 
 def test_targets(cps: CheckpointStore, tmp_path: Path) -> None:

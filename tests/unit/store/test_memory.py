@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from minicode_lsp.service import wire
 from minicode_lsp.store.db import Database
 from minicode_lsp.store.ids import AmbiguousId, UnknownId
 from minicode_lsp.store.memory import MemoryStore, words
@@ -32,9 +33,9 @@ def test_add_list_remove(mem: MemoryStore) -> None:
     b = mem.add("Prefer tabs", "user")
     assert [e.id for e in mem.list()] == [b.id, a.id]  # newest first
     assert [e.id for e in mem.list(scope="project")] == [a.id]
-    wire = a.to_wire()
-    assert wire["tags"] == ["testing"] and wire["sourceSession"] == "S1" and wire["status"] == "active"
-    assert wire["createdAt"].endswith("Z")
+    shown = wire.memory_entry(a).wire()
+    assert shown["tags"] == ["testing"] and shown["sourceSession"] == "S1" and shown["status"] == "active"
+    assert shown["createdAt"].endswith("Z")
     assert mem.remove(a.id.lower()) == a.id
     assert [e.id for e in mem.list()] == [b.id]
     with pytest.raises(UnknownId):

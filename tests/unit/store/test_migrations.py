@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minicode_lsp.service import wire
 from minicode_lsp.store import db as dbmod
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
@@ -73,7 +74,7 @@ def test_a_store_written_by_the_old_code_is_brought_forward_with_its_data(tmp_pa
             # its time, ISO text before, is epoch seconds now; the wire shows the same instant
             assert isinstance(edit.created_at, float)
             assert edit.created_at == datetime(2026, 12, 2, 13, 59, 24, 559000, UTC).timestamp()
-            assert edit.to_wire()["createdAt"] == "2026-12-02T13:59:24.559Z"
+            assert wire.edit_group(edit).created_at == "2026-12-02T13:59:24.559Z"
             assert cps.list_groups(path="/w/a.py")[0].id == edit.id  # the rebuilt table's indexes
             (f,) = edit.files
             assert (f.path, f.action) == ("/w/a.py", "modify")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from minicode_lsp.service import wire
 from minicode_lsp.store.blobs import BlobStore
 from minicode_lsp.store.checkpoints import CheckpointStore
 from minicode_lsp.store.db import Database
@@ -169,7 +170,7 @@ def test_stale_fingerprint_and_uris_filter(cps: CheckpointStore, tmp_path: Path)
     assert p.is_stale(read)
     only_a = plan_rewind(cps.groups_for_target("s1", {"latest": True}), cps.blobs, read, paths={a.as_posix()})
     assert [f.path for f in only_a.files] == [a.as_posix()]
-    assert p.to_wire()["files"][0]["uri"].startswith("file://")
+    assert wire.rewind_file(p.files[0]).uri.startswith("file://")
 
 
 def test_skipped_file_reported(db: Database, tmp_path: Path) -> None:

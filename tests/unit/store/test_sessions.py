@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minicode_lsp.service import wire
 from minicode_lsp.store.db import Database
-from minicode_lsp.store.export import export_jsonl, export_markdown, summary_markdown
+from minicode_lsp.store.export import export_markdown, summary_markdown
 from minicode_lsp.store.ids import AmbiguousId, UnknownId
 from minicode_lsp.store.redact import Redactor
 from minicode_lsp.store.sessions import SessionStore, decode_cursor
@@ -62,9 +63,9 @@ def test_create_get_and_wire_shape(store: SessionStore) -> None:
     s = store.create_session("", "/ws")
     got = store.get_session(s.id)
     assert got == s
-    wire = got.to_wire()
-    assert set(wire) == {"id", "title", "createdAt", "updatedAt", "turnCount", "lastStopReason", "workspace"}
-    assert wire["createdAt"].endswith("Z") and "T" in wire["createdAt"]
+    shown = wire.session_summary(got).wire()
+    assert set(shown) == {"id", "title", "createdAt", "updatedAt", "turnCount", "lastStopReason", "workspace"}
+    assert shown["createdAt"].endswith("Z") and "T" in shown["createdAt"]
     with pytest.raises(UnknownId):
         store.get_session("NOPE")
 
@@ -86,10 +87,10 @@ def test_events_are_numbered_and_replayed_in_order(store: SessionStore) -> None:
     assert [e.seq for e in events] == list(range(1, 8))
     assert [e.type for e in events][:2] == ["turn.started", "text.delta"]
     assert [e.seq for e in store.replay(s.id, from_seq=5)] == [5, 6, 7]
-    wire = events[-1].to_wire()
-    assert set(wire) == {"seq", "turnId", "type", "data", "at"}
-    assert wire["data"]["stopReason"] == "done" and isinstance(wire["at"], float)
-    assert events[0].to_notification()["sessionId"] == s.id
+    last = wire.replay_event(events[-1]).wire()
+    assert set(last) == {"seq", "turnId", "type", "data", "at"}
+    assert last["data"]["stopReason"] == "done" and isinstance(last["at"], float)
+    assert wire.event_notification(events[0]).session_id == s.id
     with pytest.raises(UnknownId):
         store.append_event("NOPE", None, "error", {})
 
@@ -122,7 +123,7 @@ def test_history_round_trip_for_resume(store: SessionStore) -> None:
 def test_show_session(store: SessionStore) -> None:
     s = store.create_session("t", "/ws")
     record_turn(store, s.id, "fix it")
-    shown = store.show_session(s.id)
+    shown = wire.session_detail(store.get_session(s.id), store.list_turns(s.id), [], running=False).wire()
     assert shown["id"] == s.id and len(shown["turns"]) == 1
     turn = shown["turns"][0]
     assert {"id", "prompt", "stopReason", "toolCalls", "groups", "usage", "provider", "status",
@@ -284,13 +285,13 @@ def test_exports(store: SessionStore) -> None:
     ):
         assert needle in md
     assert SECRET not in md
-    lines = export_jsonl(store, s.id).splitlines()
+    lines = wire.export_jsonl(store, s.id).splitlines()
     objs = [json.loads(line) for line in lines]
     assert [o["seq"] for o in objs] == list(range(1, 8))
     assert {"sessionId", "seq", "turnId", "type", "data", "at"} == set(objs[0])
     # a secret learned after the write is still kept out of exports
     store.redactor.add_secret("2 passed")
-    assert "2 passed" not in export_jsonl(store, s.id)
+    assert "2 passed" not in wire.export_jsonl(store, s.id)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
