@@ -654,7 +654,7 @@ ERROR_NOTES: dict[str, str] = {
     "ERR_BUSY": "busy: the session has a running turn",
     "ERR_NOT_FOUND": "not found (preview id, group id, nothing to undo, memory entry)",
     "ERR_OUTSIDE_WORKSPACE": "a path or URI outside the workspace",
-    "ERR_NOT_READY": "not ready: the store could not be opened (every command says why), or `task.run` found no "
+    "ERR_NOT_READY": "not ready: the store could not be opened (every command but `minicode.readiness` says why; readiness answers `blocked` with a failing `store` check), or `task.run` found no "
                      "provider that can run (an API key variable is not set); `minicode.readiness` has the "
                      "details and the fix",
 }

@@ -157,9 +157,13 @@ async def test_a_store_that_cannot_open_is_named_in_every_answer(tmp_path: Path)
     (root / ".minicode.toml").write_text(f'[store]\npath = "{blocker / "store"}"\n', encoding="utf-8")
     allow_workspace_config(root)
     async with editor(root) as ed:
-        for name in (p.CMD_SESSION_LIST, p.CMD_READINESS):
-            err = await _error_of(ed, name, {})
+        for name in (p.CMD_SESSION_LIST, p.CMD_TASK_RUN):
+            err = await _error_of(ed, name, {"prompt": "hi"} if name == p.CMD_TASK_RUN else {})
             assert err.code == p.ERR_NOT_READY and "cannot open the store" in str(err), err
+        report = await ed.command(p.CMD_READINESS, {})  # readiness answers: blocked, and why
+        assert report["state"] == "blocked", report
+        store = [c for c in report["checks"] if c["name"] == "store"]
+        assert store and store[0]["status"] == "fail" and "cannot open the store" in store[0]["detail"], report
         assert (await _error_of(ed, "minicode.nope", {})).code != p.ERR_NOT_READY  # the server still answers
 
 
