@@ -260,6 +260,16 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return 1
             args.session = picked
+        if args.undo and args.preview:  # what an undo would write, changing nothing
+            files, conflicts = svc.rewind.preview_undo(args.session)
+            shown = [f.wire() for f in files]
+            if args.json:
+                print(json.dumps({"files": shown, "conflicts": conflicts}, indent=2, ensure_ascii=False))
+            else:
+                _print_plan(shown, applying=False, root=svc.workspace.root)
+                print(f"undo preview: {plural(len(files), 'file')}, {plural(conflicts, 'conflict')}"
+                      + (" (an undo refuses to overwrite them)" if conflicts else "") + "; nothing changed")
+            return 0
         if args.undo:
             data = (await svc.rewind.undo(args.session)).wire()
         elif args.preview:

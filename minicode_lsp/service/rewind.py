@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import protocol as p
 from ..agent.ports import UserDeclined
 from ..protocol import CheckpointListArgs, RewindApplyArgs, RewindPreviewArgs
+from ..store.records import Group
 from ..store.rewind import FilePlan, RewindPlan, plan_rewind
 from ..wording import plural
 from . import wire
@@ -331,13 +332,23 @@ class Rewind:
         except UserDeclined:
             return False
 
-    async def undo(self, session_id: str | None) -> p.RewindUndone:
+    def _undo_plan(self, session_id: str | None) -> tuple[Group, RewindPlan]:
+        """The latest rewind's safety group and the plan that would put its files back."""
         sid = self.ws.resolve_session_or_latest(session_id) if session_id else None
         safety = self.ws.checkpoints.latest_safety_group(sid)
         if safety is None:
             raise NotFound("no rewind to undo")
-        self.refuse_if_running(safety.session_id)
         plan = plan_rewind([safety], self.ws.blobs, self._reader(), meta=self._meta, children=self._children)
+        return safety, plan
+
+    def preview_undo(self, session_id: str | None) -> tuple[list[p.RewindFile], int]:
+        """What ``undo`` would write (its files, and how many changed since the rewind); changes nothing."""
+        _safety, plan = self._undo_plan(session_id)
+        return [wire.rewind_file(f) for f in plan.files], len(plan.conflicts)
+
+    async def undo(self, session_id: str | None) -> p.RewindUndone:
+        safety, plan = self._undo_plan(session_id)
+        self.refuse_if_running(safety.session_id)
         if plan.conflicts:
             paths = ", ".join(f.path for f in plan.conflicts)
             raise InvalidParams(f"files changed since the rewind, undo would overwrite them: {paths}")

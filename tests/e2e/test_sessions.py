@@ -207,6 +207,11 @@ def test_cli_sessions_commands(tmp_path: Path, workspace: Path, model: ScriptedM
     assert preview.returncode == 0 and "made.txt" in preview.stdout and (workspace / "made.txt").exists()
     applied = cli(workspace, home, "rewind", "--all", "--session", sid[:8])
     assert applied.returncode == 0 and not (workspace / "made.txt").exists()
+    # --undo --preview shows what an undo would write and changes nothing (it once undid for real, then crashed)
+    undo_preview = cli(workspace, home, "rewind", "--undo", "--preview")
+    assert undo_preview.returncode == 0, undo_preview.stderr
+    assert "made.txt" in undo_preview.stdout and "nothing changed" in undo_preview.stdout
+    assert not (workspace / "made.txt").exists() and "Traceback" not in undo_preview.stderr
     undone = cli(workspace, home, "rewind", "--undo")
     assert undone.returncode == 0 and (workspace / "made.txt").read_text() == "x\n"
     deleted = cli(workspace, home, "sessions", "delete", sid)
