@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ws = argparse.ArgumentParser(add_help=False)
     ws.add_argument("--workspace", help="workspace root (default: the nearest folder up from here that holds "
-                    ".minicode.toml, else .git, else the current folder)")
+                    ".minicode.toml or .git, else the current folder)")
     ws.add_argument("--json", action="store_true", help="machine-readable output")
 
     run = sub.add_parser("run", parents=[ws], help="run one agent task in the terminal")

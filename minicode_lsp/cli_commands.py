@@ -356,20 +356,18 @@ def memory_cmd(args: argparse.Namespace) -> int:
 
 
 def find_workspace(given: str | None) -> Path:
-    """``--workspace``, else the nearest folder up from here holding ``.minicode.toml``, else
-    ``.git``, else the current folder (as git finds its top). Says so when it is not here."""
+    """``--workspace``, else the nearest folder up from here holding ``.minicode.toml`` or
+    ``.git``, else the current folder (as git finds its top). Says so when it is not here.
+    A ``.minicode.toml`` above a repository (one left in the home folder) does not take the
+    repository over: the workspace is what the agent's tools may touch."""
     here = Path.cwd()
     if given is not None:
         root = Path(given).expanduser().resolve()
         if not root.is_dir():
             raise CliError(f"workspace {root} is not a folder", "pass --workspace an existing folder", EXIT_USAGE)
         return root
-    root = here
-    for marker in (WORKSPACE_FILE, ".git"):
-        found = next((d for d in (here, *here.parents) if (d / marker).exists()), None)
-        if found is not None:
-            root = found
-            break
+    markers = (WORKSPACE_FILE, ".git")
+    root = next((d for d in (here, *here.parents) if any((d / m).exists() for m in markers)), here)
     if root != here:
         print(f"minicode-lsp: workspace {root}", file=sys.stderr)
     return root

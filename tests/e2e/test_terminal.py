@@ -102,6 +102,10 @@ def test_a_subfolder_is_the_same_workspace(workspace: Path, model: ScriptedModel
     found = cli(home, "readiness", "--no-probe", "--json", cwd=plain / "lib")
     assert f"minicode-lsp: workspace {plain}\n" in found.stderr, found.stderr
     assert json.loads(found.stdout)["checks"][-2]["detail"].startswith(f"{plain} is writable")
+    # a .minicode.toml above a repository (one left in the home folder) does not take it over
+    (tmp_path / ".minicode.toml").write_text("[agent]\n", encoding="utf-8")
+    inner = cli(home, "readiness", "--no-probe", "--json", cwd=plain / "lib")
+    assert f"minicode-lsp: workspace {plain}\n" in inner.stderr, inner.stderr
 
 
 def test_approvals_through_a_terminal(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
