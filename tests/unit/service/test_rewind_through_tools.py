@@ -32,7 +32,7 @@ from minicode_lsp.protocol import RewindApplyArgs, RewindTarget
 from minicode_lsp.service import Service
 from minicode_lsp.service.checkpointing import TurnCheckpoints
 from minicode_lsp.service.diskio import read_disk
-from minicode_lsp.service.frontend import FileEdit
+from minicode_lsp.service.frontend import FileEdit, NoDocumentsNoProgress
 from minicode_lsp.service.workspace_fs import WorkspaceFileSystem, current_bytes
 
 FILES = ["open.txt", "a.txt"]
@@ -41,7 +41,7 @@ NLINES = 6
 TMP = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
-class BufferEditor:
+class BufferEditor(NoDocumentsNoProgress):
     """A fake editor with one open buffer; everything else lives on disk."""
 
     supports_confirmation = True
@@ -69,18 +69,6 @@ class BufferEditor:
 
     async def choose(self, message: str, actions: list[str]) -> str | None:
         return actions[0]
-
-    async def show_document(self, path: Path) -> bool:
-        return False
-
-    async def progress_begin(self, key: str, title: str, message: str) -> Any:
-        return None
-
-    def progress_report(self, key: str, message: str) -> None:
-        pass
-
-    def progress_end(self, key: str, message: str) -> None:
-        pass
 
 
 class Approver:
