@@ -27,7 +27,7 @@ class UnknownId(LookupError):
     """No id starts with the given prefix."""
 
     def __init__(self, prefix: str, kind: str = "session"):
-        self.prefix = prefix
+        self.prefix = prefix = prefix.strip()  # as the user typed it (ids are stored upper case)
         self.kind = kind
         super().__init__(f"no {kind} matches {prefix!r}")
 
@@ -36,7 +36,7 @@ class AmbiguousId(LookupError):
     """Several ids start with the given prefix; ``matches`` lists them."""
 
     def __init__(self, prefix: str, matches: list[str], kind: str = "session"):
-        self.prefix = prefix
+        self.prefix = prefix = prefix.strip()
         self.matches = matches
         self.kind = kind
         shown = ", ".join(matches[:10]) + (" ..." if len(matches) > 10 else "")

@@ -108,7 +108,7 @@ class MemoryStore:
         rows = self.db.query(
             "SELECT id FROM memory WHERE id >= ? AND id < ? LIMIT 50", (want, want + "\uffff")
         )
-        return resolve_prefix(want, [r["id"] for r in rows], "memory entry")
+        return resolve_prefix(id_or_prefix, [r["id"] for r in rows], "memory entry")
 
     def remove(self, id_or_prefix: str) -> str:
         """Delete an entry (any unique id prefix); returns its full id."""

@@ -136,7 +136,7 @@ class SessionStore:
         ids = [r["id"] for r in rows]
         if len(ids) == 50 and want not in ids:  # at least 50 match: list these
             raise AmbiguousId(prefix, ids)
-        return resolve_prefix(want, ids)
+        return resolve_prefix(prefix, ids)  # an error echoes what the user typed
 
     def resolve_turn(self, prefix: str) -> str:
         """A turn's full id from any unique prefix, in any case."""

@@ -68,3 +68,15 @@ def test_a_provider_error_is_printed_once(workspace: Path, model: ScriptedModelS
     out = cli(tmp_path / "home", "run", "hello", "--permission-mode", "auto", "--workspace", str(workspace))
     assert out.returncode == 1 and "turn stopped: provider_error" in out.stderr, out.stderr
     assert out.stderr.count("scripted HTTP 500") == 1, out.stderr  # not the log line, the event and the stop line
+
+
+def test_an_unknown_id_is_echoed_as_typed(workspace: Path, tmp_path: Path) -> None:
+    """Ids are stored upper case and taken back in any case; an error names what the user typed."""
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    for args, said in ((("sessions", "show", "nope"), "no session matches 'nope'"),
+                       (("rewind", "--session", " nope "), "no session matches 'nope'"),
+                       (("memory", "remove", "nope"), "no memory entry nope"),
+                       (("rewind", "--turn", "nope", "--preview"), "unknown turn nope")):
+        out = cli(home, *args, *ws)
+        assert out.returncode == 2 and said in out.stderr and "NOPE" not in out.stderr, (args, out.stderr)
