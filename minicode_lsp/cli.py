@@ -1,6 +1,8 @@
 """Entry point: `minicode-lsp serve|acp|run|demo|sessions|checkpoints|rewind|readiness|trust|mcp|memory|model-server`.
 
 Exit codes: 0 done, 1 failure, 2 usage (bad arguments or input), 130 interrupted (Ctrl-C).
+``run``: 0 also when the turn stopped at the user's answer (``await_user``: an edit or command declined);
+1 for any other stop reason but ``done``.
 No traceback reaches the user: every failure is one line ``minicode-lsp: error: <what> (<fix>)``;
 ``--debug`` (or ``MINICODE_DEBUG=1``) adds the traceback.
 """

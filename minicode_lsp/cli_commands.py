@@ -91,6 +91,10 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
             print(f"minicode-lsp: interrupted: turn {ids['turnId']} recorded as {result['stopReason'] or 'cancelled'}",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
+        if result["stopReason"] == "await_user":  # the user's answer stopped it: not a failure
+            print(f"minicode-lsp: stopped: {result.get('error') or 'the agent is waiting for your next message'}; "
+                  f'go on with: minicode-lsp run "<your next message>" --session {ids["sessionId"]}', file=sys.stderr)
+            return 0
         if result["stopReason"] != "done":
             error = result.get("error")
             told = error and any(error in e or e in error for e in printer.errors)  # the timeline said it

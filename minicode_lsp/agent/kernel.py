@@ -44,6 +44,18 @@ PROGRESS_WINDOW = 10
 LOW_BUDGET_WARNING = 3
 
 
+def declined_what(call: ToolCall) -> str:
+    """A declined call as the user reads it: "the edit to calc.py", "the command `make test`"."""
+    args = call.arguments if isinstance(call.arguments, dict) else {}
+    if call.name == "run_command" and args.get("command"):
+        return f"the command `{str(args['command'])[:200]}`"
+    if call.name == "delete_file" and args.get("path"):
+        return f"deleting {args['path']}"
+    if call.name in ("edit_file", "write_file") and args.get("path"):
+        return f"the edit to {args['path']}"
+    return f"the call to {call.name}"
+
+
 @dataclass
 class Kernel:
     profile: Profile
@@ -57,6 +69,8 @@ class Kernel:
     edits: int = 0  # edit tool calls that changed something
     verified: bool = False  # a verification happened after the last edit
     declined: bool = False  # the user declined the latest edit/command
+    declined_what: str = ""  # what the user declined, as a user reads it ("the edit to calc.py")
+    refusal: str = ""  # the latest refusal (confinement or plan mode), as the tool said it
     refused_steps: int = 0
     plan_refusals: int = 0
     test_runs: int = 0
@@ -102,13 +116,18 @@ class Kernel:
         self.steps += 1
         self._step_refusals = []
 
-    def record_call(self, call: ToolCall, kind: str, *, is_error: bool, meta: dict[str, Any]) -> None:
+    def record_call(self, call: ToolCall, kind: str, *, is_error: bool, meta: dict[str, Any],
+                    message: str = "") -> None:
+        """``message``: what the tool answered (kept for a refusal, to say why a turn is blocked)."""
         refused = bool(meta.get("refused") or meta.get("plan_refused"))
         if meta.get("plan_refused"):
             self.plan_refusals += 1
+        if refused:
+            self.refusal = message.strip()
         self._step_refusals.append(refused)
         if meta.get("declined"):
             self.declined = True
+            self.declined_what = declined_what(call)
             return
         if is_error:
             return
@@ -157,6 +176,19 @@ class Kernel:
         else:
             self.refused_steps = 0
         return self.refused_steps >= MAX_REFUSED_STEPS or self.plan_refusals >= 2
+
+    def blocked_reason(self) -> str:
+        """Why ``end_step`` said the turn is blocked, for the user."""
+        if self.plan_refusals >= 2:
+            return ("plan mode is read-only and the agent tried twice to change something; run the task "
+                    "again in ask mode (it asks before each edit and command) or auto mode to let it")
+        last = self.refusal.removeprefix("refused:").strip() or "the agent may only touch files inside the workspace"
+        return f"every tool call of the last {MAX_REFUSED_STEPS} steps was refused; the last one: {last}"
+
+    def await_user_reason(self) -> str:
+        """Why the turn stops for the user: what they declined."""
+        what = self.declined_what or "a change"
+        return f"you declined {what}; the agent is waiting for your next message"
 
     # ------------------------------------------------------------------ final answer
     def on_final(self) -> Final:

@@ -173,7 +173,8 @@ class _Turn:
     async def _execute(self, call: ToolCall, *, gate: bool = False) -> ToolOutput:
         done = await self.runner.execute(call, gate=gate)
         self.kernel.note_changed(done.changed)
-        self.kernel.record_call(call, done.kind, is_error=done.output.is_error, meta=done.output.meta)
+        self.kernel.record_call(call, done.kind, is_error=done.output.is_error, meta=done.output.meta,
+                                message=done.output.content)
         if not done.output.is_error:
             self.memory.observe(call.name, done.kind, done.output.meta, done.changed, self.ports.roots)
         return done.output
@@ -241,6 +242,7 @@ class _Turn:
                     return reason
                 continue
             if await self._run_tools(msg.tool_calls):
+                self.error = self.kernel.blocked_reason()
                 return ev.BLOCKED
 
     def _cacheable(self, system: str, messages: list[Message]) -> dict[str, Any]:
@@ -339,6 +341,8 @@ class _Turn:
 
     async def _on_final(self) -> str | None:
         decision = self.kernel.on_final()
+        if decision == ev.AWAIT_USER:
+            self.error = self.kernel.await_user_reason()
         if decision == "nudge":
             files = ", ".join(display_path(Path(f), self.ports.roots) for f in self.kernel.files_changed)
             how = prompts.verify_how(self.settings.test_command)

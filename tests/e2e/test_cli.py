@@ -110,3 +110,15 @@ def test_plural() -> None:
     from minicode_lsp.wording import plural
     assert [plural(0, "file"), plural(1, "file"), plural(2, "file"), plural(1, "entry", "entries"),
             plural(3, "entry", "entries")] == ["0 files", "1 file", "2 files", "1 entry", "3 entries"]
+
+
+def test_a_blocked_turn_says_why(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    """Without a terminal, ask mode runs as plan mode; an agent that insists on editing is
+    blocked, and the stop line says why and what to do."""
+    write_config(workspace, model, mode="ask")
+    edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}}
+    model.set_script([{"tool_calls": [edit]}, {"tool_calls": [edit]}, {"text": "unreachable"}])
+    out = cli(tmp_path / "home", "run", "fix add", "--workspace", str(workspace))
+    assert out.returncode == 1, out.stderr
+    assert "minicode-lsp: turn stopped: blocked: plan mode is read-only and the agent tried twice" in out.stderr, out.stderr
+    assert "--permission-mode auto" in out.stderr and "return a - b" in (workspace / "calc.py").read_text()

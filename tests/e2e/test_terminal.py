@@ -131,8 +131,11 @@ def test_approvals_through_a_terminal(workspace: Path, model: ScriptedModelServe
     assert term.screen.count("MiniCode wants to run: echo approved-command-ran") == 2  # "once" asks again
     term.type("a\n")
     term.read_until("[d]iff: ", timeout=30)  # the second edit: "always" was for the command only
-    term.type("2\n")  # no: the turn stops, waiting for the user
-    assert term.wait() == 1 and "turn stopped: await_user" in term.screen, term.screen
+    term.type("2\n")  # no: the turn stops, waiting for the user; their choice, not a failure
+    assert term.wait() == 0 and "turn stopped" not in term.screen, term.screen
+    sid = json.loads(cli(tmp_path / "home", "sessions", "list", "--json", cwd=workspace).stdout)["sessions"][0]["id"]
+    assert ("minicode-lsp: stopped: you declined the edit to calc.py; the agent is waiting for your next message; "
+            f'go on with: minicode-lsp run "<your next message>" --session {sid}') in term.screen, term.screen
     assert "return a + b" in (workspace / "calc.py").read_text()  # the declined edit did not land
     lines = term.screen.splitlines()
     for answer in ("D", "Y", "1", "a", "2"):  # the terminal echoed each answer; nothing printed it again

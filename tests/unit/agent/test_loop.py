@@ -154,6 +154,7 @@ async def test_plan_mode_insisting_on_edits_is_blocked(ws: Path, fake: FakePorts
     )
     out = await turn(fake, provider, permission_mode="plan")
     assert out.stop_reason == "blocked" and not (ws / "b").exists()
+    assert out.error and "plan mode is read-only" in out.error and "auto" in out.error, out.error  # says why
 
 
 async def test_ask_mode_edit_confirmed(ws: Path, fake: FakePorts) -> None:
@@ -176,6 +177,7 @@ async def test_ask_mode_edit_declined_then_await_user(ws: Path) -> None:
     )
     out = await turn(fake, provider, permission_mode="ask")
     assert out.stop_reason == "await_user"
+    assert out.error == "you declined the edit to a.txt; the agent is waiting for your next message"
     assert "declined" in out.messages[2].tool_results[0].content
     assert not (ws / "a.txt").exists() and out.files_changed == []
 
@@ -184,7 +186,7 @@ async def test_ask_mode_command_denied(ws: Path) -> None:
     fake = make_ports(ws, decisions=("deny",))
     provider = ScriptedProvider(call("run_command", command="touch made"), text("OK, not running it."))
     out = await turn(fake, provider, permission_mode="ask")
-    assert out.stop_reason == "await_user"
+    assert out.stop_reason == "await_user" and out.error and "you declined the command `touch made`" in out.error
     assert out.messages[2].tool_results[0].content == "the user refused to run this command; it was not run"
     assert not (ws / "made").exists()
     req = fake.events.of("approval.requested")[0]
@@ -294,6 +296,7 @@ async def test_repeated_confinement_refusals_block(ws: Path, fake: FakePorts) ->
     provider = ScriptedProvider(*[call("read_file", path="../../etc/passwd") for _ in range(5)])
     out = await turn(fake, provider)
     assert out.stop_reason == "blocked" and out.steps == 3
+    assert out.error and "was refused; the last one: '../../etc/passwd' resolves to" in out.error, out.error
 
 
 async def test_cancel_during_long_command(ws: Path, fake: FakePorts) -> None:
