@@ -6,18 +6,22 @@ descriptor. A folder on the way that is a symbolic link is refused, never follow
 rewind never writes or deletes outside the workspace (a link *itself* is a thing a rewind can
 remove, create or retarget; what it points to is never touched).
 
-Atomicity: new contents (files with their modes, links) are written first into a staging
-folder: in the store folder when it is on the workspace's file system, else a
-``.<nonce>.minicode-tmp`` folder at the workspace root (snapshots never count such names as
+Atomicity: new contents (files with their modes, links) are written first into staging
+folders, one per mount the rewind's paths are on (a rename works only within one mount: a
+workspace on another file system than the store, a file system mounted inside the workspace,
+or a bind mount of the same one). For the store's mount that is a folder in the store; for
+any other, a ``.rewind-<nonce>.minicode-tmp`` folder in the workspace's topmost folder on that
+mount (the workspace root, or the mount point inside it; snapshots never count such names as
 user files). Nothing in the workspace has changed if staging fails. Then each entry that
-goes away or is replaced is moved into the staging folder (kept as a backup), each new one
-moved into place; folders are removed deepest first and created shallowest first. Any error
-undoes every step taken, in reverse, and the rewind reports the reason with nothing changed.
+goes away or is replaced is moved into its mount's staging folder (kept as a backup), each new
+one moved into place; folders are removed deepest first and created shallowest first. Any
+error undoes every step taken, in reverse, and the rewind reports the reason with nothing
+changed.
 
-A journal in the store folder records each step before it is taken. A process
-killed half way leaves it; ``recover`` (at the next start) undoes the recorded steps the same
-way and removes the staging folder, so a rewind is never left half done and no temporary
-file stays behind.
+A journal in the store folder names the staging folders before they are made and records
+each step before it is taken. A process killed half way leaves it; ``recover`` (at the next
+start) undoes the recorded steps the same way and removes the staging folders, so a rewind
+is never left half done and no temporary file stays behind.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class NodeOp:
     mode: int | None
     cur_mode: int | None = None
     key: str = ""  # its names in the staging folder: s<key> (new), b<key> (the old one, moved aside)
+    stage: int = 0  # which staging folder (the one on the mount of its folder)
 
     @property
     def replaces(self) -> bool:
@@ -149,6 +154,20 @@ class _Dirs:
         self.fds.clear()
 
 
+def _mount_of(fd: int) -> tuple[str, int]:
+    """The mount an open folder is on. A rename works only within one mount, and a bind mount of
+    the same file system has the same ``st_dev``: the mount id (``/proc/self/fdinfo``) tells them
+    apart; without /proc, the device."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"mnt_id:"):
+                    return ("mnt", int(line.split()[1]))
+    except (OSError, ValueError, IndexError):
+        pass
+    return ("dev", os.fstat(fd).st_dev)
+
+
 def _split(rel: str) -> tuple[str, str]:
     parent, _, name = rel.rpartition("/")
     return parent, name
@@ -173,20 +192,61 @@ class DiskRewind:
     def __init__(self, root: Path, store_dir: Path, ops: list[NodeOp], *, group_id: str | None = None) -> None:
         self.root, self.store_dir, self.ops, self.group_id = root, store_dir, ops, group_id
         self.dirs: _Dirs | None = None
-        self.stage: Path | None = None
-        self.stage_fd: int | None = None
+        self.stages: list[Path] = []
+        self.stage_fds: list[int] = []
         self._journal: int | None = None
         self._done: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ staging
-    def _stage_dir(self) -> Path:
-        nonce = uuid.uuid4().hex[:12]
+    def _landing(self, rel_dir: str) -> str:
+        """The deepest folder of ``rel_dir`` (itself or a parent) that is a folder now: what comes
+        into ``rel_dir`` lands on its mount (folders the rewind makes are on their parent's)."""
+        assert self.dirs is not None
+        while True:
+            try:
+                if self.dirs.get(rel_dir) is not None:
+                    return rel_dir
+            except RewindFailed:  # a link or a file where the rewind makes a folder
+                pass
+            if not rel_dir:
+                raise RewindFailed("the workspace folder is gone")
+            rel_dir = _split(rel_dir)[0]
+
+    def _plan_stages(self) -> list[Path]:
+        """One staging folder per mount the ops land on (``op.stage``: its index)."""
+        assert self.dirs is not None
+        mounts: dict[str, tuple[str, int]] = {}
+
+        def mount(rel_dir: str) -> tuple[str, int]:
+            if rel_dir not in mounts:
+                fd = self.dirs.get(rel_dir) if self.dirs is not None else None
+                assert fd is not None
+                mounts[rel_dir] = _mount_of(fd)
+            return mounts[rel_dir]
+
+        store_fd = os.open(self.store_dir, DIR_FLAGS & ~os.O_NOFOLLOW)
         try:
-            if os.stat(self.store_dir).st_dev == os.stat(self.root).st_dev:
-                return self.store_dir / STAGING / nonce
-        except OSError:
-            pass
-        return self.root / f".rewind-{nonce}{TEMP_SUFFIX}"
+            store_mount = _mount_of(store_fd)
+        finally:
+            os.close(store_fd)
+        nonce = uuid.uuid4().hex[:12]
+        stages: list[Path] = []
+        index: dict[tuple[str, int], int] = {}
+        for op in self.ops:
+            landing = self._landing(_split(op.rel)[0])
+            m = mount(landing)
+            if m not in index:
+                if m == store_mount:
+                    stage = self.store_dir / STAGING / f"{nonce}-{len(stages)}"
+                else:  # the topmost folder of the workspace on that mount
+                    top = landing
+                    while top and mount(_split(top)[0]) == m:
+                        top = _split(top)[0]
+                    stage = self.root / top / f".rewind-{nonce}-{len(stages)}{TEMP_SUFFIX}"
+                index[m] = len(stages)
+                stages.append(stage)
+            op.stage = index[m]
+        return stages
 
     def prepare(self) -> None:
         """Check every path (no link on the way, still what the plan saw) and stage the new
@@ -206,16 +266,27 @@ class DiskRewind:
                 kind, _mode = _kind_at(fd, name)
                 if kind != op.cur_kind and not (kind is None and op.cur_kind is None):
                     raise RewindFailed(f"{op.rel} changed since the rewind was planned; preview again")
-            self.stage = self._stage_dir()
-            self.stage.mkdir(mode=0o700, parents=True)
-            self.stage_fd = os.open(self.stage, DIR_FLAGS)
+            self.stages = self._plan_stages()
+            self._open_journal()  # names the staging folders before they exist: a kill cleans them
+            for stage in self.stages:
+                if stage.parent.name == STAGING:  # in the store
+                    stage.parent.mkdir(mode=0o700, exist_ok=True)
+                    stage.mkdir(mode=0o700)
+                    self.stage_fds.append(os.open(stage, DIR_FLAGS))
+                else:  # in the workspace: made from its folder's descriptor, never through a link
+                    rel_top = stage.parent.relative_to(self.root).as_posix()
+                    top = self.dirs.get("" if rel_top == "." else rel_top)
+                    assert top is not None
+                    os.mkdir(stage.name, 0o700, dir_fd=top)
+                    self.stage_fds.append(os.open(stage.name, DIR_FLAGS, dir_fd=top))
             for i, op in enumerate(self.ops):
                 op.key = str(i)
+                stage_fd = self.stage_fds[op.stage]
                 if op.new_kind == "file" and op.data is not None:
                     mode = op.mode if op.mode is not None else (op.cur_mode if op.cur_mode is not None
                                                                  else 0o666 & ~_umask())
                     fd = os.open(f"s{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
-                                 dir_fd=self.stage_fd)
+                                 dir_fd=stage_fd)
                     try:
                         view = memoryview(op.data)
                         while view:
@@ -225,8 +296,7 @@ class DiskRewind:
                     finally:
                         os.close(fd)
                 elif op.new_kind == "link" and op.data is not None:
-                    os.symlink(op.data, f"s{i}", dir_fd=self.stage_fd)
-            self._open_journal()
+                    os.symlink(op.data, f"s{i}", dir_fd=stage_fd)
         except RewindFailed:
             self.discard()
             raise
@@ -243,7 +313,7 @@ class DiskRewind:
     def _open_journal(self) -> None:
         path = self.store_dir / JOURNAL
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-        self._log({"root": str(self.root), "stage": str(self.stage), "group": self.group_id})
+        self._log({"root": str(self.root), "stages": [str(s) for s in self.stages], "group": self.group_id})
 
     def _log(self, record: dict[str, Any], *, sync: bool = False) -> None:
         """Append one record. Written before its step, it survives a kill of this process without
@@ -257,7 +327,7 @@ class DiskRewind:
     # ------------------------------------------------------------------ applying
     def commit(self) -> None:
         """Move everything into place; on any error undo what was done and raise ``RewindFailed``."""
-        assert self.dirs is not None and self.stage_fd is not None
+        assert self.dirs is not None and len(self.stage_fds) == len(self.stages)
         try:
             self._apply()
         except (OSError, RewindFailed) as exc:
@@ -280,8 +350,8 @@ class DiskRewind:
         self._done.append(record)
 
     def _apply(self) -> None:
-        dirs, stage_fd = self.dirs, self.stage_fd
-        assert dirs is not None and stage_fd is not None
+        dirs, stage_fds = self.dirs, self.stage_fds
+        assert dirs is not None
         indexed = [(op.key, op) for op in self.ops]
         # 1. what goes away: deepest first (a folder is empty once its entries went)
         for i, op in sorted(indexed, key=lambda x: -x[1].rel.count("/")):
@@ -296,8 +366,8 @@ class DiskRewind:
                 dirs.forget(op.rel)
                 os.rmdir(name, dir_fd=fd)
             else:
-                self._step({"do": "aside", "rel": op.rel, "backup": f"b{i}"})
-                os.rename(name, f"b{i}", src_dir_fd=fd, dst_dir_fd=stage_fd)
+                self._step({"do": "aside", "rel": op.rel, "backup": f"b{i}", "st": op.stage})
+                os.rename(name, f"b{i}", src_dir_fd=fd, dst_dir_fd=stage_fds[op.stage])
         # 2. what comes: shallowest first (a new folder exists before what goes in it)
         for i, op in sorted(indexed, key=lambda x: x[1].rel.count("/")):
             parent, name = _split(op.rel)
@@ -336,12 +406,11 @@ class DiskRewind:
             else:
                 if _kind_at(fd, name)[0] is not None:
                     raise RewindFailed(f"{op.rel} appeared while the rewind was applied")
-                self._step({"do": "place", "rel": op.rel, "staged": f"s{i}"})
-                os.rename(f"s{i}", name, src_dir_fd=stage_fd, dst_dir_fd=fd)
+                self._step({"do": "place", "rel": op.rel, "staged": f"s{i}", "st": op.stage})
+                os.rename(f"s{i}", name, src_dir_fd=stage_fds[op.stage], dst_dir_fd=fd)
 
     def _rollback(self) -> None:
-        assert self.stage is not None
-        _undo(self.root, self.stage, list(reversed(self._done)))
+        _undo(self.root, self.stages, list(reversed(self._done)))
         self._done.clear()
 
     # ------------------------------------------------------------------ cleaning up
@@ -349,35 +418,45 @@ class DiskRewind:
         if self.dirs is not None:
             self.dirs.close()
             self.dirs = None
-        if self.stage_fd is not None:
+        for fd in self.stage_fds:
             with contextlib.suppress(OSError):
-                os.close(self.stage_fd)
-            self.stage_fd = None
+                os.close(fd)
+        self.stage_fds = []
         if self._journal is not None:
             with contextlib.suppress(OSError):
                 os.close(self._journal)
             self._journal = None
 
     def discard(self) -> None:
-        """Drop the staging folder (backups included) and the journal."""
+        """Drop the staging folders (backups included) and the journal."""
         self._close()
-        if self.stage is not None:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the staging parent, once empty
-                self.stage.parent.rmdir() if self.stage.parent.name == STAGING else None
+        _remove_stages(self.stages)
         with contextlib.suppress(FileNotFoundError):
             (self.store_dir / JOURNAL).unlink()
 
 
-def _undo(root: Path, stage: Path, steps: list[dict[str, Any]]) -> None:
+def _remove_stages(stages: list[Path]) -> None:
+    for stage in stages:
+        shutil.rmtree(stage, ignore_errors=True)
+        if stage.parent.name == STAGING:
+            with contextlib.suppress(OSError):  # the staging parent, once empty
+                stage.parent.rmdir()
+
+
+def _undo(root: Path, stages: list[Path], steps: list[dict[str, Any]]) -> None:
     """Undo ``steps`` (newest first). Each may or may not have happened (a kill can come between
     writing its record and taking it); each undo checks which."""
     dirs = _Dirs(root)
-    stage_fd = os.open(stage, DIR_FLAGS)
+    stage_fds: dict[int, int] = {}
     try:
         for step in steps:
             do, rel = step.get("do"), str(step.get("rel", ""))
             parent, name = _split(rel)
+            if do in ("place", "aside"):
+                st = int(step.get("st", 0))
+                if st not in stage_fds:
+                    stage_fds[st] = os.open(stages[st], DIR_FLAGS)
+                stage_fd = stage_fds[st]
             if do == "place":  # the staged entry went in: move it back out
                 fd = dirs.get(parent)
                 if fd is not None and _kind_at(stage_fd, step["staged"])[0] is None:
@@ -423,7 +502,8 @@ def _undo(root: Path, stage: Path, steps: list[dict[str, Any]]) -> None:
                             os.rmdir(p_name, dir_fd=fd)
     finally:
         dirs.close()
-        os.close(stage_fd)
+        for fd in stage_fds.values():
+            os.close(fd)
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -445,9 +525,9 @@ def recover(store_dir: Path) -> dict[str, Any] | None:
     header: dict[str, Any] | None = None
     if path.exists():
         records = list(_records(path))
-        header = records[0] if records and "stage" in records[0] else None
+        header = records[0] if records and ("stages" in records[0] or "stage" in records[0]) else None
         if header is not None:
-            stage = Path(header["stage"])
+            stages = [Path(p) for p in header.get("stages", [header.get("stage")])]
             steps: list[dict[str, Any]] = []
             for r in records[1:]:
                 if r.get("do") == "made":  # the folders the "parents" step just before it created
@@ -455,14 +535,15 @@ def recover(store_dir: Path) -> dict[str, Any] | None:
                         steps[-1]["made"] = r.get("dirs", [])
                 elif r.get("do") in ("place", "aside", "rmdir", "mkdir", "chmod", "parents"):
                     steps.append(r)
-            if stage.is_dir():
+            if steps:  # taken only once every staging folder was made and filled
                 try:
-                    _undo(Path(header["root"]), stage, list(reversed(steps)))
+                    _undo(Path(header["root"]), stages, list(reversed(steps)))
                     log.warning("undid a rewind interrupted by a kill (%d step(s))", len(steps))
                 except (OSError, RewindFailed) as exc:
-                    log.error("could not undo an interrupted rewind: %s; its backups stay in %s", exc, stage)
+                    log.error("could not undo an interrupted rewind: %s; its backups stay in %s", exc,
+                              ", ".join(map(str, stages)))
                     return header
-            shutil.rmtree(stage, ignore_errors=True)
+            _remove_stages(stages)
         path.unlink(missing_ok=True)
     shutil.rmtree(store_dir / STAGING, ignore_errors=True)
     return header

@@ -16,8 +16,9 @@ from minicode_lsp.service.checkpointing import TurnCheckpoints
 
 
 class World:
-    def __init__(self, tmp: Path) -> None:
-        self.root = tmp / "ws"
+    def __init__(self, tmp: Path, *, root: Path | None = None) -> None:
+        """The workspace ``tmp/ws`` (or ``root``), the store ``tmp/store``."""
+        self.root = root if root is not None else tmp / "ws"
         self.root.mkdir()
         self.outside = tmp / "outside"
         self.outside.mkdir()

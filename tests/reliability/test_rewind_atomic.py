@@ -4,11 +4,14 @@ linked folder out of the workspace; one never interleaves with a running turn of
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +199,111 @@ async def test_a_rewind_that_fails_on_disk_leaves_the_editors_buffers_as_they_we
     result = await world.rewind_all()
     assert result["applied"], result
     assert editor.buffers[world.root / "a.txt"] == "a\n" and (world.root / "sub/c.txt").read_text() == "c\n"
+
+
+@contextlib.contextmanager
+def mounted(target: Path, kind: str, source: Path | None = None) -> Iterator[None]:
+    """A tmpfs (another file system) or a bind mount (the same file system, another mount) at
+    ``target``; skipped where mounting is not allowed (not root)."""
+    target.mkdir(exist_ok=True)
+    args = ["mount", "-t", "tmpfs", "tmpfs", str(target)] if kind == "tmpfs" else \
+        ["mount", "--bind", str(source), str(target)]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        pytest.skip("no mount command")
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here ({proc.stderr.strip()}): needs root")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True, timeout=30)
+
+
+CROSS_MOUNT = ("echo A > a.txt && echo changed > m/f.txt && echo new > m/new.txt && rm m/gone.txt"
+               " && chmod 600 m/mode.txt && mkdir m/d && echo e > m/d/e.txt && ln -sfn other m/link")
+
+
+def fill_mount(root: Path) -> None:
+    (root / "a.txt").write_text("a\n")
+    (root / "m/f.txt").write_text("f\n")
+    (root / "m/gone.txt").write_text("gone\n")
+    (root / "m/mode.txt").write_text("mode\n")
+    os.chmod(root / "m/mode.txt", 0o644)
+    os.symlink("f.txt", root / "m/link")
+
+
+@pytest.mark.parametrize("kind", ["tmpfs", "bind"])
+async def test_a_rewind_of_files_on_another_mount_inside_the_workspace(tmp_path: Path, kind: str) -> None:
+    """A folder of the workspace is another file system (tmpfs), or a bind mount of a folder on
+    the store's own file system (same device, but a rename across mounts still fails with
+    EXDEV): the rewind stages those files on their own mount, and goes through, exactly."""
+    world = World(tmp_path)
+    try:
+        with mounted(world.root / "m", kind, source=world.outside):
+            fill_mount(world.root)
+            before = tree(world.root)
+            await world.shell(CROSS_MOUNT)
+            after = tree(world.root)
+            assert after != before
+            result = await world.rewind_all()
+            assert result["applied"], result
+            assert tree(world.root) == before, "the rewind did not bring back the files on the other mount"
+            assert temps(world.root) == [] and temps(tmp_path / "store") == []
+            await world.undo_gives_back(after)  # the backups, moved aside on that mount, come back too
+            assert temps(world.root) == []
+    finally:
+        world.svc.close()
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm")
+async def test_a_rewind_of_a_workspace_on_tmpfs_with_the_store_elsewhere(tmp_path: Path) -> None:
+    """The whole workspace on tmpfs (/dev/shm), the store under the temporary folder."""
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="minicode-test-"))
+    if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        shutil.rmtree(shm)
+        pytest.skip("/dev/shm is on the same file system as the temporary folder")
+    world = World(tmp_path, root=shm / "ws")
+    try:
+        (world.root / "m").mkdir()
+        fill_mount(world.root)
+        before = tree(world.root)
+        await world.shell(CROSS_MOUNT)
+        result = await world.rewind_all()
+        assert result["applied"], result
+        assert tree(world.root) == before
+        assert temps(world.root) == [] and temps(tmp_path / "store") == []
+    finally:
+        world.svc.close()
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+@pytest.mark.parametrize("after", [1, 4])
+async def test_a_rewind_across_mounts_killed_half_way_is_undone_at_the_next_start(tmp_path: Path,
+                                                                                   after: int) -> None:
+    world = World(tmp_path)
+    svc: Service | None = world.svc
+    try:
+        with mounted(world.root / "m", "tmpfs"):
+            fill_mount(world.root)
+            (world.root / "b.txt").write_text("b\n")
+            await world.shell(CROSS_MOUNT + " && echo B > b.txt")
+            world.svc.workspace.sessions.finish_turn(world.turn, "done")
+            world.svc.close()
+            svc = None
+            before = tree(world.root)
+            proc = subprocess.run([sys.executable, "-c", KILLER, str(world.root), str(tmp_path / "store"),
+                                   world.session, str(after)], capture_output=True, text=True, timeout=60)
+            assert proc.returncode == -9, proc.stdout + proc.stderr
+            assert tree(world.root) != before, "the kill did not land half way through the rewind"
+            world.svc = svc = Service(world.root, HeadlessFrontend(interactive=False),
+                                      loader=world.svc.workspace.loader, watch=False)
+            world.svc.workspace.settings.rewind.confirm = False
+            assert tree(world.root) == before, "a rewind killed half way left the workspace half rewound"
+            assert temps(world.root) == [] and temps(tmp_path / "store") == [], "staging left behind"
+            result = await world.rewind_all()
+            assert result["applied"], result
+            assert (world.root / "m/gone.txt").read_text() == "gone\n" and not (world.root / "m/d").exists()
+    finally:
+        if svc is not None:
+            svc.close()
