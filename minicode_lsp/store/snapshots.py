@@ -101,6 +101,7 @@ class Snapshot:
     duration_s: float = 0.0
     hashed: int = 0
     full_walk: bool = True  # False when only the watcher's dirty paths were re-checked
+    how: str = "full re-stat"  # which path the take took, and why a full re-stat (logs, bench)
     # when not a full walk: the snapshot this one was derived from and the paths re-checked
     base: Snapshot | None = field(default=None, repr=False)
     touched: set[str] = field(default_factory=set, repr=False)
@@ -135,9 +136,16 @@ def _matches(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir:
 
 class _Dirty:
     """watchdog handler: collects changed paths and counts the attribute events of the sync
-    probe (``probe``: the snapshotter's round trip through the inotify stream)."""
+    probe (``probe``: the snapshotter's round trip through the inotify stream).
 
-    def __init__(self) -> None:
+    Events under ``.git`` (at any depth) and under the store folder (``skip``: paths relative to
+    ``root``) are dropped here, at once: nothing there is ever snapshotted, and git writes there in
+    bulk (a ``git gc`` after a commit deletes every loose object, 250,000 events in a 250,000-file
+    repository), each of which would otherwise be re-checked by the next take."""
+
+    def __init__(self, root: str = "", skip: Iterable[str] = ()) -> None:
+        self.cut = len(root.rstrip("/"))
+        self.skip = tuple(f"/{rel.strip('/')}/" for rel in skip)
         self.lock = threading.Lock()
         self.paths: set[str] = set()
         self.dirs: set[str] = set()
@@ -154,13 +162,21 @@ class _Dirty:
                 self.probed += 1
                 self.cond.notify_all()
             return
+        targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
+        targets = [p for p in targets if not self.dropped(p)]
+        if not targets:
+            return
         with self.lock:
-            targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
             for p in targets:
                 if event.is_directory and kind in ("created", "moved", "deleted"):
                     self.dirs.add(p)
                 elif not event.is_directory or kind == "attrib":  # a folder's mode: its own entry only
                     self.paths.add(p)
+
+    def dropped(self, path: str) -> bool:
+        """Under ``.git`` (at any depth) or the store folder: never snapshotted."""
+        tail = path[self.cut:] + "/"  # "/rel/" for a path under the root
+        return "/.git/" in tail or (bool(self.skip) and tail.startswith(self.skip))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Installed on watchdog's inotify logger: a queue overflow means events were lost."""
@@ -210,7 +226,7 @@ class Snapshotter:
             from watchdog import events as ev
             from watchdog.observers import Observer
 
-            dirty = _Dirty()
+            dirty = _Dirty(str(self.root), self._extra)
             dirty.probe = str(self.root / ".git" / "description")
             observer = Observer()
             # no close-without-write or folder-modified events: every read would send them. A
@@ -268,13 +284,19 @@ class Snapshotter:
         start_wall, t0 = time.time_ns(), time.monotonic()
         prev = self._last
         snap: Snapshot | None = None
+        how = "full re-stat: first take" if prev is None else "full re-stat: asked" if full \
+            else "full re-stat: no watcher"
         if prev is not None and self.watching and not full:
-            snap = self._take_dirty(prev, t0)
+            got = self._take_dirty(prev, t0)
+            if isinstance(got, Snapshot):
+                snap = got
+            else:
+                how = f"full re-stat: {got}"
         if snap is None:
             if self._dirty is not None:
                 self._dirty.drain()
             self._specs.clear()
-            snap = Snapshot(self.root, {})
+            snap = Snapshot(self.root, {}, how=how)
             cache = prev.files if prev is not None else {}
             for rel, st in self._walk(""):
                 if len(snap.files) >= self.max_files:
@@ -292,46 +314,62 @@ class Snapshotter:
         self._racy = {r for r in checked if r in snap.files
                       and max(snap.files[r].mtime_ns, snap.files[r].ctime_ns) >= racy_after}
         snap.duration_s = time.monotonic() - t0
+        log.debug("snapshot: %s, %d path(s) re-checked, %d hashed, %.3f s", snap.how,
+                  len(snap.files) if snap.full_walk else len(snap.touched), snap.hashed, snap.duration_s)
         self._last = snap
         return snap
 
-    def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | None:
+    def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | str:
+        """The latest snapshot with only the watcher's dirty paths re-checked, or why not (then
+        the caller re-stats the whole tree)."""
         assert self._dirty is not None
         # probe: a file nobody else touches (git never writes .git/description). Without one, a full
         # re-stat: with a workspace file as the probe, a command that touched that file before
         # creating another would end the wait early and its shell group would miss the new file.
         if not (self.root / ".git" / "description").is_file():
-            return None
-        if not self._sync_events(str(self.root / ".git" / "description")) or not prev.complete:
-            return None
+            return "no .git/description to sync the watcher on"
+        if not self._sync_events(str(self.root / ".git" / "description")):
+            return f"the watcher did not catch up in {SYNC_TIMEOUT_S:g} s"
+        if not prev.complete:
+            return "the previous snapshot was incomplete"
         paths, dirs, overflow = self._dirty.drain()
-        if overflow or any(os.path.basename(p) == ".gitignore" for p in paths | dirs):
-            return None
-        snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False)
+        if overflow:
+            return "the watcher's queue overflowed"
+        if any(os.path.basename(p) == ".gitignore" for p in paths | dirs):
+            return "a .gitignore changed"
+        snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False, how="watcher")
         prev.base = None  # keep one link only: no chain of old snapshots in memory
         snap.base = prev
         # racy files, and files a time budget left unhashed (retried: each take spends the budget)
         todo: set[str] = self._racy | {r for r in prev.skipped if r}
         written = {r for r in map(self._rel, paths) if r}
+        gone: list[str] = []  # folders that were in the snapshot and appeared, moved or vanished
         for p in paths | dirs:
             rel = self._rel(p)
             if rel is None or rel == "":
                 continue
             todo.add(rel)
             if p in dirs:  # a directory appeared, moved or vanished: re-check everything below it
-                prefix = rel + "/"
-                todo.update(r for r in prev.files if r.startswith(prefix))
+                if rel in prev.files:
+                    gone.append(rel + "/")
                 for sub, _st in self._walk(rel):
                     todo.add(sub)
+        if gone:  # one pass over the snapshot for them all (not one per folder)
+            prefixes = tuple(gone)
+            todo.update(r for r in prev.files if r.startswith(prefixes))
         self._checked = snap.touched = todo
+        ignored_dirs: dict[str, bool] = {}
         for rel in sorted(todo):
             snap.skipped.pop(rel, None)
+            if self._ignored(rel, ignored_dirs):
+                snap.files.pop(rel, None)
+                continue
             try:
                 st = os.lstat(self.root / rel)
             except OSError:
                 snap.files.pop(rel, None)
                 continue
-            if not _tracked(st.st_mode) or self._ignored(rel):
+            if not _tracked(st.st_mode):
                 snap.files.pop(rel, None)
                 continue
             # a file the watcher saw written is re-hashed even if its stat looks unchanged
@@ -340,6 +378,11 @@ class Snapshotter:
         return snap
 
     def _rel(self, path: str) -> str | None:
+        root = str(self.root)
+        if path == root:
+            return ""
+        if root != "/" and path.startswith(root + "/"):  # (the watcher's paths are built on the root's)
+            return path[len(root) + 1:]
         try:
             return Path(path).relative_to(self.root).as_posix()
         except ValueError:
@@ -365,14 +408,20 @@ class Snapshotter:
                 out.append((base, spec))
         return tuple(out)
 
-    def _ignored(self, rel: str) -> bool:
-        """Whether a file (found by the watcher) is ignored: ``.git``, the store, or a .gitignore."""
+    def _ignored(self, rel: str, dirs: dict[str, bool] | None = None) -> bool:
+        """Whether a file (found by the watcher) is ignored: ``.git``, the store, or a .gitignore.
+        ``dirs``: the answers for folders, kept across the calls of one take."""
         parts = rel.split("/")
         if ".git" in parts or any(p.endswith(TEMP_SUFFIX) for p in parts):
             return True
         for i in range(1, len(parts) + 1):
-            prefix, parent = "/".join(parts[:i]), "/".join(parts[:i - 1])
-            if prefix in self._extra or _matches(self._specs_for(parent), prefix, i < len(parts)):
+            prefix, is_dir = "/".join(parts[:i]), i < len(parts)
+            known = dirs.get(prefix) if dirs is not None and is_dir else None
+            if known is None:
+                known = prefix in self._extra or _matches(self._specs_for("/".join(parts[:i - 1])), prefix, is_dir)
+                if dirs is not None and is_dir:
+                    dirs[prefix] = known
+            if known:
                 return True
         return False
 

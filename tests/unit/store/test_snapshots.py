@@ -414,3 +414,61 @@ def test_temporary_files_are_never_user_files(snapper: Snapshotter, ws: Path) ->
     after = snapper.take()
     assert not [r for r in after.files if "minicode-tmp" in r]
     assert snapper.diff(before, after) == []
+
+
+def test_git_writing_in_bulk_costs_the_next_take_nothing(ws: Path, blobs: BlobStore) -> None:
+    """A ``git gc`` after a commit (git runs one in the background) deletes every loose object:
+    in a 250,000-file repository, 250,000 events under .git. They are dropped as they arrive,
+    not re-checked one by one by the next take (that made the take around a command 22x
+    ``git status`` at 250,000 files), and the watcher still sees the workspace's own change."""
+    objects = ws / ".git" / "objects"
+    for d in range(20):
+        (objects / f"{d:02x}").mkdir(parents=True)
+        for i in range(50):
+            (objects / f"{d:02x}" / f"{i:038x}").write_bytes(b"loose object")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        before = s.baseline()
+        shutil.rmtree(objects)  # what gc's prune-packed does (and a nested repository's too)
+        (ws / "sub" / ".git").mkdir(parents=True)
+        (ws / "sub" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+        (ws / "src" / "a.py").write_bytes(b"changed by the command\n")
+        after = s.take()
+        assert after.how == "watcher" and not after.full_walk
+        assert not [r for r in after.touched if ".git" in r.split("/")], sorted(after.touched)[:5]
+        got = {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in s.diff(before, after)}
+        assert got == {("src/a.py", "modify"), ("sub", "create")}
+    finally:
+        s.close()
+
+
+def test_the_store_inside_the_workspace_sends_the_next_take_nothing(ws: Path) -> None:
+    """``store.path`` inside the workspace: the blobs a take writes there are not re-checked by
+    the next take (a baseline writes one per file)."""
+    store = ws / ".minicode"
+    for i in range(200):
+        (ws / "src" / f"m{i}.py").write_text(f"x = {i}\n")
+    s = Snapshotter(ws, BlobStore(store / "blobs", fsync=False), store_dir=store, watch=True)
+    try:
+        before = s.baseline()
+        (ws / "src" / "a.py").write_bytes(b"changed by the command\n")
+        after = s.take()
+        assert after.how == "watcher"
+        assert not [r for r in after.touched if r.startswith(".minicode")], sorted(after.touched)[:5]
+        assert [Path(c.path).name for c in s.diff(before, after)] == ["a.py"]
+    finally:
+        s.close()
+
+
+def test_a_take_says_which_path_it_took(ws: Path, blobs: BlobStore) -> None:
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        assert s.take().how == "full re-stat: first take"
+        assert s.take().how == "watcher"
+        (ws / ".gitignore").write_text("*.log\n")
+        assert s.take().how == "full re-stat: a .gitignore changed"
+        assert s.take(full=True).how == "full re-stat: asked"
+        (ws / ".git" / "description").unlink()
+        assert s.take().how == "full re-stat: no .git/description to sync the watcher on"
+    finally:
+        s.close()
