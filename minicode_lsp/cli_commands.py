@@ -291,7 +291,8 @@ async def rewind_cmd(args: argparse.Namespace) -> int:
                 if data.get("applied"):
                     print("applied" + (f", {plural(len(skipped), 'file')} skipped" if skipped else ""))
                 else:
-                    print(f"not applied: {data.get('reason', '')}")
+                    reason = str(data.get("reason") or "").replace("(force writes", "(--force writes")
+                    print("not applied" + (f": {reason}" if reason else ""))
         return 0 if data.get("applied", True) else 1
     finally:
         svc.close()

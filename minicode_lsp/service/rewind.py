@@ -204,7 +204,7 @@ class Rewind:
         if not any(f.write for f in plan.files):  # every file left out (conflicts): nothing happens
             left = len(plan.files)
             return p.RewindApplied(applied=False, safety_group_id=None, files=files,
-                                   reason=f"nothing applied: {plural(left, 'file')} left out" + (
+                                   reason=f"{plural(left, 'file')} left out" + (
                                        f", {len(plan.conflicts)} in conflict (force writes conflict markers)"
                                        if plan.conflicts else ""))
         label, desc = self._label(session_id, plan)
