@@ -111,8 +111,18 @@ async def probe_provider(p: ProviderConfig, client: httpx.AsyncClient) -> tuple[
     except (ValueError, AttributeError):
         return "ok", f"{p.base_url} answers"
     if ids and p.model not in ids and not any(i.startswith(p.model + ":") for i in ids):
-        return "warn", f"model {p.model!r} is not listed at {p.base_url} (has: {', '.join(ids[:5])})"
+        more = f", and {len(ids) - 5} more" if len(ids) > 5 else ""
+        return "warn", f"model {p.model!r} is not listed at {p.base_url} (it has: {', '.join(ids[:5])}{more})"
     return "ok", f"{p.base_url} answers, model {p.model} available"
+
+
+def _model_fix(p: ProviderConfig, is_default: bool) -> str:
+    """The model is not on the server: how to get it, or how to see and choose one it has."""
+    where = "add a [[providers]] entry with the model (docs/configuration.md)" if is_default else \
+        f"set model in [[providers]] {p.name!r} to one of them"
+    if is_default or ":11434" in p.base_url:  # Ollama
+        return f"`ollama pull {p.model}` downloads it; `ollama list` shows the models this Ollama has: {where}"
+    return f"GET {_models_url(p)} lists every model this server offers: {where}"
 
 
 def how_to_allow(root: Path) -> str:
@@ -182,7 +192,7 @@ async def build_report(
         elif probes:
             status, detail = probes[i]
             if status != "ok":
-                fix = _fix_for(p, is_default)
+                fix = _model_fix(p, is_default) if detail.startswith("model ") else _fix_for(p, is_default)
         statuses.append(
             ProviderStatus(name=p.name, kind=p.kind, model=p.model, base_url=p.base_url, status=status, detail=detail)  # type: ignore[arg-type]
         )

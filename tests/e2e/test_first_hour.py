@@ -80,3 +80,25 @@ def test_an_unknown_id_is_echoed_as_typed(workspace: Path, tmp_path: Path) -> No
                        (("rewind", "--turn", "nope", "--preview"), "unknown turn nope")):
         out = cli(home, *args, *ws)
         assert out.returncode == 2 and said in out.stderr and "NOPE" not in out.stderr, (args, out.stderr)
+
+
+def test_a_wrong_model_name_says_how_to_choose_one(workspace: Path, model: ScriptedModelServer,
+                                                   tmp_path: Path) -> None:
+    """Readiness and a failed turn both name the model and say how to list the server's models."""
+    from .conftest import write_config
+
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+    write_config(workspace, model, providers=(
+        f'[[providers]]\nname = "oai"\nkind = "openai"\nbaseUrl = "{model.openai_base_url}"\nmodel = "gpt-9"\n'
+        'maxRetries = 0\n'))
+    out = cli(home, "readiness", "--json", *ws)
+    check = next(c for c in json.loads(out.stdout)["checks"] if c["name"] == "provider:oai")
+    assert "'gpt-9' is not listed" in check["detail"] and "scripted" in check["detail"], check
+    assert check["fix"] == (f"GET {model.openai_base_url}/models lists every model this server offers: "
+                            "set model in [[providers]] 'oai' to one of them"), check
+    model.set_script([{"fault": "404", "message": "The model `gpt-9` does not exist or you do not have access to it."}])
+    out = cli(home, "run", "hello", "--permission-mode", "auto", *ws)
+    assert out.returncode == 1, out.stderr
+    assert (f"the model 'gpt-9' is not available here: GET {model.openai_base_url}/models lists the models "
+            "this server offers") in out.stderr, out.stderr

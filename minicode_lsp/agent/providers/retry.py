@@ -52,7 +52,7 @@ STATUS_RULES: dict[int, RetryRule] = {
     400: RetryRule(False, "the provider rejected the request; check the model name and settings"),
     401: RetryRule(False, KEY_HINT),
     403: RetryRule(False, KEY_HINT + " and that it may use this model"),
-    404: RetryRule(False, "check baseUrl and model: the endpoint or model was not found"),
+    404: RetryRule(False, "check baseUrl and model: the endpoint or model was not found"),  # see not_found_hint
     408: RetryRule(True, "the provider timed out"),
     409: RetryRule(True, "conflict at the provider, retrying"),
     413: RetryRule(False, "the request is too large", context_too_long=True),
@@ -98,7 +98,10 @@ QUOTA_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 TOOL_CHOICE_PATTERNS = re.compile(r"enable-auto-tool-choice|auto.? tool choice requires", re.IGNORECASE)
-MODEL_NOT_FOUND_PATTERNS = re.compile(r"model .{0,200}? not found|try pulling it first", re.IGNORECASE)
+MODEL_NOT_FOUND_PATTERNS = re.compile(
+    r"model .{0,200}? not found|try pulling it first|model_not_found|model .{0,200}? does not exist"
+    r"|no such model|not_found_error.{0,40}model", re.IGNORECASE)
+OLLAMA_BODY = re.compile(r"try pulling it first", re.IGNORECASE)
 # vLLM: "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context length
 # is 4096 tokens and your request has 100 input tokens"; Anthropic: "max_tokens: 20000 > 8192, which is
 # the maximum allowed". Compacting the conversation would not help: the limit itself is wrong.
@@ -131,10 +134,31 @@ def body_rule(status: int, body: str, spec: ProviderSpec) -> RetryRule | None:
     if NO_TOOLS_PATTERNS.search(body):
         return RetryRule(False, f"the model {spec.model} does not support tool calls: pick a model that does "
                                 "(e.g. qwen2.5-coder, llama3.1, qwen3)")
-    if status == 404 and MODEL_NOT_FOUND_PATTERNS.search(body):
-        return RetryRule(False, f"the model {spec.model} is not available on this server: run "
-                                f"`ollama pull {spec.model}` (or check the model name)")
+    if status == 404:
+        return RetryRule(False, not_found_hint(spec, body))
     return None
+
+
+def is_ollama(spec: ProviderSpec, body: str = "") -> bool:
+    """Ollama's own words, or its usual port."""
+    return bool(OLLAMA_BODY.search(body)) or ":11434" in spec.base_url
+
+
+def not_found_hint(spec: ProviderSpec, body: str) -> str:
+    """A 404: the model is named, and how to see the ones the server has."""
+    where = f"[[providers]] {spec.name!r}"
+    if is_ollama(spec, body):
+        how = (f"`ollama list` shows the models this Ollama has: `ollama pull {spec.model}` downloads it, "
+               f"or set model in {where} to one of them")
+    else:
+        models = spec.base_url.rstrip("/") + ("/models" if spec.kind != "anthropic" or
+                                              spec.base_url.rstrip("/").endswith("/v1") else "/v1/models")
+        how = (f"GET {models} lists the models this server offers (`minicode-lsp readiness` shows them); "
+               f"set model in {where} to one of them")
+    if MODEL_NOT_FOUND_PATTERNS.search(body):
+        return f"the model {spec.model!r} is not available here: {how}"
+    return (f"nothing was found at {spec.base_url} for the model {spec.model!r}: check baseUrl (an "
+            f"OpenAI-compatible one usually ends in /v1) and the model name; {how}")
 
 
 _KEYLIKE = re.compile(r"\b(sk|key|ak)-[A-Za-z0-9_\-*.]{6,}")

@@ -52,3 +52,15 @@ async def test_blocked_until_the_model_server_starts(tmp_path: Path) -> None:
     finally:
         watcher.cancel()
         svc.close()
+
+
+def test_a_missing_model_is_fixed_by_choosing_one() -> None:
+    """Ollama: pull it or pick one `ollama list` shows; any other server: its model list."""
+    from minicode_lsp.config import ProviderConfig
+    from minicode_lsp.service.readiness import _model_fix
+
+    ollama = ProviderConfig(name="local", kind="openai", base_url="http://127.0.0.1:11434/v1", model="qwen9")
+    assert _model_fix(ollama, False) == ("`ollama pull qwen9` downloads it; `ollama list` shows the models this "
+                                         "Ollama has: set model in [[providers]] 'local' to one of them")
+    vllm = ProviderConfig(name="gpu", kind="openai", base_url="http://10.0.0.2:8000/v1", model="m")
+    assert _model_fix(vllm, False).startswith("GET http://10.0.0.2:8000/v1/models lists every model")
