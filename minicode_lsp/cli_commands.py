@@ -72,6 +72,8 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
             nonlocal interrupted
             if not interrupted:
                 interrupted = True
+                if asker is not None:
+                    asker.interrupted()
                 loop.create_task(stop_turn(svc, ids["sessionId"]))
 
         loop.add_signal_handler(signal.SIGINT, on_sigint)

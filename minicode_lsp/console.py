@@ -57,6 +57,15 @@ class TerminalPrompt:
         self.printer = printer
         self._buffer = bytearray()
         self._eof = False
+        self.waiting = False  # a question is on screen, its answer not typed yet
+
+    def interrupted(self) -> None:
+        """Ctrl-C: a question on screen gets its line ended (the terminal echoed ``^C`` after it),
+        so what is printed next starts on a line of its own."""
+        if self.waiting:
+            self.waiting = False
+            self.out.write("\n")
+            self.out.flush()
 
     async def ask(self, question: str, *, diff: str = "") -> str:
         if self.printer is not None:
@@ -74,7 +83,11 @@ class TerminalPrompt:
         while True:
             self.out.write(f"{color(question, BOLD, self.out)} {options}: ")
             self.out.flush()
-            line = await self.readline()
+            self.waiting = True
+            try:
+                line = await self.readline()
+            finally:
+                self.waiting = False
             if line is None:
                 self.out.write("no (stdin is closed)\n")
                 self.out.flush()

@@ -91,6 +91,9 @@ def _confirm(question: str) -> int | None:
         answer = input(f"{question} [y/N] ").strip().lower()
     except EOFError:
         answer = ""
+    except KeyboardInterrupt:  # the terminal echoed ^C after the question: end that line first
+        print(flush=True)
+        raise
     if answer not in ("y", "yes"):
         print("not allowed")
         return 1

@@ -169,8 +169,22 @@ def test_ctrl_c_at_an_approval_prompt(workspace: Path, model: ScriptedModelServe
     assert term.wait(timeout=30) == 130, term.screen
     assert time.monotonic() - started < 3.0, term.screen  # 1 s asked; room for a loaded machine
     assert "Traceback" not in term.screen and "return a - b" in (workspace / "calc.py").read_text()
+    asked = next(line for line in term.screen.splitlines() if "[d]iff:" in line)
+    assert asked.endswith(("[d]iff: ", "[d]iff: ^C")), term.screen  # what follows starts on a line of its own
     listed = json.loads(cli(home, "sessions", "list", "--json", cwd=workspace).stdout)["sessions"]
     assert [s["lastStopReason"] for s in listed] == ["cancelled"], listed
+
+
+def test_ctrl_c_at_the_trust_question(workspace: Path, tmp_path: Path) -> None:
+    (workspace / ".minicode.toml").write_text('[agent]\ntestCommand = "make test"\n', encoding="utf-8")
+    term = Pty(tmp_path / "home", workspace, "trust")
+    term.read_until("[y/N] ")
+    time.sleep(0.5)  # the question is read by then (a Ctrl-C between the prompt and the read waits for Enter)
+    term.type("\x03")
+    assert term.wait(timeout=30) == 130, term.screen
+    asked = next(line for line in term.screen.splitlines() if "[y/N]" in line)
+    assert asked.endswith(("[y/N] ", "[y/N] ^C")), term.screen
+    assert "minicode-lsp: interrupted\n" in term.screen and "Traceback" not in term.screen, term.screen
 
 
 def test_bare_command_in_a_terminal_stops_on_ctrl_c(tmp_path: Path) -> None:
