@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prompt", help="what the agent should do")
     run.add_argument("--profile", choices=["single", "single-deep"], help="step budget: 50 or 80 (default: config)")
     run.add_argument("--permission-mode", choices=["auto", "plan", "ask"],
-                     help="auto: edit and run freely; plan: read-only; ask: confirm each edit and command")
+                     help="auto: edit and run freely; plan: read-only; ask: confirm each edit and command "
+                          "(needs a terminal: answers piped on stdin are not read)")
     run.add_argument("--session", help="resume this session (any unique id prefix)")
 
     acp = sub.add_parser("acp", help="speak the Agent Client Protocol on stdio (Zed, JetBrains, codecompanion.nvim, ...)")

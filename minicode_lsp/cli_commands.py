@@ -52,6 +52,11 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
                        EXIT_USAGE)
     printer = printer or EventPrinter(live=True)
     asker = TerminalPrompt(printer=printer) if sys.stdin.isatty() else None
+    if asker is None and args.permission_mode == "ask":  # answers piped on stdin are not read
+        raise CliError("--permission-mode ask needs a terminal for its questions; stdin is not one, and "
+                       "answers piped on stdin are not read",
+                       "run it in a terminal, or pass --permission-mode auto to let the agent edit and run "
+                       "commands without asking, or plan for read-only", EXIT_USAGE)
     frontend = HeadlessFrontend(on_publish=printer, asker=asker, root=Path(args.workspace))
     svc = open_service(args.workspace, frontend, watch=True)
     interrupted = False

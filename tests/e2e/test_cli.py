@@ -124,3 +124,17 @@ def test_a_blocked_turn_says_why(workspace: Path, model: ScriptedModelServer, tm
     assert out.returncode == 1, out.stderr
     assert "minicode-lsp: turn stopped: blocked: plan mode is read-only and the agent tried twice" in out.stderr, out.stderr
     assert "--permission-mode auto" in out.stderr and "return a - b" in (workspace / "calc.py").read_text()
+
+
+def test_answers_piped_on_stdin_are_not_read(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    """ask mode needs a terminal: asked for explicitly with a pipe, it is refused before the turn
+    (before, every question was answered "no" and the turn ended as if the user had declined)."""
+    edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}}
+    model.set_script([{"tool_calls": [edit]}, {"text": "done"}])
+    out = subprocess.run([sys.executable, "-m", "minicode_lsp", "run", "fix add", "--permission-mode", "ask",
+                          "--workspace", str(workspace)], input="y\n", capture_output=True, text=True,
+                         env=server_env(tmp_path / "home"), timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert "minicode-lsp: error: --permission-mode ask needs a terminal" in out.stderr, out.stderr
+    assert "answers piped on stdin are not read" in out.stderr and "--permission-mode auto" in out.stderr
+    assert model.model_requests == [] and "return a - b" in (workspace / "calc.py").read_text()
