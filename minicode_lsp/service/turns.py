@@ -276,7 +276,7 @@ async def _run_turn(ws: Workspace, memory: Memory, running: RunningTurn, args: T
     events = TurnEvents(ws, session_id, turn_id)
     processes = CommandProcesses(settings.agent.keep_running)
     checkpoints = TurnCheckpoints(ws.checkpoints, ws.snapshotter, session_id=session_id, turn_id=turn_id,
-                                  snapshot_lock=ws.snapshot_lock, lingering=processes.alive)
+                                  snapshot_lock=ws.snapshot_lock, leftovers=processes.take_left)
     fs = WorkspaceFileSystem(
         ws.frontend, before_write=checkpoints.before_write, after_write=checkpoints.after_write
     )

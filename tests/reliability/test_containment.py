@@ -258,6 +258,56 @@ def test_leftover_processes_live_until_the_turn_ends_and_their_changes_count(
 
 
 @pytest.mark.timeout(120)
+def test_late_changes_of_two_lingering_commands_go_each_to_its_own(tmp_path: Path,
+                                                                   model: ScriptedModelServer) -> None:
+    """Two commands leave processes that write a file after their command returned, and a
+    third command leaves none: each late file is in the group of the command whose processes
+    wrote it (while those of that command only were running), so a rewind of the third
+    command leaves both, and a rewind of the first lingering one takes back its late file
+    without the other's. Before, every late change went to the group of the last command run
+    while any leftover lived (here the third, which started nothing)."""
+    root = make_workspace(tmp_path, model, mode="auto")
+    late = "setsid bash -c 'sleep {delay}; echo late > {name}.txt; {then}' >/dev/null 2>&1 &"
+    model.set_script([
+        call("run_command", command="echo b > b_own.txt; " + late.format(delay=0.2, name="late_b", then="true")),
+        {**call("run_command", command="echo a > a_own.txt; " + late.format(delay=1.5, name="late_a",
+                                                                              then="exec sleep 60")), "delay_s": 2},
+        call("run_command", command="echo c > c.txt"),
+        {"text": "done", "delay_s": 4}])
+    srv = RawServer(root, tmp_path / "home")
+    try:
+        srv.initialize()
+        ids = srv.result(p.CMD_TASK_RUN, {"prompt": "start two watchers"})
+        assert srv.wait_turn(ids["turnId"], timeout=60)["stopReason"] == "done"
+        assert (root / "late_a.txt").exists() and (root / "late_b.txt").exists()
+        changed = [e["data"] for e in srv.events(ids["turnId"]) if e["type"] == p.EV_FILES_CHANGED]
+
+        def group_of(name: str) -> str:
+            uri = (root / name).as_uri()
+            groups = {c["groupId"] for c in changed if uri in c["uris"]}
+            assert len(groups) == 1, (name, changed)
+            return groups.pop()
+
+        group_a, group_b, group_c = group_of("a_own.txt"), group_of("b_own.txt"), group_of("c.txt")
+        assert group_of("late_b.txt") == group_b, "late_b.txt is not in the group of the command that wrote it"
+        assert group_of("late_a.txt") == group_a, "late_a.txt is not in the group of the command that wrote it"
+        sid = ids["sessionId"]
+        rewound = srv.result(p.CMD_REWIND_APPLY, {"sessionId": sid, "target": {"groupId": group_c}})
+        assert rewound["applied"], rewound
+        assert not (root / "c.txt").exists() and (root / "late_a.txt").exists(), \
+            "a rewind of the command that started nothing took back a leftover's file"
+        rewound = srv.result(p.CMD_REWIND_APPLY, {"sessionId": sid, "target": {"groupId": group_a}})
+        assert rewound["applied"], rewound
+        assert not (root / "late_a.txt").exists() and not (root / "a_own.txt").exists()
+        assert (root / "late_b.txt").exists() and (root / "b_own.txt").exists(), \
+            "a rewind of the second command took back the first one's late file"
+        rewound = srv.result(p.CMD_REWIND_APPLY, {"sessionId": sid, "target": {"groupId": group_b}})
+        assert rewound["applied"] and not (root / "late_b.txt").exists(), rewound
+    finally:
+        srv.close()
+
+
+@pytest.mark.timeout(120)
 def test_a_kept_command_runs_past_its_turn_until_the_server_exits(tmp_path: Path,
                                                                  model: ScriptedModelServer) -> None:
     """``agent.keepRunning`` (a dev server): its processes survive the turn and are said to in

@@ -5,6 +5,7 @@ undone by a rewind of that group."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from minicode_lsp.protocol import RewindApplyArgs, RewindTarget
@@ -66,3 +67,56 @@ async def test_without_leftovers_nothing_is_watched(tmp_path: Path) -> None:
     (w.root / "user.txt").write_text("typed by the user after the command")
     assert await tc.settle() == []
     assert [Path(f.path).name for f in w.svc.workspace.checkpoints.list_groups(w.session)[0].files] == ["out.txt"]
+
+
+async def test_a_change_made_while_several_commands_linger_goes_to_a_group_naming_them(tmp_path: Path) -> None:
+    """Processes of two commands run: a change then cannot be told to be one's or the other's.
+    It goes to a group of its own that names both (newer than each, so a rewind of either
+    takes it back), never into one of them; once only one command's processes run, changes go
+    to that command's group again."""
+    w = World(tmp_path)
+    alive = {"A": True, "B": True}
+    left: list[str] = []  # the command that just returned left processes running
+
+    def leftovers() -> Callable[[], bool] | None:
+        if not left:
+            return None
+        name = left.pop()
+        return lambda: alive[name]
+
+    tc = TurnCheckpoints(w.svc.workspace.checkpoints, w.svc.workspace.snapshotter, session_id=w.session, turn_id=w.turn,
+                         snapshot_lock=w.svc.workspace.snapshot_lock, leftovers=leftovers)
+    groups = {}
+    for name in ("A", "B"):
+        await tc.begin(tool_call_id=name, tool="run_command", kind="shell", label=f"watcher {name}")
+        (w.root / f"{name}.own").write_text(name)
+        left.append(name)  # the command returned; processes it started still run
+        result = await tc.end()
+        assert result is not None
+        groups[name] = result.group_id
+    (w.root / "x.txt").write_text("written by A's or B's processes")
+    await tc.begin(tool_call_id="edit", tool="edit_file", kind="edit", label="edit e")  # the next look
+    tc.before_write(w.root / "e.txt", None)
+    (w.root / "e.txt").write_text("e")
+    tc.after_write(w.root / "e.txt", b"e")
+    alive["B"] = False  # B's processes end
+    await tc.end()  # a look: nothing new, and B's are gone
+    (w.root / "y.txt").write_text("written by A's processes")
+    alive["A"] = False
+    added = {r.group_id: sorted(f.path.name for f in r.files) for r in await tc.settle()}
+
+    store = w.svc.workspace.checkpoints
+    files = {gid: {Path(f.path).name for f in store.get_group(gid).files}  # type: ignore[union-attr]
+             for gid in (*groups.values(), *added)}
+    joint = [gid for gid in added if gid not in groups.values()]
+    assert len(joint) == 1, added
+    assert added == {joint[0]: ["x.txt"], groups["A"]: ["y.txt"]}, added
+    assert files[groups["A"]] == {"A.own", "y.txt"} and files[groups["B"]] == {"B.own"}, files
+    label = store.get_group(joint[0]).label  # type: ignore[union-attr]
+    assert "watcher A" in label and "watcher B" in label, label
+
+    rewound = await w.svc.rewind.apply(RewindApplyArgs(session_id=w.session,
+                                                        target=RewindTarget(group_id=groups["B"])))
+    assert rewound.applied, rewound
+    assert not (w.root / "x.txt").exists() and not (w.root / "B.own").exists(), "a rewind of B kept the shared change"
+    assert (w.root / "A.own").exists() and (w.root / "y.txt").exists(), "a rewind of B took back A's changes"

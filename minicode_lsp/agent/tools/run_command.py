@@ -5,7 +5,8 @@ owns every process the command starts, detached or not (``&``, ``nohup``, ``sets
 double fork). In a turn (``Ports.processes`` set), the processes a command leaves behind
 when bash exits keep running until the turn ends, or the command's time
 (``agent.commandTimeoutS`` at most) is up, whichever comes first; the files they change
-meanwhile count as that command's (``TurnCheckpoints``). A command that matches
+meanwhile count as that command's (``TurnCheckpoints``; while processes of several
+commands run, as a group naming them all). A command that matches
 ``agent.keepRunning`` (a dev server) is not ended with the turn nor on its timeout: it runs
 until the server exits, and the transcript says so. Without a turn (``processes`` None)
 they end with bash. The server dying ends them all. Output so far is still returned; it is
@@ -22,6 +23,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,7 @@ class CommandProcesses:
         self.keep_running = [p.strip() for p in keep_running if p.strip()]
         self._live: list[Lingering] = []
         self._kept: list[Lingering] = []  # this turn's kept commands (their changes count until it ends)
+        self._last: Lingering | None = None  # adopted since the last ``take_left``
 
     def keeps(self, command: str) -> bool:
         """Whether ``command`` matches an ``agent.keepRunning`` pattern (a glob on the whole command)."""
@@ -145,6 +148,7 @@ class CommandProcesses:
         return any(fnmatch.fnmatchcase(text, pattern) for pattern in self.keep_running)
 
     def adopt(self, handle: Lingering) -> None:
+        self._last = handle
         if handle.keep:
             KEPT[:] = [h for h in KEPT if h.alive] + [handle]
             self._kept.append(handle)
@@ -157,6 +161,15 @@ class CommandProcesses:
         await asyncio.sleep(max(0.0, handle.deadline - time.monotonic()))
         log.info("the processes of %r reached the command's time limit; ending them", handle.command[:80])
         await handle.stop()
+
+    def take_left(self) -> Callable[[], bool] | None:
+        """Whether the processes the command that just returned left behind still run (a
+        callable: asked again later); None when it left none. Its changes are told apart
+        from other commands' by this (``TurnCheckpoints``)."""
+        handle, self._last = self._last, None
+        if handle is None:
+            return None
+        return lambda: handle.alive
 
     def alive(self) -> bool:
         """Whether processes this turn's commands left (kept ones included) still run."""
@@ -357,7 +370,8 @@ def format_result(command: str, r: ShellResult, timeout_s: float) -> str:
         lines.append(f"[{running}: kept running (agent.keepRunning) until the server exits; later output is not shown]")
     elif r.lingering is not None:
         lines.append(f"[exit code {r.exit_code}; processes it started still run: they are ended when this turn ends "
-                     f"or {timeout_s:g} s after the command started; the files they change count as this command's]")
+                     f"or {timeout_s:g} s after the command started; the files they change count as this command's, "
+                     "or, while processes of other commands run too, as all of theirs]")
     elif r.timed_out:
         lines.append(f"[timed out after {timeout_s:g} s; the process group was killed; output so far shown]")
     elif r.cancelled:
