@@ -141,6 +141,9 @@ class SessionListArgs(StrictArgs):
 
 class SessionReplayArgs(SessionIdArgs):
     from_seq: int = Field(default=0, ge=0)
+    before_seq: int | None = Field(default=None, ge=1, description="only events with seq < beforeSeq")
+    limit: int | None = Field(default=None, ge=1, le=100_000,
+                              description="at most this many events, the newest of those asked for (a page)")
 
 
 class SessionShowArgs(SessionIdArgs):
@@ -326,6 +329,10 @@ class ReplayEvent(Result):
 
 class SessionReplayResult(Result):
     events: list[ReplayEvent]
+    older: bool | None = Field(default=None, description="with limit: older events asked for were left out "
+                               "(fetch them with beforeSeq = the first event's seq)")
+    turn_started: ReplayEvent | None = Field(default=None, description="with limit: the turn.started event of the "
+                                             "page's first turn, when the page begins after it (its prompt)")
 
 
 class SessionSummarizeResult(Result):

@@ -46,7 +46,15 @@ class Sessions:
 
     def replay(self, args: SessionReplayArgs) -> p.SessionReplayResult:
         sid = self.ws.resolve_session(args.session_id)
-        return p.SessionReplayResult(events=[wire.replay_event(e) for e in self.ws.sessions.replay(sid, args.from_seq)])
+        if args.limit is None and args.before_seq is None:
+            return p.SessionReplayResult(events=[wire.replay_event(e) for e in self.ws.sessions.replay(sid, args.from_seq)])
+        events, older, started = self.ws.sessions.replay_page(sid, args.from_seq, args.before_seq, args.limit)
+        result = p.SessionReplayResult(events=[wire.replay_event(e) for e in events])
+        if args.limit is not None:
+            result.older = older
+            if started is not None:
+                result.turn_started = wire.replay_event(started)
+        return result
 
     async def summarize(self, session_id: str) -> p.SessionSummarizeResult:
         """The deterministic summary, plus the model's own when a provider answers."""

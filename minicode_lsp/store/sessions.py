@@ -411,6 +411,38 @@ class SessionStore:
         loads = json.loads
         return [EventRow(session_id, seq, tid, typ, loads(data), at) for seq, tid, typ, data, at in rows]
 
+    def replay_page(self, session_id: str, from_seq: int = 0, before_seq: int | None = None,
+                    limit: int | None = None) -> tuple[list[EventRow], bool, EventRow | None]:
+        """The events with ``from_seq <= seq < before_seq``, in seq order; with ``limit``, only the
+        newest ``limit`` of them. Also: whether older ones were left out, and the ``turn.started``
+        event of the first event's turn when the page begins after it."""
+        sql = "SELECT seq, turn_id, type, data, at FROM events WHERE session_id = ? AND seq >= ?"
+        params: list[Any] = [session_id, from_seq]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            params.append(before_seq)
+        if limit is None:
+            rows = self.db.query_tuples(sql + " ORDER BY seq", params)
+        else:  # newest first, one more than asked for: is there anything older?
+            rows = self.db.query_tuples(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit + 1])
+            rows.reverse()
+        older = limit is not None and len(rows) > limit
+        if older:
+            rows = rows[1:]
+        loads = json.loads
+        events = [EventRow(session_id, seq, tid, typ, loads(data), at) for seq, tid, typ, data, at in rows]
+        started = None
+        first = events[0] if events else None
+        if older and first is not None and first.turn_id is not None and first.type != "turn.started":
+            row = self.db.query_one(
+                "SELECT seq, turn_id, type, data, at FROM events WHERE session_id = ? AND turn_id = ? "
+                "AND type = 'turn.started' AND seq < ? ORDER BY seq LIMIT 1",
+                (session_id, first.turn_id, first.seq),
+            )
+            if row is not None:
+                started = EventRow(session_id, row["seq"], row["turn_id"], row["type"], loads(row["data"]), row["at"])
+        return events, older, started
+
     def latest_working_memory(self, session_id: str, finished_type: str) -> dict[str, Any] | None:
         """The ``workingMemory`` of the session's latest ``finished_type`` event that has one."""
         row = self.db.query_one(

@@ -62,6 +62,16 @@ async def test_recorded_session_is_listed_shown_replayed_exported_and_resumed(
         assert replay["events"][0]["type"] == p.EV_TURN_STARTED and replay["events"][-1]["type"] == p.EV_TURN_FINISHED
         tail = await ed.command(p.CMD_SESSION_REPLAY, {"sessionId": sid, "fromSeq": seqs[-2]})
         assert [e["seq"] for e in tail["events"]] == seqs[-2:]
+        # a page (a chat view opening a long session): the newest events, the prompt of the turn
+        # they belong to, and whether older ones are left; then the older ones, to the seam
+        page = await ed.command(p.CMD_SESSION_REPLAY, {"sessionId": sid, "limit": 3})
+        assert [e["seq"] for e in page["events"]] == seqs[-3:] and page["older"] is True
+        assert page["turnStarted"]["type"] == p.EV_TURN_STARTED and page["turnStarted"]["seq"] == seqs[0]
+        assert page["turnStarted"]["data"]["prompt"] == "shorten the second line of notes.txt"
+        rest = await ed.command(p.CMD_SESSION_REPLAY, {"sessionId": sid, "beforeSeq": seqs[-3]})
+        assert rest["events"] + page["events"] == replay["events"] and "older" not in rest
+        whole = await ed.command(p.CMD_SESSION_REPLAY, {"sessionId": sid, "limit": len(seqs)})
+        assert whole["events"] == replay["events"] and whole["older"] is False and "turnStarted" not in whole
         md = await ed.command(p.CMD_SESSION_EXPORT, {"sessionId": sid, "format": "markdown"})
         assert "shorten the second line" in md["content"] and "edit_file" in md["content"]
         lines = (await ed.command(p.CMD_SESSION_EXPORT, {"sessionId": sid, "format": "jsonl"}))["content"].splitlines()

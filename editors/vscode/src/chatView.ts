@@ -19,9 +19,11 @@ import {
   attachApproval,
   cancelTarget,
   cardAwaiting,
-  chatFromReplay,
+  chatCompleted,
+  chatFromPage,
   cover,
   coverReplay,
+  OPEN_PAGE_EVENTS,
   newChat,
   pageSession,
   patchesSince,
@@ -40,7 +42,9 @@ import { Commands, EventTypes } from './protocol';
 import type {
   MinicodeEvent,
   PermissionMode,
+  ReplayEvent,
   ReadinessReport,
+  SessionReplayResult,
   TaskContext,
   TaskRunArgs,
 } from './protocol';
@@ -104,7 +108,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   /** A prompt is on its way to the server: another Send waits for it. */
   private sending = false;
   /** How long the last session opening took (sent with the reset: the bench reads it). */
-  private timing: { fetchMs: number; reduceMs: number; events: number } | undefined;
+  private timing: { fetchMs: number; reduceMs: number; events: number; page?: 'newest' | 'older' } | undefined;
+  /** Sessions opened with a page of their newest events, their older ones on the way: what arrived live since. */
+  private readonly paging = new Map<string, ReplayEvent[]>();
   private ready = false;
   private readonly sessions = new Map<string, ChatSession>();
   /** Which events of each session this window has (a session it has whole opens without a fetch). */
@@ -194,8 +200,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (this.view && this.ready) void this.view.webview.postMessage(message);
   }
 
-  /** Send the shown session whole (on open, on switching sessions). */
-  private postReset(): void {
+  /** Send the shown session whole (on open, on switching sessions; `keepScroll`: older turns came above what the user sees). */
+  private postReset(keepScroll = false): void {
     const shown = this.shown ? this.sessions.get(this.shown) : undefined;
     this.postedRev = shown?.rev ?? -1;
     this.post({
@@ -209,6 +215,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       roots: roots(),
       timing: this.timing,
       trusted: vscode.workspace.isTrusted,
+      keepScroll,
     });
   }
 
@@ -265,6 +272,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
 
   private onEvent(ev: MinicodeEvent): void {
     if (!ev?.sessionId) return;
+    this.paging.get(ev.sessionId)?.push(ev);
     const s = this.chat(ev.sessionId);
     reduceEvent(s, ev);
     const c = cover(this.coverage.get(ev.sessionId), ev.seq);
@@ -329,11 +337,25 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       if (more.length && this.shown === sessionId) this.scheduleFlush();
       return;
     }
-    // the replay alone (the session's title comes from the tree, else its first prompt)
-    const replay = await this.server.execute(Commands.sessionReplay, { sessionId });
+    if (kept && this.paging.has(sessionId)) {
+      // opened a moment ago, its older events still coming: shown as it is
+      if (title) kept.title = title;
+      this.show(sessionId);
+      return;
+    }
+    // a page of its newest events first (what the view shows at the bottom), the older ones after
+    // it (the session's title comes from the tree, else its first prompt)
+    // what arrives live from now on is kept for the whole session built once the older events came
+    this.paging.set(sessionId, []);
+    let page: SessionReplayResult | undefined;
+    try {
+      page = await this.server.execute(Commands.sessionReplay, { sessionId, limit: OPEN_PAGE_EVENTS });
+    } finally {
+      if (!page?.older) this.paging.delete(sessionId);
+    }
     const fetched = Date.now();
-    const events = replay?.events ?? [];
-    const s = chatFromReplay(sessionId, events, title);
+    const events = page?.events ?? [];
+    const s = chatFromPage(sessionId, { events, older: page?.older, turnStarted: page?.turnStarted }, title);
     const live = this.sessions.get(sessionId);
     // a turn running now keeps what the live stream already brought
     if (live && this.running.has(sessionId)) {
@@ -343,11 +365,41 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     this.sessions.set(sessionId, s);
     const c = coverReplay(events);
     const before = this.coverage.get(sessionId);
-    this.coverage.set(sessionId, before && before.next > c.next ? { next: before.next, complete: false } : c);
+    this.coverage.set(sessionId, page?.older || (before && before.next > c.next) ? { next: Math.max(c.next, before?.next ?? 0), complete: false } : c);
     this.shown = undefined;
-    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: events.length };
-    log.info(`session ${sessionId} opened: ${this.timing.events} events fetched in ${this.timing.fetchMs} ms, reduced in ${this.timing.reduceMs} ms`);
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: events.length, page: 'newest' };
+    log.info(`session ${sessionId} opened: ${events.length} events fetched in ${this.timing.fetchMs} ms, reduced in ${this.timing.reduceMs} ms${page?.older ? ' (the newest; older ones follow)' : ''}`);
     this.show(sessionId);
+    this.timing = undefined;
+    if (page?.older && events.length) await this.openOlder(sessionId, events, title);
+    else this.paging.delete(sessionId);
+  }
+
+  /** The older events of a session opened with its newest page: fetched, then the session shown whole (the view keeps its place). */
+  private async openOlder(sessionId: string, page: ReplayEvent[], title?: string): Promise<void> {
+    const t0 = Date.now();
+    let older: ReplayEvent[];
+    try {
+      older = (await this.server.execute(Commands.sessionReplay, { sessionId, beforeSeq: page[0].seq }))?.events ?? [];
+    } catch (e) {
+      this.paging.delete(sessionId);
+      log.warn(`session ${sessionId}: its older events could not be fetched: ${errorMessage(e)}`);
+      return;
+    }
+    const fetched = Date.now();
+    const live = this.paging.get(sessionId) ?? [];
+    this.paging.delete(sessionId);
+    const current = this.sessions.get(sessionId);
+    if (!current) return;
+    const all = [...older, ...page, ...live];
+    const s = chatCompleted(current, all, title ?? (current.title !== undefined && !current.partial ? current.title : undefined));
+    this.sessions.set(sessionId, s);
+    const c = coverReplay(all);
+    const before = this.coverage.get(sessionId);
+    this.coverage.set(sessionId, before && before.next > c.next ? { next: before.next, complete: false } : c);
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: all.length, page: 'older' };
+    log.info(`session ${sessionId}: ${older.length} older events fetched in ${this.timing.fetchMs} ms, the session reduced in ${this.timing.reduceMs} ms`);
+    if (this.shown === sessionId) this.postReset(true);
     this.timing = undefined;
   }
 

@@ -137,6 +137,10 @@ export interface SessionListArgs {
 
 export interface SessionReplayArgs extends SessionIdArgs {
   fromSeq?: number;
+  /** only events with seq < beforeSeq */
+  beforeSeq?: number;
+  /** at most this many events, the newest of those asked for (a page) */
+  limit?: number;
 }
 
 export interface SessionShowArgs extends SessionIdArgs {
@@ -320,6 +324,10 @@ export interface ReplayEvent {
 
 export interface SessionReplayResult {
   events: ReplayEvent[];
+  /** with limit: older events asked for were left out (fetch them with beforeSeq = the first event's seq) */
+  older?: boolean | null;
+  /** with limit: the turn.started event of the page's first turn, when the page begins after it (its prompt) */
+  turnStarted?: ReplayEvent | null;
 }
 
 export interface SessionSummarizeResult {

@@ -4,6 +4,8 @@ import {
   attachApproval,
   cancelTarget,
   cardAwaiting,
+  chatCompleted,
+  chatFromPage,
   chatFromReplay,
   cover,
   coverReplay,
@@ -187,6 +189,58 @@ describe('chat model: events reduced to turns of items', () => {
     const s = chatFromReplay('s', events);
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(s.turns[0].items.length).toBeGreaterThan(100);
+  });
+});
+
+describe('opening a long session a page at a time', () => {
+  // one turn: a prompt, then tool calls c0..c{n-1} (started + finished), then its end
+  const session = (n: number): ReplayEvent[] => {
+    const evs: ReplayEvent[] = [{ seq: 1, turnId: 't', type: 'turn.started', data: { prompt: 'read it all' } }];
+    for (let i = 0; i < n; i++) {
+      evs.push({ seq: evs.length + 1, turnId: 't', type: 'tool.started', data: { toolCallId: `c${i}`, name: 'read_file', arguments: { path: `f${i}.py` } } });
+      evs.push({ seq: evs.length + 1, turnId: 't', type: 'tool.finished', data: { toolCallId: `c${i}`, name: 'read_file', summary: 'read' } });
+    }
+    evs.push({ seq: evs.length + 1, turnId: 't', type: 'turn.finished', data: { stopReason: 'done' } });
+    return evs;
+  };
+
+  it('the newest page shows its turn with the prompt and end, cards whole, and says older ones are coming', () => {
+    const all = session(10); // 22 events
+    // a page cut between c6's start and its end: c6's lone end is not a card of its own
+    const page = { events: all.slice(-8), older: true, turnStarted: all[0] };
+    expect(page.events[0].type).toBe('tool.finished');
+    const s = chatFromPage('s', page);
+    expect(s.partial).toBe(true);
+    expect(s.turns).toHaveLength(1);
+    expect(s.turns[0]).toMatchObject({ prompt: 'read it all', finished: true, stopReason: 'done' });
+    expect(cards(s).map((c) => [c.target, c.status])).toEqual([['f7.py', 'ok'], ['f8.py', 'ok'], ['f9.py', 'ok']]);
+  });
+
+  it('a page holding the whole session is the session', () => {
+    const all = session(3);
+    const s = chatFromPage('s', { events: all, older: false }, 'title');
+    expect(s.partial).toBeUndefined();
+    expect(s).toEqual(chatFromReplay('s', all, 'title'));
+  });
+
+  it('the older events complete it: the same as replaying it whole, with what came live since', () => {
+    const all = session(10);
+    const page = chatFromPage('s', { events: all.slice(-8), older: true, turnStarted: all[0] });
+    const live: ReplayEvent[] = [
+      { seq: all.length + 1, turnId: 't2', type: 'turn.started', data: { prompt: 'again' } },
+      { seq: all.length + 2, turnId: 't2', type: 'text.delta', data: { text: 'ok' } },
+    ];
+    for (const e of live) reduceEvent(page, e);
+    // a turn this window started whose first event has not come yet is kept
+    startChatTurn(page, 't3', 'third');
+    const whole = chatCompleted(page, [...all.slice(0, -8), ...all.slice(-8), ...live, ...live]);
+    expect(whole.partial).toBeUndefined();
+    expect(whole.title).toBe('read it all');
+    expect(whole.turns.map((t) => t.prompt)).toEqual(['read it all', 'again', 'third']);
+    expect(cards(whole).map((c) => c.target)).toEqual(session(10).filter((e) => e.type === 'tool.started').map((e) => (e.data.arguments as { path: string }).path));
+    expect(whole.turns[1].items).toMatchObject([{ kind: 'text', text: 'ok' }]);
+    expect(whole.rev).toBeGreaterThan(page.rev);
+    expect(chatCompleted(page, all, 'from the tree').title).toBe('from the tree');
   });
 });
 

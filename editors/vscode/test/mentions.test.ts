@@ -105,8 +105,66 @@ describe('opening a session in the chat view', () => {
     expect(chat.shownSession).toBe('whole');
     execute.mockClear();
     await chat.openSession('part');
-    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'part' }]);
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'part', limit: 200 }]);
     expect(chat.runningSessions()).toEqual([]); // nothing replayed is taken for a running turn
+    chat.dispose();
+  });
+
+  it('a long session from the store paints its newest page first, then the whole session in place, with what came live meanwhile', async () => {
+    const stub = await import('./stubs/vscode');
+    const { ChatView } = await import('../src/chatView');
+    const emitter = new stub.EventEmitter<unknown>();
+    // 1 prompt, 300 tool calls (600 events), the end: 602 events
+    const all: { seq: number; turnId: string; type: string; data: Record<string, unknown> }[] = [{ seq: 1, turnId: 't1', type: 'turn.started', data: { prompt: 'read a lot' } }];
+    for (let i = 0; i < 300; i++) {
+      all.push({ seq: all.length + 1, turnId: 't1', type: 'tool.started', data: { toolCallId: `c${i}`, name: 'read_file', arguments: { path: `f${i}.py` } } });
+      all.push({ seq: all.length + 1, turnId: 't1', type: 'tool.finished', data: { toolCallId: `c${i}`, name: 'read_file' } });
+    }
+    all.push({ seq: all.length + 1, turnId: 't1', type: 'turn.finished', data: { stopReason: 'done' } });
+    let releaseOlder: () => void = () => undefined;
+    const olderAsked = new Promise<void>((r) => (releaseOlder = r));
+    const execute = vi.fn(async (_c: string, args: { sessionId: string; limit?: number; beforeSeq?: number }) => {
+      if (args.limit) return { events: all.slice(-args.limit), older: all.length > args.limit, turnStarted: all[0] };
+      await olderAsked; // the older events take a while: a follow-up's first event arrives meanwhile
+      return { events: all.filter((e) => e.seq < (args.beforeSeq ?? Infinity)) };
+    });
+    const server = { onEvent: emitter.event, onReadiness: () => ({ dispose() {} }), onState: () => ({ dispose() {} }), state: 'running', execute };
+    const chat = new ChatView(stub.Uri.parse('file:///ext') as never, server as never, {} as never, () => undefined);
+    const posted: Record<string, unknown>[] = [];
+    let fromPage: (m: unknown) => void = () => undefined;
+    const view = {
+      webview: { options: {}, html: '', cspSource: 'csp', asWebviewUri: (u: unknown) => u, postMessage: async (m: Record<string, unknown>) => posted.push(m), onDidReceiveMessage: (f: (m: unknown) => void) => ((fromPage = f), { dispose() {} }) },
+      onDidDispose: () => ({ dispose() {} }),
+      show: () => undefined,
+    };
+    chat.resolveWebviewView(view as never);
+    fromPage({ type: 'ready' });
+    posted.length = 0;
+    const opening = chat.openSession('long', 'Long one');
+    await vi.waitFor(() => expect(posted.filter((m) => m.type === 'reset')).toHaveLength(1));
+    type Posted = { turns: { prompt?: string; finished: boolean; items: { kind: string; target?: string }[] }[]; partial?: boolean; title?: string };
+    const first = posted[0] as { session: Posted; keepScroll: boolean };
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'long', limit: 200 }, { sessionId: 'long', beforeSeq: all.length - 199 }]);
+    // the page: the prompt, the newest 100 cards whole, the turn's end; older ones announced as coming
+    expect(first.session.partial).toBe(true);
+    expect(first.session.turns[0]).toMatchObject({ prompt: 'read a lot', finished: true });
+    const pageCards = first.session.turns[0].items.filter((i) => i.kind === 'tool');
+    expect(pageCards.length).toBeLessThanOrEqual(100);
+    expect(pageCards.at(-1)?.target).toBe('f299.py');
+    emitter.fire({ sessionId: 'long', turnId: 't2', seq: all.length + 1, type: 'turn.started', data: { prompt: 'more' } });
+    releaseOlder();
+    await opening;
+    const resets = posted.filter((m) => m.type === 'reset') as unknown as { session: Posted; keepScroll: boolean }[];
+    const last = resets.at(-1)!;
+    expect(last.keepScroll).toBe(true);
+    expect(last.session.partial).toBeUndefined();
+    expect(last.session.title).toBe('Long one');
+    expect(last.session.turns.map((t) => t.prompt)).toEqual(['read a lot', 'more']);
+    expect(last.session.turns[0].items.filter((i) => i.kind === 'tool').map((i) => i.target)).toEqual(Array.from({ length: 300 }, (_, i) => `f${i}.py`));
+    // opened again: whole from this window's copy (only what is newer is asked for)
+    execute.mockClear();
+    await chat.openSession('long');
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'long', fromSeq: all.length + 2 }]);
     chat.dispose();
   });
 });

@@ -95,6 +95,27 @@ def test_events_are_numbered_and_replayed_in_order(store: SessionStore) -> None:
         store.append_event("NOPE", None, "error", {})
 
 
+def test_a_page_is_the_newest_events_with_the_prompt_of_the_turn_it_begins_in(store: SessionStore) -> None:
+    s = store.create_session("t", "/ws")
+    first = record_turn(store, s.id, "one")  # seqs 1-7
+    store.append_event(s.id, None, "mode.changed", {"mode": "plan"})  # 8: outside any turn
+    record_turn(store, s.id, "two")  # 9-15
+    events, older, started = store.replay_page(s.id, limit=3)
+    assert [e.seq for e in events] == [13, 14, 15] and older is True
+    assert started is not None and started.seq == 9 and started.data == {"prompt": "two"}
+    # the older ones, up to the seam; a page of them; everything at once
+    assert [e.seq for e in store.replay_page(s.id, before_seq=13)[0]] == list(range(1, 13))
+    events, older, started = store.replay_page(s.id, before_seq=13, limit=6)
+    assert [e.seq for e in events] == list(range(7, 13)) and older is True
+    assert started is not None and started.turn_id == first and started.seq == 1
+    events, older, started = store.replay_page(s.id, limit=15)
+    assert [e.seq for e in events] == list(range(1, 16)) and older is False and started is None
+    # a page beginning with an event outside any turn, or with a turn's start, needs no prompt added
+    assert store.replay_page(s.id, before_seq=10, limit=2)[2] is None
+    assert store.replay_page(s.id, before_seq=9, limit=1)[2] is None
+    assert store.replay_page(s.id, from_seq=14, limit=5) == (store.replay(s.id, from_seq=14), False, None)
+
+
 def test_event_data_is_redacted_before_writing(store: SessionStore, db: Database) -> None:
     s = store.create_session("t", "/ws")
     store.append_event(

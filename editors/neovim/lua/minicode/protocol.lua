@@ -133,6 +133,8 @@ M.errors = {
 
 ---@class minicode.SessionReplayArgs : minicode.SessionIdArgs
 ---@field fromSeq? integer
+---@field beforeSeq? integer only events with seq < beforeSeq
+---@field limit? integer at most this many events, the newest of those asked for (a page)
 
 ---@class minicode.SessionShowArgs : minicode.SessionIdArgs
 ---@field openDocument? boolean open the transcript with window/showDocument
@@ -271,6 +273,8 @@ M.errors = {
 
 ---@class minicode.SessionReplayResult
 ---@field events minicode.ReplayEvent[]
+---@field older? boolean with limit: older events asked for were left out (fetch them with beforeSeq = the first event's seq)
+---@field turnStarted? minicode.ReplayEvent with limit: the turn.started event of the page's first turn, when the page begins after it (its prompt)
 
 ---@class minicode.SessionSummarizeResult
 ---@field markdown string

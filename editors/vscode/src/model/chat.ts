@@ -136,6 +136,8 @@ export interface ChatSession {
   sessionId: string;
   title?: string;
   turns: ChatTurn[];
+  /** Only its newest events are here (a long session opened a page first): older ones are on their way. */
+  partial?: boolean;
   /** Bumped on every change (item revs come from it). */
   rev: number;
 }
@@ -401,6 +403,43 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
 export function chatFromReplay(sessionId: string, events: readonly ReplayEvent[], title?: string): ChatSession {
   const s = newChat(sessionId, title);
   for (const ev of [...events].sort((a, b) => a.seq - b.seq)) reduceEvent(s, ev);
+  return s;
+}
+
+/** How many events a long session opens with (its newest): they paint at once, the older ones follow. */
+export const OPEN_PAGE_EVENTS = 200;
+
+/** Events that only complete a card or checkpoint an earlier event started (a page cut before that event has nothing to attach them to). */
+const FOLLOW_UPS: ReadonlySet<string> = new Set([EventTypes.toolFinished, EventTypes.approvalRequested, EventTypes.filesChanged]);
+
+/**
+ * A session from a page of its newest events (`minicode.session.replay` with `limit`): the
+ * prompt of the turn the page begins in (`turnStarted`), then the page, without the events at its
+ * start that only finish a card the page does not hold. `partial` while older events are left.
+ */
+export function chatFromPage(
+  sessionId: string,
+  page: { events: readonly ReplayEvent[]; older?: boolean | null; turnStarted?: ReplayEvent | null },
+  title?: string,
+): ChatSession {
+  const events = [...page.events].sort((a, b) => a.seq - b.seq);
+  let start = 0;
+  if (page.older) while (start < events.length && FOLLOW_UPS.has(events[start].type)) start++;
+  const s = chatFromReplay(sessionId, [...(page.turnStarted ? [page.turnStarted] : []), ...events.slice(start)], title);
+  if (page.older) s.partial = true;
+  return s;
+}
+
+/**
+ * The whole session once its older events came: rebuilt from every event this window has (the
+ * older ones, the page, what arrived live since), in seq order and each once; turns this window
+ * started whose first event has not come yet are kept.
+ */
+export function chatCompleted(current: ChatSession, events: readonly ReplayEvent[], title?: string): ChatSession {
+  // the title: the one given (the Sessions tree's), else the first prompt (a page's may be a later one)
+  const s = chatFromReplay(current.sessionId, events, title);
+  for (const turn of current.turns) if (!s.turns.some((t) => t.turnId === turn.turnId)) s.turns.push(turn);
+  s.rev = Math.max(s.rev, current.rev) + 1;
   return s;
 }
 

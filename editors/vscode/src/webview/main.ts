@@ -33,6 +33,9 @@ const paint: number[] = [];
 const paintFromHost: number[] = [];
 (window as unknown as { __minicodePaint: number[]; __minicodePaintFromHost: number[] }).__minicodePaint = paint;
 (window as unknown as { __minicodePaintFromHost: number[] }).__minicodePaintFromHost = paintFromHost;
+/** Sessions opened (each page of one): the extension host's timing and the render's, for the bench. */
+const resets: Record<string, unknown>[] = [];
+(window as unknown as { __minicodeResets: Record<string, unknown>[] }).__minicodeResets = resets;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -76,6 +79,10 @@ log.setAttribute('aria-live', 'off');
 log.setAttribute('aria-label', 'Conversation');
 log.tabIndex = 0; // scrollable with the keyboard
 const empty = el('div', 'empty', 'Ask MiniCode to do something in this workspace. The current file and selection go along as context.');
+// a long session opens with its newest events; this stands above them until the older ones come
+const olderNote = el('div', 'older-loading');
+olderNote.setAttribute('role', 'status');
+olderNote.append(icon('loading codicon-modifier-spin'), el('span', undefined, 'Loading earlier messages…'));
 const composer = el('form', 'composer');
 const input = el('textarea', 'prompt');
 input.placeholder = 'Ask MiniCode… (Enter sends, Shift+Enter for a new line)';
@@ -514,7 +521,7 @@ function renderChrome(): void {
   document.body.dataset.running = String(state.running);
 }
 
-function resetLog(): void {
+function resetLog(keepScroll = false): void {
   rendered.clear();
   turnEls.clear();
   // built off-document, attached once: one layout for the whole session
@@ -525,8 +532,10 @@ function resetLog(): void {
   } finally {
     mount = log;
   }
-  log.replaceChildren(empty, fragment);
-  log.scrollTop = log.scrollHeight;
+  // the view at the bottom (the newest), or, when older turns came above, where the user was
+  const fromBottom = keepScroll ? log.scrollHeight - log.scrollTop : 0;
+  log.replaceChildren(empty, ...(state.session?.partial ? [olderNote] : []), fragment);
+  log.scrollTop = keepScroll ? log.scrollHeight - fromBottom : log.scrollHeight;
 }
 
 /** Turns changed since the last frame, and the server times of the events they carry. */
@@ -583,6 +592,7 @@ window.addEventListener('message', (event: MessageEvent) => {
   switch (m.type) {
     case 'reset': {
       const t0 = performance.now();
+      const shownBefore = state.session?.sessionId;
       state.session = (m.session as ChatSession) ?? null;
       dirty.clear();
       state.running = !!m.running;
@@ -592,8 +602,10 @@ window.addEventListener('message', (event: MessageEvent) => {
       state.roots = (m.roots as string[]) ?? state.roots;
       state.fixes = (m.fixes as State['fixes']) ?? state.fixes;
       state.trusted = m.trusted !== false;
+      const nowShown = state.session?.sessionId;
       renderChrome();
-      resetLog();
+      // the same session again, older turns added above: the view keeps its place
+      resetLog(!!m.keepScroll && nowShown === shownBefore);
       // a session opened from the store is not read out; its running turn is
       const turns = state.session?.turns ?? [];
       announce(turns.filter((t) => t.finished), true);
@@ -601,6 +613,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       requestAnimationFrame(() => {
         document.body.dataset.resetMs = String(Math.round(performance.now() - t0));
         document.body.dataset.timing = JSON.stringify(m.timing ?? null);
+        if (m.timing) resets.push({ renderMs: Math.round(performance.now() - t0), ...(m.timing as object) });
         document.body.dataset.sessionShown = state.session?.sessionId ?? '';
       });
       break;
