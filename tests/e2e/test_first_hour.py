@@ -102,3 +102,31 @@ def test_a_wrong_model_name_says_how_to_choose_one(workspace: Path, model: Scrip
     assert out.returncode == 1, out.stderr
     assert (f"the model 'gpt-9' is not available here: GET {model.openai_base_url}/models lists the models "
             "this server offers") in out.stderr, out.stderr
+
+
+def test_the_demo_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`minicode-lsp demo` (what `make demo` runs): no entry in the user's trust file for a
+    temporary folder, and no path printed that is gone when it ends; with --keep the allow is
+    the user's and the demo says where it is and how to undo it."""
+    import re
+    import shutil
+
+    home = tmp_path / "home"
+    trusted = home / "state" / "minicode-lsp" / "trusted.json"
+    out = cli(home, "demo", timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not trusted.exists() or json.loads(trusted.read_text())["allowed"] == {}, trusted.read_text()
+    shown = re.findall(r"/\S*minicode-demo-[^\s/)]+[^\s)]*", out.stdout)
+    assert shown and all("(temporary: removed at the end)" in line for line in out.stdout.splitlines()
+                          if any(p in line for p in shown)), out.stdout  # only named as temporary
+    assert "checkpoints recorded: 2 edit groups" in out.stdout, out.stdout
+    kept = cli(home, "demo", "--keep", timeout=120)
+    root = Path(re.findall(r"^project: (\S+)", kept.stdout, re.M)[0])
+    try:
+        assert kept.returncode == 0 and root.is_dir(), kept.stdout
+        assert list(json.loads(trusted.read_text())["allowed"]) == [str(root / ".minicode.toml")]
+        assert f"trust --revoke --workspace {root}" in kept.stdout, kept.stdout
+        listed = cli(home, "sessions", "list", "--json", "--workspace", str(root))
+        assert len(json.loads(listed.stdout)["sessions"]) == 1, listed.stdout + listed.stderr
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
