@@ -210,6 +210,7 @@ class Snapshotter:
         self._specs: dict[str, pathspec.PathSpec | None] = {}  # folder -> its .gitignore
         self._last: Snapshot | None = None
         self._racy, self._checked = set[str](), set[str]()
+        self._waiting = set[str]()  # racy files a watcher take left for later (see _take_dirty)
         self._probes = 0  # sync round trips started
         self._observer: Any = None
         self._dirty: _Dirty | None = None
@@ -287,7 +288,7 @@ class Snapshotter:
         how = "full re-stat: first take" if prev is None else "full re-stat: asked" if full \
             else "full re-stat: no watcher"
         if prev is not None and self.watching and not full:
-            got = self._take_dirty(prev, t0)
+            got = self._take_dirty(prev, t0, start_wall - RACY_NS)
             if isinstance(got, Snapshot):
                 snap = got
             else:
@@ -303,7 +304,7 @@ class Snapshotter:
                 self._unpersisted = None
             else:
                 self._unpersisted |= snap.touched
-        checked = snap.files.keys() if snap.full_walk else self._checked
+        checked = snap.files.keys() if snap.full_walk else self._checked | self._waiting
         racy_after = start_wall - RACY_NS
         self._racy = {r for r in checked if r in snap.files
                       and max(snap.files[r].mtime_ns, snap.files[r].ctime_ns) >= racy_after}
@@ -336,7 +337,7 @@ class Snapshotter:
                     continue
             self._visit(snap, rel, st, c, t0)
 
-    def _take_dirty(self, prev: Snapshot, t0: float) -> Snapshot | str:
+    def _take_dirty(self, prev: Snapshot, t0: float, racy_after: int) -> Snapshot | str:
         """The latest snapshot with only the watcher's dirty paths re-checked, or why not (then
         the caller re-stats the whole tree)."""
         assert self._dirty is not None
@@ -357,8 +358,14 @@ class Snapshotter:
         snap = Snapshot(self.root, dict(prev.files), dict(prev.skipped), full_walk=False, how="watcher")
         prev.base = None  # keep one link only: no chain of old snapshots in memory
         snap.base = prev
-        # racy files, and files a time budget left unhashed (retried: each take spends the budget)
-        todo: set[str] = self._racy | {r for r in prev.skipped if r}
+        # racy files whose second has passed, re-hashed once now, and files a time budget left
+        # unhashed (retried: each take spends the budget). A racy file still inside its second
+        # waits (it stays racy): a write to it after its last hash is an event the watcher
+        # brings back anyway, so hashing it again at every take within that second, as a full
+        # re-stat must, buys nothing (and was most of a small workspace's cost per command).
+        waiting = {r for r in self._racy if (e := prev.files.get(r)) is not None
+                   and max(e.mtime_ns, e.ctime_ns) >= racy_after}
+        todo: set[str] = (self._racy - waiting) | {r for r in prev.skipped if r}
         written = {r for r in map(self._rel, paths) if r}
         gone: list[str] = []  # folders that were in the snapshot and appeared, moved or vanished
         for p in paths | dirs:
@@ -375,6 +382,7 @@ class Snapshotter:
             prefixes = tuple(gone)
             todo.update(r for r in prev.files if r.startswith(prefixes))
         self._checked = snap.touched = todo
+        self._waiting = waiting - todo
         ignored_dirs: dict[str, bool] = {}
         for rel in sorted(todo):
             snap.skipped.pop(rel, None)

@@ -472,3 +472,54 @@ def test_a_take_says_which_path_it_took(ws: Path, blobs: BlobStore) -> None:
         assert s.take().how == "full re-stat: no .git/description to sync the watcher on"
     finally:
         s.close()
+
+
+def test_watch_hashes_a_racy_file_once_past_its_second_not_at_every_take(ws: Path, blobs: BlobStore) -> None:
+    """A file written in the second before a take is racy: a full re-stat must hash it again at
+    every take until that second has passed (a same-size rewrite in the same clock tick leaves
+    its stat unchanged). With the watcher such a rewrite is an event, so within its second a
+    racy file is not hashed again (that was most of what a command cost at 1,000 files); once
+    the second has passed it is hashed once more, and a rewrite in the same tick is still seen."""
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        time.sleep(1.1)  # the fixture's files are past their second: only a.py below is racy
+        s.baseline()
+        a = ws / "src" / "a.py"
+        a.write_bytes(b"one\n")
+        st = a.stat()
+        first = s.take()
+        assert first.hashed == 1 and first.how == "watcher"
+        assert s.take().hashed == 0  # still inside its second: not hashed again
+        a.write_bytes(b"two\n")  # same size, and the same mtime: only the watcher can tell
+        os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+        second = s.take()
+        assert [(Path(c.path).name, c.action) for c in s.diff(first, second)] == [("a.py", "modify")]
+        time.sleep(1.1)
+        assert s.take().hashed == 1  # its second has passed: hashed once more
+        assert s.take().hashed == 0
+    finally:
+        s.close()
+
+
+def test_a_racy_file_left_by_the_watcher_is_hashed_by_a_full_re_stat(ws: Path, blobs: BlobStore) -> None:
+    """A racy file the watcher's take left for later stays racy: if the next take is a full
+    re-stat (the watcher overflowed, a .gitignore changed), that take hashes it, so a same-size,
+    same-mtime rewrite whose event was lost is still seen."""
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        s.baseline()
+        a = ws / "src" / "a.py"
+        a.write_bytes(b"one\n")
+        st = a.stat()
+        s.take()
+        before = s.take()  # the watcher's: a.py waits
+        assert before.how == "watcher" and "src/a.py" not in before.touched
+        s.close()  # events from here on are lost: the next take re-stats the tree
+        a.write_bytes(b"two\n")
+        os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+        after = s.take()
+        assert after.how == "full re-stat: no watcher"
+        assert [(Path(c.path).name, c.action) for c in s.diff(before, after)] == [("a.py", "modify")]
+    finally:
+        s.close()
