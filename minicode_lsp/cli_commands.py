@@ -222,7 +222,7 @@ def _target(args: argparse.Namespace) -> p.RewindTarget:
 def _pick_session(svc: Service, args: argparse.Namespace) -> str | None:
     """The session a --latest / --steps / --all rewind works on: the one given, else the newest
     session that still has edits to rewind (not merely the newest session). Says which, and
-    which group(s), on stderr; None when there is nothing to rewind."""
+    which groups, on stderr; None when there is nothing to rewind."""
     if args.session:
         sessions = [(svc.workspace.resolve_session(args.session), "")]
     else:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..wording import plural
 from . import events as ev
 from .budget import TokenCounter
 from .context import groups
@@ -289,7 +290,7 @@ class ContextManager:
         summary, method = await self._summarise(old.summary, dropped)
         self.state = ContextState(split, summary, method, check_of(conversation[split - 1]), old.ratio)
         after = self.measure(self.system(head, memory), tools, self.view(conversation))
-        log.info("compacted %d message(s) (%s summary)", len(dropped), method)
+        log.info("compacted %s (%s summary)", plural(len(dropped), "message"), method)
         await self.emit(
             ev.CONTEXT_COMPACTED,
             {

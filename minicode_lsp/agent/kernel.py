@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..wording import plural
 from . import events as ev
 from .messages import ToolCall
 from .prompts import BUDGET_LOW, BUDGET_WIDENED
@@ -108,7 +109,7 @@ class Kernel:
             return False, ""
         left = self.budget - self.steps
         if left <= LOW_BUDGET_WARNING:
-            return True, BUDGET_LOW.format(left=left)
+            return True, BUDGET_LOW.format(left=plural(left, "step"))
         return True, ""
 
     # ------------------------------------------------------------------ tool calls

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..wording import plural
 from . import events as ev
 from . import prompts
 from .compaction import ContextManager
@@ -189,7 +190,7 @@ class _Turn:
             reason = ev.CANCELLED
         self._close_pending()
         k = self.kernel
-        log.info("turn ended: %s after %d step(s)", reason, k.steps)
+        log.info("turn ended: %s after %s", reason, plural(k.steps, "step"))
         return TurnOutcome(
             stop_reason=reason,
             text=self.text,

@@ -60,7 +60,7 @@ CONTINUE_CUT = (
     "without repeating anything."
 )
 CUT_NOTE = "\n\n[the answer was cut off at the output token limit (maxTokens = {limit}); ask to continue]"
-BUDGET_LOW = "Step budget: {left} step(s) left. Wrap up: finish the change, verify it and answer."
+BUDGET_LOW = "Step budget: {left} left. Wrap up: finish the change, verify it and answer."
 BUDGET_WIDENED = "Step budget extended by {extra} steps to {budget} because you are making progress."
 
 

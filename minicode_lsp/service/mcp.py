@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import McpServerConfig
+from ..wording import plural
 
 if TYPE_CHECKING:  # the agent's tool modules load with the first turn, not with the service
     from ..agent.tools.base import ToolContext, ToolOutput
@@ -171,7 +172,8 @@ class McpManager:
             headers.update({h: os.environ.get(var, "") for h, var in cfg.headers_env.items()})
             missing = [var for var in cfg.headers_env.values() if not os.environ.get(var)]
             if missing:
-                raise RuntimeError(f"the environment variable(s) {', '.join(missing)} for its headers are not set")
+                raise RuntimeError(f"the environment variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                   f"for its headers {'are' if len(missing) > 1 else 'is'} not set")
             return _http(streamable_http_client, create_mcp_http_client, cfg.url, headers)
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
@@ -281,7 +283,7 @@ async def mcp_checks(manager: McpManager, *, probe: bool) -> list[Any]:
         name = f"mcp:{state.name}"
         if state.alive:
             names = ", ".join(t.name for t in state.tools[:12]) + (" ..." if len(state.tools) > 12 else "")
-            checks.append(ReadinessCheck(name=name, status="ok", detail=f"{len(state.tools)} tool(s): {names}"))
+            checks.append(ReadinessCheck(name=name, status="ok", detail=f"{plural(len(state.tools), 'tool')}: {names}"))
         elif state.error:
             checks.append(ReadinessCheck(name=name, status="warn", detail=state.error,
                                          fix=f"fix mcpServers.{state.name} in the config, or set enabled = false"))

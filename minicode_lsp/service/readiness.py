@@ -20,6 +20,7 @@ from ..config import (
     Settings,
 )
 from ..protocol import NOTIFY_READINESS, ProviderStatus, ReadinessCheck, ReadinessReport
+from ..wording import plural
 from .local_context import ServedContext
 from .local_context import check as context_check
 from .local_context import detect as detect_context
@@ -201,7 +202,7 @@ async def build_report(
             c_status, c_detail, c_fix = context_check(p, served[i])  # type: ignore[arg-type]
             checks.append(ReadinessCheck(name=f"context:{p.name}", status=c_status, detail=c_detail, fix=c_fix))  # type: ignore[arg-type]
     if len(providers) > 1:
-        checks.append(ReadinessCheck(name="fallback", status="ok", detail=f"{len(providers) - 1} fallback provider(s)"))
+        checks.append(ReadinessCheck(name="fallback", status="ok", detail=plural(len(providers) - 1, "fallback provider")))
     else:
         # advice, not a warning: one working provider is "ready" (DESIGN.md section 7)
         checks.append(ReadinessCheck(

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..store.checkpoints import CheckpointStore
 from ..store.shell_state import state_blob_sizes
+from ..wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def prune(sessions: Any, checkpoints: Any, blobs: Any, db: Any, *, max_sessions:
             checkpoints.delete_session(sid)
         if ids:
             removed = checkpoints.gc()
-            log.info("retention: removed %d old session(s) and %d blob(s)", len(ids), removed)
+            log.info("retention: removed %s and %s", plural(len(ids), "old session"), plural(removed, "blob"))
         return ids
 
     def history() -> int:
@@ -72,8 +73,9 @@ def prune(sessions: Any, checkpoints: Any, blobs: Any, db: Any, *, max_sessions:
     if deleted:
         why = (f"to keep the history under store.maxBytes ({max_bytes} bytes)" if by_size
                else f"to keep at most store.maxSessions ({max_sessions}) sessions")
-        message = (f"retention deleted {len(deleted)} old session(s) and their checkpoints {why}; the newest "
-                   f"{keep_newest} and those younger than {keep_days:g} day(s) are always kept "
+        days = f"{keep_days:g} day" + ("" if keep_days == 1 else "s")
+        message = (f"retention deleted {plural(len(deleted), 'old session')} and their checkpoints {why}; the newest "
+                   f"{keep_newest} and those younger than {days} are always kept "
                    "(store.keepSessions, store.keepDays)")
         log.warning("%s: %s", message, ", ".join(deleted))
         if store_dir is not None:
@@ -110,4 +112,4 @@ def take_note(store_dir: Path) -> str | None:
         return None
     count = doc.get("count", 0)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(doc.get("at", 0))))
-    return f"{count} old session(s) deleted on {when}: {doc.get('message', '')}"
+    return f"{plural(int(count), 'old session')} deleted on {when}: {doc.get('message', '')}"

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..wording import plural
+
 log = logging.getLogger(__name__)
 
 JOURNAL = "rewind-journal.jsonl"
@@ -333,7 +335,7 @@ class DiskRewind:
         except (OSError, RewindFailed) as exc:
             reason = str(exc) if isinstance(exc, RewindFailed) else (
                 f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}".lstrip(": "))
-            log.warning("rewind failed, undoing its %d step(s): %s", len(self._done), reason)
+            log.warning("rewind failed, undoing its %s: %s", plural(len(self._done), "step"), reason)
             try:
                 self._rollback()
             except OSError as undo_exc:
@@ -538,7 +540,7 @@ def recover(store_dir: Path) -> dict[str, Any] | None:
             if steps:  # taken only once every staging folder was made and filled
                 try:
                     _undo(Path(header["root"]), stages, list(reversed(steps)))
-                    log.warning("undid a rewind interrupted by a kill (%d step(s))", len(steps))
+                    log.warning("undid a rewind interrupted by a kill (%s)", plural(len(steps), "step"))
                 except (OSError, RewindFailed) as exc:
                     log.error("could not undo an interrupted rewind: %s; its backups stay in %s", exc,
                               ", ".join(map(str, stages)))

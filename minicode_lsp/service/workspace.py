@@ -27,6 +27,7 @@ from ..store.redact import Redactor
 from ..store.sessions import SessionStore
 from ..store.shell_state import ShellState
 from ..store.snapshots import Snapshotter
+from ..wording import plural
 from . import rewind_disk
 from .background import TaskRunner
 from .diskio import remove_temps
@@ -98,7 +99,7 @@ class Workspace:
         self._recover_rewind()
         interrupted = self.sessions.mark_interrupted()
         if interrupted:
-            log.warning("marked %d interrupted turn(s) from an earlier run", len(interrupted))
+            log.warning("marked %s from an earlier run as interrupted", plural(len(interrupted), "turn"))
             for group in self.checkpoints.open_groups():  # a kill inside a write leaves its temporary file
                 if group.turn_id in interrupted:
                     for f in group.files:
@@ -157,7 +158,7 @@ class Workspace:
             snap = await asyncio.to_thread(self.snapshotter.baseline)
             # persist its stat cache now, so the first command's group writes only what changed
             await asyncio.to_thread(ShellState(self.checkpoints, self.snapshotter).persist, snap)
-        log.info("workspace baseline: %d file(s), %d hashed, %.1f s%s", len(snap.files), snap.hashed,
+        log.info("workspace baseline: %s, %d hashed, %.1f s%s", plural(len(snap.files), "file"), snap.hashed,
                  snap.duration_s, f", skipped {len(snap.skipped)}" if snap.skipped else "")
 
     async def aclose(self) -> None:

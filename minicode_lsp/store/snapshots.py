@@ -309,8 +309,9 @@ class Snapshotter:
         self._racy = {r for r in checked if r in snap.files
                       and max(snap.files[r].mtime_ns, snap.files[r].ctime_ns) >= racy_after}
         snap.duration_s = time.monotonic() - t0
-        log.debug("snapshot: %s, %d path(s) re-checked, %d hashed, %.3f s", snap.how,
-                  len(snap.files) if snap.full_walk else len(snap.touched), snap.hashed, snap.duration_s)
+        rechecked = len(snap.files) if snap.full_walk else len(snap.touched)
+        log.debug("snapshot: %s, %d path%s re-checked, %d hashed, %.3f s", snap.how, rechecked,
+                  "" if rechecked == 1 else "s", snap.hashed, snap.duration_s)
         self._last = snap
         return snap
 

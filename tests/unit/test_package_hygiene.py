@@ -33,3 +33,21 @@ def test_production_code_has_no_branch_for_tests() -> None:
 def test_file_name_times_come_from_one_helper() -> None:
     hits = [rel for rel, text in sources() if "%Y%m%dT%H%M%S" in text]
     assert hits == ["store/records.py"]
+
+
+def test_no_plural_hacks_in_what_users_read() -> None:
+    """"1 file", "3 files" (minicode_lsp.wording.plural), never "file(s)": in messages, tool
+    results and logs alike (a string literal, docstrings and comments aside)."""
+    import ast
+
+    hack = re.compile(r"[a-z]\((s|es)\)")
+    hits = []
+    for rel, text in sources():
+        tree = ast.parse(text)
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        hits += [f"{rel}:{node.lineno}: {node.value[:80]!r}" for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                 and hack.search(node.value.replace("http(s)", ""))]
+    assert hits == [], "\n".join(hits)

@@ -8,6 +8,7 @@ import time
 from difflib import SequenceMatcher
 from typing import Any
 
+from ...wording import plural
 from ..fileio import is_binary
 from ..messages import ToolSpec
 from ..ports import EditConflict
@@ -210,6 +211,6 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     snippet, _ = number_lines(new_lines[lo - 1 : hi], lo)
     n = count if replace_all else 1
     return ToolOutput(
-        f"edited {shown}: replaced {n} occurrence(s). Lines {lo}-{hi} now read:\n{snippet}",
+        f"edited {shown}: replaced {plural(n, 'occurrence')}. Lines {lo}-{hi} now read:\n{snippet}",
         meta={"path": str(path), "action": "modify"},
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import re2
 
+from ...wording import plural
 from ..fileio import is_binary
 from ..messages import ToolSpec
 from .base import ToolContext, ToolError, ToolOutput, decode, root_of, str_arg
@@ -162,10 +163,10 @@ async def run(args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
     if capped:
         notes.append(f"[results capped ({MAX_MATCHES} matches / {MAX_FILES} files); narrow the search]")
     if out_of_time:
-        notes.append(f"[search stopped after its {TIME_BUDGET_S:g} s budget ({scanned} file(s) searched); "
+        notes.append(f"[search stopped after its {TIME_BUDGET_S:g} s budget ({plural(scanned, 'file')} searched); "
                      "narrow it with path or glob]")
     if skipped:
-        notes.append(f"[{skipped} file(s) over {MAX_FILE_BYTES // (1024 * 1024)} MiB not searched]")
+        notes.append(f"[{plural(skipped, 'file')} over {MAX_FILE_BYTES // (1024 * 1024)} MiB not searched]")
     if not out:
-        return ToolOutput("\n".join([f"no matches for {pattern!r} in {scanned} file(s)", *notes]))
+        return ToolOutput("\n".join([f"no matches for {pattern!r} in {plural(scanned, 'file')}", *notes]))
     return ToolOutput("\n".join(out + notes))

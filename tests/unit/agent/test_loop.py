@@ -247,7 +247,7 @@ async def test_single_profile_budget(ws: Path, fake: FakePorts) -> None:
     provider = ScriptedProvider(*[call("list_files") for _ in range(60)])
     out = await turn(fake, provider, profile="single")
     assert out.steps == 50 and out.stop_reason == "max_steps"
-    assert "1 step(s) left" in provider.requests[-1].system
+    assert "Step budget: 1 step left." in provider.requests[-1].system
 
 
 async def test_provider_error_and_hint(ws: Path, fake: FakePorts) -> None:
