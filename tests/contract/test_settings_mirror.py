@@ -42,6 +42,10 @@ def test_vscode_settings_match_config() -> None:
             assert schema["default"] == defaults[key], f"{key}: package.json default {schema['default']!r} != {defaults[key]!r}"
         checked += 1
     assert "minicode.agent.permissionMode" in settings and checked >= 5
+    # every agent setting can be set in VS Code, except the secret file list: a repository may
+    # only add to it, and a workspace's VS Code setting would replace the user's
+    agent = {k for k in defaults if k.startswith("minicode.agent.")} - {"minicode.agent.secretFiles"}
+    assert agent <= set(settings), f"agent settings missing from package.json: {sorted(agent - set(settings))}"
     provider_props = settings["minicode.providers"]["items"]["properties"]
     from minicode_lsp.config import ProviderConfig
 

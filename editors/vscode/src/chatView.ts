@@ -37,7 +37,7 @@ import {
 import { MentionSource } from './mentionSource';
 import { basename } from './model/format';
 import type { MentionItem } from './model/mentions';
-import { problems } from './model/readiness';
+import { problems, providerLabel } from './model/readiness';
 import { Commands, EventTypes } from './protocol';
 import type {
   MinicodeEvent,
@@ -238,8 +238,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   }
 
   private setReadiness(r: ReadinessReport): void {
-    const p = r.providers?.[0];
-    this.provider = p ? `${p.name} · ${p.model}` : '';
+    this.provider = providerLabel(r.providers?.[0]);
     this.fixes = problems(r).filter((c) => c.fix).map((c) => ({ name: c.name, fix: c.fix as string }));
     this.post({ type: 'provider', provider: this.provider, fixes: this.fixes });
   }

@@ -104,7 +104,7 @@ export class RewindPreviewer implements vscode.Disposable {
     const items: Item[] = [
       {
         act: 'apply',
-        label: '$(check) Apply rewind…',
+        label: '$(check) Apply rewind',
         detail: conflicts ? `${plural(conflicts, 'file')} in conflict ${conflicts === 1 ? 'is' : 'are'} left out` : 'restores the files as the diffs show (Undo Rewind brings them back)',
         alwaysShow: true,
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { problems, reportMarkdown, statusText, tooltipMarkdown } from '../src/model/readiness';
+import { problems, providerLabel, reportMarkdown, statusText, tooltipMarkdown } from '../src/model/readiness';
 import type { ReadinessReport } from '../src/protocol';
 
 const degraded: ReadinessReport = {
@@ -36,5 +36,15 @@ describe('readiness', () => {
     expect(md).toContain('- ✗ **local** (openai, model `qwen`) at http://127.0.0.1:11434/v1 — refused');
     expect(md).toContain('## Providers');
     expect(md).toContain('Fallback chain: local → cloud');
+  });
+});
+
+describe('the chat header\'s provider', () => {
+  it('names the provider and its model, once when they are the same', () => {
+    expect(providerLabel({ name: 'scripted', model: 'scripted' })).toBe('scripted');
+    expect(providerLabel({ name: 'Local', model: 'local ' })).toBe('Local');
+    expect(providerLabel({ name: 'openai', model: 'gpt-4o-mini' })).toBe('openai · gpt-4o-mini');
+    expect(providerLabel({ name: 'ollama', model: '' })).toBe('ollama');
+    expect(providerLabel(undefined)).toBe('');
   });
 });

@@ -70,6 +70,27 @@ describe('the rewind preview: the list never covers the diff', () => {
     rewind.dispose();
   });
 
+  it('"Apply rewind" in the list applies at once, so its label has no ellipsis (VS Code: "…" only when more input follows)', async () => {
+    const { vi } = await import('vitest');
+    const stub = await import('./stubs/vscode');
+    const { RewindPreviewer } = await import('../src/rewindPreview');
+    const preview = { previewId: 'p3', sessionId: 's1', groups: ['g1'], conflicts: 0, files: [
+      { uri: 'file:///ws/calc.py', path: 'calc.py', action: 'restore', status: 'clean', diff: '', willApply: true, newText: 'x\n' },
+    ] };
+    const execute = vi.fn(async (command: string) => (command === 'minicode.rewind.preview' ? preview : { applied: true, files: [] }));
+    const rewind = new RewindPreviewer({ execute } as never);
+    stub.window.quickPicks.length = 0;
+    const flow = rewind.previewAndMaybeApply({ sessionId: 's1', target: { latest: true } });
+    await vi.waitFor(() => expect(stub.window.quickPicks).toHaveLength(1));
+    const apply = stub.window.quickPicks[0].items.find((i) => i.label.includes('Apply rewind'))!;
+    expect(apply.label).toBe('$(check) Apply rewind');
+    stub.window.quickPicks[0].pick('Apply rewind');
+    await flow;
+    expect(stub.window.quickPicks).toHaveLength(1); // nothing more was asked
+    expect(execute.mock.calls.map((c) => c[0])).toEqual(['minicode.rewind.preview', 'minicode.rewind.apply']);
+    rewind.dispose();
+  });
+
   it('Cancel in the diff\'s title bar applies nothing', async () => {
     const { vi } = await import('vitest');
     const stub = await import('./stubs/vscode');

@@ -15,6 +15,13 @@ export function statusText(report: ReadinessReport | undefined, serverState: 'st
 }
 
 /** The checks that are not ok, worst first. */
+/** The chat header's provider: its name and model, once when they are the same ("scripted", not "scripted · scripted"). */
+export function providerLabel(p: { name: string; model?: string | null } | undefined): string {
+  if (!p) return '';
+  const model = p.model?.trim();
+  return !model || model.toLowerCase() === p.name.trim().toLowerCase() ? p.name : `${p.name} · ${model}`;
+}
+
 export function problems(report: ReadinessReport | undefined): ReadinessCheck[] {
   const rank: Record<string, number> = { fail: 0, warn: 1 };
   return (report?.checks ?? []).filter((c) => c.status !== 'ok').sort((a, b) => (rank[a.status] ?? 2) - (rank[b.status] ?? 2));

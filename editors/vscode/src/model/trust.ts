@@ -17,6 +17,7 @@ export const RESTRICTED_SETTINGS = [
   'minicode.providers',
   'minicode.agent.permissionMode',
   'minicode.agent.testCommand',
+  'minicode.agent.keepRunning',
   'minicode.store.path',
   'minicode.rewind.confirm',
 ] as const;
