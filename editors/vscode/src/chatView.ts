@@ -383,6 +383,13 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     } catch (e) {
       this.paging.delete(sessionId);
       log.warn(`session ${sessionId}: its older events could not be fetched: ${errorMessage(e)}`);
+      // the page stays, saying so (opening the session again tries again: it is not whole here)
+      const current = this.sessions.get(sessionId);
+      if (current?.partial) {
+        current.partial = 'failed';
+        current.rev++;
+        if (this.shown === sessionId) this.postReset(true);
+      }
       return;
     }
     const fetched = Date.now();

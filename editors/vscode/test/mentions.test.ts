@@ -167,4 +167,36 @@ describe('opening a session in the chat view', () => {
     expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 'long', fromSeq: all.length + 2 }]);
     chat.dispose();
   });
+
+  it('older events that cannot be fetched: the page stays and says so; opening the session again tries again', async () => {
+    const stub = await import('./stubs/vscode');
+    const { ChatView } = await import('../src/chatView');
+    const all: { seq: number; turnId: string; type: string; data: Record<string, unknown> }[] = [{ seq: 1, turnId: 't1', type: 'turn.started', data: { prompt: 'p' } }];
+    for (let i = 2; i <= 400; i++) all.push({ seq: i, turnId: 't1', type: 'text.delta', data: { text: `w${i} ` } });
+    let fail = true;
+    const execute = vi.fn(async (_c: string, args: { limit?: number; beforeSeq?: number }) => {
+      if (args.limit) return { events: all.slice(-args.limit), older: true, turnStarted: all[0] };
+      if (fail) throw new Error('the server stopped');
+      return { events: all.filter((e) => e.seq < (args.beforeSeq ?? Infinity)) };
+    });
+    const server = { onEvent: () => ({ dispose() {} }), onReadiness: () => ({ dispose() {} }), onState: () => ({ dispose() {} }), state: 'running', execute };
+    const chat = new ChatView(stub.Uri.parse('file:///ext') as never, server as never, {} as never, () => undefined);
+    const posted: Record<string, unknown>[] = [];
+    let fromPage: (m: unknown) => void = () => undefined;
+    chat.resolveWebviewView({
+      webview: { options: {}, html: '', cspSource: 'csp', asWebviewUri: (u: unknown) => u, postMessage: async (m: Record<string, unknown>) => posted.push(m), onDidReceiveMessage: (f: (m: unknown) => void) => ((fromPage = f), { dispose() {} }) },
+      onDidDispose: () => ({ dispose() {} }),
+      show: () => undefined,
+    } as never);
+    fromPage({ type: 'ready' });
+    await chat.openSession('s');
+    const resets = () => posted.filter((m) => m.type === 'reset') as { session: { partial?: unknown } }[];
+    expect(resets().at(-1)!.session.partial).toBe('failed');
+    fail = false;
+    execute.mockClear();
+    await chat.openSession('s');
+    expect(execute.mock.calls.map((c) => c[1])).toEqual([{ sessionId: 's', limit: 200 }, { sessionId: 's', beforeSeq: 201 }]);
+    expect(resets().at(-1)!.session.partial).toBeUndefined();
+    chat.dispose();
+  });
 });

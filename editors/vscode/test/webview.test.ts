@@ -258,3 +258,21 @@ describe('the chat page: streaming', () => {
     expect(document.querySelector('.markdown .md-tail code')!.textContent).toContain('x = 1');
   });
 });
+
+describe('the chat page: a long session opened a page at a time', () => {
+  it('says earlier messages are loading above the newest ones, then shows the whole session; or says they could not be loaded', () => {
+    const s = session([['text.delta', { text: 'the newest part' }], ['turn.finished', { stopReason: 'done' }]]);
+    show({ ...s, partial: true }, false);
+    const log = document.querySelector('.log')!;
+    expect(log.querySelector('.older-loading')?.textContent).toBe('Loading earlier messages…');
+    expect(log.querySelector('.older-loading')?.getAttribute('role')).toBe('status');
+    // the note stands above the turns
+    expect(log.querySelector('.older-loading')!.compareDocumentPosition(log.querySelector('section.turn')!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    deliver({ type: 'reset', session: s, running: false, keepScroll: true });
+    expect(log.querySelector('.older-loading')).toBeNull();
+    expect(log.querySelector('section.turn')?.textContent).toContain('the newest part');
+    show({ ...s, partial: 'failed' }, false);
+    expect(log.querySelector('.older-loading')).toBeNull();
+    expect(log.querySelector('.older-failed')?.textContent).toMatch(/could not be loaded.*open the session again/);
+  });
+});

@@ -136,8 +136,8 @@ export interface ChatSession {
   sessionId: string;
   title?: string;
   turns: ChatTurn[];
-  /** Only its newest events are here (a long session opened a page first): older ones are on their way. */
-  partial?: boolean;
+  /** Only its newest events are here (a long session opened a page first): older ones are on their way, or (`failed`) could not be fetched. */
+  partial?: boolean | 'failed';
   /** Bumped on every change (item revs come from it). */
   rev: number;
 }

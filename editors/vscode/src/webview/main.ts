@@ -82,7 +82,7 @@ const empty = el('div', 'empty', 'Ask MiniCode to do something in this workspace
 // a long session opens with its newest events; this stands above them until the older ones come
 const olderNote = el('div', 'older-loading');
 olderNote.setAttribute('role', 'status');
-olderNote.append(icon('loading codicon-modifier-spin'), el('span', undefined, 'Loading earlier messages…'));
+const olderFailed = el('div', 'older-failed', 'Earlier messages could not be loaded (see MiniCode: Show Logs); open the session again to retry.');
 const composer = el('form', 'composer');
 const input = el('textarea', 'prompt');
 input.placeholder = 'Ask MiniCode… (Enter sends, Shift+Enter for a new line)';
@@ -534,7 +534,9 @@ function resetLog(keepScroll = false): void {
   }
   // the view at the bottom (the newest), or, when older turns came above, where the user was
   const fromBottom = keepScroll ? log.scrollHeight - log.scrollTop : 0;
-  log.replaceChildren(empty, ...(state.session?.partial ? [olderNote] : []), fragment);
+  const partial = state.session?.partial;
+  if (partial === true) olderNote.replaceChildren(icon('loading codicon-modifier-spin'), el('span', undefined, 'Loading earlier messages…'));
+  log.replaceChildren(empty, ...(partial === 'failed' ? [olderFailed] : partial ? [olderNote] : []), fragment);
   log.scrollTop = keepScroll ? log.scrollHeight - fromBottom : log.scrollHeight;
 }
 
