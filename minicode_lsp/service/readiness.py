@@ -18,6 +18,7 @@ from ..config import (
     ConfigProblem,
     ProviderConfig,
     Settings,
+    user_config_path,
 )
 from ..protocol import NOTIFY_READINESS, ProviderStatus, ReadinessCheck, ReadinessReport
 from ..wording import plural
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
 TRUST_CHECK = "workspace-trust"
+USER_CONFIG_CHECK = "user-config"
 
 
 class Readiness:
@@ -49,8 +51,7 @@ class Readiness:
 
     async def refresh(self, *, probe: bool = True) -> ReadinessReport:
         ws = self.ws
-        trust_check = workspace_trust_check(ws.loader, ws.root)
-        extra = [trust_check] if trust_check else []
+        extra = [c for c in (workspace_trust_check(ws.loader, ws.root), user_config_check(ws.root)) if c]
         extra += await mcp_checks(ws.mcp, probe=probe)
         report = await build_report(
             ws.settings, ws.loader.all_problems(), ws.root, ws.store_dir, probe=probe,
@@ -147,6 +148,32 @@ def workspace_trust_check(loader: ConfigLoader, root: Path) -> ReadinessCheck | 
     else:
         detail += "this file's exact content (any change asks again); nothing was probed with them"
     return ReadinessCheck(name=TRUST_CHECK, status="warn", detail=detail, fix=how_to_allow(root))
+
+
+def user_config_check(root: Path) -> ReadinessCheck | None:
+    """A warning when ``MINICODE_CONFIG`` names a file in this workspace, or in a folder that
+    holds it: the workspace's content (a repository, a command the agent runs) could then
+    change the user's own, always-trusted config, and the config's folder, which is off limits
+    to the agent's file tools, takes in workspace files. None otherwise."""
+    if not os.environ.get("MINICODE_CONFIG"):
+        return None
+    config = Path(os.path.realpath(user_config_path()))
+    folder, here = config.parent, Path(os.path.realpath(root))
+    if config.is_relative_to(here):
+        where = f"inside this workspace ({here})"
+    elif here.is_relative_to(folder):
+        where = f"in {folder}, a folder that holds this workspace"
+    else:
+        return None
+    off = "every file of this workspace" if here.is_relative_to(folder) else f"every file in {folder}"
+    return ReadinessCheck(
+        name=USER_CONFIG_CHECK, status="warn",
+        detail=(f"MINICODE_CONFIG names {config}, {where}: what is in the workspace (a repository's files, a "
+                "command the agent runs) can change your own config, which is always trusted; and the agent's "
+                f"file tools refuse {off} (MiniCode's config folder is off limits to them)"),
+        fix=("keep your config in a folder of its own outside every workspace (e.g. "
+             "~/.config/minicode-lsp/config.toml, the default when MINICODE_CONFIG is not set) and point "
+             "MINICODE_CONFIG there, or unset it"))
 
 
 async def _none() -> None:

@@ -130,3 +130,23 @@ def test_the_demo_leaves_nothing_behind(tmp_path: Path) -> None:
         assert len(json.loads(listed.stdout)["sessions"]) == 1, listed.stdout + listed.stderr
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def test_a_user_config_in_or_around_the_workspace_is_warned_about(workspace: Path, tmp_path: Path) -> None:
+    """MINICODE_CONFIG inside the workspace, or in a folder holding it: the workspace could change
+    the user's always-trusted config, and the agent's file tools would refuse its files."""
+    home = tmp_path / "home"
+    ws = ["--workspace", str(workspace)]
+
+    def check(config: Path) -> dict | None:
+        out = cli(home, "readiness", "--no-probe", "--json", *ws, env={"MINICODE_CONFIG": str(config)})
+        report = json.loads(out.stdout)
+        return next((c for c in report["checks"] if c["name"] == "user-config"), None)
+
+    assert check(home / "user-config.toml") is None  # beside the workspace: nothing to say
+    inside = check(workspace / "conf" / "minicode.toml")
+    assert inside and inside["status"] == "warn" and f"inside this workspace ({workspace})" in inside["detail"], inside
+    assert f"refuse every file in {workspace / 'conf'}" in inside["detail"] and "MINICODE_CONFIG there" in inside["fix"]
+    around = check(tmp_path / "minicode.toml")
+    assert around and f"in {tmp_path}, a folder that holds this workspace" in around["detail"], around
+    assert "refuse every file of this workspace" in around["detail"], around
