@@ -108,7 +108,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   /** A prompt is on its way to the server: another Send waits for it. */
   private sending = false;
   /** How long the last session opening took (sent with the reset: the bench reads it). */
-  private timing: { fetchMs: number; reduceMs: number; events: number; page?: 'newest' | 'older' } | undefined;
+  private timing: { fetchMs: number; reduceMs: number; events: number; page?: 'newest' | 'older'; startedAt?: number; postedAt?: number } | undefined;
   /** Sessions opened with a page of their newest events, their older ones on the way: what arrived live since. */
   private readonly paging = new Map<string, ReplayEvent[]>();
   private ready = false;
@@ -213,7 +213,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       fixes: this.fixes,
       server: this.server.state,
       roots: roots(),
-      timing: this.timing,
+      timing: this.timing && { ...this.timing, postedAt: Date.now() },
       trusted: vscode.workspace.isTrusted,
       keepScroll,
     });
@@ -323,7 +323,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       // what may have come from elsewhere since (another client on the same store) is fetched
       if (title) kept.title = title;
       this.shown = undefined;
-      this.timing = { fetchMs: 0, reduceMs: 0, events: have.next - 1 };
+      this.timing = { fetchMs: 0, reduceMs: 0, events: have.next - 1, startedAt: t0 };
       this.show(sessionId);
       this.timing = undefined;
       log.info(`session ${sessionId} opened from this window's copy in ${Date.now() - t0} ms`);
@@ -366,7 +366,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     const before = this.coverage.get(sessionId);
     this.coverage.set(sessionId, page?.older || (before && before.next > c.next) ? { next: Math.max(c.next, before?.next ?? 0), complete: false } : c);
     this.shown = undefined;
-    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: events.length, page: 'newest' };
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: events.length, page: 'newest', startedAt: t0 };
     log.info(`session ${sessionId} opened: ${events.length} events fetched in ${this.timing.fetchMs} ms, reduced in ${this.timing.reduceMs} ms${page?.older ? ' (the newest; older ones follow)' : ''}`);
     this.show(sessionId);
     this.timing = undefined;
@@ -403,7 +403,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     const c = coverReplay(all);
     const before = this.coverage.get(sessionId);
     this.coverage.set(sessionId, before && before.next > c.next ? { next: before.next, complete: false } : c);
-    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: all.length, page: 'older' };
+    this.timing = { fetchMs: fetched - t0, reduceMs: Date.now() - fetched, events: all.length, page: 'older', startedAt: t0 };
     log.info(`session ${sessionId}: ${older.length} older events fetched in ${this.timing.fetchMs} ms, the session reduced in ${this.timing.reduceMs} ms`);
     if (this.shown === sessionId) this.postReset(true);
     this.timing = undefined;

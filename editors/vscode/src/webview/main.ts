@@ -594,6 +594,7 @@ window.addEventListener('message', (event: MessageEvent) => {
   switch (m.type) {
     case 'reset': {
       const t0 = performance.now();
+      const receivedAt = Date.now();
       const shownBefore = state.session?.sessionId;
       state.session = (m.session as ChatSession) ?? null;
       dirty.clear();
@@ -615,7 +616,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       requestAnimationFrame(() => {
         document.body.dataset.resetMs = String(Math.round(performance.now() - t0));
         document.body.dataset.timing = JSON.stringify(m.timing ?? null);
-        if (m.timing) resets.push({ renderMs: Math.round(performance.now() - t0), ...(m.timing as object) });
+        if (m.timing) resets.push({ renderMs: Math.round(performance.now() - t0), receivedAt, paintedAt: Date.now(), ...(m.timing as object) });
         document.body.dataset.sessionShown = state.session?.sessionId ?? '';
       });
       break;

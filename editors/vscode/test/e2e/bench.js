@@ -69,9 +69,16 @@ async function openFromTree(page, chat) {
   // this opening's renders: the newest page (or the whole session at once), then the older events
   const newest = resets.filter((r) => r.page === 'newest' || r.page === undefined).at(-1);
   const older = resets.filter((r) => r.page === 'older').at(-1);
+  // where the time to the newest part went, from the click (clocks of one machine): until the
+  // extension host ran the command, until it posted the session, until the page got it, until
+  // the frame after its render; the rest is this driver noticing it
+  const since = (t) => (typeof t === 'number' ? t - opened : undefined);
+  const where = newest && {
+    commandStartedMs: since(newest.startedAt), postedMs: since(newest.postedAt), pageReceivedMs: since(newest.receivedAt), paintedMs: since(newest.paintedAt),
+  };
   return {
     events: older?.events ?? newest?.events, cards: await chat.locator('.card.tool').count(),
-    clickToNewestVisibleMs, clickToWholeHistoryMs,
+    clickToNewestVisibleMs, clickToWholeHistoryMs, newestPath: where,
     newestPage: newest && { events: newest.events, replayFetchMs: newest.fetchMs, reduceMs: newest.reduceMs, webviewRenderMs: newest.renderMs },
     olderEvents: older && { events: older.events, replayFetchMs: older.fetchMs, reduceMs: older.reduceMs, webviewRenderMs: older.renderMs },
     loadAverage1m: require('node:os').loadavg()[0],
