@@ -130,6 +130,18 @@ H.async(function()
   text = table.concat(chat.transcript_lines(), "\n")
   H.check(text:find("One line will do.\n\nShort answer.", 1, true), "the answer follows as its own paragraph", text)
 
+  -- the script ends right after an edit: the scripted model answers "done" twice without
+  -- checking it; the turn ends "not verified", with why and what to do
+  last = vim.api.nvim_buf_line_count(b)
+  vim.api.nvim_buf_set_lines(b, last - 1, last, false, { "one more edit" })
+  vim.api.nvim_set_current_win(win)
+  vim.api.nvim_win_set_cursor(win, { last, 0 })
+  vim.cmd("normal \r")
+  H.check(H.poll(30000, function() return finished_count() == 4 end), "turn 4 finished")
+  text = table.concat(chat.transcript_lines(), "\n")
+  H.check(rec.finished.data.stopReason == "verification_failed" and text:find("■ not verified · %d+ tokens")
+    and text:find("never checked the result", 1, true), "an unchecked edit ends 'not verified', saying why", text)
+
   -- ? opens help
   vim.api.nvim_set_current_win(win)
   vim.cmd("normal ?")

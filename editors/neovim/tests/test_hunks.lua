@@ -42,8 +42,28 @@ H.async(function()
   local f = cur and cur.files[1]
   H.check(f and f.hunks and #f.hunks == 3, "the change has 3 hunks", f and f.hunks)
   H.check(vim.wo.winbar:find("hunks: 0 kept, 0 left out, 3 open", 1, true), "the winbar counts the hunks", vim.wo.winbar)
+  -- the bar's key hints fit the window, wide or narrow: the longest that fits, at least "? help"
+  local function shown_bar(win)
+    return vim.api.nvim_eval_statusline(vim.wo[win].winbar, { winid = win, use_winbar = true, maxwidth = vim.api.nvim_win_get_width(win) }).str
+  end
+  local columns = vim.o.columns
+  for _, want in ipairs({ { 400, "gh/gH hunk keep/leave out  ]f/[f files  q close  ? help" }, { 150, "ga accept  gr reject" },
+    { 60, "? help" } }) do
+    vim.o.columns = want[1]
+    vim.cmd("redraw")
+    local shown = shown_bar(cur.wins[2])
+    H.check(vim.endswith(vim.trim(shown), "? help") and shown:find(want[2], 1, true),
+      ("at %d columns the bar ends with its hints (%s)"):format(want[1], want[2]), shown)
+  end
+  vim.o.columns = columns
+  vim.cmd("redraw")
   vim.api.nvim_win_set_cursor(0, { 5, 0 }) -- on hunk 2 (b = 20) in the proposed window
   vim.cmd("normal gH")
+  -- both sides say the hunk is left out: the split stays aligned, line for line
+  vim.cmd("redraw")
+  local lrow, rrow = vim.fn.screenpos(cur.wins[1], 9, 1).row, vim.fn.screenpos(cur.wins[2], 9, 1).row
+  H.check(lrow > 0 and lrow == rrow, "after a hunk is left out both sides show line 9 on the same screen row",
+    { left = lrow, right = rrow })
   H.check(vim.api.nvim_buf_get_lines(0, 4, 5, false)[1] == "b = 2", "left out, hunk 2 shows the current line again",
     vim.api.nvim_buf_get_lines(0, 0, -1, false))
   H.check(#vim.api.nvim_buf_get_extmarks(0, -1, 0, -1, { details = true }) > 0, "a mark says the hunk is left out")

@@ -145,6 +145,29 @@ end)
 H.out("  panel:\n    " .. table.concat((panel.contents()), "\n    "))
 H.check(group_line ~= nil, "panel shows the turn's edit group")
 H.check(file_line ~= nil, "panel shows the group's file a.py")
+-- a narrow panel cuts titles and prompts, never the stop reasons and ids after them
+vim.api.nvim_win_set_width(win, 34)
+local refreshed = false
+panel.refresh(function() refreshed = true end)
+H.wait(10000, function() return refreshed end)
+do
+  local lines, items = panel.contents()
+  local too_wide, ends = {}, {}
+  for _, line in ipairs(lines) do
+    if vim.fn.strdisplaywidth(line) > 34 then
+      too_wide[#too_wide + 1] = line
+    end
+  end
+  H.check(table.concat(lines, "\n"):find("? help", 1, true), "the key hints wrap, ending with ? help", lines)
+  for lnum, item in pairs(items) do
+    if item.kind == "session" or item.kind == "turn" then
+      ends[#ends + 1] = lines[lnum]:match(item.kind == "session" and "· done$" or "%[done%]$") ~= nil
+    end
+  end
+  H.check(#too_wide == 0 and #ends == 2 and ends[1] and ends[2], "at 34 columns every line fits, its stop reason whole",
+    { lines = lines, too_wide = too_wide })
+end
+vim.api.nvim_win_set_width(win, require("minicode.config").options.panel.width)
 if not group_line then
   return H.finish()
 end

@@ -193,7 +193,7 @@ local function report_apply(result)
     end
   end
   if result.applied then
-    notify(("rewound %d file(s)%s"):format(#files - skipped,
+    notify(("rewound %s%s"):format(require("minicode.ui").plural(#files - skipped, "file"),
       skipped > 0 and (", %d left out (conflict; :MiniCode rewind! writes conflict markers)"):format(skipped) or ""))
   else
     local reason = tostring(result.reason or ""):gsub("%(force writes conflict markers%)", "(:MiniCode rewind! writes conflict markers)")

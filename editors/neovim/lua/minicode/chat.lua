@@ -418,7 +418,8 @@ local function on_turn_finished(ev, d)
   local output = usage.outputTokens or usage.output_tokens or 0
   local reason = short(d.stopReason)
   local ok = reason == "done" or reason == "await_user"
-  local line = ("■ %s · %d tokens (%d in, %d out)"):format(reason ~= "" and reason or "finished", input + output, input, output)
+  local label = require("minicode.ui").stop_label(reason)
+  local line = ("■ %s · %d tokens (%d in, %d out)"):format(label ~= "" and label or "finished", input + output, input, output)
   local lines = { "", line }
   if d.error and d.error ~= vim.NIL then
     lines[#lines + 1] = "  " .. short(d.error, 300)

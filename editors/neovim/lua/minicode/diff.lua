@@ -114,6 +114,24 @@ local function hint(kind)
   return ("%s accept  %s reject  %s/%s files  q close  ? help"):format(keys.accept, keys.reject, keys.next_file, keys.prev_file)
 end
 
+--- The key hints of a window bar, longest first: the bar shows the longest that fits its
+--- window (and `? help` lists every key when none but that fits).
+---@param kind string
+---@return string[]
+local function hints(kind)
+  local keys = require("minicode.config").options.diff.keys
+  local list = { hint(kind) }
+  if kind == "edit" and require("minicode.config").options.diff.layout == "split" then
+    list[#list + 1] = ("%s accept  %s reject  %s/%s hunk  ? help"):format(keys.accept, keys.reject, keys.accept_hunk,
+      keys.reject_hunk)
+  end
+  if kind ~= "view" then
+    list[#list + 1] = ("%s accept  %s reject  ? help"):format(keys.accept, keys.reject)
+  end
+  list[#list + 1] = "? help"
+  return list
+end
+
 ---@return {[1]: string, [2]: string}[]
 local function help_keys()
   local keys = require("minicode.config").options.diff.keys
@@ -207,22 +225,35 @@ local function hunk_status(file)
   return ("  hunks: %d kept, %d left out, %d open"):format(kept, out, #file.hunks - kept - out)
 end
 
---- Marks on the hunks of `buf` (a decision per hunk), `ranges` where they sit in it.
+--- Marks on the hunks of `buf` (a decision per hunk), `ranges` where they sit in it. `left`:
+--- the current side's buffer, which gets the same "left out" line at the hunk, so that both
+--- sides of the split stay aligned.
 ---@param buf integer
 ---@param file minicode.DiffFile
 ---@param ranges {[1]: integer, [2]: integer}[]
-local function mark_hunks(buf, file, ranges)
+---@param left? integer
+local function mark_hunks(buf, file, ranges, left)
   vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  left = left and vim.api.nvim_buf_is_valid(left) and left or nil
+  if left then
+    vim.api.nvim_buf_clear_namespace(left, ns, 0, -1)
+  end
   local count = vim.api.nvim_buf_line_count(buf)
   local keys = require("minicode.config").options.diff.keys
+  local function left_out(b, i, first, lines)
+    pcall(vim.api.nvim_buf_set_extmark, b, ns, math.min(math.max(first, 1), lines) - 1, 0, {
+      virt_lines = { { { ("✗ hunk %d left out (%s keeps it)"):format(i, keys.accept_hunk), "MiniCodeHunkRejected" } } },
+      virt_lines_above = first <= lines,
+    })
+  end
   for i, r in ipairs(ranges) do
     local d = file.decisions[i]
     local row = math.min(math.max(r[1], 1), count) - 1
     if d == false then
-      pcall(vim.api.nvim_buf_set_extmark, buf, ns, row, 0, {
-        virt_lines = { { { ("✗ hunk %d left out (%s keeps it)"):format(i, keys.accept_hunk), "MiniCodeHunkRejected" } } },
-        virt_lines_above = r[1] <= count,
-      })
+      left_out(buf, i, r[1], count)
+      if left and file.hunks[i] then
+        left_out(left, i, file.hunks[i].a, vim.api.nvim_buf_line_count(left))
+      end
     elseif d == true then
       pcall(vim.api.nvim_buf_set_extmark, buf, ns, row, 0, {
         virt_text = { { ("✓ hunk %d kept"):format(i), "MiniCodeHunkKept" } },
@@ -232,10 +263,41 @@ local function mark_hunks(buf, file, ranges)
   end
 end
 
--- what comes first stays visible: the rest (after %<) is cut when the window is narrow
+local bars = {} ---@type table<integer, {text: string, rest: string[]}> window -> its bar, redrawn on resize
+
+--- A window bar: `text`, then the longest of `rest` (key hints, or the title) that fits the
+--- window beside it, right-aligned; when even the last does not fit, `text` gives way (cut at
+--- its start), so the key hints always show.
+---@param win integer
+---@param text string
+---@param rest string|string[]
 local function bar(win, text, rest)
-  vim.wo[win].winbar = winbar_escape(text) .. "%<" .. winbar_escape(rest or "")
+  rest = type(rest) == "table" and rest or { rest or "" }
+  bars[win] = { text = text, rest = rest }
+  local width = vim.api.nvim_win_get_width(win)
+  local pick = rest[#rest]
+  for _, r in ipairs(rest) do
+    if vim.fn.strdisplaywidth(text) + 2 + vim.fn.strdisplaywidth(r) <= width then
+      pick = r
+      break
+    end
+  end
+  vim.wo[win].winbar = "%<" .. winbar_escape(text) .. "%=  " .. winbar_escape(pick)
 end
+
+vim.api.nvim_create_autocmd({ "WinResized", "VimResized" }, {
+  group = augroup,
+  desc = "MiniCode: fit the review's window bars to their new widths",
+  callback = function()
+    for win, b in pairs(bars) do
+      if vim.api.nvim_win_is_valid(win) and vim.wo[win].winbar ~= "" then
+        bar(win, b.text, b.rest)
+      else
+        bars[win] = nil
+      end
+    end
+  end,
+})
 
 --- (Re)draw the proposed side of the file shown: the text that lands with the decisions made.
 ---@param v minicode.DiffView
@@ -256,14 +318,14 @@ local function draw_proposed(v)
   vim.api.nvim_buf_set_lines(right, 0, -1, false, lines)
   vim.bo[right].modifiable = false
   if v.ranges then
-    mark_hunks(right, file, v.ranges)
+    mark_hunks(right, file, v.ranges, v.bufs[1] ~= right and v.bufs[1] or nil)
   end
   if win then
     local name = vim.fn.fnamemodify(file.path, ":~:.")
     local after = v.kind == "view" and "after" or "proposed"
     local status = file.status and ("  [" .. file.status .. "]") or ""
     bar(win, ("%s: %s%s%s  (%d/%d)%s"):format(after, name, file.proposed == nil and "  (deleted)" or "", status, v.index,
-      #v.files, v.ranges and hunk_status(file) or ""), "  " .. hint(v.kind))
+      #v.files, v.ranges and hunk_status(file) or ""), hints(v.kind))
     pcall(vim.api.nvim_win_call, win, function()
       vim.cmd("diffupdate")
     end)
@@ -302,7 +364,7 @@ local function render()
     end
     v.wins = { wins[1] }
     vim.api.nvim_win_set_buf(wins[1], b)
-    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), "  " .. hint(v.kind))
+    bar(wins[1], ("MiniCode: %s  (%d file%s)"):format(v.title, n, n == 1 and "" or "s"), hints(v.kind))
   else
     if #wins < 2 then
       vim.api.nvim_win_call(wins[1], function()
@@ -327,7 +389,7 @@ local function render()
     end
     vim.api.nvim_win_set_buf(wins[1], left)
     vim.api.nvim_win_set_buf(wins[2], right)
-    bar(wins[1], ("%s: %s%s"):format(before, name, file.current == nil and "  (absent)" or ""), "  " .. v.title)
+    bar(wins[1], ("%s: %s%s"):format(before, name, file.current == nil and "  (absent)" or ""), { v.title, "" })
     for _, w in ipairs({ wins[1], wins[2] }) do
       vim.api.nvim_win_call(w, function()
         vim.cmd("diffthis")
@@ -854,7 +916,7 @@ function M.handle_apply_edit(_, params, ctx)
   local files = edits.files_from_edit(edit, encoding)
   local co, is_main = coroutine.running()
   if not co or is_main then
-    local choice = vim.fn.confirm(("%s: apply changes to %d file(s)?"):format(title, #files), "&Apply\n&Decline", 2)
+    local choice = vim.fn.confirm(("%s: apply changes to %s?"):format(title, ui.plural(#files, "file")), "&Apply\n&Decline", 2)
     if choice == 1 then
       return edits.apply(edit, encoding)
     end

@@ -38,13 +38,18 @@ local function str(v)
   return tostring(v)
 end
 
---- Room for a label: the panel's width (panel.width, or the window's) less the rest of the line.
----@param used integer columns the rest of the line takes
+--- Room for a label: the panel's text width (panel.width, or the window's less its number
+--- and sign columns) less the rest of the line.
+---@param used integer|string columns the rest of the line takes, or that rest itself
 ---@return integer
 local function room(used)
   local win = S.bufnr and vim.fn.win_findbuf(S.bufnr)[1]
-  local width = win and vim.api.nvim_win_get_width(win) or require("minicode.config").options.panel.width
-  return math.max(12, width - used)
+  local width = require("minicode.config").options.panel.width
+  if win then
+    local info = vim.fn.getwininfo(win)[1]
+    width = vim.api.nvim_win_get_width(win) - (info and info.textoff or 0)
+  end
+  return math.max(3, width - (type(used) == "string" and vim.fn.strdisplaywidth(used) or used))
 end
 
 ---@param text string
@@ -59,6 +64,16 @@ local function one_line(text, max)
   return text
 end
 
+--- `before .. label .. after` with the label cut to the room left: what comes after it (a
+--- stop reason, an id) is never cut.
+---@param before string
+---@param label string
+---@param after string
+---@return string
+local function fit(before, label, after)
+  return before .. one_line(label, room(before .. after)) .. after
+end
+
 local action_marks = { create = "+", modify = "~", delete = "-" }
 
 --- Render the panel from the state.
@@ -71,12 +86,22 @@ local function render()
   local function k(v)
     return type(v) == "table" and v[1] or v
   end
-  local lines = {
-    "MiniCode sessions",
-    ("%s expand  %s resume  %s replay  %s refresh"):format(k(keys.toggle), keys.resume, keys.replay, keys.refresh),
-    ("%s preview rewind  %s rewind  %s diff  %s open  ? help"):format(keys.preview, keys.rewind, keys.diff, keys.open),
-    "",
-  }
+  local lines = { "MiniCode sessions" }
+  -- the key hints, wrapped to the panel's width (none cut off)
+  local width = room(0)
+  local line = ""
+  for _, h in ipairs({ k(keys.toggle) .. " expand", keys.resume .. " resume", keys.replay .. " replay",
+    keys.refresh .. " refresh", keys.preview .. " preview rewind", keys.rewind .. " rewind", keys.diff .. " diff",
+    keys.open .. " open", "? help" }) do
+    if line ~= "" and vim.fn.strdisplaywidth(line .. "  " .. h) > width then
+      lines[#lines + 1] = line
+      line = h
+    else
+      line = line == "" and h or (line .. "  " .. h)
+    end
+  end
+  lines[#lines + 1] = line
+  lines[#lines + 1] = ""
   local items = {}
   local function add(line, item)
     lines[#lines + 1] = line
@@ -88,15 +113,15 @@ local function render()
   for _, s in ipairs(S.sessions) do
     local open = S.expanded[s.id]
     local turns = s.turnCount
-    add(("%s %s  %s  · %d turn%s · %s"):format(open and "▾" or "▸", short_id(s.id), one_line(s.title, room(30)),
-      turns, turns == 1 and "" or "s", str(s.lastStopReason)), { kind = "session", session = s })
+    add(fit(("%s %s  "):format(open and "▾" or "▸", short_id(s.id)), s.title,
+      ("  · %d turn%s · %s"):format(turns, turns == 1 and "" or "s", require("minicode.ui").stop_label(s.lastStopReason))), { kind = "session", session = s })
     local d = open and S.details[s.id]
     if open and not d then
       lines[#lines + 1] = "    loading…"
     elseif d then
       local function add_group(g, t, indent)
-        add(("%s%s %s  %s%s  [%s]"):format(indent, g.rewound and "↶" or "●", str(g.kind), one_line(g.label, room(#indent + 30)),
-          g.rewound and " (rewound)" or "", short_id(g.id)), { kind = "group", session = s, turn = t, group = g })
+        add(fit(("%s%s %s  "):format(indent, g.rewound and "↶" or "●", str(g.kind)), g.label,
+          ("%s  [%s]"):format(g.rewound and " (rewound)" or "", short_id(g.id))), { kind = "group", session = s, turn = t, group = g })
         for _, f in ipairs(g.files) do
           local path = f.path
           add(("%s    %s %s"):format(indent, action_marks[f.action] or "?", vim.fn.fnamemodify(path, ":~:.")),
@@ -106,8 +131,8 @@ local function render()
       for i, t in ipairs(d.turns) do
         local folded = S.collapsed_turns[str(t.id)]
         local groups = t.groups
-        add(("    %s turn %d  %s  [%s]"):format(#groups == 0 and " " or (folded and "▸" or "▾"), i,
-          one_line(t.prompt, room(30)), str(t.stopReason)), { kind = "turn", session = s, turn = t })
+        add(fit(("    %s turn %d  "):format(#groups == 0 and " " or (folded and "▸" or "▾"), i), t.prompt,
+          ("  [%s]"):format(require("minicode.ui").stop_label(t.stopReason))), { kind = "turn", session = s, turn = t })
         if not folded then
           for _, g in ipairs(groups) do
             add_group(g, t, "      ")

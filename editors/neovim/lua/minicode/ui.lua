@@ -9,6 +9,36 @@ local M = {}
 
 M.TITLE = "MiniCode"
 
+local stop_labels = {
+  done = "done",
+  max_steps = "step budget used up",
+  cancelled = "cancelled",
+  await_user = "waiting for you",
+  blocked = "blocked",
+  provider_error = "provider error",
+  verification_failed = "not verified",
+  context_exhausted = "context exhausted",
+  interrupted = "interrupted",
+}
+
+--- A turn's stop reason as a user reads it ("not verified" for `verification_failed`).
+---@param reason any
+---@return string
+function M.stop_label(reason)
+  if type(reason) ~= "string" or reason == "" then
+    return ""
+  end
+  return stop_labels[reason] or (reason:gsub("_", " "))
+end
+
+--- "1 file", "3 files" (never "file(s)").
+---@param n integer
+---@param word string
+---@param words? string the plural when it is not word .. "s"
+function M.plural(n, word, words)
+  return ("%d %s"):format(n, n == 1 and word or (words or word .. "s"))
+end
+
 --- One-line notification with the MiniCode title.
 ---@param msg string
 ---@param level? integer vim.log.levels
