@@ -91,7 +91,11 @@ class ScriptedModelServer:
     """
 
     def __init__(self, script: Iterable[Reply] = (), *, reply_fn: ReplyFunction | None = None,
-                 models: Iterable[str] = ("scripted-model", "scripted"), port: int = 0) -> None:
+                 models: Iterable[str] = ("scripted-model", "scripted"), port: int = 0,
+                 on_script_end: Callable[[], None] | None = None) -> None:
+        """``on_script_end``: called once, when the script had replies and a request finds none left."""
+        self.on_script_end = on_script_end
+        self._served = False  # a scripted reply was served since the script was last set
         self._lock = threading.Lock()
         self._script: list[Reply] = list(script)
         self._requests: list[RecordedRequest] = []
@@ -153,6 +157,7 @@ class ScriptedModelServer:
     def set_script(self, replies: Iterable[Reply]) -> None:
         with self._lock:
             self._script = list(replies)
+            self._served = False
 
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
@@ -184,7 +189,11 @@ class ScriptedModelServer:
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             if self._script:
+                self._served = True
                 return self._script.pop(0)
+            ended, self._served = self._served, False
+        if ended and self.on_script_end is not None:
+            self.on_script_end()
         if self.reply_fn is not None:
             reply = self.reply_fn(body)
             if reply is not None:
@@ -400,8 +409,13 @@ def main(argv: list[str] | None = None) -> int:
         replies: list[Reply] = script(sys.executable)
     else:
         replies = load_script(args.script)
+    def script_ended() -> None:
+        print('model-server: the script has no replies left: every request is now answered "done" '
+              "(a task that edited a file then ends `verification_failed`: the scripted model never "
+              "checks its edit)", file=sys.stderr, flush=True)
+
     server = ScriptedModelServer(replies, models=args.model or ("scripted-model", "scripted"),
-                                 port=args.port)
+                                 port=args.port, on_script_end=script_ended)
     base_url = server.start()
     if args.port_file:
         tmp = Path(args.port_file + ".tmp")

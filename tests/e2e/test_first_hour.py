@@ -55,9 +55,13 @@ def test_model_server_subcommand(tmp_path: Path) -> None:
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as resp:
             assert "scripted hello" in resp.read().decode()
+        for _ in range(2):  # past the script's end: "done", and the terminal is told once
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert '"done"' in resp.read().decode()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 130
-        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "Traceback" not in err and err.count("the script has no replies left") == 1, err
     finally:
         proc.kill()
         proc.wait()
