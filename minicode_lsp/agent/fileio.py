@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 # What the file tools read at most (read_file shows less; edit_file and search need the whole file).
@@ -121,6 +120,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
+    import tempfile  # here: it pulls in shutil, bz2 and lzma, which a server start does not need
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".minicode-tmp")
     try:
         with os.fdopen(fd, "wb") as f:

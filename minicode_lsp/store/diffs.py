@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from minicode_lsp.agent.fileio import encoding_of, is_binary
 
 
@@ -30,6 +28,8 @@ def unified_diff(old: bytes | None, new: bytes | None, path: str, *, context: in
     a_lines = _lines(old)
     b_lines = _lines(new)
     out: list[str] = []
+    import difflib  # here, not at a server start
+
     for line in difflib.unified_diff(a_lines, b_lines, a_label, b_label, n=context):
         if line.startswith(("---", "+++")):
             out.append(line if line.endswith("\n") else line + "\n")
