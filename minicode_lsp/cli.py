@@ -276,7 +276,7 @@ def _unraisable(unraisable: Any, lost: list[BaseException], debug: bool) -> None
 
 # How editors start the server: parsed without building the whole parser (every subcommand's
 # options: ~8 ms of CPU, on the way to the ``initialize`` reply). Same result as parse_args.
-_EDITOR_ARGV = ([], ["serve"], ["serve", "--stdio"])
+_EDITOR_ARGV: tuple[list[str], ...] = ([], ["serve"], ["serve", "--stdio"])
 
 
 def _editor_serve_args(argv: list[str]) -> argparse.Namespace | None:
