@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from pathlib import Path
@@ -52,6 +53,7 @@ class MiniCodeServer(LanguageServer):
         self._opening = asyncio.get_running_loop().create_task(self._open(root, options), name="open-service")
 
     def on_initialize_answered(self) -> None:
+        gc.enable()  # off while the server started (cli.serve): the reply is out
         self._answered.set()
 
     async def _open(self, root: Path, options: Any) -> None:

@@ -33,3 +33,19 @@ def test_starting_the_server_loads_nothing_it_defers() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             timeout=60).stdout.split()
     assert loaded == [], f"imported before the initialize reply: {loaded}"
+
+
+def test_garbage_collection_is_back_on_once_initialize_is_answered() -> None:
+    """``serve`` turns cyclic garbage collection off while it starts (cli.serve); the reply
+    turns it back on, or the process would never collect a cycle again."""
+    import gc
+
+    from minicode_lsp.server import create_server
+
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        create_server().on_initialize_answered()
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
