@@ -138,10 +138,16 @@ def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
             length = int(value)
     if length < 0:
         return None
-    body = stream.read(length)
-    if len(body) < length:
-        return None
-    result: dict[str, Any] = json.loads(body)
+    # an unbuffered pipe hands over at most what is in it (64 KiB): read until the body is whole
+    chunks: list[bytes] = []
+    left = length
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    result: dict[str, Any] = json.loads(b"".join(chunks))
     return result
 
 
