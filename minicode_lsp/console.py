@@ -174,6 +174,7 @@ class EventPrinter:
         self.finished: dict[str, Any] = {}
         self.errors: list[str] = []
         self._in_text = False
+        self._reply_break = False  # the text shown came from an earlier model request
         self.streamed = False  # some answer text was shown as it came
         self._last_event = time.monotonic()
         self._tool: str | None = None
@@ -189,6 +190,8 @@ class EventPrinter:
         if kind in (p.EV_MODEL_WAITING, p.EV_CONTEXT_USAGE):  # no progress: the silence goes on
             if kind == p.EV_MODEL_WAITING and data.get("provider"):
                 self._provider = str(data["provider"])
+            if kind == p.EV_CONTEXT_USAGE and self._in_text:  # a new model request: its text starts a line
+                self._reply_break = True
             return
         self._last_event = time.monotonic()
         self._plain_shown = 0
@@ -198,6 +201,9 @@ class EventPrinter:
         elif kind == p.EV_TOOL_FINISHED:
             self._tool = None
         if kind == p.EV_TEXT_DELTA:
+            if self._reply_break and self._in_text:
+                self.stream.write("\n")
+            self._reply_break = False
             self.stream.write(data.get("text", ""))
             self._in_text = self.streamed = True
             return

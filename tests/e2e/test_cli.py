@@ -138,3 +138,15 @@ def test_answers_piped_on_stdin_are_not_read(workspace: Path, model: ScriptedMod
     assert "minicode-lsp: error: --permission-mode ask needs a terminal" in out.stderr, out.stderr
     assert "answers piped on stdin are not read" in out.stderr and "--permission-mode auto" in out.stderr
     assert model.model_requests == [] and "return a - b" in (workspace / "calc.py").read_text()
+
+
+def test_a_script_that_ends_after_an_edit(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
+    """The scripted model's replies run out after an edit: it answers "done" (twice: once more
+    when asked to check the edit), each on a line of its own, and the turn ends
+    verification_failed with why."""
+    edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}}
+    model.set_script([{"tool_calls": [edit]}])
+    out = cli(tmp_path / "home", "run", "fix add", "--workspace", str(workspace))
+    assert out.returncode == 1, out.stderr
+    assert "donedone" not in out.stderr and "\ndone\ndone\n" in out.stderr, out.stderr
+    assert "turn stopped: verification_failed: the agent changed calc.py but never checked the result" in out.stderr
