@@ -6,14 +6,17 @@ changed since the previous snapshot (a stat cache), storing each hashed file as 
 pre-image of anything a command later changes is already in the store (written without fsync;
 ``record`` fsyncs the blobs a shell group ends up referencing). Files modified in the
 second before a take are "racy" (a coarse clock could hide a second change) and are
-re-hashed next time, as git does.
+re-hashed next time, as git does (with the watcher: once their second has passed, since a
+rewrite within it is an event).
 
 With ``watch=True`` a watchdog observer records the paths that changed; ``take()`` then
 re-stats only those (after a round trip through the same inotify stream, so every event from
 before the call has arrived: an attribute event of ``.git/description``, a file nobody else
 touches, its times set to what they are; no "opened" events are watched, so reading files,
-however many, never floods the inotify queue), falling back to a full walk when the observer is unavailable or
-a ``.gitignore`` changed. Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
+however many, never floods the inotify queue; events under ``.git`` and the store folder are
+dropped as they arrive, so a ``git gc`` deleting every loose object costs the next take nothing),
+falling back to a full walk when the observer is unavailable, its queue overflowed or a
+``.gitignore`` changed (``Snapshot.how`` says which path a take took, and why). Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
 plus ``.git`` and the store folder always. Caps: file size (bigger files are tracked by stat
 and reported as skipped), file count and a time budget; ``Snapshot.skipped`` says what was left
 out and why.
