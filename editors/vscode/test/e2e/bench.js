@@ -62,9 +62,16 @@ async function openFromTree(page, chat) {
   await chat.locator('.older-loading').waitFor({ state: 'detached', timeout: 60000 });
   const clickToWholeHistoryMs = Date.now() - opened;
   let resets = [];
+  let atBottom;
   for (const f of page.frames()) {
-    const got = await f.evaluate(() => window.__minicodeResets || null).catch(() => null);
-    if (Array.isArray(got)) resets = got;
+    const got = await f.evaluate(() => {
+      const log = document.querySelector('.log');
+      return [window.__minicodeResets || null, log ? log.scrollHeight - log.scrollTop - log.clientHeight < 40 : null];
+    }).catch(() => [null, null]);
+    if (Array.isArray(got[0])) {
+      resets = got[0];
+      atBottom = got[1];
+    }
   }
   // this opening's renders: the newest page (or the whole session at once), then the older events
   const newest = resets.filter((r) => r.page === 'newest' || r.page === undefined).at(-1);
@@ -79,6 +86,8 @@ async function openFromTree(page, chat) {
   return {
     events: older?.events ?? newest?.events, cards: await chat.locator('.card.tool').count(),
     clickToNewestVisibleMs, clickToWholeHistoryMs, newestPath: where,
+    // the older events came above: the view still shows the newest part (it was at the bottom)
+    stillAtBottom: atBottom,
     newestPage: newest && { events: newest.events, replayFetchMs: newest.fetchMs, reduceMs: newest.reduceMs, webviewRenderMs: newest.renderMs },
     olderEvents: older && { events: older.events, replayFetchMs: older.fetchMs, reduceMs: older.reduceMs, webviewRenderMs: older.renderMs },
     loadAverage1m: require('node:os').loadavg()[0],
@@ -164,6 +173,7 @@ async function openFromTree(page, chat) {
     await chat.locator('textarea.prompt').waitFor({ timeout: 30000 });
     result.openCold = await openFromTree(page, chat);
     log('open (cold):', JSON.stringify(result.openCold));
+    await page.screenshot({ path: path.join(art, 'bench-open-cold.png') });
     rc = 0;
   } catch (e) {
     log('FAILED:', e.message.split('\n')[0]);
