@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  announcements,
   applyPatch,
   attachApproval,
   cancelTarget,
@@ -21,6 +22,7 @@ import {
   toolHeadline,
   turnFooter,
   turnStatus,
+  turnWhy,
   type ThoughtItem,
   type ToolItem,
 } from '../src/model/chat';
@@ -152,6 +154,32 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('turn.finished', { stopReason: 'done', provider: 'scripted' }, 't1', 2));
     expect(turnFooter(s.turns[0])).toBe('done · 1.0 s · scripted');
     expect(turnFooter(s.turns[0])).not.toContain('(done)');
+  });
+
+  it('a turn that did not end done says why under its footer, in words (a declined edit, a refusal), once', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 't1', 1));
+    const declined = 'You declined the edit of calc.py. To go on, say what to do instead in a follow-up.';
+    reduceEvent(s, ev('turn.finished', { stopReason: 'blocked', error: declined }, 't1', 2));
+    expect(turnFooter(s.turns[0])).toMatch(/^blocked · /);
+    expect(turnWhy(s.turns[0])).toBe(declined);
+    expect(announcements(s.turns[0]).at(-1)?.text).toContain(declined);
+
+    reduceEvent(s, ev('turn.started', { prompt: 'q' }, 't2', 3));
+    reduceEvent(s, ev('turn.finished', { stopReason: 'verification_failed', error: 'calc.py changed and nothing checked it' }, 't2', 4));
+    expect(turnFooter(s.turns[1])).toMatch(/^not verified · /);
+    expect(turnWhy(s.turns[1])).toBe('calc.py changed and nothing checked it');
+
+    // a provider failure already shown as an error card is not said twice
+    reduceEvent(s, ev('turn.started', { prompt: 'r' }, 't3', 5));
+    reduceEvent(s, ev('error', { message: 'HTTP 404: model "nope" not found' }, 't3'));
+    reduceEvent(s, ev('turn.finished', { stopReason: 'provider_error', error: 'HTTP 404: model "nope" not found' }, 't3', 6));
+    expect(turnWhy(s.turns[2])).toBe('');
+    // nor a turn still running, nor one with no error
+    reduceEvent(s, ev('turn.started', { prompt: 's' }, 't4', 7));
+    expect(turnWhy(s.turns[3])).toBe('');
+    reduceEvent(s, ev('turn.finished', { stopReason: 'done' }, 't4', 8));
+    expect(turnWhy(s.turns[3])).toBe('');
   });
 
   it('an error shows its hint once, even when the message already has it', () => {

@@ -225,6 +225,22 @@ describe('the chat page: thoughts and waiting', () => {
   });
 });
 
+describe('the chat page: the end of a turn', () => {
+  it('a turn that ended blocked says why under its footer; a finished turn says nothing more', async () => {
+    const why = 'You declined the command `rm -rf build`. To go on, say what to do instead.';
+    const s = session([['turn.started', { prompt: 'clean up' }], ['turn.finished', { stopReason: 'blocked', error: why }]]);
+    show(s, false);
+    await frame();
+    const footer = document.querySelector('.turn .footer')!;
+    expect(footer.classList.contains('stop-blocked')).toBe(true);
+    expect(footer.querySelector('.why')?.textContent).toBe(why);
+    const done = session([['turn.started', { prompt: 'p' }], ['turn.finished', { stopReason: 'done' }]]);
+    show(done, false);
+    await frame();
+    expect(document.querySelector('.turn .footer .why')).toBeNull();
+  });
+});
+
 describe('the chat page: Restricted Mode', () => {
   it('the mode picker is held at plan with a note saying what is off and how to trust', () => {
     deliver({ type: 'reset', session: null, running: false, mode: 'auto', provider: '', server: 'running', roots: [], fixes: [], trusted: false });

@@ -514,6 +514,16 @@ export function turnFooter(turn: ChatTurn): string {
   return parts.join(' · ');
 }
 
+/** Why a turn that did not end "done" ended (the server's turn.finished ``error``: what was
+ *  declined and how to go on, why it was blocked, the provider's failure), unless an error card
+ *  of the turn already says it. */
+export function turnWhy(turn: ChatTurn): string {
+  const why = turn.finished ? turn.error?.trim() : undefined;
+  if (!why) return '';
+  const shown = turn.items.some((i) => i.kind === 'error' && (i.text.includes(why) || why.includes(i.text)));
+  return shown ? '' : truncate(why, 300);
+}
+
 /** The line under a running turn: working, or how long the model has not answered. */
 export function turnStatus(turn: ChatTurn): string {
   if (turn.finished) return '';
@@ -571,7 +581,8 @@ export function announcements(turn: ChatTurn): Announcement[] {
   if (turn.finished) {
     const last = [...turn.items].reverse().find((i): i is TextItem => i.kind === 'text');
     const answer = last ? truncate(last.text.trim(), 400) : '';
-    out.push({ key: `${turn.turnId}:end`, text: `${answer ? `${answer} ` : ''}Turn ended: ${turnFooter(turn)}.` });
+    const why = turnWhy(turn);
+    out.push({ key: `${turn.turnId}:end`, text: `${answer ? `${answer} ` : ''}Turn ended: ${turnFooter(turn)}.${why ? ` ${why}` : ''}` });
   }
   return out;
 }

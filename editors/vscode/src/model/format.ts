@@ -35,7 +35,7 @@ const STOP_LABELS: Record<string, string> = {
   await_user: 'waiting for you',
   blocked: 'blocked',
   provider_error: 'provider error',
-  verification_failed: 'verification failed',
+  verification_failed: 'not verified',
   context_exhausted: 'context exhausted',
   interrupted: 'interrupted',
 };

@@ -4,7 +4,7 @@
 // textContent, never innerHTML from data. The CSP allows only this script (by nonce).
 import { createMarkdown, settledLength } from '../model/markdown';
 import type { ChatItem, ChatSession, ChatTurn, ThoughtItem, ToolItem, TurnPatch } from '../model/chat';
-import { announcements, applyPatch, isLong, thoughtLabel, toolHeadline, turnFooter, turnStatus } from '../model/chat';
+import { announcements, applyPatch, isLong, thoughtLabel, toolHeadline, turnFooter, turnStatus, turnWhy } from '../model/chat';
 import { displayPath } from '../model/format';
 import { insertMention, mentionAt, type MentionItem } from '../model/mentions';
 import { RESTRICTED_NOTE } from '../model/trust';
@@ -495,6 +495,8 @@ function renderTurn(turn: ChatTurn): void {
   t.footer.textContent = footer;
   t.footer.className = `footer ${turn.finished ? `stop-${turn.stopReason ?? 'unknown'}` : turn.waiting ? 'running waiting' : 'running'}`;
   if (turn.waiting) t.footer.prepend(icon('watch'));
+  const why = turnWhy(turn);
+  if (why) t.footer.append(el('div', 'why', why));
   t.node.setAttribute('aria-busy', String(!turn.finished));
 }
 
