@@ -6,9 +6,12 @@ For each size, a fresh git workspace of N small files in nested folders (committ
 - ours (watch): what ``run_command`` pays around a command with the watchdog watcher on:
   the before-snapshot, the command's change (3 files rewritten), the after-snapshot and the
   diff (not the rows: ``checkpoints.py`` measures those);
-- ours (re-stat): the same with no watcher (a workspace without ``.git/description``, or a
-  watcher that overflowed): a full re-stat of the tree, hashing only what changed;
-- ``git status --porcelain`` on the same tree, warm (the index refreshed once).
+- ours (re-stat): the same with no watcher (inotify unavailable, or a watcher that
+  overflowed): a full re-stat of the tree, hashing only what changed;
+- ``git status --porcelain`` on the same tree, warm (the index refreshed once);
+- ours (watch, no git): the watcher again after ``.git`` is moved out of the workspace, as in a
+  folder that is not a repository (the watcher's round trip then touches the folder itself),
+  against the same ``git status`` figure.
 
 The commit leaves git's own ``gc --auto`` running in the background (more than 6,700 loose
 objects), as it would in a user's repository: it deletes every loose object while ours is
@@ -83,10 +86,10 @@ def sweep(size: int, reps: int, base: Path) -> None:
         for f in rng.sample(files, 3):
             f.write_bytes(f"# changed by command {i} {time.time_ns()}\n".encode() + b"x = 2\n" * 30)
 
-    paths: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
+    paths: dict[str, Counter[str]] = {"watch": Counter(), "re-stat": Counter(), "watch, no git": Counter()}
 
-    def ours(watch: bool) -> float:
-        blobs = BlobStore(store / ("w" if watch else "r"), max_size=5 * 1024 * 1024)
+    def ours(watch: bool, label: str) -> float:
+        blobs = BlobStore(store / label.replace(" ", "").replace(",", "-"), max_size=5 * 1024 * 1024)
         snap = Snapshotter(ws, blobs, store_dir=store, watch=watch, max_files=1_000_000, time_budget_s=600)
         try:
             snap.take()  # the baseline (a full hash), as the server's warm-up takes it
@@ -100,7 +103,7 @@ def sweep(size: int, reps: int, base: Path) -> None:
                 after = snap.take()
                 changes = snap.diff(before, after)
                 dt += time.perf_counter() - t0
-                paths[watch].update((before.how, after.how))
+                paths[label].update((before.how, after.how))
                 assert len([c for c in changes if c.action == "modify"]) == 3, changes
                 return dt
             return median(run, reps)
@@ -115,15 +118,20 @@ def sweep(size: int, reps: int, base: Path) -> None:
     git_status(0)  # refresh the index once
     status = median(git_status, reps)
     gc_running = (ws / ".git" / "gc.pid").exists()  # git gc holds it while it runs
-    watch = ours(True)
-    full = ours(False)
+    watch = ours(True, "watch")
+    full = ours(False, "re-stat")
     status2 = median(git_status, reps)  # again, after ours: the load may have moved
     status = min(status, status2)
+    (ws / ".git").rename(base / f"git{size}")  # a folder that is not a repository
+    nogit = ours(True, "watch, no git")
     result(f"snapshot_watch_{size}", watch * 1e3, "ms", target="<=1.0x git status", ok=watch <= status,
            baseline=status * 1e3)
     result(f"snapshot_restat_{size}", full * 1e3, "ms", target="info", ok=True, baseline=status * 1e3)
-    print(f"{size} files: paths (watch) {dict(paths[True])}; (re-stat) {dict(paths[False])}; "
-          f"git gc {'still running' if gc_running else 'done'} when ours started", flush=True)
+    result(f"snapshot_watch_nogit_{size}", nogit * 1e3, "ms", target="<=1.0x git status", ok=nogit <= status,
+           baseline=status * 1e3)
+    print(f"{size} files: paths " + "; ".join(f"({k}) {dict(v)}" for k, v in paths.items())
+          + f"; git gc {'still running' if gc_running else 'done'} when ours started", flush=True)
+    shutil.rmtree(base / f"git{size}", ignore_errors=True)
     shutil.rmtree(ws, ignore_errors=True)
     shutil.rmtree(store, ignore_errors=True)
 

@@ -12,11 +12,12 @@ rewrite within it is an event).
 With ``watch=True`` a watchdog observer records the paths that changed; ``take()`` then
 re-stats only those (after a round trip through the same inotify stream, so every event from
 before the call has arrived: an attribute event of ``.git/description``, a file nobody else
-touches, its times set to what they are; no "opened" events are watched, so reading files,
-however many, never floods the inotify queue; events under ``.git`` and the store folder are
-dropped as they arrive, so a ``git gc`` deleting every loose object costs the next take nothing),
-falling back to a full walk when the observer is unavailable, its queue overflowed or a
-``.gitignore`` changed (``Snapshot.how`` says which path a take took, and why). Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
+touches, or without git of the workspace folder itself, its times set to what they are; no
+"opened" events are watched, so reading files, however many, never floods the inotify queue;
+events under ``.git`` and the store folder are dropped as they arrive, so a ``git gc`` deleting
+every loose object costs the next take nothing), falling back to a full walk when the observer
+is unavailable, its queue overflowed or a ``.gitignore`` changed (``Snapshot.how`` says which
+path a take took, and why). Ignore rules: every ``.gitignore`` (root and nested, via pathspec),
 plus ``.git`` and the store folder always. Caps: file size (bigger files are tracked by stat
 and reported as skipped), file count and a time budget; ``Snapshot.skipped`` says what was left
 out and why.
@@ -153,8 +154,9 @@ class _Dirty:
         self.paths: set[str] = set()
         self.dirs: set[str] = set()
         self.overflow = False
-        self.probe = ""
-        self.probed = 0
+        self.probe = ""  # the path whose attribute event ends the current round trip
+        self.started = 0  # round trips begun (the snapshotter's utime calls)
+        self.probed = 0  # their events seen: never more than begun
         self.cond = threading.Condition()
 
     def dispatch(self, event: Any) -> None:
@@ -162,8 +164,12 @@ class _Dirty:
         src = os.fsdecode(event.src_path)
         if src == self.probe and kind in ("attrib", "modified"):  # (watchdog < 5 says "modified")
             with self.cond:
-                self.probed += 1
-                self.cond.notify_all()
+                # an attribute change of the probe by anyone else (a chmod of the workspace folder)
+                # while no round trip is under way is not one: the count never runs ahead, so at
+                # worst one wait ends early, never every later one
+                if self.probed < self.started:
+                    self.probed += 1
+                    self.cond.notify_all()
             return
         targets = [src] + ([os.fsdecode(event.dest_path)] if getattr(event, "dest_path", "") else [])
         targets = [p for p in targets if not self.dropped(p)]
@@ -214,7 +220,6 @@ class Snapshotter:
         self._last: Snapshot | None = None
         self._racy, self._checked = set[str](), set[str]()
         self._waiting = set[str]()  # racy files a watcher take left for later (see _take_dirty)
-        self._probes = 0  # sync round trips started
         self._observer: Any = None
         self._dirty: _Dirty | None = None
         # who owns this snapshotter's persisted state rows (see store/shell_state.py)
@@ -231,7 +236,6 @@ class Snapshotter:
             from watchdog.observers import Observer
 
             dirty = _Dirty(str(self.root), self._extra)
-            dirty.probe = str(self.root / ".git" / "description")
             observer = Observer()
             # no close-without-write or folder-modified events: every read would send them. A
             # chmod sends only "attrib" (watchdog >= 5): a mode change alone is seen through it
@@ -259,23 +263,36 @@ class Snapshotter:
             self._observer.join(timeout=5)
             self._observer = None
 
-    def _sync_events(self, probe: str) -> bool:
-        """Set ``probe``'s times to what they are (an attribute event, nothing changed) and wait
-        for that event: all earlier events have been dispatched then."""
+    def _probe(self) -> str:
+        """What the round trip through the inotify stream touches: ``.git/description`` in a git
+        workspace (git never writes it, nobody opens it), else the workspace folder itself (only
+        a chmod, chown or touch of that folder sends the same event; files made, changed or
+        removed in it do not)."""
+        desc = self.root / ".git" / "description"
+        return str(desc) if desc.is_file() else str(self.root)
+
+    def _sync_events(self) -> str | None:
+        """Set the probe's times to what they are (an attribute event, nothing changed) and wait
+        for that event: all earlier events have been dispatched then. None, or why not."""
         dirty = self._dirty
         assert dirty is not None
+        probe = self._probe()
+        with dirty.cond:
+            dirty.probe = probe
+            dirty.started += 1
+            want = dirty.started
         try:
             st = os.stat(probe, follow_symlinks=False)
             os.utime(probe, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-        except OSError:
-            return False
-        self._probes += 1
-        want = self._probes
+        except OSError as exc:
+            with dirty.cond:
+                dirty.started -= 1
+            return f"the watcher's probe could not be touched ({exc.strerror or exc})"
         with dirty.cond:
             if dirty.cond.wait_for(lambda: dirty.probed >= want, SYNC_TIMEOUT_S):
-                return True
+                return None
         log.info("snapshot watcher did not catch up in %.1f s; full re-stat", SYNC_TIMEOUT_S)
-        return False
+        return f"the watcher did not catch up in {SYNC_TIMEOUT_S:g} s"
 
     # ------------------------------------------------------------------ taking
     def baseline(self) -> Snapshot:
@@ -345,13 +362,11 @@ class Snapshotter:
         """The latest snapshot with only the watcher's dirty paths re-checked, or why not (then
         the caller re-stats the whole tree)."""
         assert self._dirty is not None
-        # probe: a file nobody else touches (git never writes .git/description). Without one, a full
-        # re-stat: with a workspace file as the probe, a command that touched that file before
-        # creating another would end the wait early and its shell group would miss the new file.
-        if not (self.root / ".git" / "description").is_file():
-            return "no .git/description to sync the watcher on"
-        if not self._sync_events(str(self.root / ".git" / "description")):
-            return f"the watcher did not catch up in {SYNC_TIMEOUT_S:g} s"
+        # the probe is never a workspace file: a command that read or wrote that file before
+        # creating another would end the wait early and its shell group would miss the new file
+        why = self._sync_events()
+        if why is not None:
+            return why
         if not prev.complete:
             return "the previous snapshot was incomplete"
         paths, dirs, overflow = self._dirty.drain()

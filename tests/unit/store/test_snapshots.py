@@ -264,10 +264,11 @@ def test_watch_probe_in_git_dir(ws: Path, blobs: BlobStore) -> None:
 
 def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
         ws: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No .git: every workspace file could serve as the sync probe, and a command that reads it
-    before creating another file must not end the wait early. Reproduced deterministically by
-    holding back the watcher's "created" events while its other events flow (the crash test
-    saw this about once in 200 trials as a shell group missing the file the command made)."""
+    """No .git: were a workspace file the sync probe, a command that read it before creating
+    another file would end the wait early. Reproduced deterministically by holding back the
+    watcher's "created" events while its other events flow (the crash test saw this about once
+    in 200 trials as a shell group missing the file the command made). The probe is then the
+    workspace folder itself, whose attributes reading or writing files in it never change."""
     import threading
 
     from minicode_lsp.store import snapshots
@@ -294,7 +295,6 @@ def test_a_command_reading_the_probe_cannot_hide_its_later_writes(
         after = s.take()
         changes = s.diff(before, after)
         assert [(Path(c.path).name, c.action) for c in changes] == [("made.txt", "create")]
-        assert after.full_walk  # no probe only the snapshotter opens: every take re-stats the tree
         time.sleep(0.6)  # let the held-back events land before the watcher stops
         for thread in list(late):
             thread.join()
@@ -469,7 +469,13 @@ def test_a_take_says_which_path_it_took(ws: Path, blobs: BlobStore) -> None:
         assert s.take().how == "full re-stat: a .gitignore changed"
         assert s.take(full=True).how == "full re-stat: asked"
         (ws / ".git" / "description").unlink()
-        assert s.take().how == "full re-stat: no .git/description to sync the watcher on"
+        assert s.take().how == "watcher"  # the workspace folder is the probe then
+        os.chmod(ws, 0o500)  # a probe this process cannot touch (as root, utime still works)
+        try:
+            how = s.take().how
+        finally:
+            os.chmod(ws, 0o755)
+        assert how == "watcher" if os.geteuid() == 0 else how.startswith("full re-stat: the watcher's probe")
     finally:
         s.close()
 
@@ -521,5 +527,82 @@ def test_a_racy_file_left_by_the_watcher_is_hashed_by_a_full_re_stat(ws: Path, b
         after = s.take()
         assert after.how == "full re-stat: no watcher"
         assert [(Path(c.path).name, c.action) for c in s.diff(before, after)] == [("a.py", "modify")]
+    finally:
+        s.close()
+
+
+def test_watch_without_git_syncs_on_the_workspace_folder(tmp_path: Path, blobs: BlobStore) -> None:
+    """A workspace that is not a git repository gets the watcher too (before, every take there
+    was a full re-stat of the tree: 4-8x git status); creates, edits, deletes, a new folder and a
+    mode change are all seen, and the folder itself is never an entry."""
+    ws = tmp_path / "plain"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "a.py").write_text("a\n")
+    (ws / "b.txt").write_text("b\n")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        before = s.baseline()
+        for i in range(3):
+            (ws / "src" / "a.py").write_text(f"v{i}\n")
+            after = s.take()
+            assert after.how == "watcher" and not after.full_walk
+            assert [(Path(c.path).relative_to(ws).as_posix(), c.action) for c in s.diff(before, after)] == [("src/a.py", "modify")]
+            before = after
+        (ws / "b.txt").unlink()
+        (ws / "new" / "deep").mkdir(parents=True)
+        (ws / "new" / "deep" / "c.txt").write_text("c\n")
+        os.chmod(ws / "src" / "a.py", 0o750)
+        after = s.take()
+        assert after.how == "watcher"
+        assert {(Path(c.path).relative_to(ws).as_posix(), c.action) for c in s.diff(before, after)} >= {
+            ("b.txt", "delete"), ("new/deep/c.txt", "create"), ("src/a.py", "modify")}
+        assert after.files["src/a.py"].mode & 0o777 == 0o750
+        assert "" not in after.files
+    finally:
+        s.close()
+
+
+def test_someone_else_touching_the_probe_never_lets_later_takes_skip_the_wait(
+        tmp_path: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without git the probe is the workspace folder, which a command may chmod or touch. Those
+    attribute events must not count as the snapshotter's round trips: before, each one put the
+    count ahead for good, and every later take stopped waiting for the watcher, so a change
+    whose event was still on its way was missed by the command that made it. Reproduced
+    deterministically by delivering every event 0.3 s late, in order."""
+    import queue
+    import threading
+
+    from minicode_lsp.store import snapshots
+
+    ws = tmp_path / "plain"
+    ws.mkdir()
+    (ws / "a.txt").write_text("a\n")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        s.baseline()
+        before = s.take()
+        assert before.how == "watcher"
+        for _ in range(3):  # "commands" touching the workspace folder, nothing waiting
+            os.utime(ws)
+        time.sleep(0.5)
+        real_dispatch = snapshots._Dirty.dispatch
+        lag: queue.Queue[tuple[float, Any, Any] | None] = queue.Queue()
+
+        def deliver() -> None:
+            while (item := lag.get()) is not None:
+                due, dirty, event = item
+                time.sleep(max(0.0, due - time.monotonic()))
+                real_dispatch(dirty, event)
+
+        worker = threading.Thread(target=deliver, daemon=True)
+        worker.start()
+        monkeypatch.setattr(snapshots._Dirty, "dispatch",
+                            lambda self, event: lag.put((time.monotonic() + 0.3, self, event)))
+        (ws / "made.txt").write_text("made\n")
+        after = s.take()
+        assert after.how == "watcher"
+        assert [(Path(c.path).name, c.action) for c in s.diff(before, after)] == [("made.txt", "create")]
+        lag.put(None)
+        worker.join(5)
     finally:
         s.close()
