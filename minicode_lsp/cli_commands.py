@@ -18,6 +18,7 @@ from .cli_errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from .config import WORKSPACE_FILE
 from .console import BOLD, EventPrinter, TerminalPrompt, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
+from .service.readiness import user_config_check
 from .wording import plural
 
 
@@ -62,6 +63,9 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
     interrupted = False
     ticker: asyncio.Task[None] | None = None
     try:
+        misplaced = user_config_check(svc.workspace.root)  # else the agent's refusals come unexplained
+        if misplaced is not None:
+            print(f"minicode-lsp: warning: {misplaced.detail} ({misplaced.fix})", file=sys.stderr)
         if args.permission_mode is None and asker is None:
             mode = svc.workspace.settings.agent.permission_mode
             if mode == "ask":

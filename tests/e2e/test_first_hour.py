@@ -154,3 +154,10 @@ def test_a_user_config_in_or_around_the_workspace_is_warned_about(workspace: Pat
     around = check(tmp_path / "minicode.toml")
     assert around and f"in {tmp_path}, a folder that holds this workspace" in around["detail"], around
     assert "refuse every file of this workspace" in around["detail"], around
+    # a turn run from the terminal says it first: its refusals would otherwise come unexplained
+    ran = cli(home, "run", *ws, "--permission-mode", "plan", "what is in main.py?",
+              env={"MINICODE_CONFIG": str(tmp_path / "minicode.toml")})
+    said = [line for line in ran.stderr.splitlines() if "a folder that holds this workspace" in line]
+    assert len(said) == 1 and said[0].startswith("minicode-lsp: warning: MINICODE_CONFIG names") \
+        and "MINICODE_CONFIG there" in said[0], ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
