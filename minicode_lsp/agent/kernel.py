@@ -112,6 +112,17 @@ class Kernel:
             return True, BUDGET_LOW.format(left=plural(left, "step"))
         return True, ""
 
+    def max_steps_reason(self) -> str:
+        """Why the turn stopped at its step budget, and how to go on, for the user."""
+        if self.profile != PROFILES.get(self.profile.name):  # agent.maxSteps set the budget
+            more = f"; agent.maxSteps caps a turn at {self.profile.budget} steps (0: the profile's budget)"
+        elif self.profile.name == "single-deep":
+            more = ""
+        else:
+            more = "; for a longer task, the single-deep profile allows 80 (--profile single-deep, or agent.profile)"
+        return (f"the agent used all {self.budget} steps of this turn's budget without finishing; what it "
+                f"changed so far is kept (and can be rewound): say \"continue\" in a follow-up to go on{more}")
+
     # ------------------------------------------------------------------ tool calls
     def begin_step(self) -> None:
         self.steps += 1

@@ -215,6 +215,7 @@ class _Turn:
                 return ev.CANCELLED
             may_continue, note = self.kernel.check_budget()
             if not may_continue:
+                self.error = self.kernel.max_steps_reason()
                 return ev.MAX_STEPS
             reply = await self._ask(note)
             if isinstance(reply, str):
