@@ -19,7 +19,7 @@ from .config import WORKSPACE_FILE
 from .console import BOLD, EventPrinter, TerminalPrompt, color, color_diff
 from .service import HeadlessFrontend, Service, ServiceError
 from .service.readiness import user_config_check
-from .wording import plural
+from .wording import plural, stop_label
 
 
 def open_service(workspace: str, frontend: HeadlessFrontend | None = None, *, watch: bool = False) -> Service:
@@ -109,8 +109,10 @@ async def run_task(args: argparse.Namespace, *, printer: EventPrinter | None = N
         if result["stopReason"] != "done":
             error = result.get("error")
             told = error and any(error in e or e in error for e in printer.errors)  # the timeline said it
-            reason = f"{result['stopReason']}" + (f": {error}" if error and not told else "")
-            print(f"minicode-lsp: turn stopped: {reason}", file=sys.stderr)
+            reason = stop_label(result["stopReason"]) + (f": {error}" if error and not told else "")
+            follow = '"continue"' if result["stopReason"] == "max_steps" else '"<your next message>"'
+            print(f"minicode-lsp: turn stopped: {reason}; go on in this session with: minicode-lsp run {follow} "
+                  f"--session {ids['sessionId']}", file=sys.stderr)
             return 1
         return 0
     finally:

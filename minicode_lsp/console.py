@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import protocol as p
+from .wording import stop_label
 
 RESET, DIM, RED, GREEN, CYAN, BOLD = "\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[36m", "\033[1m"
 
@@ -284,7 +285,7 @@ class EventPrinter:
             return f"  checkpoint {str(data.get('groupId'))[:8]}: {files}"
         if kind == p.EV_TURN_FINISHED:
             usage = data.get("usage", {})
-            return (f"turn finished: {data.get('stopReason')} "
+            return (f"turn finished: {stop_label(data.get('stopReason'))} "
                     f"(tokens in {usage.get('inputTokens', 0)}, out {usage.get('outputTokens', 0)})")
         if kind == p.EV_ERROR:
             line = f"error: {data.get('message', '')}"

@@ -120,8 +120,8 @@ class Kernel:
             more = ""
         else:
             more = "; for a longer task, the single-deep profile allows 80 (--profile single-deep, or agent.profile)"
-        return (f"the agent used all {self.budget} steps of this turn's budget without finishing; what it "
-                f"changed so far is kept (and can be rewound): say \"continue\" in a follow-up to go on{more}")
+        return (f"the agent used this turn's whole budget of {plural(self.budget, 'step')} without finishing; "
+                f"what it changed so far is kept (and can be rewound): say \"continue\" in a follow-up to go on{more}")
 
     # ------------------------------------------------------------------ tool calls
     def begin_step(self) -> None:

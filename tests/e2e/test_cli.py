@@ -126,6 +126,26 @@ def test_a_blocked_turn_says_why(workspace: Path, model: ScriptedModelServer, tm
     assert "--permission-mode auto" in out.stderr and "return a - b" in (workspace / "calc.py").read_text()
 
 
+def test_a_turn_out_of_steps_says_so_in_words_and_how_to_go_on(workspace: Path, model: ScriptedModelServer,
+                                                                tmp_path: Path) -> None:
+    """The stop line says the reason in words (not `max_steps`), why, and the command that goes on."""
+    from ..trusting import allow_workspace_config
+
+    write_config(workspace, model, mode="auto")
+    cfg = workspace / ".minicode.toml"
+    cfg.write_text(cfg.read_text().replace('permissionMode = "auto"', 'permissionMode = "auto"\nmaxSteps = 2'))
+    allow_workspace_config(workspace)
+    model.set_script([{"tool_calls": [{"name": "list_files", "arguments": {}}]}] * 4)
+    out = cli(tmp_path / "home", "run", "look around", "--workspace", str(workspace))
+    assert out.returncode == 1, out.stderr
+    sid = json.loads(cli(tmp_path / "home", "sessions", "list", "--json", "--workspace", str(workspace)).stdout)[
+        "sessions"][0]["id"]
+    assert "turn finished: step budget used up" in out.stderr and "max_steps" not in out.stderr, out.stderr
+    assert ("minicode-lsp: turn stopped: step budget used up: the agent used this turn's whole budget of 2 steps "
+            "without finishing") in out.stderr, out.stderr
+    assert f'go on in this session with: minicode-lsp run "continue" --session {sid}' in out.stderr, out.stderr
+
+
 def test_answers_piped_on_stdin_are_not_read(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
     """ask mode needs a terminal: asked for explicitly with a pipe, it is refused before the turn
     (before, every question was answered "no" and the turn ended as if the user had declined)."""
@@ -149,4 +169,4 @@ def test_a_script_that_ends_after_an_edit(workspace: Path, model: ScriptedModelS
     out = cli(tmp_path / "home", "run", "fix add", "--workspace", str(workspace))
     assert out.returncode == 1, out.stderr
     assert "donedone" not in out.stderr and "\ndone\ndone\n" in out.stderr, out.stderr
-    assert "turn stopped: verification_failed: the agent changed calc.py but never checked the result" in out.stderr
+    assert "turn stopped: not verified: the agent changed calc.py but never checked the result" in out.stderr

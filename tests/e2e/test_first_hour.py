@@ -70,7 +70,7 @@ def test_model_server_subcommand(tmp_path: Path) -> None:
 def test_a_provider_error_is_printed_once(workspace: Path, model: ScriptedModelServer, tmp_path: Path) -> None:
     model.set_script([{"fault": "500"}] * 4)
     out = cli(tmp_path / "home", "run", "hello", "--permission-mode", "auto", "--workspace", str(workspace))
-    assert out.returncode == 1 and "turn stopped: provider_error" in out.stderr, out.stderr
+    assert out.returncode == 1 and "turn stopped: provider error" in out.stderr, out.stderr
     assert out.stderr.count("scripted HTTP 500") == 1, out.stderr  # not the log line, the event and the stop line
 
 

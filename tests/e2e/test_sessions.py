@@ -229,4 +229,4 @@ def test_cli_sessions_commands(tmp_path: Path, workspace: Path, model: ScriptedM
     assert json.loads(cli(workspace, home, "sessions", "list", "--json").stdout)["sessions"] == []
     model.set_script([{"fault": "401", "message": "bad key"}])
     failing = cli(workspace, home, "run", "nothing works", "--permission-mode", "plan")
-    assert failing.returncode == 1 and "turn stopped: provider_error" in failing.stderr
+    assert failing.returncode == 1 and "turn stopped: provider error" in failing.stderr

@@ -222,7 +222,7 @@ async def test_max_steps(ws: Path, fake: FakePorts) -> None:
     assert out.stop_reason == "max_steps" and out.steps == 3
     assert out.messages[-1].role == "tool"
     # the turn says why it stopped and how to go on (agent.maxSteps set this budget)
-    assert out.error and out.error.startswith("the agent used all 3 steps of this turn's budget without finishing")
+    assert out.error and out.error.startswith("the agent used this turn's whole budget of 3 steps without finishing")
     assert 'say "continue" in a follow-up' in out.error and "agent.maxSteps caps a turn at 3 steps" in out.error
 
 
@@ -244,7 +244,7 @@ async def test_single_deep_no_widening_without_progress(ws: Path, fake: FakePort
     provider = ScriptedProvider(*[call("list_files") for _ in range(200)])
     out = await turn(fake, provider, profile="single-deep")
     assert out.stop_reason == "max_steps" and out.steps == 80
-    assert out.error and "all 80 steps" in out.error and "single-deep" not in out.error and "maxSteps" not in out.error
+    assert out.error and "budget of 80 steps" in out.error and "single-deep" not in out.error and "maxSteps" not in out.error
 
 
 async def test_single_profile_budget(ws: Path, fake: FakePorts) -> None:
@@ -252,7 +252,7 @@ async def test_single_profile_budget(ws: Path, fake: FakePorts) -> None:
     out = await turn(fake, provider, profile="single")
     assert out.steps == 50 and out.stop_reason == "max_steps"
     assert "Step budget: 1 step left." in provider.requests[-1].system
-    assert out.error and "all 50 steps" in out.error and "--profile single-deep" in out.error
+    assert out.error and "budget of 50 steps" in out.error and "--profile single-deep" in out.error
 
 
 async def test_provider_error_and_hint(ws: Path, fake: FakePorts) -> None:
