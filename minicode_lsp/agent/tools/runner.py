@@ -65,7 +65,13 @@ OUTPUT_CHARS = 4000
 
 
 def summarize(out: ToolOutput) -> str:
-    first = out.content.strip().splitlines()[0] if out.content.strip() else ""
+    """The result's first line; when it only announces what follows ("... Lines 1-2 now read:"),
+    without that announcement (the summary is shown alone)."""
+    lines = out.content.strip().splitlines()
+    first = lines[0].rstrip() if lines else ""
+    if first.endswith(":") and len(lines) > 1:
+        head, sep, _ = first[:-1].rpartition(". ")
+        first = head + "." if sep else first[:-1]
     return first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 3] + "..."
 
 

@@ -68,6 +68,8 @@ async def test_read_edit_check_answer_is_done(ws: Path, fake: FakePorts) -> None
         and finished["isError"] is False
         and "edited a.py" in finished["summary"]
     )
+    # the summary is shown alone: not "... Lines 1-1 now read:" with nothing after it
+    assert finished["summary"] == "edited a.py: replaced 1 occurrence.", finished["summary"]
     assert [g.kind for g in fake.checkpoints.groups] == ["edit", "shell"]
     system = provider.requests[0].system
     assert str(ws) in system and "Use tabs." in system and "looking at a.py" in system
