@@ -222,6 +222,7 @@ class Snapshotter:
         self._waiting = set[str]()  # racy files a watcher take left for later (see _take_dirty)
         self._observer: Any = None
         self._dirty: _Dirty | None = None
+        self._folder_probe: bool | None = None  # whether the workspace folder's own event ever came
         # who owns this snapshotter's persisted state rows (see store/shell_state.py)
         self.owner = f"{os.getpid()}:{process_marker(os.getpid())}:{uuid.uuid4().hex[:8]}"
         self._persisted: dict[str, Entry] = {}
@@ -277,6 +278,9 @@ class Snapshotter:
         dirty = self._dirty
         assert dirty is not None
         probe = self._probe()
+        folder = probe == str(self.root)
+        if folder and self._folder_probe is False:
+            return "no .git/description, and the watcher sends no event for the workspace folder itself"
         with dirty.cond:
             dirty.probe = probe
             dirty.started += 1
@@ -290,7 +294,11 @@ class Snapshotter:
             return f"the watcher's probe could not be touched ({exc.strerror or exc})"
         with dirty.cond:
             if dirty.cond.wait_for(lambda: dirty.probed >= want, SYNC_TIMEOUT_S):
+                if folder:
+                    self._folder_probe = True
                 return None
+        if folder and not self._folder_probe:  # never answered (a platform whose watcher does not report
+            self._folder_probe = False      # the watched folder's own attributes): never waited on again
         log.info("snapshot watcher did not catch up in %.1f s; full re-stat", SYNC_TIMEOUT_S)
         return f"the watcher did not catch up in {SYNC_TIMEOUT_S:g} s"
 

@@ -606,3 +606,35 @@ def test_someone_else_touching_the_probe_never_lets_later_takes_skip_the_wait(
         worker.join(5)
     finally:
         s.close()
+
+
+def test_a_folder_probe_that_never_answers_is_not_waited_on_again(
+        tmp_path: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the watcher would not report the workspace folder's own attribute change (another
+    platform's watcher), the first take waits its 2 s and re-stats; the next ones re-stat at
+    once, saying why, instead of waiting 2 s at every take."""
+    from minicode_lsp.store import snapshots
+
+    ws = tmp_path / "plain"
+    ws.mkdir()
+    (ws / "a.txt").write_text("a\n")
+    real_dispatch = snapshots._Dirty.dispatch
+
+    def no_folder_events(self: snapshots._Dirty, event: Any) -> None:
+        if os.fsdecode(event.src_path) != str(ws.resolve()):
+            real_dispatch(self, event)
+
+    monkeypatch.setattr(snapshots._Dirty, "dispatch", no_folder_events)
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        s.baseline()
+        assert s.take().how == f"full re-stat: the watcher did not catch up in {snapshots.SYNC_TIMEOUT_S:g} s"
+        (ws / "b.txt").write_text("b\n")
+        t0 = time.monotonic()
+        second = s.take()
+        assert time.monotonic() - t0 < 1.0
+        assert second.how == ("full re-stat: no .git/description, and the watcher sends no event for the "
+                              "workspace folder itself")
+        assert "b.txt" in second.files
+    finally:
+        s.close()
