@@ -48,6 +48,25 @@ describe('chat model: events reduced to turns of items', () => {
     expect(s.title).toBe('fix calc');
   });
 
+  it('text from a new model request (after context.usage) is a new block, not glued to the last answer', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }, 'tr'));
+    reduceEvent(s, ev('context.usage', { used: 10 }, 'tr')); // before the first request: nothing to split
+    reduceEvent(s, ev('text.delta', { text: 'Do' }, 'tr'));
+    reduceEvent(s, ev('text.delta', { text: 'ne.' }, 'tr'));
+    reduceEvent(s, ev('context.usage', { used: 20 }, 'tr')); // the agent asks the model again
+    reduceEvent(s, ev('text.delta', { text: 'Done, ' }, 'tr'));
+    reduceEvent(s, ev('text.delta', { text: 'really.' }, 'tr'));
+    expect(s.turns[0].items).toMatchObject([{ kind: 'text', text: 'Done.' }, { kind: 'text', text: 'Done, really.' }]);
+    expect(s.turns[0].items[0].id).not.toBe(s.turns[0].items[1].id);
+    // replayed from the store: the same blocks
+    const events = [
+      ['turn.started', { prompt: 'p' }], ['text.delta', { text: 'A.' }], ['context.usage', { used: 1 }], ['text.delta', { text: 'B.' }],
+    ] as const;
+    const replayed = chatFromReplay('s2', events.map(([type, data], i) => ({ sessionId: 's2', turnId: 'tx', seq: i + 1, type, data }) as ReplayEvent));
+    expect(replayed.turns[0].items.map((i) => (i.kind === 'text' ? i.text : i.kind))).toEqual(['A.', 'B.']);
+  });
+
   it('a failing command is a failure with its exit code and output, not "ok"', () => {
     const s = newChat('s1');
     reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'python -m unittest' } }));

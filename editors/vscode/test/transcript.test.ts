@@ -67,6 +67,17 @@ describe('event rendering', () => {
     expect(md).toContain('approval requested: a.py');
   });
 
+  it('text from a new model request (after context.usage) is a paragraph of its own', () => {
+    const t = newTranscript('s1');
+    applyEvent(t, ev(1, 'text.delta', { text: 'Done.' }));
+    applyEvent(t, ev(2, 'context.usage', { used: 10 }));
+    applyEvent(t, ev(3, 'text.delta', { text: 'Done, ' }));
+    applyEvent(t, ev(4, 'text.delta', { text: 'really.' }));
+    const md = renderTranscript(t);
+    expect(md).toContain('Done.\n\nDone, really.');
+    expect(md).not.toContain('Done.Done');
+  });
+
   it('rebuilds a transcript from a replay, in seq order', () => {
     const t = transcriptFromReplay('s1', [
       { seq: 2, turnId: 't1', type: 'turn.finished', data: { stopReason: 'done' } },

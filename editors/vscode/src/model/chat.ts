@@ -214,6 +214,9 @@ function push(s: ChatSession, turn: ChatTurn, item: NewItem): ChatItem {
   return full;
 }
 
+/** Turns whose last text came from an earlier model request (a `context.usage` since): their next text starts a new block. */
+const newRequest = new WeakSet<ChatTurn>();
+
 /** Tool cards by call id, per turn (a long turn's tool.finished finds its card at once). */
 const byCallId = new WeakMap<ChatTurn, Map<string, ToolItem>>();
 
@@ -261,7 +264,9 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       const text = str(data.text) ?? '';
       if (!text) break;
       const last = turn.items[turn.items.length - 1];
-      if (last?.kind === 'text') {
+      const sameRequest = !newRequest.has(turn);
+      newRequest.delete(turn);
+      if (last?.kind === 'text' && sameRequest) {
         last.text += text;
         touch(s, turn, last);
       } else push(s, turn, { kind: 'text', text });
@@ -393,8 +398,13 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       touch(s, turn);
       break;
     }
+    case EventTypes.contextUsage: {
+      // sent before each model request: text after it is a new message, not more of the last one
+      if (turn.items[turn.items.length - 1]?.kind === 'text') newRequest.add(turn);
+      break;
+    }
     default:
-      break; // context.usage, memory.injected and future types: not shown
+      break; // memory.injected and future types: not shown
   }
   return turn;
 }

@@ -68,6 +68,9 @@ export function startTurn(t: SessionTranscript, turnId: string, prompt: string):
   return turn;
 }
 
+/** Turns whose last text came from an earlier model request (a `context.usage` since). */
+const newRequest = new WeakSet<TurnTranscript>();
+
 /** Fold one event into the transcript. Events of a turn at or below its last seen `seq` are ignored. */
 export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent): SessionTranscript {
   const turn = turnFor(t, ev.turnId ?? ''); // mode.changed: no turn
@@ -85,8 +88,11 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
     case EventTypes.textDelta: {
       const text = str(data(EventTypes.textDelta).text) ?? '';
       const last = turn.parts[turn.parts.length - 1];
-      if (last && last.kind === 'text') last.text += text;
-      else if (text) turn.parts.push({ kind: 'text', text });
+      if (!text) break;
+      // text from a new model request is a paragraph of its own
+      if (last && last.kind === 'text' && !newRequest.has(turn)) last.text += text;
+      else turn.parts.push({ kind: 'text', text });
+      newRequest.delete(turn);
       break;
     }
     case EventTypes.toolStarted: {
@@ -150,8 +156,13 @@ export function applyEvent(t: SessionTranscript, ev: MinicodeEvent | ReplayEvent
       for (const p of turn.parts) if (p.kind === 'tool' && p.status === 'running') p.status = 'failed';
       break;
     }
+    case EventTypes.contextUsage: {
+      // sent before each model request: the text after it does not continue the last answer
+      if (turn.parts[turn.parts.length - 1]?.kind === 'text') newRequest.add(turn);
+      break;
+    }
     default:
-      break; // context.usage, memory.injected and future types: not shown
+      break; // memory.injected and future types: not shown
   }
   return t;
 }
