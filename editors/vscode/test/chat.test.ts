@@ -131,7 +131,12 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'a.py' }));
     const card = cardAwaiting(s, 'edit', 'file:///ws/a.py')!;
     attachApproval(s, card, 'a2', [{ uri: 'file:///ws/a.py', path: 'a.py', action: 'modify', added: 3, removed: 2, diff: '@@' }]);
-    expect(toolHeadline(card)).toBe('Editing a.py +3 -2'); // still running: waiting for the answer
+    // waiting for the answer: proposed, not being edited
+    expect(toolHeadline(card)).toBe('Proposed edit of a.py +3 -2');
+    settleApproval(s, 'a2', 'approved');
+    expect(toolHeadline(card)).toBe('Editing a.py +3 -2'); // approved: being applied
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'write_file' }));
+    expect(toolHeadline(card)).toBe('Edited a.py +3 -2');
   });
 
   it('a rejected edit is "declined", not a failure of the tool', () => {
@@ -141,10 +146,36 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'a.py' }));
     reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'edit_file', isError: true, summary: 'the user declined this edit; nothing was changed' }));
     expect(cards(s)[0]).toMatchObject({ status: 'declined', approval: { state: 'rejected' } });
+    // titled for what happened: nothing was edited
+    expect(toolHeadline(cards(s)[0])).toBe('Rejected edit of a.py');
     // without an approval, an error that mentions refusing stays a failure
     reduceEvent(s, ev('tool.started', { toolCallId: 'r1', name: 'run_command', arguments: { command: 'curl x' } }));
     reduceEvent(s, ev('tool.finished', { toolCallId: 'r1', name: 'run_command', isError: true, summary: 'connection refused' }));
     expect(cards(s)[1].status).toBe('failed');
+  });
+
+  it('an edit or command rejected with the button is titled "Rejected" at once, and stays so', () => {
+    const s = newChat('s1');
+    reduceEvent(s, ev('turn.started', { prompt: 'p' }));
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e1', name: 'edit_file', arguments: { path: 'calc.py', old_text: 'a\n', new_text: 'a\nb\n' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'calc.py' }));
+    const edit = cardAwaiting(s, 'edit', 'file:///ws/calc.py')!;
+    expect(toolHeadline(edit)).toBe('Proposed edit of calc.py +1 -0');
+    attachApproval(s, edit, 'a1', [{ uri: 'file:///ws/calc.py', path: 'calc.py', action: 'modify', added: 1, removed: 0, diff: '@@' }]);
+    settleApproval(s, 'a1', 'rejected');
+    expect(toolHeadline(edit)).toBe('Rejected edit of calc.py');
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e1', name: 'edit_file', isError: true, summary: 'the user declined this edit; nothing was changed' }));
+    expect(toolHeadline(edit)).toBe('Rejected edit of calc.py');
+    reduceEvent(s, ev('tool.started', { toolCallId: 'd1', name: 'delete_file', arguments: { path: 'old.py' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'd1', kind: 'edit', path: 'old.py' }));
+    expect(toolHeadline(cards(s)[1])).toBe('Proposed deletion of old.py');
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'd1', name: 'delete_file', isError: true, summary: 'the user declined this edit' }));
+    expect(toolHeadline(cards(s)[1])).toBe('Rejected deletion of old.py');
+    reduceEvent(s, ev('tool.started', { toolCallId: 'c1', name: 'run_command', arguments: { command: 'rm -rf build' } }));
+    reduceEvent(s, ev('approval.requested', { toolCallId: 'c1', kind: 'command', command: 'rm -rf build' }));
+    expect(toolHeadline(cards(s)[2])).toBe('Proposed command: rm -rf build');
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'c1', name: 'run_command', isError: true, summary: 'the user declined this command' }));
+    expect(toolHeadline(cards(s)[2])).toBe('Rejected command: rm -rf build');
   });
 
   it('a tool that ends before its approval was asked shows no approval (nobody approved it)', () => {

@@ -551,6 +551,14 @@ export function thoughtLabel(item: ThoughtItem): string {
 
 /** What a tool card says in one line (the webview adds the buttons). */
 export function toolHeadline(card: ToolItem): string {
+  // an edit or command the user has not answered yet, or rejected: titled for that (it did not run)
+  const a = card.approval?.state;
+  const rejected = card.status === 'declined' || a === 'rejected';
+  if ((rejected || ((a === 'waiting' || a === 'pending') && card.status === 'running')) && (card.tool === 'edit' || card.tool === 'command')) {
+    const what = card.tool === 'command' ? `command: ${card.target || card.name}` : `${card.name === 'delete_file' ? 'deletion' : 'edit'} of ${card.target || card.name}`;
+    const head = `${rejected ? 'Rejected' : 'Proposed'} ${what}`;
+    return card.tool === 'edit' && card.stats && !rejected ? `${head} ${statsText(card.stats)}` : head;
+  }
   const done = card.status !== 'running';
   const verb: Record<ToolKind, string> = done
     ? { read: 'Read', search: 'Searched', edit: 'Edited', command: 'Ran', other: card.name }
