@@ -2,7 +2,7 @@
 // The chat view's page (src/webview/main.ts) in a DOM: `@` mentions, the keyboard (Enter,
 // Shift+Enter, arrows, Tab, Escape), what a screen reader hears, the labels of the buttons,
 // thoughts folded, the waiting indicator. The real workbench runs it in test/e2e/e2e.js.
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newChat, reduceEvent, startChatTurn, type ChatSession } from '../src/model/chat';
 import type { MinicodeEvent } from '../src/protocol';
 
@@ -135,6 +135,86 @@ describe('the chat page: keyboard', () => {
     await frame();
     expect(document.querySelector('.needs-you')).toBeNull();
     expect(document.activeElement).toBe(input);
+  });
+});
+
+describe('the chat page: an approval that arrives', () => {
+  /** A running turn with an edit card; its approval (with a diff) is attached by `pending`. */
+  function editTurn(): { s: ChatSession; pending: (id: string) => void } {
+    const s = session([
+      ['turn.started', { prompt: 'fix calc' }],
+      ['text.delta', { text: 'Adding mul().' }],
+      ['tool.started', { toolCallId: 'e1', name: 'edit_file', arguments: { path: 'calc.py', old_text: 'a\n', new_text: 'a\nb\n' } }],
+      ['approval.requested', { toolCallId: 'e1', kind: 'edit', path: 'calc.py' }],
+    ]);
+    const pending = (id: string) => {
+      const card = s.turns[0].items.filter((i) => i.kind === 'tool').pop() as import('../src/model/chat').ToolItem;
+      card.approval = { ...card.approval!, id, state: 'pending', files: [{ uri: 'file:///ws/calc.py', path: 'calc.py', action: 'modify', added: 1, removed: 0, diff: '--- a/calc.py\n+++ b/calc.py\n@@ -1 +1,2 @@\n a\n+b' }] };
+      card.rev = ++s.rev;
+    };
+    return { s, pending };
+  }
+  /** The log's scroll geometry (jsdom lays nothing out): `top` is where the user scrolled to. */
+  function geometry(log: HTMLElement, height: number, client: number, top: number): () => number {
+    let scrollTop = top;
+    Object.defineProperty(log, 'scrollHeight', { configurable: true, get: () => height });
+    Object.defineProperty(log, 'clientHeight', { configurable: true, get: () => client });
+    Object.defineProperty(log, 'scrollTop', { configurable: true, get: () => scrollTop, set: (v: number) => { scrollTop = Math.max(0, Math.min(v, height - client)); } });
+    return () => scrollTop;
+  }
+  const log = () => document.querySelector('.log') as HTMLElement;
+  afterEach(() => {
+    vi.restoreAllMocks();
+    for (const p of ['scrollHeight', 'clientHeight', 'scrollTop']) delete (log() as unknown as Record<string, unknown>)[p];
+  });
+
+  it('scrolls its card and Approve / Reject into view when the view follows the bottom', async () => {
+    const { s, pending } = editTurn();
+    show(s);
+    await frame();
+    geometry(log(), 900, 300, 600); // at the bottom
+    const scrolled: Element[] = [];
+    vi.spyOn(Element.prototype, 'scrollIntoView').mockImplementation(function (this: Element) {
+      scrolled.push(this);
+    });
+    pending('r1');
+    update(s);
+    await frame();
+    const card = document.querySelector('.card.needs-you') as HTMLElement;
+    expect(card).not.toBeNull();
+    expect(scrolled).toContain(card);
+    // the last scroll brings the action row in (a card taller than the view: its buttons win)
+    expect(scrolled[scrolled.length - 1]).toBe(card.querySelector('.approval .buttons'));
+    expect(scrolled[scrolled.length - 1].querySelector('button.approve')).not.toBeNull();
+    // once: another render (more events) does not pull the view back to it
+    scrolled.length = 0;
+    reduceEvent(s, ev('thought.delta', { text: 'meanwhile' }));
+    update(s);
+    await frame();
+    expect(scrolled).toEqual([]);
+  });
+
+  it('leaves the view where it is when the user scrolled up to read', async () => {
+    const { s, pending } = editTurn();
+    show(s);
+    await frame();
+    const top = geometry(log(), 900, 300, 100); // reading older text
+    const spy = vi.spyOn(Element.prototype, 'scrollIntoView').mockImplementation(() => undefined);
+    pending('r2');
+    update(s);
+    await frame();
+    expect(document.querySelector('.card.needs-you button.approve')).not.toBeNull();
+    expect(spy).not.toHaveBeenCalled();
+    expect(top()).toBe(100);
+  });
+
+  it('a session opened with an approval pending shows its buttons', async () => {
+    const { s, pending } = editTurn();
+    pending('r3');
+    const spy = vi.spyOn(Element.prototype, 'scrollIntoView').mockImplementation(() => undefined);
+    show(s);
+    await frame();
+    expect(spy.mock.contexts).toContain(document.querySelector('.card.needs-you .approval .buttons'));
   });
 });
 

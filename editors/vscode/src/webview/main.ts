@@ -330,6 +330,7 @@ function renderApproval(card: ToolItem, box: HTMLElement): void {
   }
   if (a.state === 'pending' && a.id) {
     const id = a.id;
+    box.dataset.approval = id;
     const q = el('div', 'question', a.request === 'edit' ? 'Apply this edit?' : 'Run this command?');
     const buttons = el('div', 'buttons');
     buttons.setAttribute('role', 'group');
@@ -500,11 +501,34 @@ function renderTurn(turn: ChatTurn): void {
   t.node.setAttribute('aria-busy', String(!turn.finished));
 }
 
+/** The view follows the bottom (the newest) if it was there before a render. */
+function atBottom(): boolean {
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+}
+
 function stickToBottom(): () => void {
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  const following = atBottom();
   return () => {
-    if (atBottom) log.scrollTop = log.scrollHeight;
+    if (following) log.scrollTop = log.scrollHeight;
+    revealApproval(following);
   };
+}
+
+/** Approvals already brought into view (each once: the user may scroll away from it). */
+const revealed = new Set<string>();
+
+/**
+ * A pending approval that just arrived, while the view follows the bottom: scrolled so its
+ * card (or, for a card taller than the view, its question and buttons) is in view: a diff
+ * pushes the buttons below the visible part. A user who scrolled up to read keeps their place.
+ */
+function revealApproval(follow: boolean): void {
+  const fresh = Array.from(log.querySelectorAll<HTMLElement>('.needs-you[data-approval]')).filter((c) => !revealed.has(c.dataset.approval!));
+  for (const c of fresh) revealed.add(c.dataset.approval!);
+  const card = fresh[0];
+  if (!follow || !card) return;
+  card.scrollIntoView({ block: 'nearest' });
+  card.querySelector('.approval .buttons')?.scrollIntoView({ block: 'nearest' });
 }
 
 function renderChrome(): void {
@@ -540,6 +564,7 @@ function resetLog(keepScroll = false): void {
   if (partial === true) olderNote.replaceChildren(icon('loading codicon-modifier-spin'), el('span', undefined, 'Loading earlier messages…'));
   log.replaceChildren(empty, ...(partial === 'failed' ? [olderFailed] : partial ? [olderNote] : []), fragment);
   log.scrollTop = keepScroll ? log.scrollHeight - fromBottom : log.scrollHeight;
+  revealApproval(!keepScroll);
 }
 
 /** Turns changed since the last frame, and the server times of the events they carry. */

@@ -125,6 +125,27 @@ function pendingCard(chat, text) {
   return chat.locator('.card.needs-you').filter({ hasText: text }).first();
 }
 
+/**
+ * The card's button `name` is in the visible part of the conversation before it is clicked
+ * (Playwright's click scrolls by itself, so a click alone would not notice buttons left below
+ * the fold or under the prompt box).
+ */
+async function buttonInView(card, name) {
+  const button = card.getByRole('button', { name, exact: true });
+  await button.waitFor({ timeout: 10000 });
+  let where;
+  for (let i = 0; i < 20; i++) {
+    where = await button.evaluate((b) => {
+      const r = b.getBoundingClientRect();
+      const log = b.closest('.log').getBoundingClientRect();
+      const composer = document.querySelector('.composer').getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, logTop: log.top, logBottom: log.bottom, composerTop: composer.top };
+    });
+    if (where.top >= where.logTop && where.bottom <= where.logBottom && where.bottom <= where.composerTop) return button;
+    await card.page().waitForTimeout(100);
+  }
+  throw new Error(`the ${name} button is not in the visible part of the conversation: ${JSON.stringify(where)}`);
+}
 
 async function step(name, fn) {
   log('--', name);
@@ -192,7 +213,7 @@ async function step(name, fn) {
       await card.locator('pre.diff .add').filter({ hasText: 'return a + b' }).waitFor({ timeout: 5000 });
       log('approval card:', (await card.locator('.card-head').innerText()).trim());
       await shot(page, 'chat-approve-edit');
-      await card.getByRole('button', { name: 'Approve' }).click();
+      await (await buttonInView(card, 'Approve')).click();
       await waitDisk(page, 'calc.py', (t) => t.includes('return a + b'), 'the approved edit is missing');
       await chat.locator('.card.tool.edit .verdict.approved').first().waitFor({ timeout: 15000 });
     });
@@ -202,8 +223,11 @@ async function step(name, fn) {
       await card.waitFor({ timeout: 30000 });
       await card.locator('pre.diff .add').filter({ hasText: 'Add two numbers' }).waitFor({ timeout: 5000 });
       await shot(page, 'chat-reject-edit');
-      await card.getByRole('button', { name: 'Reject' }).click();
+      await (await buttonInView(card, 'Reject')).click();
       await chat.locator('.card.tool.edit .verdict.rejected').first().waitFor({ timeout: 15000 });
+      // titled for what happened: nothing was edited
+      const head = (await chat.locator('.card.tool.edit.declined .headline').first().innerText()).trim();
+      if (head !== 'Rejected edit of calc.py') throw new Error(`the rejected edit's card is titled "${head}"`);
       await page.waitForTimeout(500);
       if (onDisk('calc.py').includes('Add two numbers')) throw new Error('the rejected edit was applied');
     });
@@ -213,7 +237,7 @@ async function step(name, fn) {
       await card.waitFor({ timeout: 30000 });
       await card.locator('pre.command-line').waitFor({ timeout: 5000 });
       await shot(page, 'chat-approve-command');
-      await card.getByRole('button', { name: 'Approve' }).click();
+      await (await buttonInView(card, 'Approve')).click();
       const done = chat.locator('.card.tool.command.ok').filter({ hasText: 'exit code 0' }).first();
       await done.waitFor({ timeout: 30000 });
       await done.locator('pre.output').filter({ hasText: 'add(2, 3) = 5' }).waitFor({ timeout: 5000 });
