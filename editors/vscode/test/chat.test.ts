@@ -152,6 +152,11 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('tool.started', { toolCallId: 'r1', name: 'run_command', arguments: { command: 'curl x' } }));
     reduceEvent(s, ev('tool.finished', { toolCallId: 'r1', name: 'run_command', isError: true, summary: 'connection refused' }));
     expect(cards(s)[1].status).toBe('failed');
+    // an edit that failed changed nothing either
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e2', name: 'edit_file', arguments: { path: 'b.py', old_text: 'zzz', new_text: 'y' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e2', name: 'edit_file', isError: true, summary: 'old_text was not found in b.py' }));
+    expect(cards(s)[2].status).toBe('failed');
+    expect(toolHeadline(cards(s)[2])).toBe('Failed edit of b.py');
   });
 
   it('an edit or command rejected with the button is titled "Rejected" at once, and stays so', () => {

@@ -559,6 +559,8 @@ export function toolHeadline(card: ToolItem): string {
     const head = `${rejected ? 'Rejected' : 'Proposed'} ${what}`;
     return card.tool === 'edit' && card.stats && !rejected ? `${head} ${statsText(card.stats)}` : head;
   }
+  // an edit that failed changed nothing (old text not found, refused): not "Edited"
+  if (card.status === 'failed' && card.tool === 'edit') return `Failed ${card.name === 'delete_file' ? 'deletion' : 'edit'} of ${card.target || card.name}`;
   const done = card.status !== 'running';
   const verb: Record<ToolKind, string> = done
     ? { read: 'Read', search: 'Searched', edit: 'Edited', command: 'Ran', other: card.name }
