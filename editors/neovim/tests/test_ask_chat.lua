@@ -70,7 +70,8 @@ H.async(function()
   H.check(H.poll(20000, function() return finished_count() == 2 end), "turn 2 finished")
   H.check(rec.finished.sessionId == rec.events[1].sessionId, "the follow-up ran in the same session")
   text = table.concat(chat.transcript_lines(), "\n")
-  H.check(text:find("⚙ edit_file `a.py`  ✗", 1, true) and text:find("declined", 1, true), "the chat shows the edit declined", text)
+  H.check(text:find("⚙ edit_file `a.py`  ✗ declined\n    the user declined this edit", 1, true),
+    "the chat shows the edit declined ('✗ declined', not '✗ failed')", text)
   H.check(table.concat(vim.api.nvim_buf_get_lines(abuf, 0, -1, false), "|") == "a = 10||||b = 2", "the buffer is unchanged",
     vim.api.nvim_buf_get_lines(abuf, 0, -1, false))
   H.finish()

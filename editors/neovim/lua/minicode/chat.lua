@@ -6,7 +6,8 @@
 --- `:MiniCode run` turns stream here too. The answer streams above the prompt area without
 --- moving your cursor (unless it sits at the end of the conversation, then it follows).
 ---
---- Each tool call is a fold (`za`) holding its output and exit code; failures are highlighted.
+--- Each tool call is a fold (`za`) holding its output and exit code; failures are highlighted
+--- (a call the user declined shows `✗ declined`, not as a failure).
 --- An edit shows `+n -m` (`gd` on it opens the diff); a checkpoint line before each step's
 --- changes (`gp` previews a rewind to there). The turn ends with its stop reason and tokens.
 --- `#buffer` (the file buffer you came from) and `#file:path` in a prompt add that text.
@@ -38,7 +39,7 @@ local ns = vim.api.nvim_create_namespace("minicode.chat")
 ---@field in_text boolean the last thing written was streamed text
 ---@field in_thought boolean the last thing written was streamed reasoning (a folded section)
 ---@field waiting_mark? integer the "waiting for the model" line (virtual, above the prompt)
----@field tools table<string, {header: integer, stop: integer, name: string, path?: string, before?: string[]|false}>
+---@field tools table<string, {header: integer, stop: integer, name: string, path?: string, before?: string[]|false, done?: boolean}> done: finished, or its change shown
 ---@field items table<integer, minicode.ChatItem> extmark id -> item
 ---@field last_file_buf? integer the file buffer the user was in before the chat
 local S = { bufnr = nil, session = nil, in_text = false, in_thought = false, tools = {}, items = {} }
@@ -317,6 +318,15 @@ local function on_tool_started(ev, d)
   S.tools[id] = t
 end
 
+--- The user declined the call (an edit or a command, ask mode): the user's choice, not a
+--- failure. tool.finished has no field for it; its summary is the server's fixed sentence
+--- (agent/tools/registry.py DECLINED_EDIT, agent/prompts.py COMMAND_REFUSED).
+---@return boolean
+local function declined_result(d)
+  local said = type(d.summary) == "string" and d.summary or ""
+  return d.isError == true and (vim.startswith(said, "the user declined ") or vim.startswith(said, "the user refused "))
+end
+
 ---@param ev minicode.Event
 local function on_tool_finished(ev, d)
   local id = tostring(d.toolCallId or d.name)
@@ -325,10 +335,15 @@ local function on_tool_finished(ev, d)
     on_tool_started(ev, d)
     t = S.tools[id]
   end
+  -- a tool's files.changed comes before its tool.finished: whatever this call did not change,
+  -- it never will (declined, failed); its before-text must not count for a later change
+  t.done = true
   local output = type(d.output) == "string" and d.output or (type(d.summary) == "string" and d.summary or "")
   local exit = tonumber(output:match("%[exit code (%-?%d+)%]%s*$") or "")
-  local failed = d.isError == true or (exit ~= nil and exit ~= 0)
-  local status = failed and (exit and ("✗ exit " .. exit) or "✗ failed") or (exit and ("✓ exit " .. exit) or "✓")
+  local declined = declined_result(d)
+  local failed = not declined and (d.isError == true or (exit ~= nil and exit ~= 0))
+  local status = declined and "✗ declined"
+    or (failed and (exit and ("✗ exit " .. exit) or "✗ failed") or (exit and ("✓ exit " .. exit) or "✓"))
   local b = S.bufnr
   local hrow = vim.api.nvim_buf_get_extmark_by_id(b, ns, t.header, {})[1]
   local srow = vim.api.nvim_buf_get_extmark_by_id(b, ns, t.stop, {})[1]
@@ -352,7 +367,8 @@ local function on_tool_finished(ev, d)
   modify(function()
     vim.api.nvim_buf_set_lines(b, hrow, hrow + 1, false, { header })
     vim.api.nvim_buf_set_extmark(b, ns, hrow, 0,
-      { line_hl_group = failed and "MiniCodeToolFailed" or (unsaved and "MiniCodeWarn" or "MiniCodeTool") })
+      { line_hl_group = declined and "MiniCodeToolDeclined"
+        or (failed and "MiniCodeToolFailed" or (unsaved and "MiniCodeWarn" or "MiniCodeTool")) })
     vim.api.nvim_buf_set_lines(b, srow + 1, srow + 1, false, body)
     for r = srow + 1, srow + #body do
       vim.api.nvim_buf_set_extmark(b, ns, r, 0, { line_hl_group = "MiniCodeOutput" })

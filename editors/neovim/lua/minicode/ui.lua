@@ -54,6 +54,7 @@ M.highlights = {
   MiniCodeAssistant = "Identifier",
   MiniCodeTool = "Function",
   MiniCodeToolFailed = "DiagnosticError",
+  MiniCodeToolDeclined = "Comment",
   MiniCodeOutput = "Comment",
   MiniCodeEdit = "Special",
   MiniCodeCheckpoint = "Constant",
