@@ -28,7 +28,21 @@ H.check(text:find("server executable: ", 1, true), "reports the server executabl
 H.check(text:find("readiness: ready", 1, true), "reports readiness ready")
 H.check(text:find("lsp.log", 1, true), "reports the log path")
 H.check(not text:find("ERROR", 1, true), "no errors")
+H.check(text:find("client %d+ running, root " .. vim.pesc(ws)), "reports the client's root", text)
 H.check(require("minicode.status").statusline():find("ready", 1, true), "statusline shows readiness")
+vim.cmd("close")
+
+-- a folder without a root marker (no git): Neovim gives the client no root and no workspace
+-- folder; the server works in its working directory. Not "root (none)"
+local saved = { client.root_dir, client.config.root_dir, client.workspace_folders, client.config.workspace_folders }
+client.root_dir, client.config.root_dir, client.workspace_folders, client.config.workspace_folders = nil, nil, nil, nil
+vim.cmd("checkhealth minicode")
+H.out("")
+text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+client.root_dir, client.config.root_dir, client.workspace_folders, client.config.workspace_folders = unpack(saved, 1, 4)
+H.check(not text:find("root (none)", 1, true) and text:find("no root marker (.minicode.toml, AGENTS.md, .git) found: the server works in the folder", 1, true)
+  and text:find("workspace: " .. ws .. " is writable", 1, true), "without a root: says where the server works, not 'root (none)'", text)
+vim.cmd("close")
 
 -- :MiniCode log opens the server's own log file (the server was started with --log-file)
 local client = require("minicode.lsp").get_client()

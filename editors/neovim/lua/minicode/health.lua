@@ -33,8 +33,18 @@ function M.check()
   if not client then
     health.warn("no minicode client is running", { "open a file in a workspace, or run :MiniCode readiness" })
   else
-    local root = client.root_dir or (client.config and client.config.root_dir) or "(none)"
-    health.ok(("client %d running, root %s"):format(client.id, root))
+    local folders = client.workspace_folders or (client.config and client.config.workspace_folders) or {}
+    local root = client.root_dir or (client.config and client.config.root_dir)
+      or (folders[1] and folders[1].uri and vim.uri_to_fname(folders[1].uri))
+    if type(root) == "string" and root ~= "" then
+      health.ok(("client %d running, root %s"):format(client.id, root))
+    else
+      -- no root marker above the file: Neovim sends the server no workspace folder, and the
+      -- server works in its own working directory (Neovim's when it started the server)
+      health.ok(("client %d running, no root marker (%s) found: the server works in the folder Neovim was in when it started"
+        .. " the server (the workspace line under readiness names it)"):format(client.id,
+        table.concat(options.root_markers or {}, ", ")))
+    end
   end
 
   health.start("minicode: readiness")
