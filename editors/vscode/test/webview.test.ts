@@ -194,18 +194,17 @@ describe('the chat page: an approval that arrives', () => {
     expect(scrolled).toEqual([]);
   });
 
-  it('leaves the view where it is when the user scrolled up to read', async () => {
+  it('brings an approval into view even when the view is not at the bottom (the agent waits on the answer)', async () => {
     const { s, pending } = editTurn();
     show(s);
     await frame();
-    const top = geometry(log(), 900, 300, 100); // reading older text
+    const top = geometry(log(), 900, 300, 100); // scrolled up: not following the newest part
     const spy = vi.spyOn(Element.prototype, 'scrollIntoView').mockImplementation(() => undefined);
     pending('r2');
     update(s);
     await frame();
-    expect(document.querySelector('.card.needs-you button.approve')).not.toBeNull();
-    expect(spy).not.toHaveBeenCalled();
-    expect(top()).toBe(100);
+    expect(spy.mock.contexts).toContain(document.querySelector('.card.needs-you .approval .buttons'));
+    expect(top()).toBe(100); // not sent to the bottom: only the approval is brought in
   });
 
   it('a session opened with an approval pending shows its buttons', async () => {

@@ -510,7 +510,7 @@ function stickToBottom(): () => void {
   const following = atBottom();
   return () => {
     if (following) log.scrollTop = log.scrollHeight;
-    revealApproval(following);
+    revealApproval();
   };
 }
 
@@ -518,15 +518,17 @@ function stickToBottom(): () => void {
 const revealed = new Set<string>();
 
 /**
- * A pending approval that just arrived, while the view follows the bottom: scrolled so its
- * card (or, for a card taller than the view, its question and buttons) is in view: a diff
- * pushes the buttons below the visible part. A user who scrolled up to read keeps their place.
+ * A pending approval that just arrived: scrolled so its card (or, for a card taller than the
+ * view, its question and buttons) is in view, once: a diff pushes the buttons below the visible
+ * part, and the agent waits on the answer. Also when the view was not following the bottom (a
+ * user who scrolled up, or an earlier approval's reveal that left the bottom): the workbench
+ * e2e found the second approval of a turn out of view when this was only done while following.
  */
-function revealApproval(follow: boolean): void {
+function revealApproval(): void {
   const fresh = Array.from(log.querySelectorAll<HTMLElement>('.needs-you[data-approval]')).filter((c) => !revealed.has(c.dataset.approval!));
   for (const c of fresh) revealed.add(c.dataset.approval!);
   const card = fresh[0];
-  if (!follow || !card) return;
+  if (!card) return;
   card.scrollIntoView({ block: 'nearest' });
   card.querySelector('.approval .buttons')?.scrollIntoView({ block: 'nearest' });
 }
@@ -564,7 +566,7 @@ function resetLog(keepScroll = false): void {
   if (partial === true) olderNote.replaceChildren(icon('loading codicon-modifier-spin'), el('span', undefined, 'Loading earlier messages…'));
   log.replaceChildren(empty, ...(partial === 'failed' ? [olderFailed] : partial ? [olderNote] : []), fragment);
   log.scrollTop = keepScroll ? log.scrollHeight - fromBottom : log.scrollHeight;
-  revealApproval(!keepScroll);
+  revealApproval();
 }
 
 /** Turns changed since the last frame, and the server times of the events they carry. */
