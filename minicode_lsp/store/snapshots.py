@@ -413,7 +413,7 @@ class Snapshotter:
         ignored_dirs: dict[str, bool] = {}
         for rel in sorted(todo):
             snap.skipped.pop(rel, None)
-            if self._ignored(rel, ignored_dirs):
+            if self._ignored(rel, ignored_dirs):  # (no stat for what is ignored: a flood under node_modules)
                 snap.files.pop(rel, None)
                 continue
             try:
@@ -421,7 +421,9 @@ class Snapshotter:
             except OSError:
                 snap.files.pop(rel, None)
                 continue
-            if not _tracked(st.st_mode):
+            # a folder is matched as one too (a "build/" rule): before, a new ignored folder became an entry
+            if not _tracked(st.st_mode) or (stat.S_ISDIR(st.st_mode)
+                                            and self._ignored(rel, ignored_dirs, is_dir=True)):
                 snap.files.pop(rel, None)
                 continue
             # a file the watcher saw written is re-hashed even if its stat looks unchanged
@@ -460,14 +462,16 @@ class Snapshotter:
                 out.append((base, spec))
         return tuple(out)
 
-    def _ignored(self, rel: str, dirs: dict[str, bool] | None = None) -> bool:
-        """Whether a file (found by the watcher) is ignored: ``.git``, the store, or a .gitignore.
-        ``dirs``: the answers for folders, kept across the calls of one take."""
+    def _ignored(self, rel: str, dirs: dict[str, bool] | None = None, *, is_dir: bool = False) -> bool:
+        """Whether a path found by the watcher is ignored: ``.git``, the store, or a .gitignore
+        (``is_dir``: it is a folder, which a ``build/`` rule matches). ``dirs``: the answers for
+        folders, kept across the calls of one take."""
         parts = rel.split("/")
         if ".git" in parts or any(p.endswith(TEMP_SUFFIX) for p in parts):
             return True
+        last_is_dir = is_dir
         for i in range(1, len(parts) + 1):
-            prefix, is_dir = "/".join(parts[:i]), i < len(parts)
+            prefix, is_dir = "/".join(parts[:i]), i < len(parts) or last_is_dir
             known = dirs.get(prefix) if dirs is not None and is_dir else None
             if known is None:
                 known = prefix in self._extra or _matches(self._specs_for("/".join(parts[:i - 1])), prefix, is_dir)

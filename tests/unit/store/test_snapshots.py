@@ -234,6 +234,29 @@ def test_new_ignored_files_stay_ignored(snapper: Snapshotter, ws: Path) -> None:
     assert [Path(c.path).name for c in snapper.diff(before, after)] == ["kept.py"]
 
 
+def test_watch_a_new_folder_a_folder_rule_ignores_is_no_entry(ws: Path, blobs: BlobStore) -> None:
+    """A "build/" rule matches folders only: the watcher's take must judge the new folder itself
+    as a folder. Before, it judged it as a file, so the folder became an entry and a change of
+    the command (test_new_ignored_files_stay_ignored[watch] failed that way whenever the
+    .gitignore's own events were drained before the take: a clean-clone CI run)."""
+    (ws / ".gitignore").write_text("build/\n")
+    s = Snapshotter(ws, blobs, watch=True)
+    try:
+        s.baseline()
+        before = s.take()  # the .gitignore's events, if any, are behind us
+        before = s.take()
+        assert before.how == "watcher"
+        (ws / "build" / "deep").mkdir(parents=True)
+        (ws / "build" / "deep" / "out.o").write_text("o")
+        (ws / "src" / "kept.py").write_text("k")
+        after = s.take()
+        assert after.how == "watcher"
+        assert [Path(c.path).name for c in s.diff(before, after)] == ["kept.py"]
+        assert "build" not in after.files
+    finally:
+        s.close()
+
+
 def test_time_budget_leftovers_hashed_later(ws: Path, blobs: BlobStore) -> None:
     s = Snapshotter(ws, blobs, time_budget_s=-1, watch=True)
     try:
