@@ -158,7 +158,9 @@ def render_ts() -> str:
     out += ["} as const;", "export type EventType = (typeof EventTypes)[keyof typeof EventTypes];", ""]
     out.append("export const StopReasons = [")
     out += [f"  '{r}'," for r in ids.STOP_REASONS]
-    out += ["] as const;", ""]
+    out += ["] as const;", "", "/** Each stop reason as a user reads it. */", "export const StopLabels: Record<StopReason, string> = {"]
+    out += [f"  {k}: '{v}'," for k, v in ids.STOP_LABELS.items()]
+    out += ["};", ""]
     for name, alias in ALIASES.items():
         out.append(f"export type {name} = {_ts_literals(get_args(alias))};")
     out += ["", "/** JSON-RPC error codes the server uses. */", "export const ErrorCodes = {"]
@@ -231,6 +233,8 @@ def render_lua() -> str:
     out += [f'  {k.lower()} = "{v}",' for k, v in _ids("EV_")]
     out += ["}", "", "--- Reasons a turn stops (`turn.finished` `data.stopReason`).", "M.stop_reasons = {"]
     out += [f'  "{r}",' for r in ids.STOP_REASONS]
+    out += ["}", "", "--- Each stop reason as a user reads it.", "---@type table<string, string>", "M.stop_labels = {"]
+    out += [f'  {k} = "{v}",' for k, v in ids.STOP_LABELS.items()]
     out += ["}", "", "--- JSON-RPC error codes the server uses.", "---@enum minicode.Errors", "M.errors = {"]
     out += [f"  {k.lower()} = {v}," for k, v in _ids("ERR_")]
     out += ["}", ""]

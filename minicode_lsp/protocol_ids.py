@@ -118,6 +118,18 @@ STOP_REASONS: tuple[str, ...] = (
     "context_exhausted",
     "interrupted",
 )
+# Each stop reason as a user reads it: the CLI, the VS Code and Neovim chat views say the same
+STOP_LABELS: dict[str, str] = {
+    "done": "done",
+    "max_steps": "step budget used up",
+    "cancelled": "cancelled",
+    "await_user": "waiting for you",
+    "blocked": "blocked",
+    "provider_error": "provider error",
+    "verification_failed": "not verified",
+    "context_exhausted": "context exhausted",
+    "interrupted": "interrupted",
+}
 Profile = Literal["single", "single-deep"]
 PermissionMode = Literal["ask", "auto", "plan"]
 ReadinessState = Literal["ready", "degraded", "blocked"]

@@ -119,7 +119,8 @@ class Kernel:
         elif self.profile.name == "single-deep":
             more = ""
         else:
-            more = "; for a longer task, the single-deep profile allows 80 (--profile single-deep, or agent.profile)"
+            more = (f"; for a longer task, the single-deep profile allows {PROFILES['single-deep'].budget} "
+                    "(--profile single-deep, or agent.profile)")
         return (f"the agent used this turn's whole budget of {plural(self.budget, 'step')} without finishing; "
                 f"what it changed so far is kept (and can be rewound): say \"continue\" in a follow-up to go on{more}")
 

@@ -80,3 +80,16 @@ def test_one_wire_name_per_field_concept() -> None:
                 found.setdefault(wire, set()).add(contract_gen.ts_type(ann))
     assert found == {k: {contract_gen.ts_type(v) if v is not list else "TurnInfo[]"} for k, v in expected.items()}
     assert not any("ok" in cls.model_fields for cls in contract_gen.models())
+
+
+def test_every_stop_reason_has_the_one_label_all_clients_show() -> None:
+    """The CLI, protocol.ts (VS Code) and protocol.lua (Neovim) read the same table."""
+    from minicode_lsp.wording import stop_label
+
+    ids = protocol_ids
+    assert list(ids.STOP_LABELS) == list(ids.STOP_REASONS)
+    assert stop_label("verification_failed") == "not verified" and stop_label("something_new") == "something new"
+    ts = (ROOT / "editors/vscode/src/protocol.ts").read_text()
+    lua = (ROOT / "editors/neovim/lua/minicode/protocol.lua").read_text()
+    for reason, label in ids.STOP_LABELS.items():
+        assert f"  {reason}: '{label}'," in ts and f'  {reason} = "{label}",' in lua, reason

@@ -60,6 +60,19 @@ export const StopReasons = [
   'interrupted',
 ] as const;
 
+/** Each stop reason as a user reads it. */
+export const StopLabels: Record<StopReason, string> = {
+  done: 'done',
+  max_steps: 'step budget used up',
+  cancelled: 'cancelled',
+  await_user: 'waiting for you',
+  blocked: 'blocked',
+  provider_error: 'provider error',
+  verification_failed: 'not verified',
+  context_exhausted: 'context exhausted',
+  interrupted: 'interrupted',
+};
+
 export type StopReason = 'done' | 'max_steps' | 'cancelled' | 'await_user' | 'blocked' | 'provider_error' | 'verification_failed' | 'context_exhausted' | 'interrupted';
 export type Profile = 'single' | 'single-deep';
 export type PermissionMode = 'ask' | 'auto' | 'plan';

@@ -67,6 +67,20 @@ M.stop_reasons = {
   "interrupted",
 }
 
+--- Each stop reason as a user reads it.
+---@type table<string, string>
+M.stop_labels = {
+  done = "done",
+  max_steps = "step budget used up",
+  cancelled = "cancelled",
+  await_user = "waiting for you",
+  blocked = "blocked",
+  provider_error = "provider error",
+  verification_failed = "not verified",
+  context_exhausted = "context exhausted",
+  interrupted = "interrupted",
+}
+
 --- JSON-RPC error codes the server uses.
 ---@enum minicode.Errors
 M.errors = {

@@ -9,18 +9,6 @@ local M = {}
 
 M.TITLE = "MiniCode"
 
-local stop_labels = {
-  done = "done",
-  max_steps = "step budget used up",
-  cancelled = "cancelled",
-  await_user = "waiting for you",
-  blocked = "blocked",
-  provider_error = "provider error",
-  verification_failed = "not verified",
-  context_exhausted = "context exhausted",
-  interrupted = "interrupted",
-}
-
 --- A turn's stop reason as a user reads it ("not verified" for `verification_failed`).
 ---@param reason any
 ---@return string
@@ -28,7 +16,8 @@ function M.stop_label(reason)
   if type(reason) ~= "string" or reason == "" then
     return ""
   end
-  return stop_labels[reason] or (reason:gsub("_", " "))
+  -- the contract's table (protocol.lua, generated from minicode_lsp/protocol_ids.py)
+  return require("minicode.protocol").stop_labels[reason] or (reason:gsub("_", " "))
 end
 
 --- "1 file", "3 files" (never "file(s)").

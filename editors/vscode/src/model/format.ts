@@ -1,5 +1,7 @@
 // Small formatting helpers shared by the views (pure).
 
+import { StopLabels } from '../protocol';
+
 /** Milliseconds since the epoch from a wire timestamp: epoch seconds, epoch ms or ISO text. */
 export function toEpochMs(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value < 1e12 ? value * 1000 : value;
@@ -28,21 +30,10 @@ export function relativeTime(value: unknown, now: number = Date.now()): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-const STOP_LABELS: Record<string, string> = {
-  done: 'done',
-  max_steps: 'step budget used up',
-  cancelled: 'cancelled',
-  await_user: 'waiting for you',
-  blocked: 'blocked',
-  provider_error: 'provider error',
-  verification_failed: 'not verified',
-  context_exhausted: 'context exhausted',
-  interrupted: 'interrupted',
-};
 
 export function stopReasonLabel(reason: unknown): string {
   if (typeof reason !== 'string' || !reason) return '';
-  return STOP_LABELS[reason] ?? reason.replace(/_/g, ' ');
+  return (StopLabels as Record<string, string>)[reason] ?? reason.replace(/_/g, ' ');
 }
 
 /** A path relative to the first workspace root that contains it, else the uri's path. */
