@@ -316,6 +316,11 @@ function diffBlock(diff: string): HTMLElement {
 
 const TOOL_ICON: Record<string, string> = { read: 'file', search: 'search', edit: 'edit', command: 'terminal', other: 'tools' };
 
+/** Approvals already brought into view (each once: the user may scroll away from it). */
+const revealed = new Set<string>();
+/** Cards of approvals rendered since the last reveal, not brought into view yet (no query of the whole log per frame). */
+const toReveal = new Map<string, HTMLElement>();
+
 function renderApproval(card: ToolItem, box: HTMLElement): void {
   const a = card.approval!;
   const wrap = el('div', `approval ${a.state}`);
@@ -331,6 +336,7 @@ function renderApproval(card: ToolItem, box: HTMLElement): void {
   if (a.state === 'pending' && a.id) {
     const id = a.id;
     box.dataset.approval = id;
+    if (!revealed.has(id)) toReveal.set(id, box); // the newest rendering of its card
     const q = el('div', 'question', a.request === 'edit' ? 'Apply this edit?' : 'Run this command?');
     const buttons = el('div', 'buttons');
     buttons.setAttribute('role', 'group');
@@ -501,21 +507,14 @@ function renderTurn(turn: ChatTurn): void {
   t.node.setAttribute('aria-busy', String(!turn.finished));
 }
 
-/** The view follows the bottom (the newest) if it was there before a render. */
-function atBottom(): boolean {
-  return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-}
-
 function stickToBottom(): () => void {
-  const following = atBottom();
+  const following = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   return () => {
     if (following) log.scrollTop = log.scrollHeight;
     revealApproval();
   };
 }
 
-/** Approvals already brought into view (each once: the user may scroll away from it). */
-const revealed = new Set<string>();
 
 /**
  * A pending approval that just arrived: scrolled so its card (or, for a card taller than the
@@ -525,9 +524,10 @@ const revealed = new Set<string>();
  * e2e found the second approval of a turn out of view when this was only done while following.
  */
 function revealApproval(): void {
-  const fresh = Array.from(log.querySelectorAll<HTMLElement>('.needs-you[data-approval]')).filter((c) => !revealed.has(c.dataset.approval!));
-  for (const c of fresh) revealed.add(c.dataset.approval!);
-  const card = fresh[0];
+  const fresh = [...toReveal].filter(([, c]) => c.isConnected);
+  toReveal.clear();
+  for (const [id] of fresh) revealed.add(id);
+  const card = fresh[0]?.[1];
   if (!card) return;
   card.scrollIntoView({ block: 'nearest' });
   card.querySelector('.approval .buttons')?.scrollIntoView({ block: 'nearest' });
