@@ -491,6 +491,8 @@ class ToolFinishedData(Result):
     output: str = Field(description="the first 4,000 characters")
     unsaved_files: list[str] | None = Field(
         default=None, description="files the agent's edits changed in this session that were unsaved in the editor when a command ran")
+    declined: bool | None = Field(
+        default=None, description="true: the user declined this call (ask mode), nothing ran; not a failure of the tool")
 
 
 class ChangedFile(Result):

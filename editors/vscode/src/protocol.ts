@@ -495,6 +495,8 @@ export interface ToolFinishedData {
   output: string;
   /** files the agent's edits changed in this session that were unsaved in the editor when a command ran */
   unsavedFiles?: string[] | null;
+  /** true: the user declined this call (ask mode), nothing ran; not a failure of the tool */
+  declined?: boolean | null;
 }
 
 export interface ChangedFile {

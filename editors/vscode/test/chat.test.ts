@@ -157,6 +157,10 @@ describe('chat model: events reduced to turns of items', () => {
     reduceEvent(s, ev('tool.finished', { toolCallId: 'e2', name: 'edit_file', isError: true, summary: 'old_text was not found in b.py' }));
     expect(cards(s)[2].status).toBe('failed');
     expect(toolHeadline(cards(s)[2])).toBe('Failed edit of b.py');
+    // the server says it in `declined`: the summary's words do not matter
+    reduceEvent(s, ev('tool.started', { toolCallId: 'e3', name: 'edit_file', arguments: { path: 'c.py', old_text: 'a', new_text: 'b' } }));
+    reduceEvent(s, ev('tool.finished', { toolCallId: 'e3', name: 'edit_file', isError: true, declined: true, summary: 'not applied' }));
+    expect(cards(s).find((c) => c.target === 'c.py')?.status).toBe('declined');
   });
 
   it('an edit or command rejected with the button is titled "Rejected" at once, and stays so', () => {

@@ -116,6 +116,8 @@ class ToolRunner:
                                 "summary": summarize(out), "output": out.content[:OUTPUT_CHARS]}
         if unsaved:
             data["unsavedFiles"] = unsaved
+        if out.meta.get("declined"):
+            data["declined"] = True
         await self.emit(ev.TOOL_FINISHED, data)
         return Executed(out, tool.kind if tool else "read", changed)
 

@@ -182,6 +182,8 @@ async def test_ask_mode_edit_declined_then_await_user(ws: Path) -> None:
     assert out.error == "you declined the edit to a.txt; the agent is waiting for your next message"
     assert "declined" in out.messages[2].tool_results[0].content
     assert not (ws / "a.txt").exists() and out.files_changed == []
+    # the clients are told in a field, not left to read the summary's words
+    assert fake.events.of("tool.finished")[0]["declined"] is True
 
 
 async def test_ask_mode_command_denied(ws: Path) -> None:
@@ -191,6 +193,7 @@ async def test_ask_mode_command_denied(ws: Path) -> None:
     assert out.stop_reason == "await_user" and out.error and "you declined the command `touch made`" in out.error
     assert out.messages[2].tool_results[0].content == "the user refused to run this command; it was not run"
     assert not (ws / "made").exists()
+    assert fake.events.of("tool.finished")[0]["declined"] is True
     req = fake.events.of("approval.requested")[0]
     assert req["command"] == "touch made" and req["cwd"] == str(ws)
 

@@ -319,10 +319,14 @@ local function on_tool_started(ev, d)
 end
 
 --- The user declined the call (an edit or a command, ask mode): the user's choice, not a
---- failure. tool.finished has no field for it; its summary is the server's fixed sentence
---- (agent/tools/registry.py DECLINED_EDIT, agent/prompts.py COMMAND_REFUSED).
+--- failure. tool.finished says so in `declined`; a session recorded before that field was sent
+--- says it only in its summary, the server's fixed sentence (agent/tools/registry.py
+--- DECLINED_EDIT, agent/prompts.py COMMAND_REFUSED).
 ---@return boolean
 local function declined_result(d)
+  if d.declined == true then
+    return true
+  end
   local said = type(d.summary) == "string" and d.summary or ""
   return d.isError == true and (vim.startswith(said, "the user declined ") or vim.startswith(said, "the user refused "))
 end

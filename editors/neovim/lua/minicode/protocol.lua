@@ -409,6 +409,7 @@ M.errors = {
 ---@field summary string
 ---@field output string the first 4,000 characters
 ---@field unsavedFiles? string[] files the agent's edits changed in this session that were unsaved in the editor when a command ran
+---@field declined? boolean true: the user declined this call (ask mode), nothing ran; not a failure of the tool
 
 ---@class minicode.ChangedFile
 ---@field uri string

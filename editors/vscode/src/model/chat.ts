@@ -326,7 +326,8 @@ export function reduceEvent(s: ChatSession, ev: MinicodeEvent | ReplayEvent): Ch
       const exitCode = card.tool === 'command' ? exitCodeOf(output) : undefined;
       const failed = data.isError === true || (exitCode !== undefined && exitCode !== 0);
       const said = `${str(data.summary) ?? ''}\n${output ?? ''}`;
-      const rejected = card.approval?.state === 'rejected' || (!!card.approval && data.isError === true && /the user (declined|refused|rejected)/i.test(said));
+      // `declined` says it; a session recorded before that field was sent says it in the summary only
+      const rejected = card.approval?.state === 'rejected' || data.declined === true || (!!card.approval && data.isError === true && /the user (declined|refused|rejected)/i.test(said));
       card.status = rejected ? 'declined' : failed ? 'failed' : 'ok';
       card.exitCode = exitCode;
       // kept only where the card shows it (a command's output, a failure's message): a file a
