@@ -65,13 +65,15 @@ OUTPUT_CHARS = 4000
 
 
 def summarize(out: ToolOutput) -> str:
-    """The result's first line; when it only announces what follows ("... Lines 1-2 now read:"),
-    without that announcement (the summary is shown alone)."""
+    """The result's first line; when its last sentence only announces what follows ("edited
+    calc.py: replaced 1 occurrence. Lines 1-2 now read:"), without that sentence (the summary is
+    shown alone). A line of code that ends in ":" (a file read) is left as it is."""
     lines = out.content.strip().splitlines()
     first = lines[0].rstrip() if lines else ""
     if first.endswith(":") and len(lines) > 1:
         head, sep, _ = first[:-1].rpartition(". ")
-        first = head + "." if sep else first[:-1]
+        if sep:
+            first = head + "."
     return first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 3] + "..."
 
 

@@ -403,3 +403,13 @@ async def test_store_path_refused_through_the_loop(ws: Path) -> None:
     out = await turn(fake, provider)
     assert out.stop_reason == "done"
     assert "store" in out.messages[2].tool_results[0].content and not (store / "x").exists()
+
+
+def test_a_summary_drops_only_an_announcing_sentence() -> None:
+    from minicode_lsp.agent.tools.base import ToolOutput
+    from minicode_lsp.agent.tools.runner import summarize
+
+    edited = ToolOutput("edited a.py: replaced 1 occurrence. Lines 1-2 now read:\n1\tx = 2\n")
+    assert summarize(edited) == "edited a.py: replaced 1 occurrence."
+    # a file read whose first line of code ends in ":" keeps it (found trying it by hand)
+    assert summarize(ToolOutput("1\tdef add(a, b):\n2\t    return a + b\n")) == "1\tdef add(a, b):"
